@@ -1,0 +1,307 @@
+/*
+** cloudrun.h — the public C interface of libcloudrun: credentials, the HTTP
+** request/response types and transport plug, and the Cloud Run Admin API v2
+** client. Every exported symbol starts with cr_. No Lua in here.
+**
+** Ownership rule used throughout: a function that returns a pointer says who
+** frees it; a `const` pointer argument is borrowed for the duration of the call.
+*/
+#ifndef CLOUDRUN_H
+#define CLOUDRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CR_API __attribute__((visibility("default")))
+#else
+#define CR_API
+#endif
+
+#define CR_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+** An error as Google's APIs describe one: the google.rpc code name
+** ("NOT_FOUND", "UNAVAILABLE", ...), the HTTP status when there was one, a
+** readable message that never contains a secret, the server's `details`
+** array when it sent one, and whether a read may be retried.
+** Initialise with CR_ERROR_INIT (or zero it); release with cr_error_clear().
+*/
+typedef struct cr_error {
+    char code[32];     /* google.rpc code name; "" while there is no error */
+    int status;        /* HTTP status, 0 when no response was received */
+    int retryable;     /* 1 when a read that failed this way may be retried */
+    int sent;          /* 1 when the request may have reached the server */
+    char *message;     /* owned by the error */
+    cJSON *details;    /* owned by the error; NULL when none */
+} cr_error;
+
+#define CR_ERROR_INIT {"", 0, 0, 0, NULL, NULL}
+
+/* Frees what the error owns and resets it to "no error". Idempotent. */
+CR_API void cr_error_clear(cr_error *err);
+
+/* Sets code (a google.rpc code name), HTTP status (0 for none) and a printf
+** message. Replaces any previous contents. The message must not contain
+** secrets: callers never pass a token or key to it. */
+CR_API void cr_error_set(cr_error *err, const char *code, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* The google.rpc code name for an HTTP status (404 -> "NOT_FOUND"). Static string. */
+CR_API const char *cr_code_for_http_status(int status);
+
+/* The conventional HTTP status for a google.rpc code name, 500 when unknown. */
+CR_API int cr_http_status_for_code(const char *code);
+
+/* Whether a read failing with this code/status may be retried. */
+CR_API int cr_code_is_retryable(const char *code, int status);
+
+/* Wipes a secret string (token, key) before freeing it. NULL is fine. */
+CR_API void cr_secret_free(char *secret);
+
+/* ------------------------------------------------------------------------ */
+/* Durations ("600s", "1.5s", and gcloud's "10m", "1h30m", plain seconds)    */
+/* ------------------------------------------------------------------------ */
+
+/* Parses a duration into nanoseconds. Accepts the protobuf JSON form
+** ("600s", "1.5s", "0.000000001s"), plain seconds ("600", "1.5") and gcloud's
+** unit form ("10m", "1h30m", "2h", "45s", "1d"). Returns 0, or -1 for text
+** that is not a duration or is negative or overflows. */
+CR_API int cr_duration_parse(const char *text, int64_t *nanos);
+
+/* Formats nanoseconds as a protobuf JSON Duration ("600s", "1.500s") into buf,
+** which must hold at least 32 bytes. Returns buf. */
+CR_API char *cr_duration_format(int64_t nanos, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: the request/response types and the transport plug                   */
+/* ------------------------------------------------------------------------ */
+
+/* A header list: each node owns its name and value. */
+typedef struct cr_header {
+    struct cr_header *next;
+    char *name;
+    char *value;
+} cr_header;
+
+/* Appends a copy of name/value to *list. Returns 0, or -1 out of memory. */
+CR_API int cr_header_add(cr_header **list, const char *name, const char *value);
+
+/* Case-insensitive lookup; the value is owned by the list. NULL when absent. */
+CR_API const char *cr_header_get(const cr_header *list, const char *name);
+
+/* Frees the whole list, wiping values (an Authorization header is a secret). */
+CR_API void cr_header_free(cr_header *list);
+
+/* One HTTP request, as data. The request owns url, headers and body. */
+typedef struct cr_http_request {
+    char method[8];      /* "GET", "POST", "PATCH", "DELETE" */
+    char *url;
+    cr_header *headers;
+    char *body;          /* NULL for no body */
+    size_t body_len;
+    long timeout_ms;     /* whole exchange; 0 means the transport's default */
+} cr_http_request;
+
+/* One HTTP response. Owns headers and body (body is NUL-terminated). */
+typedef struct cr_http_response {
+    long status;
+    cr_header *headers;
+    char *body;
+    size_t body_len;
+} cr_http_response;
+
+/* Free what a request/response owns (bodies are wiped: they may hold a
+** credential grant or a token) and zero the struct. Idempotent. */
+CR_API void cr_http_request_clear(cr_http_request *req);
+CR_API void cr_http_response_clear(cr_http_response *resp);
+
+/*
+** A transport moves one request and brings back its response; it knows
+** nothing of Google. perform() returns 0 when a response arrived (any HTTP
+** status), or -1 with err set: code UNAVAILABLE (connection failed; the
+** message names the URL) or DEADLINE_EXCEEDED (timed out), and err->sent = 0
+** when the request can not have reached the server (connection never made).
+** A transport is used by one thread at a time.
+*/
+typedef struct cr_transport cr_transport;
+struct cr_transport {
+    int (*perform)(cr_transport *t, const cr_http_request *req, cr_http_response *resp, cr_error *err);
+    void (*destroy)(cr_transport *t);
+};
+
+/* The libcurl transport: one easy handle reused across calls, so connections
+** are kept alive. Free with cr_transport_free(). NULL with err set on failure. */
+CR_API cr_transport *cr_curl_transport_new(cr_error *err);
+
+CR_API int cr_transport_perform(cr_transport *t, const cr_http_request *req, cr_http_response *resp,
+                                cr_error *err);
+CR_API void cr_transport_free(cr_transport *t);
+
+/* Initialise libcurl and OpenSSL once for the process (thread-safe, idempotent).
+** Every constructor here calls it; call it yourself before starting threads. */
+CR_API void cr_global_init(void);
+
+/* ------------------------------------------------------------------------ */
+/* Credentials                                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+** A source of OAuth2 access tokens. Reference-counted and thread-safe: one
+** token cache per credential source, shared by every holder in the process
+** (two loads of the same key file, or two metadata-server credentials for the
+** same host, return the same object). Tokens are reused until shortly before
+** they expire.
+*/
+typedef struct cr_credentials cr_credentials;
+
+/* A fixed access token (never refreshed; expires_at 0 = unknown). */
+CR_API cr_credentials *cr_credentials_from_access_token(const char *token, int64_t expires_at, cr_error *err);
+
+/* A credentials JSON file (type service_account, ...). Errors name the file
+** and the field, never the key. */
+CR_API cr_credentials *cr_credentials_from_file(const char *path, cr_error *err);
+
+/* The same from JSON text in memory; `origin` names it in error messages. */
+CR_API cr_credentials *cr_credentials_from_json(const char *json, size_t len, const char *origin,
+                                                cr_error *err);
+
+/* The metadata server at `host` ("host[:port]"); NULL means $GCE_METADATA_HOST,
+** else metadata.google.internal. */
+CR_API cr_credentials *cr_credentials_from_metadata(const char *host, cr_error *err);
+
+/* Application Default Credentials: $GOOGLE_APPLICATION_CREDENTIALS, then
+** gcloud's well-known file, then the metadata server. The error for "none
+** found" names every place looked at. */
+CR_API cr_credentials *cr_credentials_default(cr_error *err);
+
+CR_API cr_credentials *cr_credentials_ref(cr_credentials *creds);
+CR_API void cr_credentials_unref(cr_credentials *creds);
+
+/* A valid access token: from the cache, or fetched now. *token is a new
+** string the caller frees with cr_secret_free(); *expires_at is Unix seconds
+** (0 when unknown). expires_at may be NULL. */
+CR_API int cr_credentials_token(cr_credentials *creds, char **token, int64_t *expires_at, cr_error *err);
+
+/* Drops the cached token if it is still `token` (the API answered 401 to it),
+** so that the next cr_credentials_token() fetches a fresh one. */
+CR_API void cr_credentials_invalidate(cr_credentials *creds, const char *token);
+
+/* Descriptions for diagnostics; strings owned by creds, never secrets.
+** type: "access_token", "service_account", "metadata", ...; account: the
+** service account email or NULL; project: the file's project_id or NULL;
+** origin: the file path or metadata URL it came from. */
+CR_API const char *cr_credentials_type(const cr_credentials *creds);
+CR_API const char *cr_credentials_account(const cr_credentials *creds);
+CR_API const char *cr_credentials_project(const cr_credentials *creds);
+CR_API const char *cr_credentials_origin(const cr_credentials *creds);
+
+/* ------------------------------------------------------------------------ */
+/* The Cloud Run Admin API v2 client                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cr_client cr_client;
+
+typedef struct cr_client_options {
+    const char *project;         /* NULL: $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_CORE_PROJECT, credentials */
+    const char *region;          /* NULL: $CLOUDSDK_RUN_REGION */
+    const char *endpoint;        /* base URL; NULL: $CLOUD_RUN_EMULATOR_HOST (no credentials),
+                                    $CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN, https://run.googleapis.com/ */
+    double timeout;              /* seconds for one HTTP exchange; <= 0 means 30 */
+    cr_credentials *credentials; /* borrowed (the client takes its own reference); NULL: ADC, looked
+                                    up at the first call that needs a token */
+    int anonymous;               /* 1: send no credentials at all */
+    cr_transport *transport;     /* NULL: libcurl; otherwise the client takes ownership */
+} cr_client_options;
+
+/* A client. NULL with err set for an unusable option (a bad endpoint URL). */
+CR_API cr_client *cr_client_new(const cr_client_options *opts, cr_error *err);
+CR_API void cr_client_free(cr_client *client);
+
+/* Where the client sends requests (no trailing slash), and whether it is in
+** emulator mode. Strings owned by the client. */
+CR_API const char *cr_client_endpoint(const cr_client *client);
+CR_API int cr_client_is_anonymous(const cr_client *client);
+
+/* Full resource names from short ones. A name already of the full form
+** (projects/P/locations/L/jobs/J[...]) is returned as is (copied); a short
+** job id becomes projects/P/locations/L/jobs/J; a short execution id
+** "J-xxxxx" becomes .../jobs/J/executions/J-xxxxx. Returns a new string (caller
+** frees) or NULL with err set (no project or region known: the message says
+** where it looked; a malformed name: INVALID_ARGUMENT). */
+CR_API char *cr_client_job_name(cr_client *client, const char *job, cr_error *err);
+CR_API char *cr_client_execution_name(cr_client *client, const char *execution, cr_error *err);
+CR_API char *cr_client_parent_name(cr_client *client, cr_error *err); /* projects/P/locations/L */
+
+/* An environment variable override. */
+typedef struct cr_env_var {
+    const char *name;
+    const char *value;
+} cr_env_var;
+
+/* RunJobRequest's per-execution overrides. Zero-initialise, then set what
+** you need: a field left zero / NULL is not sent. */
+typedef struct cr_run_job_options {
+    const char *const *args;  /* ContainerOverride.args; has_args says whether to send them */
+    size_t nargs;
+    int has_args;
+    const cr_env_var *env;    /* ContainerOverride.env (merged with the job's env by the server) */
+    size_t nenv;
+    int clear_args;           /* ContainerOverride.clearArgs */
+    const char *container;    /* ContainerOverride.name */
+    int32_t task_count;       /* Overrides.taskCount; 0 = not overridden */
+    int64_t timeout_nanos;    /* Overrides.timeout; 0 = not overridden */
+    int validate_only;
+    const char *etag;
+} cr_run_job_options;
+
+/* Builds RunJob's request (URL and JSON body) without sending it: the
+** protocol as data. `job_name` is a full resource name. */
+CR_API int cr_api_build_run_job(const char *endpoint, const char *job_name, const cr_run_job_options *opts,
+                                cr_http_request *req, cr_error *err);
+
+/* Turns a response into decoded JSON, or an error: a non-2xx status becomes
+** the google.rpc.Status it carries (or one made from the HTTP status); a body
+** that is not JSON becomes an error naming the URL. Caller frees the result
+** with cJSON_Delete(). An empty 2xx body decodes to an empty object. */
+CR_API cJSON *cr_api_parse_response(const cr_http_response *resp, const char *url, cr_error *err);
+
+/* Maps a google.rpc.Status JSON object ({code, message, status, details}) into err. */
+CR_API void cr_api_status_to_error(const cJSON *status, int http_status, cr_error *err);
+
+/*
+** The calls. Each returns decoded JSON the caller frees with cJSON_Delete(),
+** or NULL with err set. Names may be short (see cr_client_job_name).
+*/
+
+/* RunJob: the google.longrunning.Operation, with one field added at the top
+** level: "execution", the Execution's resource name taken from the metadata. */
+CR_API cJSON *cr_client_run_job(cr_client *client, const char *job, const cr_run_job_options *opts,
+                                cr_error *err);
+CR_API cJSON *cr_client_get_execution(cr_client *client, const char *execution, cr_error *err);
+CR_API cJSON *cr_client_get_operation(cr_client *client, const char *operation, cr_error *err);
+
+/* Any Cloud Run v2 call: `path` is relative to the endpoint's /v2/ (e.g.
+** "projects/p/locations/l/jobs/j"), `query` is an already-encoded query string
+** or NULL, `body` is JSON to send or NULL. */
+CR_API cJSON *cr_client_call(cr_client *client, const char *method, const char *path, const char *query,
+                             const cJSON *body, cr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

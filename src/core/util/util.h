@@ -1,0 +1,61 @@
+/*
+** util.h — small internal helpers shared by the core: string copies, a
+** growing buffer, base64url, file reading, clocks. Not exported.
+*/
+#ifndef CR_UTIL_H
+#define CR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cloudrun.h"
+
+#define CR_HIDDEN __attribute__((visibility("hidden")))
+
+/* Copies; NULL in gives NULL out. Caller frees. */
+CR_HIDDEN char *cr_strdup(const char *s);
+CR_HIDDEN char *cr_strndup(const char *s, size_t n);
+
+/* printf into a new string; NULL when out of memory. Caller frees. */
+CR_HIDDEN char *cr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growing byte buffer, always NUL-terminated. */
+typedef struct cr_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int failed; /* set once an allocation failed; later appends do nothing */
+} cr_buf;
+
+CR_HIDDEN void cr_buf_append(cr_buf *b, const void *data, size_t len);
+CR_HIDDEN void cr_buf_puts(cr_buf *b, const char *s);
+CR_HIDDEN void cr_buf_printf(cr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Takes the data out (caller frees) and resets the buffer; NULL if an append failed. */
+CR_HIDDEN char *cr_buf_take(cr_buf *b, size_t *len);
+/* Frees (wiping) the buffer's memory. */
+CR_HIDDEN void cr_buf_free(cr_buf *b);
+
+/* base64url without padding (RFC 7515 §2). Returns a new string; caller frees. */
+CR_HIDDEN char *cr_base64url_encode(const unsigned char *data, size_t len);
+/* Decodes base64url (padding optional). Returns a new buffer (NUL-terminated), *out_len set; NULL if invalid. */
+CR_HIDDEN unsigned char *cr_base64url_decode(const char *text, size_t len, size_t *out_len);
+
+/* application/x-www-form-urlencoded / URL component escaping (RFC 3986 unreserved kept). Caller frees. */
+CR_HIDDEN char *cr_url_escape(const char *s);
+
+/* Reads a whole file into a new NUL-terminated buffer. On failure returns NULL
+** and sets err (NOT_FOUND for a missing file, PERMISSION_DENIED, ...), with a
+** message naming the path and what: e.g. "credentials file /x/y.json: no such file". */
+CR_HIDDEN char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err);
+
+/* Wall-clock Unix time in seconds, and a monotonic clock in seconds. */
+CR_HIDDEN int64_t cr_unix_time(void);
+CR_HIDDEN double cr_monotonic(void);
+
+/* Wipes memory so that the compiler cannot drop it. */
+CR_HIDDEN void cr_wipe(void *p, size_t n);
+
+/* getenv that treats an empty value as unset. */
+CR_HIDDEN const char *cr_getenv(const char *name);
+
+#endif
