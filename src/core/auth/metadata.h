@@ -1,0 +1,37 @@
+/*
+** metadata.h — the GCE / Cloud Run metadata server: where it is, whether it
+** is there, and the token and project it hands out.
+*/
+#ifndef CR_AUTH_METADATA_H
+#define CR_AUTH_METADATA_H
+
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define CR_METADATA_DEFAULT_HOST "metadata.google.internal"
+#define CR_METADATA_TOKEN_PATH "instance/service-accounts/default/token"
+
+/* The host[:port] to use: `host` when given, else $GCE_METADATA_HOST, else
+** metadata.google.internal; a leading http:// and trailing slashes dropped.
+** New string, caller frees; NULL when out of memory. */
+CR_HIDDEN char *cr_metadata_host(const char *host);
+
+/* http://HOST/computeMetadata/v1/PATH, new string. */
+CR_HIDDEN char *cr_metadata_url(const char *host, const char *path);
+
+/* The registry key of the metadata credential for `host` (resolved). */
+CR_HIDDEN char *cr_metadata_registry_key(const char *host);
+
+/*
+** GET http://HOST/computeMetadata/v1/PATH with Metadata-Flavor: Google,
+** insisting the answer carries Metadata-Flavor: Google too (anything else
+** is not a metadata server). On 200 returns the body (caller frees) ...
+** otherwise NULL with err naming the URL: the transport's error,
+** FAILED_PRECONDITION for a server that is not a metadata server, or the
+** status's code (5xx -> UNAVAILABLE).
+*/
+CR_HIDDEN char *cr_metadata_get(cr_transport *t, const char *host, const char *path, long timeout_ms,
+                                cr_error *err);
+
+#endif
