@@ -1,0 +1,26 @@
+/*
+** api.h — internal declarations shared by the Cloud Run v2 API files:
+** request building and resource-name helpers.
+*/
+#ifndef CR_API_INTERNAL_H
+#define CR_API_INTERNAL_H
+
+#include "cloudrun.h"
+#include "util/util.h"
+
+/* Fills req with METHOD endpoint/v2/path[?query] and, when body is not
+** NULL, that JSON text with Content-Type: application/json. */
+CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
+                                   const char *body, cr_http_request *req, cr_error *err);
+
+/* The Execution resource name in a RunJob Operation (metadata.name), or NULL. Borrowed. */
+CR_HIDDEN const char *cr_api_operation_execution(const cJSON *op);
+
+/* Whether `name` is projects/P/locations/L/<kind>/X with every segment non-empty
+** (kind "jobs", "operations"; "executions" expects .../jobs/J/executions/E). */
+CR_HIDDEN int cr_api_name_is_valid(const char *name, const char *kind);
+
+/* Whether `id` is a plausible short resource id (no URL syntax in it). */
+CR_HIDDEN int cr_api_id_is_valid(const char *id);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+** client.c — cr_client: where requests go (endpoint, emulator mode), which
+** project and region short names mean, which credentials authorize them,
+** and the one call path every Cloud Run v2 method goes through.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+#define DEFAULT_ENDPOINT "https://run.googleapis.com"
+
+struct cr_client {
+    pthread_mutex_t lock; /* guards transport, creds resolution */
+    char *endpoint;       /* no trailing slash */
+    char *project;        /* NULL until known */
+    char *region;
+    long timeout_ms;
+    int anonymous;
+    int creds_resolved;
+    cr_credentials *creds;
+    cr_transport *transport;
+};
+
+static char *normalize_endpoint(const char *url, int add_scheme)
+{
+    char *e = add_scheme && !strstr(url, "://") ? cr_asprintf("http://%s", url) : cr_strdup(url);
+    if (!e)
+        return NULL;
+    size_t n = strlen(e);
+    while (n > 0 && e[n - 1] == '/')
+        e[--n] = '\0';
+    return e;
+}
+
+/*
+** The endpoint, in the order a Google client user expects: an explicit
+** option; then CLOUD_RUN_EMULATOR_HOST (plain HTTP, no credentials, as
+** PUBSUB_EMULATOR_HOST does); then gcloud's endpoint override; then Google.
+*/
+cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
+{
+    cr_global_init();
+    cr_client_options none = {0};
+    if (!opts)
+        opts = &none;
+    cr_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->anonymous = opts->anonymous;
+    const char *emulator = cr_getenv("CLOUD_RUN_EMULATOR_HOST");
+    if (opts->endpoint) {
+        c->endpoint = normalize_endpoint(opts->endpoint, 0);
+    } else if (emulator) {
+        c->endpoint = normalize_endpoint(emulator, 1);
+        c->anonymous = 1;
+    } else if (cr_getenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN")) {
+        c->endpoint = normalize_endpoint(cr_getenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN"), 0);
+    } else {
+        c->endpoint = cr_strdup(DEFAULT_ENDPOINT);
+    }
+    if (!c->endpoint) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+        cr_client_free(c);
+        return NULL;
+    }
+    if (strncmp(c->endpoint, "http://", 7) != 0 && strncmp(c->endpoint, "https://", 8) != 0) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "endpoint \"%s\" is not an http:// or https:// URL", c->endpoint);
+        cr_client_free(c);
+        return NULL;
+    }
+    c->project = cr_strdup(opts->project ? opts->project
+                                         : cr_getenv("GOOGLE_CLOUD_PROJECT") ? cr_getenv("GOOGLE_CLOUD_PROJECT")
+                                                                             : cr_getenv("CLOUDSDK_CORE_PROJECT"));
+    c->region = cr_strdup(opts->region ? opts->region : cr_getenv("CLOUDSDK_RUN_REGION"));
+    c->timeout_ms = opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : 30000;
+    if (opts->credentials && !c->anonymous) {
+        c->creds = cr_credentials_ref(opts->credentials);
+        c->creds_resolved = 1;
+    }
+    if (opts->transport) {
+        c->transport = opts->transport;
+    } else if (!(c->transport = cr_curl_transport_new(err))) {
+        cr_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cr_client_free(cr_client *c)
+{
+    if (!c)
+        return;
+    cr_transport_free(c->transport);
+    if (c->creds)
+        cr_credentials_unref(c->creds);
+    free(c->endpoint);
+    free(c->project);
+    free(c->region);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+const char *cr_client_endpoint(const cr_client *c)
+{
+    return c->endpoint;
+}
+
+int cr_client_is_anonymous(const cr_client *c)
+{
+    return c->anonymous;
+}
+
+/* ADC is looked up at the first call that needs it, not when the client is
+** made: a metadata-server probe must not slow down creating a client. Called
+** with c->lock held. */
+static cr_credentials *client_credentials(cr_client *c, cr_error *err)
+{
+    if (c->anonymous)
+        return NULL;
+    if (!c->creds_resolved) {
+        c->creds = cr_credentials_default(err);
+        if (!c->creds)
+            return NULL;
+        c->creds_resolved = 1;
+    }
+    return c->creds;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                     */
+/* ------------------------------------------------------------------------ */
+
+char *cr_client_parent_name(cr_client *c, cr_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->project && !c->anonymous) {
+        cr_error ignored = CR_ERROR_INIT;
+        cr_credentials *creds = client_credentials(c, &ignored);
+        if (creds && cr_credentials_project(creds))
+            c->project = cr_strdup(cr_credentials_project(creds));
+        cr_error_clear(&ignored);
+    }
+    char *parent = NULL;
+    if (!c->project) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0,
+                     "no project: pass project= to the client, or set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT%s",
+                     c->anonymous ? "" : " (the credentials name no project_id either)");
+    } else if (!c->region) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "no region: pass region= to the client, or set CLOUDSDK_RUN_REGION");
+    } else if (!cr_api_id_is_valid(c->project) || !cr_api_id_is_valid(c->region)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "project \"%s\" or region \"%s\" is not a valid resource id",
+                     c->project, c->region);
+    } else {
+        parent = cr_asprintf("projects/%s/locations/%s", c->project, c->region);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return parent;
+}
+
+/* A full name is checked and copied; a short id is put under parent/<kind>/. */
+static char *resolve(cr_client *c, const char *name, const char *kind, const char *what, cr_error *err)
+{
+    if (!name || !*name) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s name is empty", what);
+        return NULL;
+    }
+    if (strncmp(name, "projects/", 9) == 0) {
+        if (!cr_api_name_is_valid(name, kind)) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s name \"%s\" is not of the form %s", what, name,
+                         strcmp(kind, "jobs") == 0         ? "projects/P/locations/L/jobs/J"
+                         : strcmp(kind, "executions") == 0 ? "projects/P/locations/L/jobs/J/executions/E"
+                         : strcmp(kind, "tasks") == 0      ? "projects/P/locations/L/jobs/J/executions/E/tasks/T"
+                                                           : "projects/P/locations/L/operations/O");
+            return NULL;
+        }
+        return cr_strdup(name);
+    }
+    if (!cr_api_id_is_valid(name)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s name \"%s\" is neither a short id nor a full resource name", what,
+                     name);
+        return NULL;
+    }
+    char *parent = cr_client_parent_name(c, err);
+    if (!parent)
+        return NULL;
+    char *full = NULL;
+    if (strcmp(kind, "executions") == 0) {
+        /* Execution ids are "<job>-<suffix>": the job is what precedes the last '-'. */
+        const char *dash = strrchr(name, '-');
+        if (!dash || dash == name) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0,
+                         "execution name \"%s\": a short execution id looks like JOB-xxxxx; pass the full name "
+                         "projects/P/locations/L/jobs/J/executions/E otherwise",
+                         name);
+        } else {
+            full = cr_asprintf("%s/jobs/%.*s/executions/%s", parent, (int)(dash - name), name, name);
+        }
+    } else {
+        full = cr_asprintf("%s/%s/%s", parent, kind, name);
+    }
+    free(parent);
+    return full;
+}
+
+char *cr_client_job_name(cr_client *c, const char *job, cr_error *err)
+{
+    return resolve(c, job, "jobs", "job", err);
+}
+
+char *cr_client_execution_name(cr_client *c, const char *execution, cr_error *err)
+{
+    return resolve(c, execution, "executions", "execution", err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Calls                                                                     */
+/* ------------------------------------------------------------------------ */
+
+int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
+                         const char *body, cr_http_request *req, cr_error *err)
+{
+    memset(req, 0, sizeof *req);
+    snprintf(req->method, sizeof req->method, "%s", method);
+    req->url = cr_asprintf("%s/v2/%s%s%s", endpoint, path, query && *query ? "?" : "", query ? query : "");
+    int oom = !req->url;
+    if (body) {
+        req->body = cr_strdup(body);
+        req->body_len = strlen(body);
+        oom |= !req->body || cr_header_add(&req->headers, "Content-Type", "application/json") < 0;
+    }
+    oom |= cr_header_add(&req->headers, "x-goog-api-client", "lua-cloudrun/" CR_VERSION) < 0;
+    if (oom) {
+        cr_http_request_clear(req);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+** Sends a built request: adds the bearer token (unless anonymous), performs
+** it, and decodes the answer. A 401 to a token we fetched means it was
+** revoked or expired early: drop it, fetch another, send once more.
+*/
+static cJSON *send_request(cr_client *c, cr_http_request *req, cr_error *err)
+{
+    if (req->timeout_ms <= 0)
+        req->timeout_ms = c->timeout_ms;
+    pthread_mutex_lock(&c->lock);
+    cJSON *result = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *token = NULL;
+        cr_credentials *creds = client_credentials(c, err);
+        if (!creds && !c->anonymous)
+            break;
+        if (creds) {
+            if (cr_credentials_token(creds, &token, NULL, err) < 0)
+                break;
+            char *auth = cr_asprintf("Bearer %s", token);
+            cr_header *h = req->headers, **pp = &req->headers;
+            for (; h; pp = &h->next, h = h->next)
+                if (strcmp(h->name, "Authorization") == 0)
+                    break;
+            if (h) { /* replace on the second attempt */
+                *pp = h->next;
+                h->next = NULL;
+                cr_header_free(h);
+            }
+            int bad = !auth || cr_header_add(&req->headers, "Authorization", auth) < 0;
+            cr_secret_free(auth);
+            if (bad) {
+                cr_secret_free(token);
+                cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+                break;
+            }
+        }
+        cr_http_response resp = {0};
+        if (cr_transport_perform(c->transport, req, &resp, err) < 0) {
+            cr_secret_free(token);
+            break;
+        }
+        if (resp.status == 401 && creds && token && attempt == 0) {
+            cr_credentials_invalidate(creds, token);
+            cr_secret_free(token);
+            cr_http_response_clear(&resp);
+            continue;
+        }
+        cr_secret_free(token);
+        result = cr_api_parse_response(&resp, req->url, err);
+        cr_http_response_clear(&resp);
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return result;
+}
+
+cJSON *cr_client_call(cr_client *c, const char *method, const char *path, const char *query, const cJSON *body,
+                      cr_error *err)
+{
+    char *text = NULL;
+    if (body && !(text = cJSON_PrintUnformatted(body))) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory encoding the request");
+        return NULL;
+    }
+    cr_http_request req;
+    int rc = cr_api_build_request(c->endpoint, method, path, query, text, &req, err);
+    free(text);
+    if (rc < 0)
+        return NULL;
+    cJSON *out = send_request(c, &req, err);
+    cr_http_request_clear(&req);
+    return out;
+}
+
+cJSON *cr_client_run_job(cr_client *c, const char *job, const cr_run_job_options *opts, cr_error *err)
+{
+    char *name = cr_client_job_name(c, job, err);
+    if (!name)
+        return NULL;
+    cr_http_request req;
+    int rc = cr_api_build_run_job(c->endpoint, name, opts, &req, err);
+    free(name);
+    if (rc < 0)
+        return NULL;
+    cJSON *op = send_request(c, &req, err);
+    cr_http_request_clear(&req);
+    if (op) {
+        const char *exec = cr_api_operation_execution(op);
+        if (exec && !cJSON_GetObjectItemCaseSensitive(op, "execution"))
+            cJSON_AddStringToObject(op, "execution", exec);
+    }
+    return op;
+}
+
+cJSON *cr_client_get_execution(cr_client *c, const char *execution, cr_error *err)
+{
+    char *name = cr_client_execution_name(c, execution, err);
+    if (!name)
+        return NULL;
+    cJSON *out = cr_client_call(c, "GET", name, NULL, NULL, err);
+    free(name);
+    return out;
+}
+
+cJSON *cr_client_get_operation(cr_client *c, const char *operation, cr_error *err)
+{
+    char *name = resolve(c, operation, "operations", "operation", err);
+    if (!name)
+        return NULL;
+    cJSON *out = cr_client_call(c, "GET", name, NULL, NULL, err);
+    free(name);
+    return out;
+}

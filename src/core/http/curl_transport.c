@@ -1,0 +1,204 @@
+/*
+** curl_transport.c — the default transport: libcurl with one easy handle per
+** transport, reused across calls so the TCP/TLS connection stays alive.
+** It moves bytes and reports failures; it knows nothing of Google.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "util/util.h"
+
+typedef struct curl_transport {
+    cr_transport base;
+    CURL *easy;
+} curl_transport;
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+/* libcurl's global init is not thread-safe on old versions: do it once, here. */
+void cr_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    cr_buf *b = ud;
+    cr_buf_append(b, data, size * nmemb);
+    return b->failed ? 0 : size * nmemb;
+}
+
+/* Collects response headers; a new status line (after a 100 Continue or a
+** redirect) starts the list afresh. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    cr_header **list = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        cr_header_free(*list);
+        *list = NULL;
+        return n;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon)
+        return n;
+    char *name = cr_strndup(data, (size_t)(colon - data));
+    const char *v = colon + 1, *end = data + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    char *value = cr_strndup(v, (size_t)(end - v));
+    if (name && value)
+        cr_header_add(list, name, value);
+    free(name);
+    cr_secret_free(value);
+    return n;
+}
+
+/*
+** Maps a libcurl failure to google.rpc terms. Whether the request could have
+** reached the server matters to retries of non-idempotent calls: only a
+** connection that was never made is safe to retry.
+*/
+static void set_transport_error(cr_error *err, CURLcode rc, const char *method, const char *url)
+{
+    int sent = 1;
+    const char *code = "UNAVAILABLE";
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        sent = 0;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        code = "DEADLINE_EXCEEDED";
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        sent = 0;
+        break;
+    default:
+        break;
+    }
+    if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+        code = "INVALID_ARGUMENT";
+    cr_error_set(err, code, 0, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    err->sent = sent;
+    if (strcmp(code, "DEADLINE_EXCEEDED") == 0 && !sent)
+        err->retryable = 1;
+}
+
+static int curl_perform(cr_transport *base, const cr_http_request *req, cr_http_response *resp, cr_error *err)
+{
+    curl_transport *t = (curl_transport *)base;
+    CURL *h = t->easy;
+    memset(resp, 0, sizeof *resp);
+
+    /* Reset options but keep the connection cache of the handle. */
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "lua-cloudrun/" CR_VERSION);
+    long timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+    } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    if (req->body || strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+    }
+
+    struct curl_slist *headers = NULL;
+    int oom = 0;
+    for (const cr_header *hd = req->headers; hd; hd = hd->next) {
+        char *line = cr_asprintf("%s: %s", hd->name, hd->value);
+        struct curl_slist *n = line ? curl_slist_append(headers, line) : NULL;
+        cr_secret_free(line);
+        if (!n) {
+            oom = 1;
+            break;
+        }
+        headers = n;
+    }
+    /* No "Expect: 100-continue" round trip for our small bodies. */
+    struct curl_slist *n = curl_slist_append(headers, "Expect:");
+    if (n)
+        headers = n;
+    if (oom) {
+        curl_slist_free_all(headers);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", req->method, req->url);
+        return -1;
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+
+    cr_buf body = {0};
+    cr_header *resp_headers = NULL;
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp_headers);
+
+    CURLcode rc = curl_easy_perform(h);
+    /* The header list holds the Authorization line: wipe it before freeing. */
+    for (struct curl_slist *s = headers; s; s = s->next)
+        cr_wipe(s->data, strlen(s->data));
+    curl_slist_free_all(headers);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+
+    if (rc != CURLE_OK) {
+        cr_buf_free(&body);
+        cr_header_free(resp_headers);
+        set_transport_error(err, rc, req->method, req->url);
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->headers = resp_headers;
+    resp->body = cr_buf_take(&body, &resp->body_len);
+    if (!resp->body) {
+        cr_http_response_clear(resp);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", req->method, req->url);
+        return -1;
+    }
+    return 0;
+}
+
+static void curl_destroy(cr_transport *base)
+{
+    curl_transport *t = (curl_transport *)base;
+    curl_easy_cleanup(t->easy);
+    free(t);
+}
+
+cr_transport *cr_curl_transport_new(cr_error *err)
+{
+    cr_global_init();
+    curl_transport *t = calloc(1, sizeof *t);
+    if (!t || !(t->easy = curl_easy_init())) {
+        free(t);
+        cr_error_set(err, "INTERNAL", 0, "cannot create a libcurl handle");
+        return NULL;
+    }
+    t->base.perform = curl_perform;
+    t->base.destroy = curl_destroy;
+    return &t->base;
+}

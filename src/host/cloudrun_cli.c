@@ -1,0 +1,61 @@
+/*
+** cloudrun_cli.c — the `cloudrun` command: `cloudrun emulator ...` runs the
+** built-in emulator; everything else is the Lua CLI (cloudrun.cli), which
+** returns the exit status. Only this file exits.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "host.h"
+
+int cr_emulator_main(int argc, char **argv);
+
+static int run_cli(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    luaL_openlibs(L);
+    cr_host_preload(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cloudrun.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "main");
+    lua_createtable(L, argc, 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "emulator") == 0)
+        return cr_emulator_main(argc - 1, argv + 1);
+
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        fprintf(stderr, "cloudrun: not enough memory\n");
+        return 3;
+    }
+    lua_pushcfunction(L, run_cli);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = cr_host_docall(L, 2, 1);
+    int code;
+    if (status != LUA_OK) {
+        /* a raised error in the CLI is a bug, and is reported as one */
+        const char *msg = lua_tostring(L, -1);
+        fprintf(stderr, "cloudrun: internal error: %s\n", msg ? msg : "(no message)");
+        code = 3;
+    } else {
+        code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    }
+    lua_close(L);
+    return code;
+}

@@ -1,0 +1,25 @@
+/*
+** ljson.h — Lua values <-> cJSON trees, for the binding: resources come back
+** from the core as cJSON and go to Lua as plain tables; request bodies go the
+** other way.
+*/
+#ifndef CR_LJSON_H
+#define CR_LJSON_H
+
+#include <cjson/cJSON.h>
+#include <lua.h>
+
+/* Registry key of the metatable marking decoded JSON arrays (so that an empty
+** array encodes back as [] rather than {}). */
+#define CR_ARRAY_MT "cloudrun.array"
+
+/* Pushes the Lua form of `json`: objects and arrays as tables, numbers as
+** integers when integral, null as nil (keys with null values are left out). */
+void cr_lua_push_json(lua_State *L, const cJSON *json);
+
+/* Converts the value at `idx` to a new cJSON tree (caller frees). On a value
+** that JSON cannot carry (a function, a table with mixed keys, a cycle) it
+** returns NULL and pushes a message naming where ("body.template[2]: ..."). */
+cJSON *cr_lua_to_json(lua_State *L, int idx, const char *where);
+
+#endif
