@@ -1,0 +1,256 @@
+/*
+** test_keyfile.c — loading credentials files: what a good service_account
+** file gives, the registry sharing one object per key, static tokens, and
+** every kind of bad file, each error naming the file and the field and
+** never quoting the key.
+*/
+#include "check.h"
+#include "testkit.h"
+
+/* Loads `path` expecting failure with `code`; checks the message names the
+** path and contains `want`, and holds no key material. */
+static void expect_file_error(const char *path, const char *code, const char *want)
+{
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    CHECK(c == NULL);
+    cr_credentials_unref(c);
+    CHECK_STR(err.code, code);
+    CHECK_CONTAINS(err.message, path);
+    CHECK_CONTAINS(err.message, want);
+    CHECK_NOT_CONTAINS(err.message, kit_key_fragment(0));
+    CHECK_NOT_CONTAINS(err.message, "PRIVATE KEY");
+    cr_error_clear(&err);
+}
+
+TEST(a_service_account_file_gives_its_type_account_project_and_origin)
+{
+    char *path = kit_sa_file("good.json", 0, "sa@test-project.iam.gserviceaccount.com", "kid-1", NULL);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    CHECK(c != NULL);
+    CHECK_STR(cr_credentials_type(c), "service_account");
+    CHECK_STR(cr_credentials_account(c), "sa@test-project.iam.gserviceaccount.com");
+    CHECK_STR(cr_credentials_project(c), "test-project");
+    CHECK_STR(cr_credentials_origin(c), path);
+    cr_credentials_unref(c);
+    cr_error_clear(&err);
+    free(path);
+}
+
+TEST(the_same_file_loaded_twice_is_the_same_object)
+{
+    char *path = kit_sa_file("twice.json", 0, "twice@p.iam", "kid-2", NULL);
+    char *copy = kit_sa_file("sub/copy-of-twice.json", 0, "twice@p.iam", "kid-2", NULL);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *a = cr_credentials_from_file(path, &err);
+    cr_credentials *b = cr_credentials_from_file(path, &err);
+    cr_credentials *c = cr_credentials_from_file(copy, &err);
+    CHECK(a != NULL);
+    CHECK(a == b);
+    CHECK(a == c); /* same key in another file: still one token cache */
+    cr_credentials_unref(b);
+    cr_credentials_unref(c);
+    CHECK_STR(cr_credentials_account(a), "twice@p.iam"); /* still alive */
+    cr_credentials_unref(a);
+    free(path);
+    free(copy);
+}
+
+TEST(another_key_or_key_id_or_token_uri_is_another_object)
+{
+    char *p1 = kit_sa_file("k1.json", 0, "same@p.iam", "kid", NULL);
+    char *p2 = kit_sa_file("k2.json", 1, "same@p.iam", "kid", NULL);
+    char *p3 = kit_sa_file("k3.json", 0, "same@p.iam", "other-kid", NULL);
+    char *p4 = kit_sa_file("k4.json", 0, "same@p.iam", "kid", "http://127.0.0.1:9/token");
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c1 = cr_credentials_from_file(p1, &err), *c2 = cr_credentials_from_file(p2, &err),
+                   *c3 = cr_credentials_from_file(p3, &err), *c4 = cr_credentials_from_file(p4, &err);
+    CHECK(c1 && c2 && c3 && c4);
+    CHECK(c1 != c2);
+    CHECK(c1 != c3);
+    CHECK(c1 != c4);
+    cr_credentials_unref(c1);
+    cr_credentials_unref(c2);
+    cr_credentials_unref(c3);
+    cr_credentials_unref(c4);
+    free(p1), free(p2), free(p3), free(p4);
+}
+
+TEST(json_in_memory_names_its_origin_in_errors)
+{
+    cr_error err = CR_ERROR_INIT;
+    const char *json = "{\"type\":\"service_account\",\"private_key\":\"x\"}";
+    cr_credentials *c = cr_credentials_from_json(json, strlen(json), "lua table", &err);
+    CHECK(c == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_STR(err.message, "credentials lua table: field \"client_email\" is missing");
+    cr_error_clear(&err);
+
+    char *pem = kit_private_pem(kit_key(0));
+    char *good = kit_sa_json("mem@p.iam", pem, NULL, NULL, NULL);
+    c = cr_credentials_from_json(good, strlen(good), "lua table", &err);
+    CHECK(c != NULL);
+    CHECK_STR(cr_credentials_origin(c), "lua table");
+    CHECK(cr_credentials_project(c) == NULL);
+    cr_credentials_unref(c);
+    free(good);
+    free(pem);
+}
+
+TEST(a_static_access_token_is_handed_out_as_is_and_never_dropped)
+{
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_access_token("ya29.static", 1999999999, &err);
+    CHECK(c != NULL);
+    CHECK_STR(cr_credentials_type(c), "access_token");
+    char *tok = NULL;
+    int64_t exp = 0;
+    CHECK_INT(cr_credentials_token(c, &tok, &exp, &err), 0);
+    CHECK_STR(tok, "ya29.static");
+    CHECK_INT(exp, 1999999999);
+    cr_credentials_invalidate(c, tok);
+    cr_secret_free(tok);
+    CHECK_INT(cr_credentials_token(c, &tok, NULL, &err), 0);
+    CHECK_STR(tok, "ya29.static");
+    cr_secret_free(tok);
+    cr_credentials_unref(c);
+
+    CHECK(cr_credentials_from_access_token("bad token\r\nX: y", 0, &err) == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK(cr_credentials_from_access_token("", 0, &err) == NULL);
+    cr_error_clear(&err);
+}
+
+TEST(a_missing_file_is_not_found_naming_the_path)
+{
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/no-such-key.json", kit_tmpdir());
+    expect_file_error(missing, "NOT_FOUND", "credentials file");
+}
+
+TEST(a_directory_is_rejected_naming_the_path)
+{
+    expect_file_error(kit_tmpdir(), "INVALID_ARGUMENT", "is a directory");
+}
+
+TEST(text_that_is_not_json_is_rejected_with_the_byte_offset)
+{
+    char *path = kit_write("notjson.json", "{\"type\": \"service_account\", oops}");
+    expect_file_error(path, "INVALID_ARGUMENT", "is not valid JSON (at byte 29)");
+    free(path);
+    path = kit_write("array.json", "[1,2]");
+    expect_file_error(path, "INVALID_ARGUMENT", "is not a JSON object");
+    free(path);
+}
+
+TEST(a_type_that_is_missing_or_not_a_string_is_rejected)
+{
+    char *path = kit_write("type-num.json", "{\"type\": 7}");
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"type\" is not a string");
+    free(path);
+    path = kit_write("type-none.json", "{\"client_email\": \"x@y\"}");
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"type\" is missing");
+    free(path);
+}
+
+TEST(an_unknown_type_is_invalid_and_a_known_unsupported_one_is_unimplemented)
+{
+    char *path = kit_write("type-odd.json", "{\"type\": \"magic_beans\"}");
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"type\" is \"magic_beans\", which is not a credentials type");
+    free(path);
+    path = kit_write("type-user.json",
+                     "{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": \"SECRET-S\", "
+                     "\"refresh_token\": \"1//REFRESH-R\"}");
+    expect_file_error(path, "UNIMPLEMENTED", "\"authorized_user\": recognised, but not supported yet");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_credentials_from_file(path, &err) == NULL);
+    CHECK_NOT_CONTAINS(err.message, "SECRET-S");
+    CHECK_NOT_CONTAINS(err.message, "REFRESH-R");
+    cr_error_clear(&err);
+    free(path);
+    path = kit_write("type-imp.json", "{\"type\": \"impersonated_service_account\"}");
+    expect_file_error(path, "UNIMPLEMENTED", "impersonated_service_account");
+    free(path);
+    path = kit_write("type-ext.json", "{\"type\": \"external_account\"}");
+    expect_file_error(path, "UNIMPLEMENTED", "external_account");
+    free(path);
+}
+
+TEST(a_missing_client_email_is_named)
+{
+    char *pem = kit_private_pem(kit_key(0));
+    char *json = kit_sa_json(NULL, pem, "kid", NULL, NULL);
+    char *path = kit_write("no-email.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"client_email\" is missing");
+    free(path), free(json), free(pem);
+}
+
+TEST(a_private_key_that_is_not_pem_is_named_without_quoting_it)
+{
+    char *json = kit_sa_json("sa@p", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ-NOT-A-PEM", "kid", NULL, NULL);
+    char *path = kit_write("not-pem.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"private_key\" is not a PEM RSA private key");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_credentials_from_file(path, &err) == NULL);
+    CHECK_NOT_CONTAINS(err.message, "MIIEvQ");
+    cr_error_clear(&err);
+    free(path), free(json);
+
+    /* A real key with its body damaged: the message still quotes nothing. */
+    char *pem = kit_private_pem(kit_key(0));
+    pem[strlen(pem) / 2] = '*';
+    json = kit_sa_json("sa@p", pem, "kid", NULL, NULL);
+    path = kit_write("damaged-pem.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"private_key\" is not a PEM RSA private key");
+    free(path), free(json), free(pem);
+}
+
+TEST(a_private_key_that_is_not_rsa_is_rejected)
+{
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    char *pem = kit_private_pem(ec);
+    char *json = kit_sa_json("sa@p", pem, "kid", NULL, NULL);
+    char *path = kit_write("ec.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"private_key\" is not a PEM RSA private key");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_credentials_from_file(path, &err) == NULL);
+    CHECK_CONTAINS(err.message, "EC");
+    CHECK_NOT_CONTAINS(err.message, pem + 40);
+    cr_error_clear(&err);
+    EVP_PKEY_free(ec);
+    free(path), free(json), free(pem);
+}
+
+TEST(fields_of_the_wrong_type_are_named)
+{
+    char *pem = kit_private_pem(kit_key(0));
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "service_account");
+    cJSON_AddStringToObject(j, "client_email", "sa@p");
+    cJSON_AddStringToObject(j, "private_key", pem);
+    cJSON_AddNumberToObject(j, "token_uri", 5);
+    char *json = cJSON_Print(j);
+    char *path = kit_write("uri-num.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"token_uri\" is not a string");
+    free(path), free(json);
+    cJSON_ReplaceItemInObject(j, "token_uri", cJSON_CreateString("ftp://x/token"));
+    json = cJSON_Print(j);
+    path = kit_write("uri-ftp.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"token_uri\" is not an http(s) URL");
+    free(path), free(json);
+    cJSON_DeleteItemFromObject(j, "token_uri");
+    cJSON_AddItemToObject(j, "client_email", cJSON_CreateTrue());
+    cJSON_DeleteItemFromObject(j, "client_email");
+    cJSON_AddItemToObject(j, "client_email", cJSON_CreateTrue());
+    json = cJSON_Print(j);
+    path = kit_write("email-bool.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"client_email\" is not a string");
+    free(path), free(json), free(pem);
+    cJSON_Delete(j);
+}
+
+int main(void)
+{
+    return check_run();
+}
