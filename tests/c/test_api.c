@@ -1,0 +1,316 @@
+/*
+** test_api.c — the Cloud Run v2 protocol as data: resource names, the RunJob
+** request body, responses and google.rpc errors, durations. No server needed.
+*/
+#include <stdlib.h>
+
+#include "api/api.h"
+#include "check.h"
+#include "cloudrun.h"
+
+static cr_client *anonymous_client(const char *project, const char *region)
+{
+    cr_client_options o = {0};
+    o.project = project;
+    o.region = region;
+    o.endpoint = "http://127.0.0.1:9";
+    o.anonymous = 1;
+    cr_error err = CR_ERROR_INIT;
+    cr_client *c = cr_client_new(&o, &err);
+    cr_error_clear(&err);
+    return c;
+}
+
+TEST(a_short_job_name_becomes_a_full_resource_name)
+{
+    cr_client *c = anonymous_client("my-project", "asia-northeast1");
+    cr_error err = CR_ERROR_INIT;
+    char *name = cr_client_job_name(c, "my-job", &err);
+    CHECK_STR(name, "projects/my-project/locations/asia-northeast1/jobs/my-job");
+    free(name);
+    name = cr_client_job_name(c, "projects/other/locations/europe-west1/jobs/j", &err);
+    CHECK_STR(name, "projects/other/locations/europe-west1/jobs/j");
+    free(name);
+    cr_client_free(c);
+}
+
+TEST(a_short_execution_id_names_its_job)
+{
+    cr_client *c = anonymous_client("p", "r");
+    cr_error err = CR_ERROR_INIT;
+    char *name = cr_client_execution_name(c, "nightly-report-x7k2p", &err);
+    CHECK_STR(name, "projects/p/locations/r/jobs/nightly-report/executions/nightly-report-x7k2p");
+    free(name);
+    name = cr_client_execution_name(c, "noDash", &err);
+    CHECK(name == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, "noDash");
+    cr_error_clear(&err);
+    cr_client_free(c);
+}
+
+TEST(a_malformed_full_name_or_url_syntax_is_refused)
+{
+    cr_client *c = anonymous_client("p", "r");
+    const char *bad[] = {"projects/p/locations/r/jobs/", "projects/p/jobs/j", "projects/p/locations/r/jobs/j/x",
+                         "my job", "job?x=1", "../etc", "a/b", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_error err = CR_ERROR_INIT;
+        char *name = cr_client_job_name(c, bad[i], &err);
+        CHECK(name == NULL);
+        CHECK_STR(err.code, "INVALID_ARGUMENT");
+        free(name);
+        cr_error_clear(&err);
+    }
+    cr_client_free(c);
+}
+
+TEST(a_missing_project_or_region_says_where_it_looked)
+{
+    unsetenv("GOOGLE_CLOUD_PROJECT");
+    unsetenv("CLOUDSDK_CORE_PROJECT");
+    unsetenv("CLOUDSDK_RUN_REGION");
+    cr_client *c = anonymous_client(NULL, "r");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_client_job_name(c, "j", &err) == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, "GOOGLE_CLOUD_PROJECT");
+    CHECK_CONTAINS(err.message, "CLOUDSDK_CORE_PROJECT");
+    cr_error_clear(&err);
+    cr_client_free(c);
+
+    c = anonymous_client("p", NULL);
+    CHECK(cr_client_job_name(c, "j", &err) == NULL);
+    CHECK_CONTAINS(err.message, "CLOUDSDK_RUN_REGION");
+    cr_error_clear(&err);
+    cr_client_free(c);
+
+    setenv("GOOGLE_CLOUD_PROJECT", "from-env", 1);
+    setenv("CLOUDSDK_RUN_REGION", "env-region", 1);
+    c = anonymous_client(NULL, NULL);
+    char *name = cr_client_job_name(c, "j", &err);
+    CHECK_STR(name, "projects/from-env/locations/env-region/jobs/j");
+    free(name);
+    cr_client_free(c);
+    unsetenv("GOOGLE_CLOUD_PROJECT");
+    unsetenv("CLOUDSDK_RUN_REGION");
+}
+
+TEST(the_emulator_host_variable_selects_plain_http_without_credentials)
+{
+    setenv("CLOUD_RUN_EMULATOR_HOST", "127.0.0.1:8123", 1);
+    cr_error err = CR_ERROR_INIT;
+    cr_client_options o = {0};
+    cr_client *c = cr_client_new(&o, &err);
+    CHECK_STR(cr_client_endpoint(c), "http://127.0.0.1:8123");
+    CHECK_INT(cr_client_is_anonymous(c), 1);
+    cr_client_free(c);
+    unsetenv("CLOUD_RUN_EMULATOR_HOST");
+
+    setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN", "https://example.test/", 1);
+    c = cr_client_new(&o, &err);
+    CHECK_STR(cr_client_endpoint(c), "https://example.test");
+    CHECK_INT(cr_client_is_anonymous(c), 0);
+    cr_client_free(c);
+    unsetenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN");
+
+    c = cr_client_new(&o, &err);
+    CHECK_STR(cr_client_endpoint(c), "https://run.googleapis.com");
+    cr_client_free(c);
+
+    o.endpoint = "ftp://x";
+    CHECK(cr_client_new(&o, &err) == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    cr_error_clear(&err);
+}
+
+TEST(run_job_sends_the_overrides_as_v2_rest_json)
+{
+    const char *args[] = {"manage.py", "job", "--id=42"};
+    cr_env_var env[] = {{"ID", "42"}, {"MODE", "full"}};
+    cr_run_job_options o = {0};
+    o.args = args;
+    o.nargs = 3;
+    o.has_args = 1;
+    o.env = env;
+    o.nenv = 2;
+    o.container = "worker";
+    o.task_count = 4;
+    o.timeout_nanos = 600LL * 1000000000LL;
+    cr_http_request req;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_api_build_run_job("https://run.googleapis.com", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.method, "POST");
+    CHECK_STR(req.url, "https://run.googleapis.com/v2/projects/p/locations/l/jobs/j:run");
+    CHECK_STR(cr_header_get(req.headers, "content-type"), "application/json");
+    CHECK_STR(req.body, "{\"overrides\":{\"containerOverrides\":[{\"name\":\"worker\",\"args\":[\"manage.py\",\"job\","
+                        "\"--id=42\"],\"env\":[{\"name\":\"ID\",\"value\":\"42\"},{\"name\":\"MODE\",\"value\":"
+                        "\"full\"}]}],\"taskCount\":4,\"timeout\":\"600s\"}}");
+    cr_http_request_clear(&req);
+}
+
+TEST(run_job_without_overrides_sends_an_empty_object)
+{
+    cr_http_request req;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", NULL, &req, &err), 0);
+    CHECK_STR(req.body, "{}");
+    cr_http_request_clear(&req);
+
+    cr_run_job_options o = {0};
+    o.clear_args = 1;
+    o.validate_only = 1;
+    o.etag = "\"abc\"";
+    o.timeout_nanos = 1500000000LL;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.body, "{\"validateOnly\":true,\"etag\":\"\\\"abc\\\"\",\"overrides\":{\"containerOverrides\":[{"
+                        "\"clearArgs\":true}],\"timeout\":\"1.500s\"}}");
+    cr_http_request_clear(&req);
+
+    /* an explicitly empty args list is sent: it is how a caller says "no args" */
+    o = (cr_run_job_options){0};
+    o.has_args = 1;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.body, "{\"overrides\":{\"containerOverrides\":[{\"args\":[]}]}}");
+    cr_http_request_clear(&req);
+
+    o = (cr_run_job_options){0};
+    o.task_count = -1;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), -1);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    cr_error_clear(&err);
+}
+
+static cr_http_response response(long status, const char *body)
+{
+    cr_http_response r = {0};
+    r.status = status;
+    r.body = (char *)body;
+    r.body_len = strlen(body);
+    return r;
+}
+
+TEST(an_error_body_becomes_code_status_message_and_details)
+{
+    cr_http_response r = response(
+        404, "{\"error\":{\"code\":404,\"message\":\"Resource 'x' of kind 'JOB' in region 'r' in project 'p' does not "
+             "exist.\",\"status\":\"NOT_FOUND\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
+             "\"reason\":\"X\"}]}}");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+    CHECK_STR(err.code, "NOT_FOUND");
+    CHECK_INT(err.status, 404);
+    CHECK_STR(err.message, "Resource 'x' of kind 'JOB' in region 'r' in project 'p' does not exist.");
+    CHECK(cJSON_IsArray(err.details) && cJSON_GetArraySize(err.details) == 1);
+    CHECK_INT(err.retryable, 0);
+    cr_error_clear(&err);
+
+    r = response(429, "{\"error\":{\"code\":429,\"message\":\"Quota exceeded\",\"status\":\"RESOURCE_EXHAUSTED\"}}");
+    CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+    CHECK_STR(err.code, "RESOURCE_EXHAUSTED");
+    CHECK_INT(err.retryable, 1);
+    cr_error_clear(&err);
+}
+
+TEST(an_error_without_a_status_body_is_named_by_its_http_status)
+{
+    cr_http_response r = response(503, "<html>Service Unavailable</html>");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+    CHECK_STR(err.code, "UNAVAILABLE");
+    CHECK_INT(err.status, 503);
+    CHECK_CONTAINS(err.message, "http://h/v2/x");
+    CHECK_CONTAINS(err.message, "Service Unavailable");
+    CHECK_INT(err.retryable, 1);
+    cr_error_clear(&err);
+
+    r = response(403, "");
+    CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+    CHECK_STR(err.code, "PERMISSION_DENIED");
+    cr_error_clear(&err);
+}
+
+TEST(a_success_that_is_not_json_is_an_error_naming_the_url)
+{
+    cr_http_response r = response(200, "this is not json");
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+    CHECK_STR(err.code, "UNKNOWN");
+    CHECK_CONTAINS(err.message, "http://h/v2/x");
+    CHECK_CONTAINS(err.message, "not a JSON object");
+    cr_error_clear(&err);
+
+    r = response(200, "[1,2]");
+    CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+    cr_error_clear(&err);
+
+    r = response(200, "  ");
+    cJSON *j = cr_api_parse_response(&r, "http://h/v2/x", &err);
+    CHECK(cJSON_IsObject(j));
+    cJSON_Delete(j);
+}
+
+TEST(an_operation_error_uses_the_numeric_rpc_code)
+{
+    cJSON *st = cJSON_Parse("{\"code\":10,\"message\":\"Task j-abcde-task0 failed with exit code: 3\"}");
+    cr_error err = CR_ERROR_INIT;
+    cr_api_status_to_error(st, 0, &err);
+    CHECK_STR(err.code, "ABORTED");
+    CHECK_CONTAINS(err.message, "exit code: 3");
+    cr_error_clear(&err);
+    cJSON_Delete(st);
+}
+
+TEST(the_execution_name_comes_from_the_operation_metadata)
+{
+    cJSON *op = cJSON_Parse("{\"name\":\"projects/p/locations/l/operations/1\",\"metadata\":{\"@type\":\"t\","
+                            "\"name\":\"projects/p/locations/l/jobs/j/executions/j-abcde\"}}");
+    CHECK_STR(cr_api_operation_execution(op), "projects/p/locations/l/jobs/j/executions/j-abcde");
+    cJSON_Delete(op);
+    op = cJSON_Parse("{\"name\":\"projects/p/locations/l/operations/1\"}");
+    CHECK(cr_api_operation_execution(op) == NULL);
+    cJSON_Delete(op);
+}
+
+TEST(durations_parse_protobuf_and_gcloud_forms)
+{
+    struct {
+        const char *text;
+        long long nanos;
+    } ok[] = {{"600s", 600000000000LL}, {"1.5s", 1500000000LL},   {"600", 600000000000LL},
+              {"10m", 600000000000LL},  {"1h30m", 5400000000000LL}, {"0.000000001s", 1},
+              {"2h", 7200000000000LL},  {"1d", 86400000000000LL},  {"250ms", 250000000LL}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t ns = -1;
+        CHECK_INT(cr_duration_parse(ok[i].text, &ns), 0);
+        CHECK_INT(ns, ok[i].nanos);
+    }
+    const char *bad[] = {"", "s", "-5s", "10x", "1.s", "abc", "5s5", "99999999999999999999s", "1m 2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ns;
+        if (cr_duration_parse(bad[i], &ns) == 0)
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+        CHECK_INT(cr_duration_parse(bad[i], &ns), -1);
+    }
+    char buf[40];
+    CHECK_STR(cr_duration_format(600000000000LL, buf, sizeof buf), "600s");
+    CHECK_STR(cr_duration_format(1500000000LL, buf, sizeof buf), "1.500s");
+    CHECK_STR(cr_duration_format(1000, buf, sizeof buf), "0.000001s");
+    CHECK_STR(cr_duration_format(1, buf, sizeof buf), "0.000000001s");
+}
+
+TEST(http_statuses_and_rpc_codes_map_both_ways)
+{
+    CHECK_STR(cr_code_for_http_status(404), "NOT_FOUND");
+    CHECK_STR(cr_code_for_http_status(429), "RESOURCE_EXHAUSTED");
+    CHECK_STR(cr_code_for_http_status(503), "UNAVAILABLE");
+    CHECK_STR(cr_code_for_http_status(418), "FAILED_PRECONDITION");
+    CHECK_INT(cr_http_status_for_code("DEADLINE_EXCEEDED"), 504);
+    CHECK_INT(cr_http_status_for_code("FAILED_PRECONDITION"), 400);
+    CHECK_INT(cr_http_status_for_code("nonsense"), 500);
+}
+
+int main(void)
+{
+    return check_run();
+}

@@ -1,0 +1,203 @@
+/*
+** test_transport.c — the client and the libcurl transport against a real
+** HTTP server on loopback (libmicrohttpd, in this process): keep-alive,
+** headers, timeouts, refused connections, answers that are not JSON.
+*/
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cloudrun.h"
+
+static int connections;
+static int requests;
+static char last_auth[256];
+static char last_path[512];
+static char last_body[2048];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_lock(&mu);
+        connections++;
+        pthread_mutex_unlock(&mu);
+    }
+}
+
+struct body {
+    char data[2048];
+    size_t len;
+};
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                               const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct body *b = *con_cls;
+    if (!b) {
+        *con_cls = calloc(1, sizeof *b);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size < sizeof b->data - 1 - b->len ? *upload_size : sizeof b->data - 1 - b->len;
+        memcpy(b->data + b->len, upload_data, n);
+        b->len += n;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&mu);
+    requests++;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    snprintf(last_auth, sizeof last_auth, "%s", auth ? auth : "");
+    snprintf(last_path, sizeof last_path, "%s %s", method, url);
+    snprintf(last_body, sizeof last_body, "%s", b->data);
+    pthread_mutex_unlock(&mu);
+
+    const char *text = "{\"name\":\"projects/p/locations/l/jobs/j/executions/j-abcde\",\"succeededCount\":1}";
+    int status = 200;
+    if (strstr(url, "/slow")) {
+        usleep(1500 * 1000);
+    } else if (strstr(url, "/garbage")) {
+        text = "<html>oops</html>";
+    } else if (strstr(url, "/missing")) {
+        status = 404;
+        text = "{\"error\":{\"code\":404,\"message\":\"Resource 'missing' of kind 'JOB' in region 'l' in project 'p' "
+               "does not exist.\",\"status\":\"NOT_FOUND\"}}";
+    } else if (strstr(url, ":run")) {
+        text = "{\"name\":\"projects/p/locations/l/operations/op1\",\"metadata\":{\"@type\":\"type.googleapis.com/"
+               "google.cloud.run.v2.Execution\",\"name\":\"projects/p/locations/l/jobs/j/executions/j-abcde\"}}";
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+static struct MHD_Daemon *server;
+static char endpoint[64];
+
+static void start_server(void)
+{
+    server = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+                              NULL, NULL, handler, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u", (unsigned)info->port);
+}
+
+static cr_client *client_with(cr_credentials *creds, double timeout)
+{
+    cr_client_options o = {0};
+    o.endpoint = endpoint;
+    o.project = "p";
+    o.region = "l";
+    o.timeout = timeout;
+    o.credentials = creds;
+    o.anonymous = creds == NULL;
+    cr_error err = CR_ERROR_INIT;
+    cr_client *c = cr_client_new(&o, &err);
+    cr_error_clear(&err);
+    return c;
+}
+
+TEST(one_client_reuses_one_connection_across_calls)
+{
+    cr_client *c = client_with(NULL, 5);
+    int before = connections;
+    for (int i = 0; i < 3; i++) {
+        cr_error err = CR_ERROR_INIT;
+        cJSON *e = cr_client_get_execution(c, "j-abcde", &err);
+        CHECK(e != NULL);
+        CHECK_INT(cJSON_GetObjectItem(e, "succeededCount")->valueint, 1);
+        cJSON_Delete(e);
+        cr_error_clear(&err);
+    }
+    CHECK_INT(connections - before, 1);
+    CHECK_STR(last_path, "GET /v2/projects/p/locations/l/jobs/j/executions/j-abcde");
+    CHECK_STR(last_auth, ""); /* anonymous: no credentials sent */
+    cr_client_free(c);
+}
+
+TEST(run_job_posts_the_body_and_names_the_execution)
+{
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *creds = cr_credentials_from_access_token("test-token-123", 0, &err);
+    cr_client *c = client_with(creds, 5);
+    const char *args[] = {"--id=42"};
+    cr_run_job_options o = {0};
+    o.args = args;
+    o.nargs = 1;
+    o.has_args = 1;
+    cJSON *op = cr_client_run_job(c, "j", &o, &err);
+    CHECK(op != NULL);
+    CHECK_STR(cJSON_GetObjectItem(op, "execution")->valuestring, "projects/p/locations/l/jobs/j/executions/j-abcde");
+    CHECK_STR(last_path, "POST /v2/projects/p/locations/l/jobs/j:run");
+    CHECK_STR(last_body, "{\"overrides\":{\"containerOverrides\":[{\"args\":[\"--id=42\"]}]}}");
+    CHECK_STR(last_auth, "Bearer test-token-123");
+    cJSON_Delete(op);
+    cr_client_free(c);
+    cr_credentials_unref(creds);
+}
+
+TEST(an_api_error_comes_back_as_the_servers_status)
+{
+    cr_client *c = client_with(NULL, 5);
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/missing", NULL, NULL, &err) == NULL);
+    CHECK_STR(err.code, "NOT_FOUND");
+    CHECK_INT(err.status, 404);
+    CHECK_CONTAINS(err.message, "does not exist");
+    cr_error_clear(&err);
+    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/garbage", NULL, NULL, &err) == NULL);
+    CHECK_STR(err.code, "UNKNOWN");
+    CHECK_CONTAINS(err.message, endpoint);
+    cr_error_clear(&err);
+    cr_client_free(c);
+}
+
+TEST(a_slow_server_is_a_deadline_exceeded_naming_the_url)
+{
+    cr_client *c = client_with(NULL, 0.3);
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/slow", NULL, NULL, &err) == NULL);
+    CHECK_STR(err.code, "DEADLINE_EXCEEDED");
+    CHECK_CONTAINS(err.message, "/v2/projects/p/locations/l/jobs/slow");
+    CHECK_INT(err.sent, 1);
+    cr_error_clear(&err);
+    cr_client_free(c);
+}
+
+TEST(an_unreachable_endpoint_is_unavailable_and_never_sent)
+{
+    cr_client_options o = {0};
+    o.endpoint = "http://127.0.0.1:1";
+    o.project = "p";
+    o.region = "l";
+    o.anonymous = 1;
+    cr_error err = CR_ERROR_INIT;
+    cr_client *c = cr_client_new(&o, &err);
+    CHECK(cr_client_run_job(c, "j", NULL, &err) == NULL);
+    CHECK_STR(err.code, "UNAVAILABLE");
+    CHECK_CONTAINS(err.message, "http://127.0.0.1:1/v2/projects/p/locations/l/jobs/j:run");
+    CHECK_INT(err.sent, 0);
+    cr_error_clear(&err);
+    cr_client_free(c);
+}
+
+int main(void)
+{
+    start_server();
+    int rc = check_run();
+    MHD_stop_daemon(server);
+    return rc;
+}
