@@ -25,6 +25,8 @@
 **   --expires-in N    expires_in of issued tokens (default 3600).
 **   --kid KEY_ID      the JWT header's kid must be this.
 **   --project ID      what project/project-id answers (default "fake-project").
+**   --delay SECONDS   how long token answers wait: in --mode slow 5 s unless given, in
+**                     the other modes 0 unless given (e.g. a slow invalid_grant).
 **
 ** The first line on stdout is "fake-google listening on 127.0.0.1:PORT". Runs until
 ** SIGTERM or SIGINT.
@@ -78,7 +80,7 @@ static struct {
     const char *kid;
     const char *project;
     double delay;
-} opt = {0, NULL, "ok", NULL, 3600, NULL, "fake-project", 5};
+} opt = {0, NULL, "ok", NULL, 3600, NULL, "fake-project", -1};
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static long token_requests, metadata_requests, rejected, probe_requests, project_requests, tokens_issued;
@@ -139,7 +141,7 @@ static enum MHD_Result invalid_grant(struct MHD_Connection *conn, const char *fm
 /* What the current --mode makes of a token request that passed its checks. */
 static enum MHD_Result token_answer(struct MHD_Connection *conn, int flavor)
 {
-    if (strcmp(opt.mode, "slow") == 0) {
+    {
         for (double waited = 0; waited < opt.delay && !stopping; waited += 0.05)
             usleep(50000);
     }
@@ -491,6 +493,8 @@ int main(int argc, char **argv)
         known |= strcmp(opt.mode, modes[i]) == 0;
     if (!known)
         usage();
+    if (opt.delay < 0)
+        opt.delay = strcmp(opt.mode, "slow") == 0 ? 5 : 0;
 
     /* Block the stop signals before any thread exists, so that only sigwait() sees them. */
     sigset_t stop;
