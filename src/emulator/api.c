@@ -1,0 +1,694 @@
+/*
+** api.c — routes and handlers of the REST surface: Jobs (create, get, list,
+** update, delete, run), Executions (get, list, cancel, delete), Tasks (get,
+** list) and Operations (get, list, wait, delete), with Cloud Run's error codes
+** and messages.
+*/
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "errors.h"
+#include "job_spec.h"
+#include "resource_json.h"
+#include "runner.h"
+#include "wire_values.h"
+
+#define DEFAULT_PAGE_SIZE 100
+#define MAX_PAGE_SIZE 1000
+#define MAX_SEGMENTS 12
+#define WAIT_DEFAULT_NS (30 * EMU_NS_PER_S)
+
+/* A parsed path: /v2/projects/P/locations/L/<collection>/... */
+typedef struct route {
+    char *buf;
+    const char *seg[MAX_SEGMENTS];
+    int n;
+    const char *verb;          /* after ':' in the last segment, or NULL */
+    const char *project, *location;
+} route;
+
+typedef struct call {
+    emu_store *s;
+    const emu_request *req;
+    route rt;
+    cJSON *body;               /* parsed body (an object) for POST/PATCH, else NULL */
+    emu_error err;
+} call;
+
+/* ---- small helpers -------------------------------------------------------------- */
+
+static const char *query(const call *c, const char *camel, const char *snake)
+{
+    const char *v = c->req->query ? c->req->query(c->req->query_ctx, camel) : NULL;
+    if (!v && snake && c->req->query)
+        v = c->req->query(c->req->query_ctx, snake);
+    return v;
+}
+
+static int query_bool(const call *c, const char *camel, const char *snake)
+{
+    const char *v = query(c, camel, snake);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "True") == 0);
+}
+
+static int body_bool(const call *c, const char *key)
+{
+    return c->body && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->body, key));
+}
+
+static const char *body_string(const call *c, const char *key)
+{
+    const cJSON *v = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, key) : NULL;
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static cJSON *not_found(call *c, const char *id, const char *kind)
+{
+    emu_error_set(&c->err, "NOT_FOUND", "Resource '%s' of kind '%s' in region '%s' in project '%s' does not exist.",
+                  id, kind, c->rt.location, c->rt.project);
+    return NULL;
+}
+
+/* pageSize and pageToken; the token is the opaque position after the last item. */
+static int paging(call *c, int *size, long long *token)
+{
+    const char *ps = query(c, "pageSize", "page_size");
+    const char *pt = query(c, "pageToken", "page_token");
+    *size = DEFAULT_PAGE_SIZE;
+    *token = -1;
+    if (ps && *ps) {
+        char *end;
+        long v = strtol(ps, &end, 10);
+        if (*end || v < 0) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT", "pageSize must be a non-negative integer, got '%s'.", ps);
+            return -1;
+        }
+        if (v > 0)
+            *size = v > MAX_PAGE_SIZE ? MAX_PAGE_SIZE : (int)v;
+    }
+    if (pt && *pt) {
+        char *end;
+        long long v = strtoll(pt, &end, 10);
+        if (*end || v < 0) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid pageToken '%s'.", pt);
+            return -1;
+        }
+        *token = v;
+    }
+    return 0;
+}
+
+static void add_token(cJSON *page, long long token)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", token);
+    cJSON_AddStringToObject(page, "nextPageToken", buf);
+}
+
+static int same_parent(const call *c, const char *project, const char *location)
+{
+    return strcmp(project, c->rt.project) == 0 && strcmp(location, c->rt.location) == 0;
+}
+
+static emu_job *find_job(call *c, const char *id)
+{
+    emu_job *j = emu_store_find_job(c->s, c->rt.project, c->rt.location, id);
+    if (!j)
+        not_found(c, id, "JOB");
+    return j;
+}
+
+static emu_execution *find_execution(call *c, const char *job, const char *id)
+{
+    emu_execution *e = emu_store_find_execution(c->s, c->rt.project, c->rt.location, job, id);
+    if (!e)
+        not_found(c, id, "EXECUTION");
+    return e;
+}
+
+/* Stores a finished operation around a resource and answers with it. */
+static cJSON *done_operation(call *c, cJSON *resource, const char *type)
+{
+    emu_operation *op =
+        emu_store_add_operation(c->s, c->rt.project, c->rt.location, emu_done_operation(resource, type), NULL);
+    if (!op) {
+        emu_error_set(&c->err, "INTERNAL", "out of memory");
+        return NULL;
+    }
+    return emu_operation_json(op);
+}
+
+/* Stops an execution's processes and hides it (job or execution deleted). */
+static void delete_execution(emu_store *s, emu_execution *e)
+{
+    emu_runner_cancel(s, e);
+    e->deleted = 1;
+    e->update_ns = emu_now_ns();
+}
+
+/* ---- Jobs ------------------------------------------------------------------------- */
+
+static cJSON *create_job(call *c)
+{
+    const char *id = query(c, "jobId", "job_id");
+    if (!id || !*id) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT", "The request is missing the required query parameter 'jobId'.");
+        return NULL;
+    }
+    if (!emu_job_id_valid(id)) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT",
+                      "Invalid jobId '%s': it must start with a lowercase letter, contain only lowercase letters, "
+                      "digits and hyphens, not end with a hyphen, and be at most 63 characters long.",
+                      id);
+        return NULL;
+    }
+    if (emu_store_find_job(c->s, c->rt.project, c->rt.location, id)) {
+        emu_error_set(&c->err, "ALREADY_EXISTS", "Resource '%s' already exists.", id);
+        return NULL;
+    }
+    cJSON *spec = emu_job_spec_from_json(c->body, &c->err);
+    if (!spec)
+        return NULL;
+    emu_job *job = emu_store_add_job(c->s, c->rt.project, c->rt.location, id, spec);
+    if (!job) {
+        emu_error_set(&c->err, "INTERNAL", "out of memory");
+        return NULL;
+    }
+    cJSON *json = emu_job_json(c->s, job);
+    if (query_bool(c, "validateOnly", "validate_only"))
+        emu_store_remove_job(c->s, job);
+    return done_operation(c, json, EMU_TYPE_JOB);
+}
+
+static cJSON *get_job(call *c, const char *id)
+{
+    emu_job *job = find_job(c, id);
+    return job ? emu_job_json(c->s, job) : NULL;
+}
+
+static cJSON *list_jobs(call *c)
+{
+    int size;
+    long long token;
+    if (paging(c, &size, &token) < 0)
+        return NULL;
+    cJSON *page = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(page, "jobs");
+    int count = 0;
+    long long last = 0;
+    for (size_t i = c->s->njobs; i-- > 0;) { /* newest first */
+        emu_job *j = c->s->jobs[i];
+        if (!same_parent(c, j->project, j->location) || (token >= 0 && j->seq >= token))
+            continue;
+        if (count == size) {
+            add_token(page, last);
+            break;
+        }
+        cJSON_AddItemToArray(list, emu_job_json(c->s, j));
+        last = j->seq;
+        count++;
+    }
+    if (!count)
+        cJSON_DeleteItemFromObject(page, "jobs");
+    return page;
+}
+
+static cJSON *update_job(call *c, const char *id)
+{
+    emu_job *job = emu_store_find_job(c->s, c->rt.project, c->rt.location, id);
+    if (!job && !query_bool(c, "allowMissing", "allow_missing"))
+        return not_found(c, id, "JOB");
+    cJSON *spec = emu_job_spec_from_json(c->body, &c->err);
+    if (!spec)
+        return NULL;
+    if (!job) {
+        if (!emu_job_id_valid(id)) {
+            cJSON_Delete(spec);
+            emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid job id '%s'.", id);
+            return NULL;
+        }
+        job = emu_store_add_job(c->s, c->rt.project, c->rt.location, id, spec);
+        if (!job) {
+            emu_error_set(&c->err, "INTERNAL", "out of memory");
+            return NULL;
+        }
+        cJSON *json = emu_job_json(c->s, job);
+        if (query_bool(c, "validateOnly", "validate_only"))
+            emu_store_remove_job(c->s, job);
+        return done_operation(c, json, EMU_TYPE_JOB);
+    }
+    if (query_bool(c, "validateOnly", "validate_only")) {
+        cJSON_Delete(spec);
+        return done_operation(c, emu_job_json(c->s, job), EMU_TYPE_JOB);
+    }
+    cJSON_Delete(job->spec);
+    job->spec = spec;
+    job->generation++;
+    job->update_ns = emu_now_ns();
+    return done_operation(c, emu_job_json(c->s, job), EMU_TYPE_JOB);
+}
+
+static int etag_matches(call *c, const char *want, const char *have, const char *what)
+{
+    if (!want || strcmp(want, have) == 0)
+        return 1;
+    emu_error_set(&c->err, "ABORTED", "The etag '%s' does not match the current etag of %s '%s'.", want, what,
+                  have);
+    return 0;
+}
+
+static cJSON *delete_job(call *c, const char *id)
+{
+    emu_job *job = find_job(c, id);
+    char etag[48];
+    if (!job || !etag_matches(c, query(c, "etag", NULL), emu_job_etag(job, etag, sizeof etag), "job"))
+        return NULL;
+    cJSON *json = emu_job_json(c->s, job);
+    if (query_bool(c, "validateOnly", "validate_only"))
+        return done_operation(c, json, EMU_TYPE_JOB);
+    char ts[48];
+    cJSON_AddStringToObject(json, "deleteTime", emu_timestamp_format(emu_now_ns(), ts, sizeof ts));
+    for (size_t i = 0; i < c->s->nexecs; i++) {
+        emu_execution *e = c->s->execs[i];
+        if (!e->deleted && e->seq > job->seq && strcmp(e->job, job->id) == 0 &&
+            same_parent(c, e->project, e->location))
+            delete_execution(c->s, e);
+    }
+    emu_store_remove_job(c->s, job);
+    return done_operation(c, json, EMU_TYPE_JOB);
+}
+
+static cJSON *run_job(call *c, const char *id)
+{
+    emu_job *job = find_job(c, id);
+    char etag[48];
+    if (!job || !etag_matches(c, body_string(c, "etag"), emu_job_etag(job, etag, sizeof etag), "job"))
+        return NULL;
+    int task_count;
+    cJSON *tt = emu_overrides_apply(job->spec, c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "overrides") : NULL,
+                                    job->id, &task_count, &c->err);
+    if (!tt)
+        return NULL;
+    const char *why;
+    emu_execution *e = emu_store_add_execution(c->s, job, tt, task_count, &why);
+    if (!e) {
+        emu_error_set(&c->err, "INTERNAL", "Cannot create the execution: %s.", why);
+        return NULL;
+    }
+    if (body_bool(c, "validateOnly")) {
+        /* Nothing starts; the operation is finished so that a waiting client returns. */
+        cJSON *json = emu_execution_json(e);
+        emu_store_discard_execution(c->s, job, e);
+        return done_operation(c, json, EMU_TYPE_EXECUTION);
+    }
+    emu_operation *op = emu_store_add_operation(c->s, c->rt.project, c->rt.location, NULL, e);
+    if (!op) {
+        emu_error_set(&c->err, "INTERNAL", "out of memory");
+        return NULL;
+    }
+    op->run_job = 1;
+    emu_runner_wake(c->s);
+    return emu_operation_json(op); /* rendered before the runner can move: the fresh, pending state */
+}
+
+/* ---- Executions and Tasks ------------------------------------------------------------ */
+
+static cJSON *list_executions(call *c, const char *job)
+{
+    int size;
+    long long token;
+    if (strcmp(job, "-") != 0 && !find_job(c, job))
+        return NULL;
+    if (paging(c, &size, &token) < 0)
+        return NULL;
+    cJSON *page = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(page, "executions");
+    int count = 0;
+    long long last = 0;
+    for (size_t i = c->s->nexecs; i-- > 0;) {
+        emu_execution *e = c->s->execs[i];
+        if (e->deleted || !same_parent(c, e->project, e->location) || (strcmp(job, "-") && strcmp(job, e->job)) ||
+            (token >= 0 && e->seq >= token))
+            continue;
+        if (count == size) {
+            add_token(page, last);
+            break;
+        }
+        cJSON_AddItemToArray(list, emu_execution_json(e));
+        last = e->seq;
+        count++;
+    }
+    if (!count)
+        cJSON_DeleteItemFromObject(page, "executions");
+    return page;
+}
+
+static cJSON *cancel_execution(call *c, const char *job, const char *id)
+{
+    emu_execution *e = find_execution(c, job, id);
+    if (!e)
+        return NULL;
+    if (emu_execution_done(e)) {
+        emu_error_set(&c->err, "FAILED_PRECONDITION", "Execution '%s' cannot be cancelled because it is not running.",
+                      id);
+        return NULL;
+    }
+    if (body_bool(c, "validateOnly"))
+        return done_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
+    emu_runner_cancel(c->s, e);
+    emu_operation *op = emu_store_add_operation(c->s, c->rt.project, c->rt.location, NULL, e);
+    if (!op) {
+        emu_error_set(&c->err, "INTERNAL", "out of memory");
+        return NULL;
+    }
+    return emu_operation_json(op);
+}
+
+static cJSON *delete_execution_call(call *c, const char *job, const char *id)
+{
+    emu_execution *e = find_execution(c, job, id);
+    if (!e)
+        return NULL;
+    const char *want = query(c, "etag", NULL);
+    if (want) {
+        cJSON *now = emu_execution_json(e);
+        const cJSON *have = cJSON_GetObjectItemCaseSensitive(now, "etag");
+        int ok = etag_matches(c, want, cJSON_IsString(have) ? have->valuestring : "", "execution");
+        cJSON_Delete(now);
+        if (!ok)
+            return NULL;
+    }
+    if (!query_bool(c, "validateOnly", "validate_only"))
+        delete_execution(c->s, e);
+    return done_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
+}
+
+/* "J-abcde-task3" -> 3 for execution "J-abcde"; -1 when it is not one of its tasks. */
+static int task_index(const emu_execution *e, const char *id)
+{
+    size_t n = strlen(e->id);
+    if (strncmp(id, e->id, n) != 0 || strncmp(id + n, "-task", 5) != 0)
+        return -1;
+    const char *digits = id + n + 5;
+    char *end;
+    long v = strtol(digits, &end, 10);
+    if (!*digits || *end || v < 0 || v >= e->task_count || (digits[0] == '0' && digits[1]))
+        return -1;
+    return (int)v;
+}
+
+static cJSON *get_task(call *c, const char *job, const char *exec, const char *id)
+{
+    emu_execution *e = find_execution(c, job, exec);
+    if (!e)
+        return NULL;
+    int i = task_index(e, id);
+    return i < 0 ? not_found(c, id, "TASK") : emu_task_json(e, &e->tasks[i]);
+}
+
+static cJSON *list_tasks(call *c, const char *job, const char *exec)
+{
+    int size;
+    long long token;
+    if (strcmp(exec, "-") == 0) {
+        emu_error_set(&c->err, "UNIMPLEMENTED", "The emulator lists the tasks of one execution at a time.");
+        return NULL;
+    }
+    emu_execution *e = find_execution(c, job, exec);
+    if (!e || paging(c, &size, &token) < 0)
+        return NULL;
+    cJSON *page = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(page, "tasks");
+    int from = token >= 0 ? (int)(token < e->task_count ? token : e->task_count) : 0;
+    int to = from + size < e->task_count ? from + size : e->task_count;
+    for (int i = from; i < to; i++)
+        cJSON_AddItemToArray(list, emu_task_json(e, &e->tasks[i]));
+    if (to < e->task_count)
+        add_token(page, to);
+    if (from == to)
+        cJSON_DeleteItemFromObject(page, "tasks");
+    return page;
+}
+
+/* ---- Operations ---------------------------------------------------------------------------- */
+
+static emu_operation *find_operation(call *c, const char *id)
+{
+    char *name = emu_strfmt("projects/%s/locations/%s/operations/%s", c->rt.project, c->rt.location, id);
+    emu_operation *op = name ? emu_store_find_operation(c->s, name) : NULL;
+    if (!op)
+        emu_error_set(&c->err, "NOT_FOUND", "Operation '%s' does not exist.", name ? name : id);
+    free(name);
+    return op;
+}
+
+static int operation_done(const emu_operation *op)
+{
+    return op->snapshot || emu_execution_done(op->execution);
+}
+
+/* WaitOperation: blocks (the mutex released) until done or the timeout; may return early, as the API allows. */
+static cJSON *wait_operation(call *c, const char *id)
+{
+    emu_operation *op = find_operation(c, id);
+    if (!op)
+        return NULL;
+    int64_t timeout = WAIT_DEFAULT_NS;
+    const char *t = body_string(c, "timeout");
+    if (t && emu_duration_parse(t, &timeout) < 0) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT", "timeout is not a valid Duration, such as \"30s\".");
+        return NULL;
+    }
+    int64_t until = emu_mono_ns() + timeout;
+    char *name = emu_strdup(op->name); /* op may be deleted while the mutex is released */
+    while (op && name && !operation_done(op) && emu_mono_ns() < until && !c->s->stopping) {
+        pthread_mutex_unlock(&c->s->mu);
+        nanosleep(&(struct timespec){0, 20 * EMU_NS_PER_MS}, NULL);
+        pthread_mutex_lock(&c->s->mu);
+        op = emu_store_find_operation(c->s, name);
+    }
+    free(name);
+    if (!op) {
+        find_operation(c, id); /* deleted meanwhile: answers NOT_FOUND */
+        return NULL;
+    }
+    return emu_operation_json(op);
+}
+
+static cJSON *list_operations(call *c)
+{
+    int size;
+    long long token;
+    if (paging(c, &size, &token) < 0)
+        return NULL;
+    char *prefix = emu_strfmt("projects/%s/locations/%s/operations/", c->rt.project, c->rt.location);
+    cJSON *page = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(page, "operations");
+    int count = 0;
+    size_t start = token >= 0 ? (size_t)token : 0;
+    for (size_t i = start; prefix && i < c->s->nops; i++) {
+        if (strncmp(c->s->ops[i]->name, prefix, strlen(prefix)) != 0)
+            continue;
+        if (count == size) {
+            add_token(page, (long long)i);
+            break;
+        }
+        cJSON_AddItemToArray(list, emu_operation_json(c->s->ops[i]));
+        count++;
+    }
+    free(prefix);
+    if (!count)
+        cJSON_DeleteItemFromObject(page, "operations");
+    return page;
+}
+
+/* ---- routing ----------------------------------------------------------------------------------- */
+
+static int parse_route(route *rt, const char *path)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->buf = emu_strdup(path);
+    if (!rt->buf)
+        return -1;
+    char *save = NULL;
+    for (char *p = strtok_r(rt->buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        if (rt->n == MAX_SEGMENTS)
+            return -1;
+        rt->seg[rt->n++] = p;
+    }
+    /* Empty segments ("//") are not part of any resource name. */
+    size_t slashes = 0;
+    for (const char *p = path; *p; p++)
+        slashes += *p == '/';
+    if (path[0] != '/' || slashes != (size_t)rt->n || rt->n < 6)
+        return -1;
+    if (strcmp(rt->seg[0], "v2") || strcmp(rt->seg[1], "projects") || strcmp(rt->seg[3], "locations"))
+        return -1;
+    char *last = (char *)rt->seg[rt->n - 1];
+    char *colon = strchr(last, ':');
+    if (colon) {
+        *colon = '\0';
+        rt->verb = colon + 1;
+    }
+    for (int i = 0; i < rt->n; i++)
+        if (!rt->seg[i][0] || strchr(rt->seg[i], ':'))
+            return -1;
+    rt->project = rt->seg[2];
+    rt->location = rt->seg[4];
+    return 0;
+}
+
+static int is(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* Picks the handler from the path's shape, then the method. */
+static cJSON *dispatch(call *c, const char **allow)
+{
+    const route *rt = &c->rt;
+    const char *m = c->req->method;
+    const char *const *seg = rt->seg;
+    int n = rt->n;
+    const char *verb = rt->verb;
+#define METHODS(list)                                                                                              \
+    do {                                                                                                           \
+        *allow = list;                                                                                             \
+        emu_error_set_status(&c->err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", m,    \
+                             c->req->path, list);                                                                  \
+        return NULL;                                                                                               \
+    } while (0)
+
+    if (is(seg[5], "jobs")) {
+        if (n == 6 && !verb) {
+            if (is(m, "POST"))
+                return create_job(c);
+            if (is(m, "GET"))
+                return list_jobs(c);
+            METHODS("GET, POST");
+        }
+        if (n == 7 && is(verb, "run")) {
+            if (is(m, "POST"))
+                return run_job(c, seg[6]);
+            METHODS("POST");
+        }
+        if (n == 7 && !verb) {
+            if (is(m, "GET"))
+                return get_job(c, seg[6]);
+            if (is(m, "PATCH"))
+                return update_job(c, seg[6]);
+            if (is(m, "DELETE"))
+                return delete_job(c, seg[6]);
+            METHODS("GET, PATCH, DELETE");
+        }
+        if (n == 7 && verb) {
+            emu_error_set(&c->err, "UNIMPLEMENTED", "The emulator does not implement '%s' on jobs.", verb);
+            return NULL;
+        }
+        if (n == 8 && !verb && is(seg[7], "executions")) {
+            if (is(m, "GET"))
+                return list_executions(c, seg[6]);
+            METHODS("GET");
+        }
+        if (n == 9 && is(seg[7], "executions") && is(verb, "cancel")) {
+            if (is(m, "POST"))
+                return cancel_execution(c, seg[6], seg[8]);
+            METHODS("POST");
+        }
+        if (n == 9 && is(seg[7], "executions") && !verb) {
+            if (is(m, "GET")) {
+                emu_execution *e = find_execution(c, seg[6], seg[8]);
+                return e ? emu_execution_json(e) : NULL;
+            }
+            if (is(m, "DELETE"))
+                return delete_execution_call(c, seg[6], seg[8]);
+            METHODS("GET, DELETE");
+        }
+        if (n == 10 && is(seg[7], "executions") && is(seg[9], "tasks") && !verb) {
+            if (is(m, "GET"))
+                return list_tasks(c, seg[6], seg[8]);
+            METHODS("GET");
+        }
+        if (n == 11 && is(seg[7], "executions") && is(seg[9], "tasks") && !verb) {
+            if (is(m, "GET"))
+                return get_task(c, seg[6], seg[8], seg[10]);
+            METHODS("GET");
+        }
+    } else if (is(seg[5], "operations")) {
+        if (n == 6 && !verb) {
+            if (is(m, "GET"))
+                return list_operations(c);
+            METHODS("GET");
+        }
+        if (n == 7 && is(verb, "wait")) {
+            if (is(m, "POST"))
+                return wait_operation(c, seg[6]);
+            METHODS("POST");
+        }
+        if (n == 7 && !verb) {
+            if (is(m, "GET")) {
+                emu_operation *op = find_operation(c, seg[6]);
+                return op ? emu_operation_json(op) : NULL;
+            }
+            if (is(m, "DELETE")) {
+                emu_operation *op = find_operation(c, seg[6]);
+                if (!op)
+                    return NULL;
+                emu_store_remove_operation(c->s, op);
+                return cJSON_CreateObject();
+            }
+            METHODS("GET, DELETE");
+        }
+    }
+    emu_error_set(&c->err, "NOT_FOUND", "The requested URL %s was not found on this server.", c->req->path);
+    return NULL;
+#undef METHODS
+}
+
+int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char **allow)
+{
+    call c;
+    memset(&c, 0, sizeof c);
+    c.s = s;
+    c.req = req;
+    *allow = NULL;
+    cJSON *result = NULL;
+    if (parse_route(&c.rt, req->path) < 0) {
+        emu_error_set(&c.err, "NOT_FOUND", "The requested URL %s was not found on this server.", req->path);
+        goto answer;
+    }
+    if ((is(req->method, "POST") || is(req->method, "PATCH")) && req->body_len > 0) {
+        const char *end = NULL;
+        c.body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+        if (!c.body || !cJSON_IsObject(c.body)) {
+            size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
+            if (c.body)
+                emu_error_set(&c.err, "INVALID_ARGUMENT",
+                              "Invalid JSON payload received. The request body must be a JSON object.");
+            else
+                emu_error_set(&c.err, "INVALID_ARGUMENT",
+                              "Invalid JSON payload received. Unexpected token at byte %zu of the request body.", at);
+            goto answer;
+        }
+        emu_json_camelize(c.body);
+    }
+    pthread_mutex_lock(&s->mu);
+    result = dispatch(&c, allow);
+    pthread_mutex_unlock(&s->mu);
+answer:
+    cJSON_Delete(c.body);
+    free(c.rt.buf);
+    if (result) {
+        *body = cJSON_PrintUnformatted(result);
+        cJSON_Delete(result);
+        return 200;
+    }
+    if (!c.err.status)
+        emu_error_set(&c.err, "INTERNAL", "internal error");
+    *body = emu_error_body(&c.err);
+    return c.err.status;
+}

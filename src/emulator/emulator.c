@@ -1,0 +1,325 @@
+/*
+** emulator.c — the command: options, seeding jobs from a --jobs file, the log
+** directory, starting the runner and the HTTP server, waiting for SIGINT or
+** SIGTERM, and shutting everything down in order.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "emulator.h"
+#include "errors.h"
+#include "job_spec.h"
+#include "runner.h"
+#include "server.h"
+#include "store.h"
+
+#define USAGE                                                                                              \
+    "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--quiet]\n"           \
+    "\n"                                                                                                   \
+    "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                    \
+    "command + args as a local process (no shell, no image pulled).\n"                                     \
+    "\n"                                                                                                   \
+    "  --host ADDR     address to listen on (default 127.0.0.1)\n"                                         \
+    "  --port N        port to listen on (default 8123; 0 picks a free port)\n"                            \
+    "  --jobs FILE     seed jobs from a JSON file: {\"jobs\": [Job, ...]} or [Job, ...],\n"                \
+    "                  each with its full name projects/P/locations/L/jobs/J\n"                            \
+    "  --log-dir DIR   where task output goes: DIR/<execution>/task<i>.log\n"                              \
+    "                  (default: a new cloudrun-emulator-XXXXXX under $TMPDIR or /tmp)\n"                   \
+    "  --quiet         no request or task log lines on stderr\n"                                           \
+    "  --help          this text\n"
+
+typedef struct options {
+    const char *host;
+    int port;
+    const char *jobs;
+    const char *log_dir;
+    int quiet;
+} options;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cloudrun emulator: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'cloudrun emulator --help'.\n");
+    return 2;
+}
+
+/* Returns -1 to go on, or the exit status (0 for --help, 2 for bad usage). */
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const char *const with_value[] = {"--host", "--port", "--jobs", "--log-dir", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        const char *value = NULL;
+        const char *opt = NULL;
+        for (int k = 0; with_value[k]; k++) {
+            size_t n = strlen(with_value[k]);
+            if (strncmp(arg, with_value[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+                opt = with_value[k];
+                if (arg[n] == '=')
+                    value = arg + n + 1;
+                else if (i + 1 < argc)
+                    value = argv[++i];
+                else
+                    return usage_error("option '%s' needs a value", opt);
+                break;
+            }
+        }
+        if (!opt)
+            return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", arg);
+        if (!*value)
+            return usage_error("option '%s' needs a non-empty value", opt);
+        if (strcmp(opt, "--host") == 0) {
+            o->host = value;
+        } else if (strcmp(opt, "--port") == 0) {
+            char *end;
+            long p = strtol(value, &end, 10);
+            if (*end || p < 0 || p > 65535)
+                return usage_error("--port must be a number from 0 to 65535, not '%s'", value);
+            o->port = (int)p;
+        } else if (strcmp(opt, "--jobs") == 0) {
+            o->jobs = value;
+        } else {
+            o->log_dir = value;
+        }
+    }
+    return -1;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = (n + 4096 + 1) * 2;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/*
+** Seeds the store from a ListJobs-shaped file. Any problem is the user's to
+** fix, so it is reported with the file, the job's index and the field.
+*/
+static int load_jobs(emu_store *s, const char *path)
+{
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "cloudrun emulator: --jobs %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        int line = 1;
+        for (size_t i = 0; i < at && i < len; i++)
+            line += text[i] == '\n';
+        fprintf(stderr, "cloudrun emulator: --jobs %s: not valid JSON (near line %d, byte %zu)\n", path, line, at);
+        free(text);
+        return -1;
+    }
+    free(text);
+    const cJSON *jobs = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "jobs");
+    int rc = 0;
+    if (!cJSON_IsArray(jobs)) {
+        fprintf(stderr, "cloudrun emulator: --jobs %s: expected {\"jobs\": [Job, ...]} or a list of Jobs\n", path);
+        rc = -1;
+    }
+    int i = 0;
+    for (const cJSON *j = cJSON_IsArray(jobs) ? jobs->child : NULL; j && rc == 0; j = j->next, i++) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
+        char *project = NULL, *location = NULL, *id = NULL;
+        emu_error err = {0};
+        if (!cJSON_IsObject(j)) {
+            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d]: a Job must be a JSON object\n", path, i);
+            rc = -1;
+        } else if (!cJSON_IsString(name) ||
+                   emu_job_name_split(name->valuestring, &project, &location, &id) < 0) {
+            fprintf(stderr,
+                    "cloudrun emulator: --jobs %s: jobs[%d].name: expected projects/PROJECT/locations/REGION/jobs/JOB, "
+                    "got %s%s%s\n",
+                    path, i, cJSON_IsString(name) ? "'" : "", cJSON_IsString(name) ? name->valuestring : "nothing",
+                    cJSON_IsString(name) ? "'" : "");
+            rc = -1;
+        } else if (!emu_job_id_valid(id)) {
+            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d].name: invalid job id '%s' (lowercase letters, "
+                    "digits and hyphens, starting with a letter, at most 63 characters)\n", path, i, id);
+            rc = -1;
+        } else if (emu_store_find_job(s, project, location, id)) {
+            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d].name: job '%s' is listed twice\n", path, i,
+                    name->valuestring);
+            rc = -1;
+        } else {
+            cJSON *spec = emu_job_spec_from_json(j, &err);
+            if (!spec) {
+                fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d] (%s): %s\n", path, i, id, err.message);
+                rc = -1;
+            } else if (!emu_store_add_job(s, project, location, id, spec)) {
+                fprintf(stderr, "cloudrun emulator: out of memory\n");
+                rc = -1;
+            }
+        }
+        free(project);
+        free(location);
+        free(id);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char *copy = strdup(dir);
+    if (!copy)
+        return -1;
+    for (char *p = copy + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(copy, 0755);
+            *p = '/';
+        }
+    }
+    int rc = mkdir(copy, 0755) == 0 || errno == EEXIST ? 0 : -1;
+    free(copy);
+    return rc;
+}
+
+/* The absolute log root: the given directory (created), or a fresh one. NULL on failure, said on stderr. */
+static char *make_log_root(const char *given)
+{
+    char *dir;
+    if (given) {
+        if (mkdir_p(given) < 0) {
+            fprintf(stderr, "cloudrun emulator: --log-dir %s: %s\n", given, strerror(errno));
+            return NULL;
+        }
+        dir = strdup(given);
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        dir = emu_strfmt("%s/cloudrun-emulator-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (dir && !mkdtemp(dir)) {
+            fprintf(stderr, "cloudrun emulator: cannot create a log directory %s: %s\n", dir, strerror(errno));
+            free(dir);
+            return NULL;
+        }
+    }
+    char *abs = dir ? realpath(dir, NULL) : NULL;
+    if (!abs && dir)
+        fprintf(stderr, "cloudrun emulator: log directory %s: %s\n", dir, strerror(errno));
+    free(dir);
+    return abs;
+}
+
+int cr_emulator_main(int argc, char **argv)
+{
+    options o = {"127.0.0.1", 8123, NULL, NULL, 0};
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+
+    /* Signals: SIGINT/SIGTERM are taken with sigwait below, so they are blocked
+    ** before any thread starts (threads inherit the mask); SIGPIPE must not kill
+    ** us when a client goes away; SIGCHLD must not be ignored, or the kernel would
+    ** reap tasks before the runner reads their exit status. */
+    sigset_t stop, old_mask;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &old_mask);
+    struct sigaction ign = {0}, dfl = {0}, old_pipe, old_chld;
+    ign.sa_handler = SIG_IGN;
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    sigaction(SIGCHLD, &dfl, &old_chld);
+
+    emu_store store;
+    emu_runner runner = {0};
+    emu_server *server = NULL;
+    char *log_root = make_log_root(o.log_dir);
+    rc = 1;
+    if (!log_root)
+        goto restore;
+    if (emu_store_init(&store, log_root) < 0) {
+        fprintf(stderr, "cloudrun emulator: out of memory\n");
+        free(log_root);
+        goto restore;
+    }
+    free(log_root);
+    store.quiet = o.quiet;
+    if (o.jobs && load_jobs(&store, o.jobs) < 0) {
+        rc = 2;
+        goto free_store;
+    }
+    if (emu_runner_start(&runner, &store) < 0) {
+        fprintf(stderr, "cloudrun emulator: cannot start the task runner: %s\n", strerror(errno));
+        goto free_store;
+    }
+    server = emu_server_start(&store, o.host, o.port);
+    if (!server)
+        goto stop_runner;
+
+    int ipv6 = strchr(o.host, ':') != NULL;
+    printf("cloudrun emulator listening on http://%s%s%s:%d\n", ipv6 ? "[" : "", o.host, ipv6 ? "]" : "",
+           emu_server_port(server));
+    printf("export CLOUD_RUN_EMULATOR_HOST=%s%s%s:%d\n", ipv6 ? "[" : "", o.host, ipv6 ? "]" : "",
+           emu_server_port(server));
+    fflush(stdout);
+    if (!o.quiet)
+        fprintf(stderr, "cloudrun emulator: %zu job(s) loaded; task logs in %s\n", store.njobs, store.log_root);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    if (!o.quiet)
+        fprintf(stderr, "cloudrun emulator: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+    emu_server_stop(server); /* no new requests while the runner winds down */
+stop_runner:
+    emu_runner_stop(&runner);
+free_store:
+    emu_store_free(&store);
+restore:
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    return rc;
+}

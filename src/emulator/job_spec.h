@@ -1,0 +1,40 @@
+/*
+** job_spec.h — what clients send: a Job body (CreateJob, UpdateJob, the
+** --jobs file) turned into the stored spec (camelCase keys, defaults
+** omitted, server defaults filled, validated), and RunJob's overrides applied
+** to a job's template to give an execution's TaskTemplate.
+*/
+#ifndef EMU_JOB_SPEC_H
+#define EMU_JOB_SPEC_H
+
+#include <cjson/cJSON.h>
+
+#include "errors.h"
+
+#define EMU_MAX_TASKS 10000
+#define EMU_MAX_RETRIES 10
+
+/* Rewrites snake_case keys to lowerCamelCase, in place and recursively (map
+** fields such as labels keep their keys). */
+void emu_json_camelize(cJSON *node);
+
+/* Whether a job id is valid (lowercase letter first, then [-a-z0-9], no
+** trailing '-', at most 63 characters). */
+int emu_job_id_valid(const char *id);
+
+/* Splits "projects/P/locations/L/jobs/J" into new strings. 0 or -1. */
+int emu_job_name_split(const char *name, char **project, char **location, char **id);
+
+/* A stored spec from a Job body (borrowed): a new object the caller owns, or
+** NULL with err set to INVALID_ARGUMENT naming the field. */
+cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err);
+
+/*
+** RunJob: applies `overrides` (the RunJobRequest's, may be NULL) to the job
+** spec. On success returns the TaskTemplate to run (new, caller owns) and sets
+** *task_count. NULL with err set (INVALID_ARGUMENT) otherwise.
+*/
+cJSON *emu_overrides_apply(const cJSON *spec, const cJSON *overrides, const char *job_id, int *task_count,
+                           emu_error *err);
+
+#endif

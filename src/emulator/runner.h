@@ -1,0 +1,43 @@
+/*
+** runner.h — executions really run: one supervisor thread starts each task
+** as a local process (command + args, no shell, its own process group),
+** reaps it, enforces timeouts, retries, parallelism and cancellation, and
+** moves the execution's counts and state along. It works under the store's
+** mutex like everyone else.
+*/
+#ifndef EMU_RUNNER_H
+#define EMU_RUNNER_H
+
+#include <pthread.h>
+
+#include "store.h"
+
+/* At most this many processes of one execution run at once, whatever the
+** job's parallelism says (0/unset means "as many as possible" on Cloud Run;
+** on one machine that has to be bounded). */
+#define EMU_MAX_PARALLEL 32
+
+/* SIGTERM first; SIGKILL when the process group is still there after this. */
+#define EMU_KILL_GRACE_MS 3000
+
+typedef struct emu_runner {
+    emu_store *store;
+    pthread_t thread;
+    int started;
+} emu_runner;
+
+/* Starts the supervisor thread. 0, or -1 (errno set). */
+int emu_runner_start(emu_runner *r, emu_store *s);
+
+/* Terminates every running task's process group (SIGTERM, then SIGKILL after
+** the grace period), reaps them and joins the thread. Takes the mutex itself. */
+void emu_runner_stop(emu_runner *r);
+
+/* Tells the supervisor there is something new (a new execution). Mutex held. */
+void emu_runner_wake(emu_store *s);
+
+/* Asks for an execution to be cancelled: pending tasks never start, running
+** ones get SIGTERM (SIGKILL after the grace). Mutex held. */
+void emu_runner_cancel(emu_store *s, emu_execution *e);
+
+#endif

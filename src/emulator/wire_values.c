@@ -1,0 +1,131 @@
+/*
+** wire_values.c — clocks, Timestamps, Durations and random identifiers in the
+** exact text forms the Cloud Run Admin API uses (ProtoJSON rules).
+*/
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "wire_values.h"
+
+int64_t emu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * EMU_NS_PER_S + ts.tv_nsec;
+}
+
+int64_t emu_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * EMU_NS_PER_S + ts.tv_nsec;
+}
+
+char *emu_timestamp_format(int64_t ns, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ns / EMU_NS_PER_S);
+    long micros = (long)((ns % EMU_NS_PER_S) / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+    return buf;
+}
+
+/* Strict on purpose: the real API rejects "10m" or a bare number in JSON, so an
+** emulator that accepted them would hide a client bug until production. */
+int emu_duration_parse(const char *text, int64_t *nanos)
+{
+    if (!text || !isdigit((unsigned char)*text))
+        return -1;
+    const char *p = text;
+    int64_t secs = 0, frac = 0;
+    while (isdigit((unsigned char)*p)) {
+        secs = secs * 10 + (*p++ - '0');
+        if (secs > 315576000000LL) /* the protobuf Duration range */
+            return -1;
+    }
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        while (isdigit((unsigned char)*p)) {
+            if (digits++ >= 9)
+                return -1;
+            frac = frac * 10 + (*p++ - '0');
+        }
+        while (digits++ < 9)
+            frac *= 10;
+    }
+    if (p[0] != 's' || p[1] != '\0')
+        return -1;
+    *nanos = secs * EMU_NS_PER_S + frac;
+    return 0;
+}
+
+char *emu_duration_format(int64_t nanos, char *buf, size_t size)
+{
+    int64_t secs = nanos / EMU_NS_PER_S, frac = nanos % EMU_NS_PER_S;
+    if (frac == 0)
+        snprintf(buf, size, "%llds", (long long)secs);
+    else if (frac % 1000000 == 0)
+        snprintf(buf, size, "%lld.%03llds", (long long)secs, (long long)(frac / 1000000));
+    else if (frac % 1000 == 0)
+        snprintf(buf, size, "%lld.%06llds", (long long)secs, (long long)(frac / 1000));
+    else
+        snprintf(buf, size, "%lld.%09llds", (long long)secs, (long long)frac);
+    return buf;
+}
+
+static void random_bytes(unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r <= 0) { /* cannot really happen; fall back to something non-constant */
+            for (; got < n; got++)
+                buf[got] = (unsigned char)(emu_mono_ns() >> (got % 8));
+            return;
+        }
+        got += (size_t)r;
+    }
+}
+
+void emu_uuid4(char *out)
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void emu_random_alnum(char *out, size_t n)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char b[64];
+    if (n > sizeof b)
+        n = sizeof b;
+    random_bytes(b, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[b[i] % 36];
+    out[n] = '\0';
+}
+
+void emu_etag(char *out, size_t size, const char *uid, int64_t version, int64_t update_ns)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = uid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ (unsigned char)(version >> (i * 8))) * 1099511628211ULL;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ (unsigned char)(update_ns >> (i * 8))) * 1099511628211ULL;
+    snprintf(out, size, "\"%016llx\"", (unsigned long long)h);
+}
