@@ -1,0 +1,27 @@
+-- The job side of the example: what runs inside each Cloud Run task.
+-- It stands in for the web app's `manage.py job --id=42`: it takes the
+-- command and --id from its arguments, reads its settings from the
+-- environment, and reports what it got. Exit status 0 means success.
+--
+--   cloudrun-lua examples/manage.lua job --id=42
+local command = arg[1]
+local id
+for i = 2, #arg do
+  id = arg[i]:match("^%-%-id=(%d+)$") or id
+end
+
+local function env(name) return os.getenv(name) or "(unset)" end
+
+print(("task %s/%s (attempt %s) of execution %s of job %s"):format(
+  env("CLOUD_RUN_TASK_INDEX"), env("CLOUD_RUN_TASK_COUNT"), env("CLOUD_RUN_TASK_ATTEMPT"),
+  env("CLOUD_RUN_EXECUTION"), env("CLOUD_RUN_JOB")))
+print("args: " .. table.concat(arg, " "))
+
+if command ~= "job" or not id then
+  io.stderr:write("usage: manage.lua job --id=N\n")
+  os.exit(2)
+end
+
+print(("running job --id=%s with REPORT_FORMAT=%s, ID=%s"):format(id, env("REPORT_FORMAT"), env("ID")))
+-- The real work would go here: build the report for record `id`.
+print(("report %s done"):format(id))

@@ -1,0 +1,142 @@
+-- The Lua API without a server: options, argument checks, error values.
+local cloudrun = require("cloudrun")
+
+describe("cloudrun.client", function()
+  it("accepts the documented options", function()
+    local c = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://127.0.0.1:9",
+                                      timeout = 5, credentials = false })
+    assert.are.equal("projects/p/locations/r/jobs/j", c:job_name("j"))
+    assert.are.equal("http://127.0.0.1:9", (c:endpoint()))
+  end)
+
+  local bad = {
+    { "an unknown option", { projet = "p" }, "unknown option 'projet'" },
+    { "a project that is not a string", { project = 42 }, "option 'project' must be a string" },
+    { "a non-positive timeout", { timeout = 0 }, "timeout" },
+    { "credentials of a wrong type", { credentials = 42 }, "credentials" },
+  }
+  for _, case in ipairs(bad) do
+    it("raises on " .. case[1], function()
+      assert.has_error(function() cloudrun.client(case[2]) end)
+      local ok, msg = pcall(cloudrun.client, case[2])
+      assert.is_false(ok)
+      assert.matches(case[3], msg, 1, true)
+    end)
+  end
+
+  it("raises when the options are not a table", function()
+    local ok, msg = pcall(cloudrun.client, "p")
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'client'", msg, 1, true)
+  end)
+
+  it("returns nil, err for a credentials file that does not exist", function()
+    local c, err = cloudrun.client{ project = "p", region = "r", credentials = "/nonexistent/key.json" }
+    assert.is_nil(c)
+    assert.are.equal("NOT_FOUND", err.code)
+    assert.matches("/nonexistent/key.json", err.message, 1, true)
+  end)
+
+  it("says where it looked when there is no project", function()
+    local c = assert(cloudrun.client{ region = "r", credentials = false, endpoint = "http://127.0.0.1:9" })
+    if os.getenv("GOOGLE_CLOUD_PROJECT") or os.getenv("CLOUDSDK_CORE_PROJECT") then return end
+    local name, err = c:job_name("j")
+    assert.is_nil(name)
+    assert.are.equal("INVALID_ARGUMENT", err.code)
+    assert.matches("GOOGLE_CLOUD_PROJECT", err.message, 1, true)
+  end)
+end)
+
+describe("client:run_job argument checks", function()
+  local c = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://127.0.0.1:9", credentials = false })
+
+  local cases = {
+    { "a job that is not a string", function() c:run_job(42) end, "bad argument #1 to 'run_job'" },
+    { "an empty job name", function() c:run_job("") end, "bad argument #1 to 'run_job'" },
+    { "options that are not a table", function() c:run_job("j", "x") end, "bad argument #2 to 'run_job'" },
+    { "an unknown option", function() c:run_job("j", { task = 1 }) end, "unknown option 'task'" },
+    { "a non-string element in args", function() c:run_job("j", { args = { "a", 2 } }) end,
+      "option 'args': element 2 must be a string" },
+    { "args that are not a list", function() c:run_job("j", { args = "a b" }) end, "option 'args' must be a list" },
+    { "args with holes", function() c:run_job("j", { args = { "a", nil, "c" } }) end, "option 'args'" },
+    { "a negative task_count", function() c:run_job("j", { task_count = -1 }) end,
+      "option 'task_count' must be a non-negative integer" },
+    { "a fractional task_count", function() c:run_job("j", { task_count = 1.5 }) end,
+      "option 'task_count' must be a non-negative integer" },
+    { "a task_count above Cloud Run's limit", function() c:run_job("j", { task_count = 10001 }) end,
+      "option 'task_count'" },
+    { "a bad timeout string", function() c:run_job("j", { timeout = "soon" }) end, "option 'timeout'" },
+    { "a negative timeout", function() c:run_job("j", { timeout = -5 }) end, "option 'timeout'" },
+    { "a timeout of a wrong type", function() c:run_job("j", { timeout = true }) end, "option 'timeout'" },
+    { "an env value of a wrong type", function() c:run_job("j", { env = { A = {} } }) end, "option 'env'" },
+    { "an env list entry without a name", function() c:run_job("j", { env = { { value = "x" } } }) end,
+      "needs a string 'name'" },
+    { "a clear_args that is not a boolean", function() c:run_job("j", { clear_args = "yes" }) end,
+      "option 'clear_args' must be a boolean" },
+    { "a container that is not a string", function() c:run_job("j", { container = 1 }) end,
+      "option 'container' must be a string" },
+  }
+  for _, case in ipairs(cases) do
+    it("raises on " .. case[1], function()
+      local ok, msg = pcall(case[2])
+      assert.is_false(ok)
+      assert.matches(case[3], msg, 1, true)
+    end)
+  end
+
+  it("returns UNAVAILABLE naming the URL when the endpoint is unreachable", function()
+    local op, err = c:run_job("j", { args = { "x" }, timeout = "10m", env = { A = 1 } })
+    assert.is_nil(op)
+    assert.are.equal("UNAVAILABLE", err.code)
+    assert.is_true(err.retryable)
+    assert.matches("http://127.0.0.1:9/v2/projects/p/locations/r/jobs/j:run", err.message, 1, true)
+    assert.matches("^UNAVAILABLE: ", tostring(err))
+  end)
+end)
+
+describe("client:wait argument checks", function()
+  local c = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://127.0.0.1:9", credentials = false })
+  it("raises for something that names no execution", function()
+    local ok, msg = pcall(c.wait, c, { name = "projects/p/locations/r/operations/x" })
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'wait'", msg, 1, true)
+  end)
+  it("raises for an unknown option", function()
+    local ok, msg = pcall(c.wait, c, "j-abcde", { timout = 3 })
+    assert.is_false(ok)
+    assert.matches("unknown option 'timout'", msg, 1, true)
+  end)
+end)
+
+describe("error values", function()
+  it("carry code, status, message, retryable and print as one line", function()
+    local e = cloudrun.error("NOT_FOUND", "no such job", 404)
+    assert.are.equal("NOT_FOUND", e.code)
+    assert.are.equal(404, e.status)
+    assert.is_false(e.retryable)
+    assert.are.equal("NOT_FOUND: no such job (HTTP 404)", tostring(e))
+    assert.is_true(cloudrun.error("UNAVAILABLE", "x").retryable)
+  end)
+end)
+
+describe("cloudrun.json", function()
+  it("round-trips resources, keeping empty arrays arrays", function()
+    local v = cloudrun.json.decode('{"a":[],"b":{"c":[1,2.5,"x"]},"n":9007199254740991,"t":true}')
+    assert.are.same({ 1, 2.5, "x" }, v.b.c)
+    assert.are.equal(9007199254740991, v.n)
+    assert.are.equal(math.type(v.n), "integer")
+    assert.are.equal('[]', cloudrun.json.encode(v.a))
+    local again = cloudrun.json.decode(cloudrun.json.encode(v))
+    assert.are.same(v, again)
+  end)
+  it("refuses what JSON cannot carry, saying where", function()
+    local ok, msg = pcall(cloudrun.json.encode, { a = { b = function() end } })
+    assert.is_false(ok)
+    assert.matches("value.a.b", msg, 1, true)
+  end)
+  it("returns nil, message for invalid JSON", function()
+    local v, msg = cloudrun.json.decode('{"a":')
+    assert.is_nil(v)
+    assert.matches("invalid JSON", msg, 1, true)
+  end)
+end)

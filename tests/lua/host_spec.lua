@@ -1,0 +1,89 @@
+-- cloudrun-lua run as a subprocess, the way lua's own test suite runs lua:
+-- the standard options, script arguments, and require("cloudrun") with no
+-- LUA_PATH/LUA_CPATH at all.
+local h = require("helpers")
+
+local HOST = h.sh_quote(h.bin .. "/cloudrun-lua")
+-- no LUA_PATH, no LUA_CPATH, no LUA_INIT: the module must be built in
+local CLEAN = "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 "
+
+local function run(args, stdin)
+  local cmd = CLEAN .. HOST .. " " .. args
+  if stdin then cmd = "printf '%s' " .. h.sh_quote(stdin) .. " | " .. cmd end
+  return h.run(cmd .. " 2>&1")
+end
+
+describe("cloudrun-lua", function()
+  it("requires cloudrun with no LUA_PATH set", function()
+    local out, rc = run([[-e 'local c = require("cloudrun"); print(c._VERSION, type(c.client), type(require("cloudrun.core").client))']])
+    assert.are.equal(0, rc, out)
+    assert.matches("^%d+%.%d+%.%d+\tfunction\tfunction\n$", out)
+  end)
+
+  it("prints its version with -v", function()
+    local out, rc = run("-v")
+    assert.are.equal(0, rc)
+    assert.matches("Lua 5.4", out, 1, true)
+    assert.matches("lua-cloudrun", out, 1, true)
+  end)
+
+  it("runs a script with its arguments in arg and ...", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/s.lua", "print(arg[0]:match('s.lua$'), arg[1], arg[2], select('#', ...), ...)")
+    local out, rc = run(h.sh_quote(dir .. "/s.lua") .. " a 'b c'")
+    os.execute("rm -rf " .. h.sh_quote(dir))
+    assert.are.equal(0, rc, out)
+    assert.are.equal("s.lua\ta\tb c\t2\ta\tb c\n", out)
+  end)
+
+  it("runs -e chunks in order and -l libraries into globals", function()
+    local out, rc = run([[-l cloudrun -e 'x = cloudrun._VERSION' -e 'print(x == require("cloudrun")._VERSION)']])
+    assert.are.equal(0, rc, out)
+    assert.are.equal("true\n", out)
+    out, rc = run([[-l cr=cloudrun -e 'print(type(cr.client))']])
+    assert.are.equal(0, rc, out)
+    assert.are.equal("function\n", out)
+  end)
+
+  it("reads the program from stdin with -", function()
+    local out, rc = run("- one", "print(arg[1], require('cloudrun')._VERSION ~= nil)")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("one\ttrue\n", out)
+  end)
+
+  it("evaluates expressions interactively with -i", function()
+    local out, rc = run("-i", "1 + 2\nlocal t = {\n}\nprint('x')\n")
+    assert.are.equal(0, rc, out)
+    assert.matches("3\n", out, 1, true)
+    assert.matches("x\n", out, 1, true)
+  end)
+
+  it("reports a runtime error on stderr with a traceback and exits 1", function()
+    local out, rc = run([[-e 'error("boom")']])
+    assert.are.equal(1, rc)
+    assert.matches("boom", out, 1, true)
+    assert.matches("stack traceback", out, 1, true)
+  end)
+
+  it("shows error objects through their __tostring", function()
+    local out, rc = run([[-e 'error(require("cloudrun").error("NOT_FOUND", "no such job", 404))']])
+    assert.are.equal(1, rc)
+    assert.matches("NOT_FOUND: no such job (HTTP 404)", out, 1, true)
+  end)
+
+  it("rejects an unknown option with the usage text", function()
+    local out, rc = run("-z")
+    assert.are.equal(1, rc)
+    assert.matches("unrecognized option '-z'", out, 1, true)
+    assert.matches("usage:", out, 1, true)
+  end)
+
+  it("reports a syntax error in a script", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/bad.lua", "local = 1")
+    local out, rc = run(h.sh_quote(dir .. "/bad.lua"))
+    os.execute("rm -rf " .. h.sh_quote(dir))
+    assert.are.equal(1, rc)
+    assert.matches("bad.lua:1:", out, 1, true)
+  end)
+end)
