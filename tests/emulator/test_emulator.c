@@ -1,0 +1,932 @@
+/*
+** test_emulator.c — the cloudrun-emulator program as users run it: started as
+** a subprocess on a free port, driven over HTTP with libcurl, its task
+** processes observed through the files they write.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "check.h"
+
+#define PARENT "/v2/projects/test-project/locations/us-central1"
+
+/* ---- the emulator process ------------------------------------------------------- */
+
+typedef struct emulator {
+    pid_t pid;
+    int port;
+    char first_line[256], second_line[256];
+} emulator;
+
+static emulator main_emu;
+static char scratch[] = "/tmp/cr-emu-test-XXXXXX";
+
+/* Starts the emulator with extra options; stderr goes to err_path (or /dev/null).
+** Returns 0 with the port parsed from the first stdout line, or -1 (the
+** process exited: *status is its exit status). */
+static int emulator_start(emulator *e, const char *const *extra, const char *err_path, int *status)
+{
+    const char *vg = getenv("CR_EMULATOR_VALGRIND");
+    const char *argv[32];
+    int n = 0;
+    if (vg && *vg) {
+        argv[n++] = vg;
+        argv[n++] = "--quiet";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--show-leak-kinds=definite,indirect,possible";
+        argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
+        argv[n++] = "--error-exitcode=99";
+    }
+    argv[n++] = EMULATOR_BIN;
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    argv[n++] = "--quiet";
+    for (int i = 0; extra && extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (err >= 0)
+            dup2(err, 2);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *out = fdopen(fds[0], "r");
+    e->pid = pid;
+    e->port = 0;
+    e->first_line[0] = e->second_line[0] = '\0';
+    if (!fgets(e->first_line, sizeof e->first_line, out) || !fgets(e->second_line, sizeof e->second_line, out)) {
+        fclose(out);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        if (status)
+            *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return -1;
+    }
+    fclose(out); /* the emulator prints nothing more on stdout */
+    const char *colon = strrchr(e->first_line, ':');
+    e->port = colon ? atoi(colon + 1) : 0;
+    return e->port > 0 ? 0 : -1;
+}
+
+/* SIGTERM, then the exit status (0 expected: clean shutdown, and under valgrind no errors). */
+static int emulator_stop(emulator *e)
+{
+    int st = 0;
+    kill(e->pid, SIGTERM);
+    waitpid(e->pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- HTTP ----------------------------------------------------------------------- */
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    cJSON *json;
+} resp;
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    resp *r = arg;
+    char *grown = realloc(r->body, r->len + size * n + 1);
+    if (!grown)
+        return 0;
+    r->body = grown;
+    memcpy(r->body + r->len, data, size * n);
+    r->len += size * n;
+    r->body[r->len] = '\0';
+    return size * n;
+}
+
+static resp http_on(const emulator *e, const char *method, const char *path, const char *body)
+{
+    resp r = {0};
+    char url[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", e->port, path);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(curl);
+    r.json = r.body ? cJSON_Parse(r.body) : NULL;
+    return r;
+}
+
+static resp http(const char *method, const char *path, const char *body)
+{
+    return http_on(&main_emu, method, path, body);
+}
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- JSON helpers ------------------------------------------------------------------ */
+
+/* get(json, "a.b.0.c"): nested lookup, numbers index arrays. */
+static const cJSON *get(const cJSON *j, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k && j; k = strtok_r(NULL, ".", &save)) {
+        if (cJSON_IsArray(j))
+            j = cJSON_GetArrayItem(j, atoi(k));
+        else
+            j = cJSON_GetObjectItemCaseSensitive(j, k);
+    }
+    return j;
+}
+
+static const char *str(const cJSON *j, const char *path)
+{
+    const cJSON *v = get(j, path);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long num(const cJSON *j, const char *path)
+{
+    const cJSON *v = get(j, path);
+    return cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+}
+
+/* The condition of a type in a resource's conditions. */
+static const cJSON *condition(const cJSON *res, const char *type)
+{
+    const cJSON *conds = get(res, "conditions");
+    for (const cJSON *c = conds ? conds->child : NULL; c; c = c->next)
+        if (str(c, "type") && strcmp(str(c, "type"), type) == 0)
+            return c;
+    return NULL;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static int matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    if (!text || regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return 0;
+    int ok = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+/* ---- jobs ------------------------------------------------------------------------------ */
+
+static char *new_dir(const char *name)
+{
+    char *d = NULL;
+    if (asprintf(&d, "%s/%s", scratch, name) < 0)
+        return NULL;
+    mkdir(d, 0755);
+    return d;
+}
+
+static void add_env(cJSON *env, const char *name, const char *value)
+{
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "name", name);
+    cJSON_AddStringToObject(v, "value", value);
+    cJSON_AddItemToArray(env, v);
+}
+
+/* A Job whose one container runs `/bin/sh -c SCRIPT orig-arg`, with OUT_DIR, A and B in its env. */
+static cJSON *sh_job(const char *script, const char *out_dir, int max_retries)
+{
+    cJSON *job = cJSON_CreateObject();
+    cJSON *tt = cJSON_AddObjectToObject(cJSON_AddObjectToObject(job, "template"), "template");
+    if (max_retries >= 0)
+        cJSON_AddNumberToObject(tt, "maxRetries", max_retries);
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(tt, "containers"), c);
+    cJSON_AddStringToObject(c, "image", "us-docker.pkg.dev/cloudrun/container/job:latest");
+    const char *cmd[] = {"/bin/sh"};
+    cJSON_AddItemToObject(c, "command", cJSON_CreateStringArray(cmd, 1));
+    const char *args[] = {"-c", script, "orig-arg"};
+    cJSON_AddItemToObject(c, "args", cJSON_CreateStringArray(args, 3));
+    cJSON *env = cJSON_AddArrayToObject(c, "env");
+    add_env(env, "OUT_DIR", out_dir);
+    add_env(env, "A", "job-a");
+    add_env(env, "B", "job-b");
+    return job;
+}
+
+/* CreateJob; returns the HTTP status. */
+static long create_job(const char *id, cJSON *job)
+{
+    char path[256];
+    snprintf(path, sizeof path, PARENT "/jobs?jobId=%s", id);
+    char *body = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    resp r = http("POST", path, body);
+    free(body);
+    long st = r.status;
+    if (st != 200)
+        fprintf(stderr, "  create %s: %ld %s\n", id, st, r.body ? r.body : "");
+    resp_free(&r);
+    return st;
+}
+
+/* RunJob; returns the Operation (caller frees) or NULL. */
+static cJSON *run_job(const char *id, const char *body, long *status)
+{
+    char path[256];
+    snprintf(path, sizeof path, PARENT "/jobs/%s:run", id);
+    resp r = http("POST", path, body ? body : "{}");
+    cJSON *op = r.json;
+    r.json = NULL;
+    if (status)
+        *status = r.status;
+    resp_free(&r);
+    return op;
+}
+
+/* Polls GetExecution until completionTime appears; the final Execution or NULL. */
+static cJSON *wait_execution(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/v2/%s", name);
+    for (int i = 0; i < 3000; i++) {
+        resp r = http("GET", path, NULL);
+        if (r.status == 200 && str(r.json, "completionTime")) {
+            cJSON *e = r.json;
+            r.json = NULL;
+            resp_free(&r);
+            return e;
+        }
+        resp_free(&r);
+        nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
+    }
+    return NULL;
+}
+
+static cJSON *get_json(const char *fmt, ...)
+{
+    char path[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    resp r = http("GET", path, NULL);
+    cJSON *j = r.status == 200 ? r.json : NULL;
+    if (j)
+        r.json = NULL;
+    resp_free(&r);
+    return j;
+}
+
+#define RECORD_SCRIPT                                                                                 \
+    "printf '%s\\n' \"$0\" \"$@\" > \"$OUT_DIR/args.$CLOUD_RUN_TASK_INDEX\"; "                        \
+    "env > \"$OUT_DIR/env.$CLOUD_RUN_TASK_INDEX\"; pwd > \"$OUT_DIR/pwd.$CLOUD_RUN_TASK_INDEX\""
+
+/* ---- the tests ---------------------------------------------------------------------------- */
+
+TEST(the_first_line_says_where_it_listens_and_the_second_is_an_export)
+{
+    char want[128];
+    snprintf(want, sizeof want, "cloudrun emulator listening on http://127.0.0.1:%d\n", main_emu.port);
+    CHECK_STR(main_emu.first_line, want);
+    snprintf(want, sizeof want, "export CLOUD_RUN_EMULATOR_HOST=127.0.0.1:%d\n", main_emu.port);
+    CHECK_STR(main_emu.second_line, want);
+}
+
+TEST(a_run_with_overrides_runs_every_task_with_the_overridden_args_and_merged_env)
+{
+    char *dir = new_dir("overrides");
+    CHECK_INT(create_job("record", sh_job(RECORD_SCRIPT, dir, -1)), 200);
+    cJSON *body = cJSON_CreateObject();
+    cJSON *ov = cJSON_AddObjectToObject(body, "overrides");
+    cJSON *co = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(ov, "containerOverrides"), co);
+    const char *args[] = {"-c", RECORD_SCRIPT, "zero", "one two", ""};
+    cJSON_AddItemToObject(co, "args", cJSON_CreateStringArray(args, 5));
+    cJSON *env = cJSON_AddArrayToObject(co, "env");
+    add_env(env, "B", "over-b");
+    add_env(env, "C", "over-c");
+    cJSON_AddNumberToObject(ov, "taskCount", 3);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    long status;
+    cJSON *op = run_job("record", text, &status);
+    free(text);
+    CHECK_INT(status, 200);
+
+    /* The operation as Google's clients need it on the first answer. */
+    CHECK(matches(str(op, "name"), "^projects/test-project/locations/us-central1/operations/[0-9a-f-]{36}$"));
+    CHECK(get(op, "done") == NULL || cJSON_IsFalse(get(op, "done")));
+    CHECK(get(op, "response") == NULL && get(op, "error") == NULL);
+    CHECK_STR(str(op, "metadata.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    const char *name = str(op, "metadata.name");
+    CHECK(matches(name, "^projects/test-project/locations/us-central1/jobs/record/executions/record-[a-z0-9]{5}$"));
+    CHECK_STR(str(op, "metadata.job"), "record");
+    CHECK_INT(num(op, "metadata.taskCount"), 3);
+    CHECK_STR(str(op, "metadata.generation"), "1");
+    CHECK(cJSON_IsTrue(get(op, "metadata.reconciling")));
+    CHECK_STR(str(condition(get(op, "metadata"), "Completed"), "state"), "CONDITION_PENDING");
+    CHECK_STR(str(op, "metadata.template.containers.0.args.2"), "zero");
+
+    cJSON *e = name ? wait_execution(name) : NULL;
+    CHECK(e != NULL);
+    CHECK_INT(num(e, "succeededCount"), 3);
+    CHECK(get(e, "failedCount") == NULL && get(e, "runningCount") == NULL && get(e, "reconciling") == NULL);
+    CHECK_STR(str(condition(e, "Completed"), "state"), "CONDITION_SUCCEEDED");
+    CHECK_STR(str(condition(e, "Started"), "state"), "CONDITION_SUCCEEDED");
+    CHECK(matches(str(e, "completionTime"), "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"));
+    CHECK(matches(str(e, "logUri"), "^file:///"));
+    const char *exec_id = name ? strrchr(name, '/') + 1 : "";
+
+    for (int i = 0; i < 3; i++) {
+        char path[512], want[128];
+        snprintf(path, sizeof path, "%s/args.%d", dir, i);
+        char *a = read_text(path);
+        CHECK_STR(a, "zero\none two\n\n");
+        free(a);
+        snprintf(path, sizeof path, "%s/env.%d", dir, i);
+        char *envs = read_text(path);
+        CHECK_CONTAINS(envs, "\nA=job-a\n");
+        CHECK_CONTAINS(envs, "\nB=over-b\n");
+        CHECK_NOT_CONTAINS(envs, "B=job-b");
+        CHECK_CONTAINS(envs, "\nC=over-c\n");
+        CHECK_CONTAINS(envs, "\nPATH=");
+        CHECK_CONTAINS(envs, "\nCLOUD_RUN_JOB=record\n");
+        snprintf(want, sizeof want, "\nCLOUD_RUN_EXECUTION=%s\n", exec_id);
+        CHECK_CONTAINS(envs, want);
+        snprintf(want, sizeof want, "\nCLOUD_RUN_TASK_INDEX=%d\n", i);
+        CHECK_CONTAINS(envs, want);
+        CHECK_CONTAINS(envs, "\nCLOUD_RUN_TASK_COUNT=3\n");
+        CHECK_CONTAINS(envs, "\nCLOUD_RUN_TASK_ATTEMPT=0\n");
+        free(envs);
+    }
+
+    /* The operation is now done with the Execution as its response. */
+    cJSON *done = get_json("/v2/%s", str(op, "name"));
+    CHECK(cJSON_IsTrue(get(done, "done")));
+    CHECK_STR(str(done, "response.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    CHECK_INT(num(done, "response.succeededCount"), 3);
+    CHECK(get(done, "error") == NULL);
+
+    /* Tasks: listed in index order, named <execution>-task<i>, with their log file. */
+    cJSON *tasks = get_json("/v2/%s/tasks", name);
+    CHECK_INT(cJSON_GetArraySize(get(tasks, "tasks")), 3);
+    char want[512];
+    snprintf(want, sizeof want, "%s/tasks/%s-task1", name, exec_id);
+    CHECK_STR(str(tasks, "tasks.1.name"), want);
+    CHECK_INT(num(tasks, "tasks.1.index"), 1);
+    CHECK(get(tasks, "tasks.0.index") == NULL); /* 0 is omitted */
+    CHECK_STR(str(tasks, "tasks.1.execution"), exec_id);
+    CHECK_STR(str(tasks, "tasks.1.job"), "record");
+    CHECK(matches(str(tasks, "tasks.1.logUri"), "^file:///.*/task1\\.log$"));
+    CHECK_STR(str(condition(get(tasks, "tasks.2"), "Completed"), "state"), "CONDITION_SUCCEEDED");
+    cJSON *task = get_json("/v2/%s", want);
+    CHECK_STR(str(task, "name"), want);
+    cJSON *job = get_json(PARENT "/jobs/record");
+    CHECK_INT(num(job, "executionCount"), 1);
+    CHECK_STR(str(job, "latestCreatedExecution.name"), name);
+    CHECK_STR(str(job, "latestCreatedExecution.completionStatus"), "EXECUTION_SUCCEEDED");
+    cJSON_Delete(job);
+    cJSON_Delete(task);
+    cJSON_Delete(tasks);
+    cJSON_Delete(done);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(a_task_that_exits_3_fails_the_execution_and_the_operation)
+{
+    char *dir = new_dir("fail");
+    CHECK_INT(create_job("fails", sh_job("echo oops; exit 3", dir, 0)), 200);
+    cJSON *op = run_job("fails", NULL, NULL);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "failedCount"), 1);
+    CHECK(get(e, "succeededCount") == NULL);
+    const cJSON *c = condition(e, "Completed");
+    CHECK_STR(str(c, "state"), "CONDITION_FAILED");
+    CHECK_STR(str(c, "executionReason"), "NON_ZERO_EXIT_CODE");
+    CHECK_CONTAINS(str(c, "message"), "failed with exit code: 3");
+    cJSON *done = get_json("/v2/%s", str(op, "name"));
+    CHECK(cJSON_IsTrue(get(done, "done")));
+    CHECK_INT(num(done, "error.code"), 10);
+    char want[256];
+    snprintf(want, sizeof want,
+             "Task %s-task0 failed with exit code: 3 and message: The container exited with an error.",
+             strrchr(str(op, "metadata.name"), '/') + 1);
+    CHECK_STR(str(done, "error.message"), want);
+    CHECK(get(done, "response") == NULL);
+    CHECK_STR(str(done, "metadata.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    cJSON *task = get_json("/v2/%s/tasks/%s-task0", str(op, "metadata.name"), strrchr(str(op, "metadata.name"), '/') + 1);
+    CHECK_INT(num(task, "lastAttemptResult.exitCode"), 3);
+    CHECK_STR(str(condition(task, "Completed"), "state"), "CONDITION_FAILED");
+    /* Its output went to the task's log file. */
+    char *log = read_text(str(task, "logUri") + strlen("file://"));
+    CHECK_STR(log, "oops\n");
+    free(log);
+    cJSON *job = get_json(PARENT "/jobs/fails");
+    CHECK_STR(str(job, "latestCreatedExecution.completionStatus"), "EXECUTION_FAILED");
+    cJSON_Delete(job);
+    cJSON_Delete(task);
+    cJSON_Delete(done);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(max_retries_1_gives_two_attempts_counting_up)
+{
+    char *dir = new_dir("retry");
+    CHECK_INT(create_job("retries", sh_job("echo $CLOUD_RUN_TASK_ATTEMPT >> \"$OUT_DIR/attempts\"; exit 1", dir, 1)),
+              200);
+    cJSON *op = run_job("retries", NULL, NULL);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "failedCount"), 1);
+    CHECK_INT(num(e, "retriedCount"), 1);
+    char path[512];
+    snprintf(path, sizeof path, "%s/attempts", dir);
+    char *attempts = read_text(path);
+    CHECK_STR(attempts, "0\n1\n");
+    free(attempts);
+    cJSON *tasks = get_json("/v2/%s/tasks", str(op, "metadata.name"));
+    CHECK_INT(num(tasks, "tasks.0.retried"), 1);
+    CHECK_INT(num(tasks, "tasks.0.maxRetries"), 1);
+    cJSON_Delete(tasks);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(a_retry_that_succeeds_makes_the_task_succeed)
+{
+    char *dir = new_dir("retry-ok");
+    CHECK_INT(create_job("second-time", sh_job("[ \"$CLOUD_RUN_TASK_ATTEMPT\" = 1 ]", dir, -1)), 200);
+    cJSON *op = run_job("second-time", NULL, NULL);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "succeededCount"), 1);
+    CHECK_INT(num(e, "retriedCount"), 1);
+    CHECK(get(e, "failedCount") == NULL);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(a_command_that_does_not_exist_fails_the_task_with_exit_code_127)
+{
+    cJSON *job = sh_job("true", "/tmp", 0);
+    cJSON *c = (cJSON *)get(job, "template.template.containers.0");
+    cJSON_ReplaceItemInObject(c, "command", cJSON_CreateStringArray((const char *[]){"no-such-command-cr-test"}, 1));
+    CHECK_INT(create_job("missing-cmd", job), 200);
+    cJSON *op = run_job("missing-cmd", NULL, NULL);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "failedCount"), 1);
+    CHECK_STR(str(condition(e, "Completed"), "state"), "CONDITION_FAILED");
+    CHECK_CONTAINS(str(condition(e, "Completed"), "message"), "exit code: 127");
+    CHECK_CONTAINS(str(condition(e, "Completed"), "message"), "no-such-command-cr-test");
+    cJSON *tasks = get_json("/v2/%s/tasks", str(op, "metadata.name"));
+    CHECK_INT(num(tasks, "tasks.0.lastAttemptResult.exitCode"), 127);
+    CHECK_CONTAINS(str(tasks, "tasks.0.lastAttemptResult.status.message"), "was not found");
+    cJSON *done = get_json("/v2/%s", str(op, "name"));
+    CHECK_INT(num(done, "error.code"), 10);
+    cJSON_Delete(done);
+    cJSON_Delete(tasks);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+}
+
+TEST(a_task_past_its_timeout_is_killed_and_fails_with_code_4)
+{
+    char *dir = new_dir("timeout");
+    CHECK_INT(create_job("sleepy", sh_job("sleep 30", dir, 0)), 200);
+    cJSON *op = run_job("sleepy", "{\"overrides\":{\"timeout\":\"0.5s\"}}", NULL);
+    CHECK_STR(str(op, "metadata.template.timeout"), "0.5s");
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "failedCount"), 1);
+    cJSON *done = get_json("/v2/%s", str(op, "name"));
+    CHECK_INT(num(done, "error.code"), 4);
+    CHECK_CONTAINS(str(done, "error.message"), "The configured timeout was reached.");
+    cJSON *tasks = get_json("/v2/%s/tasks", str(op, "metadata.name"));
+    CHECK_INT(num(tasks, "tasks.0.lastAttemptResult.termSignal"), 15);
+    cJSON_Delete(tasks);
+    cJSON_Delete(done);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(cancel_stops_running_tasks_and_ends_the_execution_cancelled)
+{
+    char *dir = new_dir("cancel");
+    CHECK_INT(create_job("to-cancel", sh_job("touch \"$OUT_DIR/started.$CLOUD_RUN_TASK_INDEX\"; sleep 30", dir, 3)),
+              200);
+    cJSON *op = run_job("to-cancel", "{\"overrides\":{\"taskCount\":2}}", NULL);
+    const char *name = str(op, "metadata.name");
+    char path[512];
+    snprintf(path, sizeof path, "%s/started.1", dir);
+    for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    cJSON *running = get_json("/v2/%s", name);
+    CHECK_INT(num(running, "runningCount"), 2);
+    CHECK_STR(str(condition(running, "Completed"), "state"), "CONDITION_RECONCILING");
+    snprintf(path, sizeof path, "/v2/%s:cancel", name);
+    resp r = http("POST", path, "{}");
+    CHECK_INT(r.status, 200);
+    CHECK_STR(str(r.json, "metadata.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    resp_free(&r);
+    cJSON *e = wait_execution(name);
+    CHECK_INT(num(e, "cancelledCount"), 2);
+    CHECK(get(e, "retriedCount") == NULL); /* a cancelled task is not retried */
+    const cJSON *c = condition(e, "Completed");
+    CHECK_STR(str(c, "state"), "CONDITION_FAILED");
+    CHECK_STR(str(c, "executionReason"), "CANCELLED");
+    CHECK_STR(str(c, "message"), "Cancelled by user.");
+    cJSON *done = get_json("/v2/%s", str(op, "name"));
+    CHECK(cJSON_IsTrue(get(done, "done")));
+    CHECK_STR(str(done, "response.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    cJSON *job = get_json(PARENT "/jobs/to-cancel");
+    CHECK_STR(str(job, "latestCreatedExecution.completionStatus"), "EXECUTION_CANCELLED");
+    r = http("POST", path, "{}");
+    CHECK_INT(r.status, 400);
+    CHECK_STR(str(r.json, "error.status"), "FAILED_PRECONDITION");
+    char want[256];
+    snprintf(want, sizeof want, "Execution '%s' cannot be cancelled because it is not running.", strrchr(name, '/') + 1);
+    CHECK_STR(str(r.json, "error.message"), want);
+    resp_free(&r);
+    cJSON_Delete(job);
+    cJSON_Delete(done);
+    cJSON_Delete(e);
+    cJSON_Delete(running);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(parallelism_1_runs_one_task_at_a_time_and_working_dir_is_the_cwd)
+{
+    char *dir = new_dir("serial");
+    cJSON *job = sh_job("mkdir lock || exit 9; sleep 0.05; rmdir lock", dir, 0);
+    cJSON_AddNumberToObject((cJSON *)get(job, "template"), "parallelism", 1);
+    cJSON_AddNumberToObject((cJSON *)get(job, "template"), "taskCount", 4);
+    cJSON_AddStringToObject((cJSON *)get(job, "template.template.containers.0"), "workingDir", dir);
+    CHECK_INT(create_job("serial", job), 200);
+    cJSON *op = run_job("serial", NULL, NULL);
+    CHECK_INT(num(op, "metadata.parallelism"), 1);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "succeededCount"), 4);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(an_unknown_job_is_404_with_cloud_runs_message)
+{
+    resp r = http("GET", PARENT "/jobs/nope", NULL);
+    CHECK_INT(r.status, 404);
+    CHECK_INT(num(r.json, "error.code"), 404);
+    CHECK_STR(str(r.json, "error.status"), "NOT_FOUND");
+    CHECK_STR(str(r.json, "error.message"),
+              "Resource 'nope' of kind 'JOB' in region 'us-central1' in project 'test-project' does not exist.");
+    resp_free(&r);
+    long status;
+    cJSON *op = run_job("nope", "{}", &status);
+    CHECK_INT(status, 404);
+    CHECK_STR(str(op, "error.status"), "NOT_FOUND");
+    cJSON_Delete(op);
+}
+
+TEST(creating_a_job_twice_is_409_and_a_missing_job_id_is_400)
+{
+    CHECK_INT(create_job("twice", sh_job("true", "/tmp", -1)), 200);
+    char *body = cJSON_PrintUnformatted(sh_job("true", "/tmp", -1));
+    resp r = http("POST", PARENT "/jobs?jobId=twice", body);
+    CHECK_INT(r.status, 409);
+    CHECK_STR(str(r.json, "error.status"), "ALREADY_EXISTS");
+    CHECK_STR(str(r.json, "error.message"), "Resource 'twice' already exists.");
+    resp_free(&r);
+    r = http("POST", PARENT "/jobs", body);
+    CHECK_INT(r.status, 400);
+    CHECK_STR(str(r.json, "error.status"), "INVALID_ARGUMENT");
+    resp_free(&r);
+    r = http("POST", PARENT "/jobs?jobId=Bad_Name", body);
+    CHECK_INT(r.status, 400);
+    resp_free(&r);
+    r = http("POST", PARENT "/jobs?jobId=only-validated&validateOnly=true", body);
+    CHECK_INT(r.status, 200);
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/only-validated", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    free(body);
+}
+
+TEST(the_job_create_operation_is_done_with_the_job_and_server_defaults)
+{
+    cJSON *job = sh_job("true", "/tmp", -1);
+    cJSON_AddItemToObject(job, "labels", cJSON_CreateObject()); /* as the Node client sends */
+    char *body = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    resp r = http("POST", PARENT "/jobs?jobId=defaults&%24alt=json%3Benum-encoding%3Dint", body);
+    free(body);
+    CHECK_INT(r.status, 200);
+    CHECK(matches(str(r.json, "name"), "^projects/test-project/locations/us-central1/operations/"));
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    CHECK_STR(str(r.json, "metadata.@type"), "type.googleapis.com/google.cloud.run.v2.Job");
+    CHECK_STR(str(r.json, "response.@type"), "type.googleapis.com/google.cloud.run.v2.Job");
+    const cJSON *j = get(r.json, "response");
+    CHECK_STR(str(j, "name"), "projects/test-project/locations/us-central1/jobs/defaults");
+    CHECK(matches(str(j, "uid"), "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"));
+    CHECK_STR(str(j, "generation"), "1");
+    CHECK_STR(str(j, "launchStage"), "GA");
+    CHECK_INT(num(j, "template.taskCount"), 1);
+    CHECK_INT(num(j, "template.template.maxRetries"), 3);
+    CHECK_STR(str(j, "template.template.timeout"), "600s");
+    CHECK(get(j, "labels") == NULL);
+    CHECK_STR(str(j, "terminalCondition.state"), "CONDITION_SUCCEEDED");
+    CHECK(str(j, "etag") != NULL);
+    resp_free(&r);
+    /* An explicit maxRetries 0 is a value, not "use the default". */
+    CHECK_INT(create_job("zero-retries", sh_job("true", "/tmp", 0)), 200);
+    cJSON *got = get_json(PARENT "/jobs/zero-retries?%%24alt=json%%3Benum-encoding%%3Dint");
+    CHECK(got != NULL);
+    CHECK_INT(num(got, "template.template.maxRetries"), 0);
+    cJSON_Delete(got);
+}
+
+TEST(bad_overrides_are_400_invalid_argument)
+{
+    CHECK_INT(create_job("overridden", sh_job("true", "/tmp", -1)), 200);
+    static const char *const bodies[] = {
+        "{\"overrides\":{\"containerOverrides\":[{\"name\":\"nope\",\"args\":[\"x\"]}]}}",
+        "{\"overrides\":{\"taskCount\":-1}}",
+        "{\"overrides\":{\"taskCount\":10001}}",
+        "{\"overrides\":{\"timeout\":\"10 minutes\"}}",
+        "{\"overrides\":{\"containerOverrides\":[{\"env\":[{\"value\":\"no name\"}]}]}}",
+        NULL,
+    };
+    for (int i = 0; bodies[i]; i++) {
+        long status;
+        cJSON *op = run_job("overridden", bodies[i], &status);
+        CHECK_INT(status, 400);
+        CHECK_STR(str(op, "error.status"), "INVALID_ARGUMENT");
+        cJSON_Delete(op);
+    }
+    long status;
+    cJSON *op = run_job("overridden", bodies[0], &status);
+    CHECK_CONTAINS(str(op, "error.message"), "'nope'");
+    cJSON_Delete(op);
+    op = run_job("overridden", "{\"overrides\": {", &status);
+    CHECK_INT(status, 400);
+    CHECK_CONTAINS(str(op, "error.message"), "Invalid JSON payload received.");
+    cJSON_Delete(op);
+    /* validateOnly answers without starting anything. */
+    op = run_job("overridden", "{\"validateOnly\":true}", &status);
+    CHECK_INT(status, 200);
+    CHECK_STR(str(op, "metadata.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    cJSON_Delete(op);
+    cJSON *list = get_json(PARENT "/jobs/overridden/executions");
+    CHECK(list != NULL && get(list, "executions") == NULL);
+    cJSON_Delete(list);
+}
+
+TEST(list_jobs_pages_newest_first)
+{
+    char path[256];
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "page-%d", i);
+        char *body = cJSON_PrintUnformatted(sh_job("true", "/tmp", -1));
+        snprintf(path, sizeof path, "/v2/projects/paging/locations/l/jobs?jobId=%s", id);
+        resp r = http("POST", path, body);
+        CHECK_INT(r.status, 200);
+        resp_free(&r);
+        free(body);
+    }
+    const char *want[] = {"page-4", "page-3", "page-2", "page-1", "page-0"};
+    char token[64] = "";
+    int seen = 0;
+    for (int page = 0; page < 3; page++) {
+        snprintf(path, sizeof path, "/v2/projects/paging/locations/l/jobs?pageSize=2%s%s", *token ? "&pageToken=" : "",
+                 token);
+        cJSON *p = get_json("%s", path);
+        const cJSON *jobs = get(p, "jobs");
+        CHECK_INT(cJSON_GetArraySize(jobs), page < 2 ? 2 : 1);
+        for (const cJSON *j = jobs ? jobs->child : NULL; j && seen < 5; j = j->next, seen++)
+            CHECK_STR(strrchr(str(j, "name"), '/') + 1, want[seen]);
+        const char *next = str(p, "nextPageToken");
+        if (page < 2)
+            CHECK(next != NULL);
+        else
+            CHECK(next == NULL);
+        snprintf(token, sizeof token, "%s", next ? next : "");
+        cJSON_Delete(p);
+    }
+    CHECK_INT(seen, 5);
+}
+
+TEST(list_executions_is_newest_first_and_accepts_a_dash_for_all_jobs)
+{
+    CHECK_INT(create_job("listed", sh_job("true", "/tmp", -1)), 200);
+    cJSON *a = run_job("listed", NULL, NULL), *b = run_job("listed", NULL, NULL);
+    cJSON *ea = wait_execution(str(a, "metadata.name")), *eb = wait_execution(str(b, "metadata.name"));
+    cJSON *page = get_json(PARENT "/jobs/listed/executions?pageSize=1");
+    CHECK_STR(str(page, "executions.0.name"), str(b, "metadata.name"));
+    CHECK(str(page, "nextPageToken") != NULL);
+    cJSON *rest = get_json(PARENT "/jobs/listed/executions?pageSize=1&pageToken=%s", str(page, "nextPageToken"));
+    CHECK_STR(str(rest, "executions.0.name"), str(a, "metadata.name"));
+    CHECK(str(rest, "nextPageToken") == NULL);
+    cJSON *all = get_json(PARENT "/jobs/-/executions?pageSize=1000");
+    CHECK(cJSON_GetArraySize(get(all, "executions")) >= 2);
+    cJSON *via_dash = get_json(PARENT "/jobs/-/executions/%s", strrchr(str(a, "metadata.name"), '/') + 1);
+    CHECK_STR(str(via_dash, "name"), str(a, "metadata.name"));
+    cJSON_Delete(via_dash);
+    cJSON_Delete(all);
+    cJSON_Delete(rest);
+    cJSON_Delete(page);
+    cJSON_Delete(ea);
+    cJSON_Delete(eb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+TEST(update_and_delete_a_job)
+{
+    CHECK_INT(create_job("changing", sh_job("true", "/tmp", -1)), 200);
+    char *body = cJSON_PrintUnformatted(sh_job("exit 0", "/tmp", 2));
+    resp r = http("PATCH", PARENT "/jobs/changing", body);
+    free(body);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(str(r.json, "response.generation"), "2");
+    CHECK_INT(num(r.json, "response.template.template.maxRetries"), 2);
+    resp_free(&r);
+    r = http("DELETE", PARENT "/jobs/changing", NULL);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(str(r.json, "response.@type"), "type.googleapis.com/google.cloud.run.v2.Job");
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/changing", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+}
+
+TEST(unknown_paths_are_404_and_wrong_methods_405_both_as_google_rpc_errors)
+{
+    resp r = http("GET", "/v2/projects/p/locations/l/whatever", NULL);
+    CHECK_INT(r.status, 404);
+    CHECK_STR(str(r.json, "error.status"), "NOT_FOUND");
+    resp_free(&r);
+    r = http("GET", "/", NULL);
+    CHECK_INT(r.status, 404);
+    CHECK_INT(num(r.json, "error.code"), 404);
+    resp_free(&r);
+    r = http("PUT", PARENT "/jobs/x", "{}");
+    CHECK_INT(r.status, 405);
+    CHECK_STR(str(r.json, "error.status"), "UNIMPLEMENTED");
+    resp_free(&r);
+    r = http("GET", PARENT "/operations/no-such-op", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+}
+
+TEST(jobs_from_a_jobs_file_are_served_and_run)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/jobs.json", scratch);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"jobs\": [\n"
+               " {\"name\": \"projects/seed/locations/europe-west1/jobs/seeded\", \"template\": {\"template\": "
+               "{\"containers\": [{\"image\": \"i\", \"command\": [\"/bin/sh\"], \"args\": [\"-c\", \"exit 0\"]}]}}},\n"
+               " {\"name\": \"projects/other/locations/asia-northeast1/jobs/second\", \"template\": {\"task_count\": 2, "
+               "\"template\": {\"max_retries\": 0, \"containers\": [{\"image\": \"i\", \"args\": [\"true\"]}]}}}\n"
+               "]}\n");
+    fclose(f);
+    emulator e;
+    const char *extra[] = {"--jobs", path, NULL};
+    CHECK_INT(emulator_start(&e, extra, NULL, NULL), 0);
+    resp r = http_on(&e, "GET", "/v2/projects/seed/locations/europe-west1/jobs/seeded", NULL);
+    CHECK_INT(r.status, 200);
+    CHECK_INT(num(r.json, "template.template.maxRetries"), 3);
+    resp_free(&r);
+    r = http_on(&e, "GET", "/v2/projects/other/locations/asia-northeast1/jobs/second", NULL);
+    CHECK_INT(r.status, 200);
+    CHECK_INT(num(r.json, "template.taskCount"), 2);
+    CHECK_INT(num(r.json, "template.template.maxRetries"), 0);
+    resp_free(&r);
+    r = http_on(&e, "POST", "/v2/projects/other/locations/asia-northeast1/jobs/second:run", "{}");
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    CHECK_INT(emulator_stop(&e), 0);
+}
+
+TEST(a_malformed_jobs_file_exits_2_naming_the_file_and_the_job)
+{
+    char path[512], err_path[512];
+    snprintf(path, sizeof path, "%s/bad-jobs.json", scratch);
+    snprintf(err_path, sizeof err_path, "%s/bad-jobs.err", scratch);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "[{\"name\": \"projects/p/locations/l/jobs/ok\", \"template\": {\"template\": {\"containers\": [{}]}}},"
+               " {\"template\": {}}]");
+    fclose(f);
+    emulator e;
+    int status = -1;
+    const char *extra[] = {"--jobs", path, NULL};
+    CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+    CHECK_INT(status, 2);
+    char *err = read_text(err_path);
+    CHECK_CONTAINS(err, path);
+    CHECK_CONTAINS(err, "jobs[1].name");
+    free(err);
+
+    f = fopen(path, "w");
+    fprintf(f, "{\"jobs\": [ {\"name\": \"projects/p/locations/l/jobs/x\", }");
+    fclose(f);
+    CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+    CHECK_INT(status, 2);
+    err = read_text(err_path);
+    CHECK_CONTAINS(err, path);
+    CHECK_CONTAINS(err, "not valid JSON");
+    free(err);
+}
+
+TEST(bad_usage_exits_2)
+{
+    emulator e;
+    int status = -1;
+    const char *unknown[] = {"--bogus", NULL};
+    CHECK_INT(emulator_start(&e, unknown, NULL, &status), -1);
+    CHECK_INT(status, 2);
+    const char *bad_port[] = {"--port", "http", NULL};
+    CHECK_INT(emulator_start(&e, bad_port, NULL, &status), -1);
+    CHECK_INT(status, 2);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!mkdtemp(scratch)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char logs[600];
+    snprintf(logs, sizeof logs, "%s/logs", scratch);
+    const char *extra[] = {"--log-dir", logs, NULL};
+    if (emulator_start(&main_emu, extra, NULL, NULL) < 0) {
+        fprintf(stderr, "could not start %s\n", EMULATOR_BIN);
+        return 1;
+    }
+    int rc = check_run();
+    int exit_status = emulator_stop(&main_emu);
+    if (exit_status != 0) {
+        fprintf(stderr, "the emulator exited with status %d after SIGTERM (99: valgrind found errors)\n", exit_status);
+        rc = 1;
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+    if (rc == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", scratch);
+    curl_global_cleanup();
+    return rc;
+}
