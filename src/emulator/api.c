@@ -465,7 +465,7 @@ static cJSON *wait_operation(call *c, const char *id)
     }
     int64_t until = emu_mono_ns() + timeout;
     char *name = emu_strdup(op->name); /* op may be deleted while the mutex is released */
-    while (op && name && !operation_done(op) && emu_mono_ns() < until && !c->s->stopping) {
+    while (op && name && !operation_done(op) && emu_mono_ns() < until && !c->s->draining) {
         pthread_mutex_unlock(&c->s->mu);
         nanosleep(&(struct timespec){0, 20 * EMU_NS_PER_MS}, NULL);
         pthread_mutex_lock(&c->s->mu);

@@ -312,6 +312,9 @@ int cr_emulator_main(int argc, char **argv)
     if (!o.quiet)
         fprintf(stderr, "cloudrun emulator: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
+    pthread_mutex_lock(&store.mu);
+    store.draining = 1; /* so that no handler holds the server up */
+    pthread_mutex_unlock(&store.mu);
     emu_server_stop(server); /* no new requests while the runner winds down */
 stop_runner:
     emu_runner_stop(&runner);

@@ -102,6 +102,46 @@ static int build_env(env_list *env, const cJSON *container, const emu_execution 
     return rc;
 }
 
+/* ---- finding the executable ------------------------------------------------------ */
+
+static int is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/*
+** Whether argv0 names a runnable file, the way execvp would look for it: as a
+** path (relative ones from the task's working directory) when it has a '/',
+** else along the emulator's $PATH. Checked before spawning so that "not found"
+** never depends on whether posix_spawn can report exec errors (it cannot under
+** valgrind, for one).
+*/
+static int executable_exists(const char *argv0, const char *wd)
+{
+    if (strchr(argv0, '/')) {
+        if (argv0[0] == '/' || !wd)
+            return is_executable_file(argv0);
+        char *p = emu_strfmt("%s/%s", wd, argv0);
+        int ok = p && is_executable_file(p);
+        free(p);
+        return ok;
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    for (const char *dir = path;; dir = strchr(dir, ':') + 1) {
+        size_t n = strcspn(dir, ":");
+        char *p = emu_strfmt("%.*s/%s", (int)(n ? n : 1), n ? dir : ".", argv0);
+        int ok = p && is_executable_file(p);
+        free(p);
+        if (ok)
+            return 1;
+        if (!dir[n])
+            return 0;
+    }
+}
+
 /* ---- one attempt --------------------------------------------------------------- */
 
 static void set_result(emu_task *t, int exit_code, int term_signal, int rpc_code, const char *message)
@@ -187,6 +227,8 @@ static int spawn_attempt(emu_store *s, emu_execution *e, emu_task *t)
     posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
     posix_spawn_file_actions_adddup2(&fa, logfd, 1);
     posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    /* Nothing else the emulator's parent left open reaches the task, as in a container. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (cJSON_IsString(wd))
         posix_spawn_file_actions_addchdir_np(&fa, wd->valuestring);
     posix_spawnattr_init(&attr);
@@ -203,7 +245,9 @@ static int spawn_attempt(emu_store *s, emu_execution *e, emu_task *t)
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
     pid_t pid;
-    int err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, env.items);
+    int err = executable_exists(argv[0], cJSON_IsString(wd) ? wd->valuestring : NULL)
+                  ? posix_spawnp(&pid, argv[0], &fa, &attr, argv, env.items)
+                  : ENOENT;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (err == 0) {

@@ -92,7 +92,8 @@ typedef struct emu_operation {
 typedef struct emu_store {
     pthread_mutex_t mu;
     pthread_cond_t wake;     /* signalled when the runner has something new to do */
-    int stopping;
+    int stopping;            /* the runner is to wind down */
+    int draining;            /* the server is closing: long waits (WaitOperation) return now */
     int quiet;
     char *log_root;          /* owned absolute path */
     emu_job **jobs;

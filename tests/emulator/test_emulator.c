@@ -622,6 +622,41 @@ TEST(parallelism_1_runs_one_task_at_a_time_and_working_dir_is_the_cwd)
     free(dir);
 }
 
+TEST(wait_operation_returns_when_the_execution_is_done_and_tasks_page)
+{
+    CHECK_INT(create_job("waited", sh_job("sleep 0.2", "/tmp", 0)), 200);
+    cJSON *op = run_job("waited", "{\"overrides\":{\"taskCount\":5}}", NULL);
+    char path[512];
+    snprintf(path, sizeof path, "/v2/%s:wait", str(op, "name"));
+    resp r = http("POST", path, "{\"timeout\":\"30s\"}");
+    CHECK_INT(r.status, 200);
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    CHECK_INT(num(r.json, "response.succeededCount"), 5);
+    resp_free(&r);
+    const char *name = str(op, "metadata.name");
+    cJSON *p1 = get_json("/v2/%s/tasks?pageSize=3", name);
+    CHECK_INT(cJSON_GetArraySize(get(p1, "tasks")), 3);
+    CHECK(str(p1, "nextPageToken") != NULL);
+    cJSON *p2 = get_json("/v2/%s/tasks?pageSize=3&pageToken=%s", name, str(p1, "nextPageToken"));
+    CHECK_INT(cJSON_GetArraySize(get(p2, "tasks")), 2);
+    CHECK_INT(num(p2, "tasks.0.index"), 3);
+    CHECK(str(p2, "nextPageToken") == NULL);
+    /* DeleteExecution: a finished operation with the Execution, then it is gone. */
+    snprintf(path, sizeof path, "/v2/%s", name);
+    r = http("DELETE", path, NULL);
+    CHECK_INT(r.status, 200);
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    CHECK_STR(str(r.json, "response.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
+    resp_free(&r);
+    r = http("GET", path, NULL);
+    CHECK_INT(r.status, 404);
+    CHECK_CONTAINS(str(r.json, "error.message"), "of kind 'EXECUTION'");
+    resp_free(&r);
+    cJSON_Delete(p2);
+    cJSON_Delete(p1);
+    cJSON_Delete(op);
+}
+
 TEST(an_unknown_job_is_404_with_cloud_runs_message)
 {
     resp r = http("GET", PARENT "/jobs/nope", NULL);
