@@ -661,6 +661,8 @@ int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char
         emu_error_set(&c.err, "NOT_FOUND", "The requested URL %s was not found on this server.", req->path);
         goto answer;
     }
+    /* Parsing under the mutex too: cJSON's parser writes a global (its last error position). */
+    pthread_mutex_lock(&s->mu);
     if ((is(req->method, "POST") || is(req->method, "PATCH")) && req->body_len > 0) {
         const char *end = NULL;
         c.body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
@@ -672,11 +674,11 @@ int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char
             else
                 emu_error_set(&c.err, "INVALID_ARGUMENT",
                               "Invalid JSON payload received. Unexpected token at byte %zu of the request body.", at);
+            pthread_mutex_unlock(&s->mu);
             goto answer;
         }
         emu_json_camelize(c.body);
     }
-    pthread_mutex_lock(&s->mu);
     result = dispatch(&c, allow);
     pthread_mutex_unlock(&s->mu);
 answer:

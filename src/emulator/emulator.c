@@ -319,6 +319,8 @@ int cr_emulator_main(int argc, char **argv)
 stop_runner:
     emu_runner_stop(&runner);
 free_store:
+    if (rc != 0 && !o.log_dir)
+        rmdir(store.log_root); /* the fresh directory we made, still empty: don't litter /tmp */
     emu_store_free(&store);
 restore:
     sigaction(SIGPIPE, &old_pipe, NULL);
