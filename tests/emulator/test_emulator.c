@@ -879,7 +879,9 @@ TEST(jobs_from_a_jobs_file_are_served_and_run)
                "]}\n");
     fclose(f);
     emulator e;
-    const char *extra[] = {"--jobs", path, NULL};
+    char logs[512];
+    snprintf(logs, sizeof logs, "%s/seeded-logs", scratch);
+    const char *extra[] = {"--jobs", path, "--log-dir", logs, NULL};
     CHECK_INT(emulator_start(&e, extra, NULL, NULL), 0);
     resp r = http_on(&e, "GET", "/v2/projects/seed/locations/europe-west1/jobs/seeded", NULL);
     CHECK_INT(r.status, 200);
