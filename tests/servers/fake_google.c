@@ -55,6 +55,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,9 @@ static struct {
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static long token_requests, metadata_requests, rejected, probe_requests, project_requests, tokens_issued;
-static volatile sig_atomic_t stopping;
+/* Written by main after the daemon started / when stopping; read by its threads. */
+static atomic_int stopping;
+static atomic_uint bound_port;
 
 static void count(long *counter)
 {
@@ -142,7 +145,7 @@ static enum MHD_Result invalid_grant(struct MHD_Connection *conn, const char *fm
 static enum MHD_Result token_answer(struct MHD_Connection *conn, int flavor)
 {
     {
-        for (double waited = 0; waited < opt.delay && !stopping; waited += 0.05)
+        for (double waited = 0; waited < opt.delay && !atomic_load(&stopping); waited += 0.05)
             usleep(50000);
     }
     if (strcmp(opt.mode, "invalid_grant") == 0) {
@@ -303,8 +306,9 @@ static const char *check_assertion(const char *jwt, char *why, size_t size)
     if (!bad) {
         const char *iss = json_str(claims, "iss"), *aud = json_str(claims, "aud"), *scope = json_str(claims, "scope");
         char aud1[128], aud2[128];
-        snprintf(aud1, sizeof aud1, "http://127.0.0.1:%u/token", opt.port);
-        snprintf(aud2, sizeof aud2, "http://localhost:%u/token", opt.port);
+        unsigned port = atomic_load(&bound_port);
+        snprintf(aud1, sizeof aud1, "http://127.0.0.1:%u/token", port);
+        snprintf(aud2, sizeof aud2, "http://localhost:%u/token", port);
         if (!iss || !*iss)
             bad = "JWT claim iss is missing";
         else if (!aud || (strcmp(aud, aud1) && strcmp(aud, aud2) && strcmp(aud, "https://oauth2.googleapis.com/token"))) {
@@ -517,13 +521,13 @@ int main(int argc, char **argv)
         return 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    opt.port = info ? info->port : opt.port;
-    printf("fake-google listening on 127.0.0.1:%u\n", opt.port);
+    atomic_store(&bound_port, info ? info->port : opt.port);
+    printf("fake-google listening on 127.0.0.1:%u\n", atomic_load(&bound_port));
     fflush(stdout);
 
     int sig;
     sigwait(&stop, &sig);
-    stopping = 1;
+    atomic_store(&stopping, 1);
     MHD_stop_daemon(d);
     EVP_PKEY_free(opt.public_key);
     return 0;

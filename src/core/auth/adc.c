@@ -91,14 +91,17 @@ cr_credentials *cr_credentials_default(cr_error *err)
             free(root);
             c = cr_credentials_from_metadata(host, err);
         } else {
+            /* The probe's message names the URL already, after "metadata server: ". */
+            const char *why = probe.message ? probe.message : probe.code;
+            if (strncmp(why, "metadata server: ", 17) == 0)
+                why += 17;
             cr_error_set(err, "UNAUTHENTICATED", 0,
                          "no credentials found: $GOOGLE_APPLICATION_CREDENTIALS is unset; %s%s%s; the metadata "
                          "server at %s did not answer (%s). Set GOOGLE_APPLICATION_CREDENTIALS to a key file, run "
                          "`gcloud auth application-default login`, or run on Google Cloud",
                          well_known ? "gcloud's file " : "gcloud's file was not looked for (",
                          well_known ? well_known : "neither $CLOUDSDK_CONFIG nor $HOME is set",
-                         well_known ? " does not exist" : ")", probe_url,
-                         probe.message ? probe.message : probe.code);
+                         well_known ? " does not exist" : ")", probe_url, why);
         }
         cr_error_clear(&probe);
     }
