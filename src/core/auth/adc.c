@@ -57,6 +57,12 @@ static void blame_env(cr_error *err, const char *var)
 */
 cr_credentials *cr_credentials_default(cr_error *err)
 {
+    if (!err) {
+        cr_error scratch = CR_ERROR_INIT;
+        cr_credentials *c = cr_credentials_default(&scratch);
+        cr_error_clear(&scratch);
+        return c;
+    }
     const char *env = cr_getenv("GOOGLE_APPLICATION_CREDENTIALS");
     if (env) {
         cr_credentials *c = cr_credentials_from_file(env, err);

@@ -45,6 +45,8 @@ static cr_credentials *registry;
 
 static void error_copy(cr_error *dst, const cr_error *src)
 {
+    if (!dst)
+        return;
     cr_error_set(dst, src->code, src->status, "%s", src->message ? src->message : src->code);
     dst->retryable = src->retryable;
     dst->sent = src->sent;
@@ -245,6 +247,13 @@ static int hand_out(const cr_credentials *c, char **token, int64_t *expires_at, 
 */
 int cr_credentials_token(cr_credentials *c, char **token, int64_t *expires_at, cr_error *err)
 {
+    if (!err) {
+        /* The sources write into the error as they go; give them one. */
+        cr_error scratch = CR_ERROR_INIT;
+        int rc = cr_credentials_token(c, token, expires_at, &scratch);
+        cr_error_clear(&scratch);
+        return rc;
+    }
     if (!c || !token) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "cr_credentials_token: no credentials or no place for the token");
         return -1;

@@ -95,6 +95,8 @@ done:
 
 void cr_auth_transport_error(cr_error *err, const char *who, const char *url)
 {
+    if (!err)
+        return;
     if (err->message && strstr(err->message, url)) {
         char *m = cr_asprintf("%s: %s", who, err->message);
         if (m) {
