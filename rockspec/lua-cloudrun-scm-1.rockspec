@@ -48,6 +48,7 @@ build = {
         "src/core/http/http.c",
         "src/core/util/duration.c",
         "src/core/util/error.c",
+        "src/core/util/json.c",
         "src/core/util/util.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },

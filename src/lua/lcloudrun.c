@@ -673,11 +673,11 @@ static int l_json_decode(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    size_t at = 0;
+    cJSON *j = cr_json_parse(text, len, &at);
     if (!j) {
         lua_pushnil(L);
-        const char *at = cJSON_GetErrorPtr();
-        lua_pushfstring(L, "invalid JSON at byte %d", at && at >= text && at <= text + len ? (int)(at - text) + 1 : 1);
+        lua_pushfstring(L, "invalid JSON at byte %d", (int)at + 1);
         return 2;
     }
     cr_lua_push_json(L, j);

@@ -86,7 +86,7 @@ cJSON *cr_api_parse_response(const cr_http_response *resp, const char *url, cr_e
 
     cJSON *json = NULL;
     if (!is_blank(body, len))
-        json = cJSON_ParseWithLength(body, len);
+        json = cr_json_parse(body, len, NULL);
     else if (ok)
         return cJSON_CreateObject();
 

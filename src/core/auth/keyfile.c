@@ -153,12 +153,9 @@ fail:
 int cr_keyfile_parse(const char *json, size_t len, const char *what, cr_keyfile *kf, cr_error *err)
 {
     memset(kf, 0, sizeof *kf);
-    const char *end = NULL;
-    /* The length-taking parser with an end pointer: no reliance on cJSON's
-    ** global error position, which other threads may overwrite. */
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    size_t at = 0;
+    cJSON *root = cr_json_parse(json, len, &at);
     if (!root) {
-        size_t at = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
         cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: is not valid JSON (at byte %zu)", what, at);
         return -1;
     }

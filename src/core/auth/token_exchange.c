@@ -44,7 +44,7 @@ int cr_token_response_parse(const cr_http_response *resp, const char *who, int64
                             int64_t *expires_at, cr_error *err)
 {
     *token = NULL;
-    cJSON *root = resp->body ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+    cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
     if (!root || !cJSON_IsObject(root)) {
         not_a_token_response(err, who, resp->status, root ? "not a JSON object" : "not JSON");
         if (root)
@@ -117,7 +117,7 @@ void cr_auth_transport_error(cr_error *err, const char *who, const char *url)
 static void oauth_error_text(const cr_http_response *resp, char *out, size_t size)
 {
     out[0] = '\0';
-    cJSON *root = resp->body ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+    cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
     if (!root)
         return;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");

@@ -73,6 +73,17 @@ CR_API int cr_code_is_retryable(const char *code, int status);
 CR_API void cr_secret_free(char *secret);
 
 /* ------------------------------------------------------------------------ */
+/* JSON                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Parses JSON text of `len` bytes into a new tree (caller frees with
+** cJSON_Delete). cJSON's parser writes a process-global error position on
+** every call, so concurrent parses race; this one serialises them. On
+** invalid JSON it returns NULL and, when error_offset is not NULL, sets it
+** to the 0-based byte where parsing failed. */
+CR_API cJSON *cr_json_parse(const char *text, size_t len, size_t *error_offset);
+
+/* ------------------------------------------------------------------------ */
 /* Durations ("600s", "1.5s", and gcloud's "10m", "1h30m", plain seconds)    */
 /* ------------------------------------------------------------------------ */
 
