@@ -276,6 +276,14 @@ static long create_job(const char *id, cJSON *job)
 }
 
 /* RunJob; returns the Operation (caller frees) or NULL. */
+/* The JSON text of a job definition; frees the tree. Caller frees the text. */
+static char *sh_job_text(cJSON *job)
+{
+    char *text = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    return text;
+}
+
 static cJSON *run_job(const char *id, const char *body, long *status)
 {
     char path[256];
@@ -676,7 +684,7 @@ TEST(an_unknown_job_is_404_with_cloud_runs_message)
 TEST(creating_a_job_twice_is_409_and_a_missing_job_id_is_400)
 {
     CHECK_INT(create_job("twice", sh_job("true", "/tmp", -1)), 200);
-    char *body = cJSON_PrintUnformatted(sh_job("true", "/tmp", -1));
+    char *body = sh_job_text(sh_job("true", "/tmp", -1));
     resp r = http("POST", PARENT "/jobs?jobId=twice", body);
     CHECK_INT(r.status, 409);
     CHECK_STR(str(r.json, "error.status"), "ALREADY_EXISTS");
@@ -774,7 +782,7 @@ TEST(list_jobs_pages_newest_first)
     for (int i = 0; i < 5; i++) {
         char id[16];
         snprintf(id, sizeof id, "page-%d", i);
-        char *body = cJSON_PrintUnformatted(sh_job("true", "/tmp", -1));
+        char *body = sh_job_text(sh_job("true", "/tmp", -1));
         snprintf(path, sizeof path, "/v2/projects/paging/locations/l/jobs?jobId=%s", id);
         resp r = http("POST", path, body);
         CHECK_INT(r.status, 200);
@@ -831,7 +839,7 @@ TEST(list_executions_is_newest_first_and_accepts_a_dash_for_all_jobs)
 TEST(update_and_delete_a_job)
 {
     CHECK_INT(create_job("changing", sh_job("true", "/tmp", -1)), 200);
-    char *body = cJSON_PrintUnformatted(sh_job("exit 0", "/tmp", 2));
+    char *body = sh_job_text(sh_job("exit 0", "/tmp", 2));
     resp r = http("PATCH", PARENT "/jobs/changing", body);
     free(body);
     CHECK_INT(r.status, 200);
