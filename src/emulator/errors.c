@@ -1,7 +1,7 @@
 /*
 ** errors.c — google.rpc code names, their numbers and HTTP statuses, and the
-** error body every failed request gets. Statuses follow
-** https://cloud.google.com/apis/design/errors ("HTTP Mapping").
+** error body every failed request gets; the code tables themselves are the
+** core's (cr_code_number, cr_http_status_for_code).
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,45 +10,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "cloudrun.h"
 #include "errors.h"
-
-static const struct {
-    const char *code;
-    int number;
-    int status;
-} codes[] = {
-    {"OK", 0, 200},
-    {"CANCELLED", 1, 499},
-    {"UNKNOWN", 2, 500},
-    {"INVALID_ARGUMENT", 3, 400},
-    {"DEADLINE_EXCEEDED", 4, 504},
-    {"NOT_FOUND", 5, 404},
-    {"ALREADY_EXISTS", 6, 409},
-    {"PERMISSION_DENIED", 7, 403},
-    {"RESOURCE_EXHAUSTED", 8, 429},
-    {"FAILED_PRECONDITION", 9, 400},
-    {"ABORTED", 10, 409},
-    {"OUT_OF_RANGE", 11, 400},
-    {"UNIMPLEMENTED", 12, 501},
-    {"INTERNAL", 13, 500},
-    {"UNAVAILABLE", 14, 503},
-    {"DATA_LOSS", 15, 500},
-    {"UNAUTHENTICATED", 16, 401},
-};
-
-static int lookup(const char *code)
-{
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (strcmp(codes[i].code, code) == 0)
-            return (int)i;
-    return 2; /* UNKNOWN */
-}
 
 static void set_va(emu_error *err, int status, const char *code, const char *fmt, va_list ap)
 {
-    int i = lookup(code);
-    err->code = codes[i].code;
-    err->status = status ? status : codes[i].status;
+    err->code = cr_code_name(cr_code_number(code)); /* a static string, UNKNOWN for nonsense */
+    err->status = status ? status : cr_http_status_for_code(err->code);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
 }
 
@@ -82,5 +50,5 @@ char *emu_error_body(const emu_error *err)
 
 int emu_code_number(const char *code)
 {
-    return codes[lookup(code)].number;
+    return cr_code_number(code);
 }

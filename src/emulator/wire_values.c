@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cloudrun.h"
 #include "wire_values.h"
 
 int64_t emu_now_ns(void)
@@ -70,16 +71,7 @@ int emu_duration_parse(const char *text, int64_t *nanos)
 
 char *emu_duration_format(int64_t nanos, char *buf, size_t size)
 {
-    int64_t secs = nanos / EMU_NS_PER_S, frac = nanos % EMU_NS_PER_S;
-    if (frac == 0)
-        snprintf(buf, size, "%llds", (long long)secs);
-    else if (frac % 1000000 == 0)
-        snprintf(buf, size, "%lld.%03llds", (long long)secs, (long long)(frac / 1000000));
-    else if (frac % 1000 == 0)
-        snprintf(buf, size, "%lld.%06llds", (long long)secs, (long long)(frac / 1000));
-    else
-        snprintf(buf, size, "%lld.%09llds", (long long)secs, (long long)frac);
-    return buf;
+    return cr_duration_format(nanos, buf, size);
 }
 
 static void random_bytes(unsigned char *buf, size_t n)

@@ -8,13 +8,6 @@
 
 #include "util/util.h"
 
-/* google.rpc.Code numbers, for a Status that carries a number instead of a name. */
-static const char *const rpc_code_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-};
-
 /*
 ** In HTTP/JSON error bodies `code` is the HTTP status and `status` the code
 ** name; inside an Operation's `error` the same message has `code` = the
@@ -30,9 +23,8 @@ void cr_api_status_to_error(const cJSON *status, int http_status, cr_error *err)
     const char *code = NULL;
     if (cJSON_IsString(jstatus) && jstatus->valuestring[0])
         code = jstatus->valuestring;
-    else if (http_status == 0 && cJSON_IsNumber(jcode) && jcode->valueint >= 0 &&
-             (size_t)jcode->valueint < sizeof rpc_code_names / sizeof rpc_code_names[0])
-        code = rpc_code_names[jcode->valueint];
+    else if (http_status == 0 && cJSON_IsNumber(jcode))
+        code = cr_code_name(jcode->valueint);
     else if (http_status)
         code = cr_code_for_http_status(http_status);
     else

@@ -66,6 +66,11 @@ CR_API const char *cr_code_for_http_status(int status);
 /* The conventional HTTP status for a google.rpc code name, 500 when unknown. */
 CR_API int cr_http_status_for_code(const char *code);
 
+/* google.rpc.Code numbers and names (5 <-> "NOT_FOUND"); unknown ones map to
+** "UNKNOWN" / 2. Static strings. */
+CR_API const char *cr_code_name(int number);
+CR_API int cr_code_number(const char *code);
+
 /* Whether a read failing with this code/status may be retried. */
 CR_API int cr_code_is_retryable(const char *code, int status);
 

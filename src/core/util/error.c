@@ -58,6 +58,28 @@ static const struct {
     {"DEADLINE_EXCEEDED", 504},
 };
 
+/* google.rpc.Code numbers, in order: an Operation's `error.code` is one of these. */
+static const char *const rpc_code_names[] = {
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+};
+
+const char *cr_code_name(int number)
+{
+    if (number < 0 || (size_t)number >= sizeof rpc_code_names / sizeof rpc_code_names[0])
+        return "UNKNOWN";
+    return rpc_code_names[number];
+}
+
+int cr_code_number(const char *code)
+{
+    for (size_t i = 0; i < sizeof rpc_code_names / sizeof rpc_code_names[0]; i++)
+        if (strcmp(rpc_code_names[i], code) == 0)
+            return (int)i;
+    return 2; /* UNKNOWN */
+}
+
 const char *cr_code_for_http_status(int status)
 {
     switch (status) {
