@@ -184,6 +184,16 @@ CR_API void cr_global_init(void);
 */
 typedef struct cr_credentials cr_credentials;
 
+/* How to load a credentials file. Zero-initialise; zero means the default. */
+typedef struct cr_credentials_options {
+    /* service_account only: send a self-signed JWT as the bearer (AIP-4111, what
+    ** Google's client libraries do) instead of exchanging it at token_uri. When
+    ** the API rejects one (the client calls cr_credentials_invalidate after a
+    ** 401), the credential falls back to the exchange for good. */
+    int self_signed_jwt;
+    const char *audience;   /* self-signed JWT `aud`; NULL: "https://run.googleapis.com/" */
+} cr_credentials_options;
+
 /* A fixed access token (never refreshed; expires_at 0 = unknown). */
 CR_API cr_credentials *cr_credentials_from_access_token(const char *token, int64_t expires_at, cr_error *err);
 
@@ -194,6 +204,14 @@ CR_API cr_credentials *cr_credentials_from_file(const char *path, cr_error *err)
 /* The same from JSON text in memory; `origin` names it in error messages. */
 CR_API cr_credentials *cr_credentials_from_json(const char *json, size_t len, const char *origin,
                                                 cr_error *err);
+
+/* The same with options (NULL = defaults). Every credentials type Google's
+** libraries accept: service_account, authorized_user,
+** impersonated_service_account, external_account (file- and URL-sourced). */
+CR_API cr_credentials *cr_credentials_from_file_opts(const char *path, const cr_credentials_options *opts,
+                                                     cr_error *err);
+CR_API cr_credentials *cr_credentials_from_json_opts(const char *json, size_t len, const char *origin,
+                                                     const cr_credentials_options *opts, cr_error *err);
 
 /* The metadata server at `host` ("host[:port]"); NULL means $GCE_METADATA_HOST,
 ** else metadata.google.internal. */
@@ -224,6 +242,19 @@ CR_API const char *cr_credentials_type(const cr_credentials *creds);
 CR_API const char *cr_credentials_account(const cr_credentials *creds);
 CR_API const char *cr_credentials_project(const cr_credentials *creds);
 CR_API const char *cr_credentials_origin(const cr_credentials *creds);
+
+/* The file's quota_project_id (sent as x-goog-user-project), or NULL. */
+CR_API const char *cr_credentials_quota_project(const cr_credentials *creds);
+
+/* Unix seconds at which the cached token expires; 0 when none is cached. */
+CR_API int64_t cr_credentials_expires_at(cr_credentials *creds);
+
+/* A value from the metadata server ($GCE_METADATA_HOST or
+** metadata.google.internal), e.g. "project/project-id" or "instance/region",
+** as a new string the caller frees; NULL with err set when there is no
+** metadata server (a failed probe is remembered, so asking again is cheap)
+** or it has no such value. */
+CR_API char *cr_metadata_lookup(const char *path, cr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* The Cloud Run Admin API v2 client                                         */
