@@ -32,10 +32,14 @@ build = {
     ["cloudrun.core"] = {
       sources = {
         "src/lua/lcloudrun.c",
+        "src/lua/lclient.c",
+        "src/lua/lcredentials.c",
         "src/lua/ljson.c",
         "src/core/api/client.c",
+        "src/core/api/methods.c",
         "src/core/api/names.c",
         "src/core/api/response.c",
+        "src/core/api/retry.c",
         "src/core/api/run_job.c",
         "src/core/auth/adc.c",
         "src/core/auth/credentials.c",
@@ -54,7 +58,7 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src/core/include", "src/core", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CJSON_LIBDIR)", "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-      libraries = { "cjson", "curl", "crypto", "pthread" },
+      libraries = { "cjson", "curl", "crypto", "pthread", "m" },
     },
   },
 }

@@ -5,7 +5,7 @@ local core = require("cloudrun.core")
 local auth = require("cloudrun.auth")
 local wait = require("cloudrun.wait")
 
-local type, error, setmetatable, pairs, tostring, select = type, error, setmetatable, pairs, tostring, select
+local type, error, setmetatable, pairs, ipairs, tostring = type, error, setmetatable, pairs, ipairs, tostring
 
 local _M = { _VERSION = core._VERSION, auth = auth, core = core }
 
@@ -15,7 +15,7 @@ _M.Client = Client
 
 local client_options = {
   project = "string", region = "string", endpoint = "string",
-  timeout = "number", credentials = "any",
+  timeout = "number", credentials = "any", retry = "table",
 }
 
 local function check_options(fn, opts, known)
@@ -56,7 +56,7 @@ function _M.client(opts)
   end
   local c, cerr = core.client{
     project = opts.project, region = opts.region, endpoint = opts.endpoint,
-    timeout = opts.timeout, credentials = handle,
+    timeout = opts.timeout, credentials = handle, retry = opts.retry,
   }
   if not c then return nil, cerr end
   return setmetatable({ _core = c, _credentials = creds }, Client)
@@ -78,17 +78,128 @@ function Client:run_job(job, opts)
   return self._core:run_job(job, opts)
 end
 
---- client:get_execution(name) -> Execution | nil, err
-function Client:get_execution(name)
-  check_name("get_execution", name, 1, "execution")
-  return self._core:get_execution(name)
+local function check_opts(fn, opts, argn)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #" .. argn .. " to '" .. fn .. "' (table of options expected, got " .. type(opts) .. ")", 3)
+  end
 end
 
---- client:get_operation(name) -> Operation | nil, err
-function Client:get_operation(name)
-  if type(name) == "table" and type(name.name) == "string" then name = name.name end
-  check_name("get_operation", name, 1, "operation")
-  return self._core:get_operation(name)
+-- The methods that take a resource name and options: each checks its
+-- arguments here (so that errors point at the caller) and calls the core.
+local named = {
+  get_job = "job", delete_job = "job",
+  get_execution = "execution", cancel_execution = "execution", delete_execution = "execution",
+  get_task = "task", list_tasks = "execution",
+  get_operation = "operation",
+}
+for method, what in pairs(named) do
+  Client[method] = function(self, name, opts)
+    if what == "operation" and type(name) == "table" and type(name.name) == "string" then name = name.name end
+    check_name(method, name, 1, what)
+    check_opts(method, opts, 2)
+    return self._core[method](self._core, name, opts)
+  end
+end
+
+--- client:list_jobs{page_size=, page_token=} -> { jobs = {...}, nextPageToken = "..." } | nil, err
+function Client:list_jobs(opts)
+  check_opts("list_jobs", opts, 1)
+  return self._core:list_jobs(opts)
+end
+
+--- client:list_executions(job_or_nil, opts): nil (or "-") lists every job's executions.
+function Client:list_executions(job, opts)
+  if job ~= nil then check_name("list_executions", job, 1, "job") end
+  check_opts("list_executions", opts, 2)
+  return self._core:list_executions(job, opts)
+end
+
+--- client:list_operations{page_size=, page_token=, filter=}
+function Client:list_operations(opts)
+  check_opts("list_operations", opts, 1)
+  return self._core:list_operations(opts)
+end
+
+--- client:create_job(job, spec, {validate_only=}) -> Operation (its response is the Job)
+function Client:create_job(job, spec, opts)
+  check_name("create_job", job, 1, "job")
+  if type(spec) ~= "table" then
+    error("bad argument #2 to 'create_job' (Job table expected, got " .. type(spec) .. ")", 2)
+  end
+  check_opts("create_job", opts, 3)
+  return self._core:create_job(job, spec, opts)
+end
+
+--- client:update_job(job, spec, {validate_only=, allow_missing=}) -> Operation
+function Client:update_job(job, spec, opts)
+  check_name("update_job", job, 1, "job")
+  if type(spec) ~= "table" then
+    error("bad argument #2 to 'update_job' (Job table expected, got " .. type(spec) .. ")", 2)
+  end
+  check_opts("update_job", opts, 3)
+  return self._core:update_job(job, spec, opts)
+end
+
+--- client:wait_operation(op, timeout_seconds) -> Operation (done, or not yet when the timeout passed)
+function Client:wait_operation(op, timeout, opts)
+  if type(op) == "table" and type(op.name) == "string" then op = op.name end
+  check_name("wait_operation", op, 1, "operation")
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+    error("bad argument #2 to 'wait_operation' (seconds expected)", 2)
+  end
+  check_opts("wait_operation", opts, 3)
+  return self._core:wait_operation(op, timeout, opts)
+end
+
+-- Iterators over every resource across pages: for job in client:each_jobs() do ... end.
+-- A failed page request ends the loop after yielding nil, err once, so that
+-- `for job, err in client:each_jobs() do if err then ... end end` sees it;
+-- a plain `for job in ...` loop simply stops.
+local function pager(fetch, field, opts)
+  opts = opts or {}
+  local page, i, token, done = nil, 0, opts.page_token, false
+  return function()
+    while true do
+      if page and i < #page then
+        i = i + 1
+        return page[i]
+      end
+      if done then return nil end
+      local o = {}
+      for k, v in pairs(opts) do o[k] = v end
+      o.page_token = token
+      local resp, err = fetch(o)
+      if not resp then
+        done = true
+        return nil, err
+      end
+      page, i = resp[field] or {}, 0
+      token = resp.nextPageToken
+      if token == nil or token == "" then done = true end
+    end
+  end
+end
+
+function Client:each_jobs(opts)
+  check_opts("each_jobs", opts, 1)
+  return pager(function(o) return self._core:list_jobs(o) end, "jobs", opts)
+end
+
+function Client:each_executions(job, opts)
+  if job ~= nil then check_name("each_executions", job, 1, "job") end
+  check_opts("each_executions", opts, 2)
+  return pager(function(o) return self._core:list_executions(job, o) end, "executions", opts)
+end
+
+function Client:each_tasks(execution, opts)
+  check_name("each_tasks", execution, 1, "execution")
+  check_opts("each_tasks", opts, 2)
+  return pager(function(o) return self._core:list_tasks(execution, o) end, "tasks", opts)
+end
+
+function Client:each_operations(opts)
+  check_opts("each_operations", opts, 1)
+  return pager(function(o) return self._core:list_operations(o) end, "operations", opts)
 end
 
 --- client:wait(op_or_execution, {timeout=, on_progress=, interval=, max_interval=})
@@ -97,15 +208,13 @@ function Client:wait(target, opts)
   return wait.execution(self, target, opts)
 end
 
---- The full resource name for a short job or execution id.
-function Client:job_name(job)
-  check_name("job_name", job, 1, "job")
-  return self._core:job_name(job)
-end
-
-function Client:execution_name(execution)
-  check_name("execution_name", execution, 1, "execution")
-  return self._core:execution_name(execution)
+--- The full resource name for a short job, execution, task or operation id.
+for _, what in ipairs({ "job", "execution", "task", "operation" }) do
+  local method = what .. "_name"
+  Client[method] = function(self, name)
+    check_name(method, name, 1, what)
+    return self._core[method](self._core, name)
+  end
 end
 
 --- Where requests go, and whether credentials are left out (emulator mode).

@@ -116,7 +116,7 @@ TEST(one_client_reuses_one_connection_across_calls)
     int before = connections;
     for (int i = 0; i < 3; i++) {
         cr_error err = CR_ERROR_INIT;
-        cJSON *e = cr_client_get_execution(c, "j-abcde", &err);
+        cJSON *e = cr_client_get_execution(c, "j-abcde", NULL, &err);
         CHECK(e != NULL);
         CHECK_INT(cJSON_GetObjectItem(e, "succeededCount")->valueint, 1);
         cJSON_Delete(e);
@@ -138,7 +138,7 @@ TEST(run_job_posts_the_body_and_names_the_execution)
     o.args = args;
     o.nargs = 1;
     o.has_args = 1;
-    cJSON *op = cr_client_run_job(c, "j", &o, &err);
+    cJSON *op = cr_client_run_job(c, "j", &o, NULL, &err);
     CHECK(op != NULL);
     CHECK_STR(cJSON_GetObjectItem(op, "execution")->valuestring, "projects/p/locations/l/jobs/j/executions/j-abcde");
     CHECK_STR(last_path, "POST /v2/projects/p/locations/l/jobs/j:run");
@@ -153,12 +153,12 @@ TEST(an_api_error_comes_back_as_the_servers_status)
 {
     cr_client *c = client_with(NULL, 5);
     cr_error err = CR_ERROR_INIT;
-    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/missing", NULL, NULL, &err) == NULL);
+    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/missing", NULL, NULL, NULL, &err) == NULL);
     CHECK_STR(err.code, "NOT_FOUND");
     CHECK_INT(err.status, 404);
     CHECK_CONTAINS(err.message, "does not exist");
     cr_error_clear(&err);
-    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/garbage", NULL, NULL, &err) == NULL);
+    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/garbage", NULL, NULL, NULL, &err) == NULL);
     CHECK_STR(err.code, "UNKNOWN");
     CHECK_CONTAINS(err.message, endpoint);
     cr_error_clear(&err);
@@ -169,7 +169,7 @@ TEST(a_slow_server_is_a_deadline_exceeded_naming_the_url)
 {
     cr_client *c = client_with(NULL, 0.3);
     cr_error err = CR_ERROR_INIT;
-    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/slow", NULL, NULL, &err) == NULL);
+    CHECK(cr_client_call(c, "GET", "projects/p/locations/l/jobs/slow", NULL, NULL, NULL, &err) == NULL);
     CHECK_STR(err.code, "DEADLINE_EXCEEDED");
     CHECK_CONTAINS(err.message, "/v2/projects/p/locations/l/jobs/slow");
     CHECK_INT(err.sent, 1);
@@ -186,7 +186,7 @@ TEST(an_unreachable_endpoint_is_unavailable_and_never_sent)
     o.anonymous = 1;
     cr_error err = CR_ERROR_INIT;
     cr_client *c = cr_client_new(&o, &err);
-    CHECK(cr_client_run_job(c, "j", NULL, &err) == NULL);
+    CHECK(cr_client_run_job(c, "j", NULL, NULL, &err) == NULL);
     CHECK_STR(err.code, "UNAVAILABLE");
     CHECK_CONTAINS(err.message, "http://127.0.0.1:1/v2/projects/p/locations/l/jobs/j:run");
     CHECK_INT(err.sent, 0);

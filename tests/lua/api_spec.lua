@@ -84,12 +84,15 @@ describe("client:run_job argument checks", function()
     end)
   end
 
-  it("returns UNAVAILABLE naming the URL when the endpoint is unreachable", function()
-    local op, err = c:run_job("j", { args = { "x" }, timeout = "10m", env = { A = 1 } })
+  it("returns UNAVAILABLE naming the URL when the endpoint is unreachable, after retrying", function()
+    -- a connection that was never made cannot have started anything: even run_job retries it
+    local op, err = c:run_job("j", { args = { "x" }, timeout = "10m", env = { A = 1 },
+                                     retry = { attempts = 3, initial = 0.01 } })
     assert.is_nil(op)
     assert.are.equal("UNAVAILABLE", err.code)
     assert.is_true(err.retryable)
     assert.matches("http://127.0.0.1:9/v2/projects/p/locations/r/jobs/j:run", err.message, 1, true)
+    assert.matches("(after 3 attempts)", err.message, 1, true)
     assert.matches("^UNAVAILABLE: ", tostring(err))
   end)
 end)

@@ -3,10 +3,14 @@
 ** project and region short names mean, which credentials authorize them,
 ** and the one call path every Cloud Run v2 method goes through.
 */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "api/api.h"
 
@@ -22,6 +26,8 @@ struct cr_client {
     int creds_resolved;
     cr_credentials *creds;
     cr_transport *transport;
+    cr_retry retry;       /* resolved: no zero fields */
+    uint64_t rng;         /* xorshift state for backoff jitter */
 };
 
 static char *normalize_endpoint(const char *url, int add_scheme)
@@ -79,6 +85,9 @@ cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
                                                                              : cr_getenv("CLOUDSDK_CORE_PROJECT"));
     c->region = cr_strdup(opts->region ? opts->region : cr_getenv("CLOUDSDK_RUN_REGION"));
     c->timeout_ms = opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : 30000;
+    cr_retry_resolve(opts->retry, &c->retry);
+    if (getrandom(&c->rng, sizeof c->rng, 0) != sizeof c->rng || c->rng == 0)
+        c->rng = (uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
     if (opts->credentials && !c->anonymous) {
         c->creds = cr_credentials_ref(opts->credentials);
         c->creds_resolved = 1;
@@ -208,6 +217,36 @@ static char *resolve(cr_client *c, const char *name, const char *kind, const cha
     return full;
 }
 
+char *cr_client_task_name(cr_client *c, const char *task, cr_error *err)
+{
+    if (task && strncmp(task, "projects/", 9) != 0 && cr_api_id_is_valid(task)) {
+        /* "J-xxxxx-task3": the execution is what precedes "-task" */
+        const char *t = strstr(task, "-task");
+        const char *last = NULL;
+        for (; t; t = strstr(t + 1, "-task"))
+            last = t;
+        if (!last || last == task) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0,
+                         "task name \"%s\": a short task id looks like EXECUTION-taskN; pass the full name "
+                         "projects/P/locations/L/jobs/J/executions/E/tasks/T otherwise",
+                         task);
+            return NULL;
+        }
+        char *exec_id = cr_strndup(task, (size_t)(last - task));
+        char *exec = exec_id ? cr_client_execution_name(c, exec_id, err) : NULL;
+        free(exec_id);
+        char *full = exec ? cr_asprintf("%s/tasks/%s", exec, task) : NULL;
+        free(exec);
+        return full;
+    }
+    return resolve(c, task, "tasks", "task", err);
+}
+
+char *cr_client_operation_name(cr_client *c, const char *operation, cr_error *err)
+{
+    return resolve(c, operation, "operations", "operation", err);
+}
+
 char *cr_client_job_name(cr_client *c, const char *job, cr_error *err)
 {
     return resolve(c, job, "jobs", "job", err);
@@ -243,47 +282,71 @@ int cr_api_build_request(const char *endpoint, const char *method, const char *p
     return 0;
 }
 
-/*
-** Sends a built request: adds the bearer token (unless anonymous), performs
-** it, and decodes the answer. A 401 to a token we fetched means it was
-** revoked or expired early: drop it, fetch another, send once more.
-*/
-static cJSON *send_request(cr_client *c, cr_http_request *req, cr_error *err)
+/* xorshift64*: jitter only, not security; called with c->lock held. */
+static double next_jitter(cr_client *c)
 {
-    if (req->timeout_ms <= 0)
-        req->timeout_ms = c->timeout_ms;
-    pthread_mutex_lock(&c->lock);
-    cJSON *result = NULL;
+    uint64_t x = c->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    c->rng = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+static void sleep_seconds(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* Replaces (or adds) the Authorization header with a bearer token. */
+static int set_bearer(cr_http_request *req, const char *token)
+{
+    for (cr_header *h = req->headers, **pp = &req->headers; h; pp = &h->next, h = h->next) {
+        if (strcmp(h->name, "Authorization") == 0) {
+            *pp = h->next;
+            h->next = NULL;
+            cr_header_free(h);
+            break;
+        }
+    }
+    char *auth = cr_asprintf("Bearer %s", token);
+    int rc = auth && cr_header_add(&req->headers, "Authorization", auth) == 0 ? 0 : -1;
+    cr_secret_free(auth);
+    return rc;
+}
+
+/*
+** One exchange: the bearer token (unless anonymous), the request, the
+** decoded answer. A 401 to a token we fetched means it was revoked or expired
+** early: drop it, fetch another, send once more. *retry_after is what the
+** server asked us to wait, -1 if nothing. Called with c->lock held.
+*/
+static cJSON *exchange(cr_client *c, cr_http_request *req, double *retry_after, cr_error *err)
+{
+    *retry_after = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         char *token = NULL;
         cr_credentials *creds = client_credentials(c, err);
         if (!creds && !c->anonymous)
-            break;
+            return NULL;
         if (creds) {
             if (cr_credentials_token(creds, &token, NULL, err) < 0)
-                break;
-            char *auth = cr_asprintf("Bearer %s", token);
-            cr_header *h = req->headers, **pp = &req->headers;
-            for (; h; pp = &h->next, h = h->next)
-                if (strcmp(h->name, "Authorization") == 0)
-                    break;
-            if (h) { /* replace on the second attempt */
-                *pp = h->next;
-                h->next = NULL;
-                cr_header_free(h);
-            }
-            int bad = !auth || cr_header_add(&req->headers, "Authorization", auth) < 0;
-            cr_secret_free(auth);
-            if (bad) {
+                return NULL;
+            if (set_bearer(req, token) < 0) {
                 cr_secret_free(token);
                 cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
-                break;
+                return NULL;
             }
+            /* QUOTA_PROJECT_HEADER */
         }
         cr_http_response resp = {0};
         if (cr_transport_perform(c->transport, req, &resp, err) < 0) {
             cr_secret_free(token);
-            break;
+            return NULL;
         }
         if (resp.status == 401 && creds && token && attempt == 0) {
             cr_credentials_invalidate(creds, token);
@@ -292,16 +355,63 @@ static cJSON *send_request(cr_client *c, cr_http_request *req, cr_error *err)
             continue;
         }
         cr_secret_free(token);
-        result = cr_api_parse_response(&resp, req->url, err);
+        cJSON *result = cr_api_parse_response(&resp, req->url, err);
+        if (!result)
+            *retry_after = cr_retry_after(resp.headers, err);
         cr_http_response_clear(&resp);
-        break;
+        return result;
     }
-    pthread_mutex_unlock(&c->lock);
-    return result;
+    return NULL; /* not reached */
 }
 
-cJSON *cr_client_call(cr_client *c, const char *method, const char *path, const char *query, const cJSON *body,
-                      cr_error *err)
+/*
+** Sends a built request under the retry policy (the call's, else the
+** client's). `idempotent`: a read, which may be repeated after any transient
+** failure; otherwise only after failures that cannot have taken effect. The
+** lock is released while waiting between attempts.
+*/
+static cJSON *send_request(cr_client *c, cr_http_request *req, int idempotent, const cr_call_options *call,
+                           cr_error *err)
+{
+    cr_retry policy;
+    if (call && call->retry)
+        cr_retry_resolve(call->retry, &policy);
+    else
+        policy = c->retry;
+    long timeout_ms = call && call->timeout > 0 ? (long)(call->timeout * 1000.0) : c->timeout_ms;
+    if (req->timeout_ms > timeout_ms)
+        timeout_ms = req->timeout_ms; /* a call that needs longer (WaitOperation) says so */
+    double start = cr_monotonic();
+    for (int attempt = 1;; attempt++) {
+        double remaining = policy.deadline - (cr_monotonic() - start);
+        req->timeout_ms = remaining * 1000.0 < (double)timeout_ms ? (long)(remaining * 1000.0) + 1 : timeout_ms;
+        double retry_after;
+        pthread_mutex_lock(&c->lock);
+        cJSON *result = exchange(c, req, &retry_after, err);
+        double jitter = next_jitter(c);
+        pthread_mutex_unlock(&c->lock);
+        if (result)
+            return result;
+        remaining = policy.deadline - (cr_monotonic() - start);
+        double delay = cr_retry_delay(&policy, attempt, err, idempotent, retry_after, remaining, jitter);
+        if (delay < 0) {
+            if (attempt > 1 && err->message) {
+                char *m = cr_asprintf("%s (after %d attempts)", err->message, attempt);
+                if (m) {
+                    free(err->message);
+                    err->message = m;
+                }
+            }
+            return NULL;
+        }
+        sleep_seconds(delay);
+        cr_error_clear(err);
+    }
+}
+
+/* Builds METHOD path?query with a JSON body and sends it. */
+cJSON *cr_client_send(cr_client *c, const char *method, const char *path, const char *query, const cJSON *body,
+                      int idempotent, const cr_call_options *call, long min_timeout_ms, cr_error *err)
 {
     char *text = NULL;
     if (body && !(text = cJSON_PrintUnformatted(body))) {
@@ -313,12 +423,20 @@ cJSON *cr_client_call(cr_client *c, const char *method, const char *path, const 
     free(text);
     if (rc < 0)
         return NULL;
-    cJSON *out = send_request(c, &req, err);
+    req.timeout_ms = min_timeout_ms;
+    cJSON *out = send_request(c, &req, idempotent, call, err);
     cr_http_request_clear(&req);
     return out;
 }
 
-cJSON *cr_client_run_job(cr_client *c, const char *job, const cr_run_job_options *opts, cr_error *err)
+cJSON *cr_client_call(cr_client *c, const char *method, const char *path, const char *query, const cJSON *body,
+                      const cr_call_options *call, cr_error *err)
+{
+    return cr_client_send(c, method, path, query, body, strcmp(method, "GET") == 0, call, 0, err);
+}
+
+cJSON *cr_client_run_job(cr_client *c, const char *job, const cr_run_job_options *opts, const cr_call_options *call,
+                         cr_error *err)
 {
     char *name = cr_client_job_name(c, job, err);
     if (!name)
@@ -328,7 +446,7 @@ cJSON *cr_client_run_job(cr_client *c, const char *job, const cr_run_job_options
     free(name);
     if (rc < 0)
         return NULL;
-    cJSON *op = send_request(c, &req, err);
+    cJSON *op = send_request(c, &req, 0, call, err);
     cr_http_request_clear(&req);
     if (op) {
         const char *exec = cr_api_operation_execution(op);
@@ -336,24 +454,4 @@ cJSON *cr_client_run_job(cr_client *c, const char *job, const cr_run_job_options
             cJSON_AddStringToObject(op, "execution", exec);
     }
     return op;
-}
-
-cJSON *cr_client_get_execution(cr_client *c, const char *execution, cr_error *err)
-{
-    char *name = cr_client_execution_name(c, execution, err);
-    if (!name)
-        return NULL;
-    cJSON *out = cr_client_call(c, "GET", name, NULL, NULL, err);
-    free(name);
-    return out;
-}
-
-cJSON *cr_client_get_operation(cr_client *c, const char *operation, cr_error *err)
-{
-    char *name = resolve(c, operation, "operations", "operation", err);
-    if (!name)
-        return NULL;
-    cJSON *out = cr_client_call(c, "GET", name, NULL, NULL, err);
-    free(name);
-    return out;
 }

@@ -262,6 +262,28 @@ CR_API char *cr_metadata_lookup(const char *path, cr_error *err);
 
 typedef struct cr_client cr_client;
 
+/*
+** Retries. Reads (get, list, operations) are retried on UNAVAILABLE, 429,
+** 500/502/504, timeouts and dropped connections; calls that change something
+** only when they cannot have taken effect (429, a connection never made).
+** Backoff is exponential with full jitter; a server's Retry-After header or
+** google.rpc.RetryInfo is honoured; all of it within `deadline`.
+** A zero field means the default.
+*/
+typedef struct cr_retry {
+    int attempts;      /* tries in all, the first included; default 5; 1 = no retries */
+    double initial;    /* the first backoff's ceiling, seconds; default 0.5 */
+    double max;        /* the largest backoff ceiling, seconds; default 30 */
+    double multiplier; /* growth of the ceiling per retry; default 2 */
+    double deadline;   /* seconds for the whole call, retries and waits included; default 120 */
+} cr_retry;
+
+/* Per-call settings; pass NULL for the client's. */
+typedef struct cr_call_options {
+    const cr_retry *retry; /* NULL: the client's policy */
+    double timeout;        /* seconds for one HTTP exchange; 0: the client's */
+} cr_call_options;
+
 typedef struct cr_client_options {
     const char *project;         /* NULL: $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_CORE_PROJECT, credentials */
     const char *region;          /* NULL: $CLOUDSDK_RUN_REGION */
@@ -272,6 +294,7 @@ typedef struct cr_client_options {
                                     up at the first call that needs a token */
     int anonymous;               /* 1: send no credentials at all */
     cr_transport *transport;     /* NULL: libcurl; otherwise the client takes ownership */
+    const cr_retry *retry;       /* NULL: the defaults above */
 } cr_client_options;
 
 /* A client. NULL with err set for an unusable option (a bad endpoint URL). */
@@ -292,6 +315,10 @@ CR_API int cr_client_is_anonymous(const cr_client *client);
 CR_API char *cr_client_job_name(cr_client *client, const char *job, cr_error *err);
 CR_API char *cr_client_execution_name(cr_client *client, const char *execution, cr_error *err);
 CR_API char *cr_client_parent_name(cr_client *client, cr_error *err); /* projects/P/locations/L */
+/* A task "J-xxxxx-task0" -> .../jobs/J/executions/J-xxxxx/tasks/J-xxxxx-task0; an
+** operation id -> projects/P/locations/L/operations/ID. */
+CR_API char *cr_client_task_name(cr_client *client, const char *task, cr_error *err);
+CR_API char *cr_client_operation_name(cr_client *client, const char *operation, cr_error *err);
 
 /* An environment variable override. */
 typedef struct cr_env_var {
@@ -329,23 +356,85 @@ CR_API cJSON *cr_api_parse_response(const cr_http_response *resp, const char *ur
 /* Maps a google.rpc.Status JSON object ({code, message, status, details}) into err. */
 CR_API void cr_api_status_to_error(const cJSON *status, int http_status, cr_error *err);
 
+/* Paging of list calls; zero / NULL fields are not sent. */
+typedef struct cr_list_options {
+    int32_t page_size;
+    const char *page_token;
+    int show_deleted;
+    const char *filter;   /* ListOperations only */
+} cr_list_options;
+
+/* What calls that change something may also say; zero / NULL fields are not sent. */
+typedef struct cr_write_options {
+    int validate_only;
+    const char *etag;
+    int allow_missing;    /* UpdateJob: create the job when it does not exist */
+} cr_write_options;
+
 /*
 ** The calls. Each returns decoded JSON the caller frees with cJSON_Delete(),
-** or NULL with err set. Names may be short (see cr_client_job_name).
+** or NULL with err set. Names may be short (see cr_client_job_name). `call`
+** may be NULL (the client's retry policy and timeout). List calls return one
+** page as the REST API does ({"jobs": [...], "nextPageToken": "..."}).
+** Calls that change something return the google.longrunning.Operation.
 */
 
-/* RunJob: the google.longrunning.Operation, with one field added at the top
-** level: "execution", the Execution's resource name taken from the metadata. */
+/* RunJob: the Operation, with one field added at the top level:
+** "execution", the Execution's resource name taken from the metadata. */
 CR_API cJSON *cr_client_run_job(cr_client *client, const char *job, const cr_run_job_options *opts,
-                                cr_error *err);
-CR_API cJSON *cr_client_get_execution(cr_client *client, const char *execution, cr_error *err);
-CR_API cJSON *cr_client_get_operation(cr_client *client, const char *operation, cr_error *err);
+                                const cr_call_options *call, cr_error *err);
+
+CR_API cJSON *cr_client_get_job(cr_client *client, const char *job, const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_list_jobs(cr_client *client, const cr_list_options *list, const cr_call_options *call,
+                                  cr_error *err);
+/* `job` is the new job's short id (or full name); `spec` a Job in its REST form. */
+CR_API cJSON *cr_client_create_job(cr_client *client, const char *job, const cJSON *spec,
+                                   const cr_write_options *write, const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_update_job(cr_client *client, const char *job, const cJSON *spec,
+                                   const cr_write_options *write, const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_delete_job(cr_client *client, const char *job, const cr_write_options *write,
+                                   const cr_call_options *call, cr_error *err);
+
+CR_API cJSON *cr_client_get_execution(cr_client *client, const char *execution, const cr_call_options *call,
+                                      cr_error *err);
+/* `job` NULL or "-": the executions of every job in the location. */
+CR_API cJSON *cr_client_list_executions(cr_client *client, const char *job, const cr_list_options *list,
+                                        const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_cancel_execution(cr_client *client, const char *execution, const cr_write_options *write,
+                                         const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_delete_execution(cr_client *client, const char *execution, const cr_write_options *write,
+                                         const cr_call_options *call, cr_error *err);
+
+CR_API cJSON *cr_client_get_task(cr_client *client, const char *task, const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_list_tasks(cr_client *client, const char *execution, const cr_list_options *list,
+                                   const cr_call_options *call, cr_error *err);
+
+CR_API cJSON *cr_client_get_operation(cr_client *client, const char *operation, const cr_call_options *call,
+                                      cr_error *err);
+CR_API cJSON *cr_client_list_operations(cr_client *client, const cr_list_options *list,
+                                        const cr_call_options *call, cr_error *err);
+/* WaitOperation: the server answers when the operation is done or `timeout`
+** seconds passed, whichever comes first (so the answer may not be done). */
+CR_API cJSON *cr_client_wait_operation(cr_client *client, const char *operation, double timeout,
+                                       const cr_call_options *call, cr_error *err);
 
 /* Any Cloud Run v2 call: `path` is relative to the endpoint's /v2/ (e.g.
 ** "projects/p/locations/l/jobs/j"), `query` is an already-encoded query string
-** or NULL, `body` is JSON to send or NULL. */
+** or NULL, `body` is JSON to send or NULL. GET is retried as a read, anything
+** else as a change. */
 CR_API cJSON *cr_client_call(cr_client *client, const char *method, const char *path, const char *query,
-                             const cJSON *body, cr_error *err);
+                             const cJSON *body, const cr_call_options *call, cr_error *err);
+
+/*
+** The retry decision, as data (the client uses it; exposed for tests and for
+** other transports): after attempt number `attempt` (1-based) failed with
+** `err`, with `retry_after` seconds asked by the server (< 0: none), for a
+** call that is a read (`idempotent`) or not, with `remaining` seconds left of
+** the deadline: returns the seconds to wait before the next attempt, or -1
+** to give up. `jitter` is a number in [0, 1) (full jitter).
+*/
+CR_API double cr_retry_delay(const cr_retry *policy, int attempt, const cr_error *err, int idempotent,
+                             double retry_after, double remaining, double jitter);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,650 @@
+/*
+** lclient.c — Client userdata: Lua option tables converted to the core's
+** request options (run_job overrides, paging, write and call options), one
+** cr_client_* call per method, the result pushed as plain tables.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbinding.h"
+
+typedef struct {
+    cr_client *client;
+} client_box;
+
+static client_box *check_client(lua_State *L)
+{
+    client_box *b = luaL_checkudata(L, 1, CLIENT_MT);
+    if (!b->client)
+        luaL_argerror(L, 1, "client is closed");
+    return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading option tables: every mistake raises, naming the option            */
+/* ------------------------------------------------------------------------ */
+
+/* Raises for a key of `t` that is not in `known` (a NULL-terminated list). */
+static void check_known(lua_State *L, int t, const char *fn, const char *const *known)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: option names must be strings (got a %s)", fn, luaL_typename(L, -1));
+        const char *k = lua_tostring(L, -1);
+        int ok = 0;
+        for (int i = 0; known[i] && !ok; i++)
+            ok = strcmp(k, known[i]) == 0;
+        if (!ok)
+            luaL_error(L, "%s: unknown option '%s'", fn, k);
+    }
+}
+
+/* A string option or NULL; the string stays owned by the table. */
+static const char *opt_string(lua_State *L, int t, const char *field, const char *fn)
+{
+    lua_getfield(L, t, field);
+    int ty = lua_type(L, -1);
+    const char *s = ty == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL && ty != LUA_TSTRING)
+        luaL_error(L, "%s: option '%s' must be a string (got %s)", fn, field, lua_typename(L, ty));
+    return s;
+}
+
+static int opt_bool(lua_State *L, int t, const char *field, const char *fn)
+{
+    lua_getfield(L, t, field);
+    int ty = lua_type(L, -1);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
+        luaL_error(L, "%s: option '%s' must be a boolean (got %s)", fn, field, lua_typename(L, ty));
+    return v;
+}
+
+/* An integer option in [0, max]; absent -> 0. */
+static lua_Integer opt_count(lua_State *L, int t, const char *field, lua_Integer max, const char *fn)
+{
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!cr_lua_isinteger(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > (lua_Number)max)
+        luaL_error(L, "%s: option '%s' must be a non-negative integer up to %d (got %s)", fn, field, (int)max,
+                   luaL_tolstring(L, -1, NULL));
+    lua_Integer v = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A positive number of seconds, or 0 when absent. */
+static double opt_seconds(lua_State *L, int t, const char *field, const char *fn)
+{
+    lua_getfield(L, t, field);
+    int ty = lua_type(L, -1);
+    double v = ty == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : 0;
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL && (ty != LUA_TNUMBER || !(v > 0)))
+        luaL_error(L, "%s: option '%s' must be a positive number of seconds", fn, field);
+    return v;
+}
+
+static const char *const retry_fields[] = {"attempts", "initial", "max", "multiplier", "deadline", NULL};
+
+/* retry = {attempts=, initial=, max=, multiplier=, deadline=} */
+static void read_retry(lua_State *L, int t, const char *fn, cr_retry *r)
+{
+    memset(r, 0, sizeof *r);
+    char where[64];
+    snprintf(where, sizeof where, "%s: retry", fn);
+    check_known(L, t, where, retry_fields);
+    lua_getfield(L, t, "attempts");
+    if (!lua_isnil(L, -1) && (!cr_lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 100))
+        luaL_error(L, "%s: option 'retry.attempts' must be an integer from 1 to 100", fn);
+    r->attempts = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    r->initial = opt_seconds(L, t, "initial", where);
+    r->max = opt_seconds(L, t, "max", where);
+    r->deadline = opt_seconds(L, t, "deadline", where);
+    lua_getfield(L, t, "multiplier");
+    if (!lua_isnil(L, -1) && (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 1))
+        luaL_error(L, "%s: option 'retry.multiplier' must be a number >= 1", fn);
+    r->multiplier = (double)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+}
+
+/* The per-call part of an options table: retry= and timeout=. */
+static const cr_call_options *read_call(lua_State *L, int t, const char *fn, cr_call_options *call, cr_retry *r)
+{
+    memset(call, 0, sizeof *call);
+    if (t == 0)
+        return NULL;
+    lua_getfield(L, t, "retry");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: option 'retry' must be a table {attempts=, initial=, max=, multiplier=, deadline=}",
+                       fn);
+        read_retry(L, lua_gettop(L), fn, r);
+        call->retry = r;
+    }
+    lua_pop(L, 1);
+    call->timeout = opt_seconds(L, t, "timeout", fn);
+    return call;
+}
+
+/* The options table at `idx` (absent/nil -> 0), checked against `known`. */
+static int options_at(lua_State *L, int idx, const char *fn, const char *const *known)
+{
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    if (!lua_istable(L, idx))
+        luaL_error(L, "bad argument #%d to '%s' (table of options expected, got %s)", idx - 1, fn,
+                   luaL_typename(L, idx));
+    check_known(L, idx, fn, known);
+    return lua_absindex(L, idx);
+}
+
+static void read_list(lua_State *L, int t, const char *fn, cr_list_options *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!t)
+        return;
+    o->page_size = (int32_t)opt_count(L, t, "page_size", 1000000, fn);
+    o->page_token = opt_string(L, t, "page_token", fn);
+    o->show_deleted = opt_bool(L, t, "show_deleted", fn);
+    o->filter = opt_string(L, t, "filter", fn);
+}
+
+static void read_write(lua_State *L, int t, const char *fn, cr_write_options *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!t)
+        return;
+    o->validate_only = opt_bool(L, t, "validate_only", fn);
+    o->etag = opt_string(L, t, "etag", fn);
+    o->allow_missing = opt_bool(L, t, "allow_missing", fn);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The client                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const char *const client_options[] = {"project", "region", "endpoint", "timeout", "credentials", "retry",
+                                             NULL};
+
+/*
+** core.client{project=, region=, endpoint=, timeout=, retry=, credentials=
+** <Credentials userdata>|false|nil}
+*/
+static int l_client(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_known(L, 1, "client", client_options);
+    cr_client_options o = {0};
+    o.project = opt_string(L, 1, "project", "client");
+    o.region = opt_string(L, 1, "region", "client");
+    o.endpoint = opt_string(L, 1, "endpoint", "client");
+    o.timeout = opt_seconds(L, 1, "timeout", "client");
+    cr_retry retry;
+    lua_getfield(L, 1, "retry");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            return luaL_error(L, "client: option 'retry' must be a table");
+        read_retry(L, lua_gettop(L), "client", &retry);
+        o.retry = &retry;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "credentials");
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        o.anonymous = 1;
+    } else if (!lua_isnil(L, -1)) {
+        o.credentials = cr_lua_to_credentials(L, -1);
+        if (!o.credentials)
+            return luaL_error(L, "client: option 'credentials' must be a cloudrun credentials object or false");
+    }
+    lua_pop(L, 1);
+
+    client_box *b = lua_newuserdata(L, sizeof *b);
+    b->client = NULL;
+    luaL_getmetatable(L, CLIENT_MT);
+    lua_setmetatable(L, -2);
+    cr_error err = CR_ERROR_INIT;
+    b->client = cr_client_new(&o, &err);
+    if (!b->client)
+        return cr_lua_push_failure(L, &err);
+    return 1;
+}
+
+static int l_client_release(lua_State *L)
+{
+    client_box *b = luaL_checkudata(L, 1, CLIENT_MT);
+    if (b->client) {
+        cr_client_free(b->client);
+        b->client = NULL;
+    }
+    return 0;
+}
+
+static int l_client_endpoint(lua_State *L)
+{
+    client_box *b = check_client(L);
+    lua_pushstring(L, cr_client_endpoint(b->client));
+    lua_pushboolean(L, cr_client_is_anonymous(b->client));
+    return 2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* run_job's overrides                                                       */
+/* ------------------------------------------------------------------------ */
+
+static const char *const run_job_options[] = {"args", "env",          "clear_args", "container", "task_count",
+                                              "timeout", "validate_only", "etag",     "retry",     NULL};
+
+/* A string, or a number turned into its decimal text (env values are strings on the wire). */
+static const char *env_value(lua_State *L, int idx, const char *name)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER)
+        lua_tostring(L, idx); /* converts in place; safe: not during lua_next on this slot */
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "run_job: option 'env': the value of %s must be a string or a number (got %s)", name,
+                   luaL_typename(L, idx));
+    return lua_tostring(L, idx);
+}
+
+static int cmp_env(const void *a, const void *b)
+{
+    return strcmp(((const cr_env_var *)a)->name, ((const cr_env_var *)b)->name);
+}
+
+/*
+** Converts run_job's option table into cr_run_job_options. Strings stay owned
+** by Lua: they are anchored in a scratch table at `anchor` for the call.
+*/
+static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_options *o)
+{
+    memset(o, 0, sizeof *o);
+    lua_getfield(L, t, "args");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "run_job: option 'args' must be a list of strings (got %s)", luaL_typename(L, -1));
+        size_t n = (size_t)lua_rawlen(L, -1);
+        const char **args = lua_newuserdata(L, (n ? n : 1) * sizeof *args);
+        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, -1, (lua_Integer)i + 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "run_job: option 'args': element %d must be a string (got %s)", (int)i + 1,
+                           luaL_typename(L, -1));
+            args[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+        /* a list with holes or extra keys is a mistake too */
+        size_t count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            lua_pop(L, 1);
+            count++;
+        }
+        if (count != n)
+            luaL_error(L, "run_job: option 'args' must be a list (keys 1..n) of strings");
+        o->args = args;
+        o->nargs = n;
+        o->has_args = 1;
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, t, "env");
+    if (!lua_isnil(L, -1)) {
+        int e = lua_gettop(L);
+        if (!lua_istable(L, e))
+            luaL_error(L, "run_job: option 'env' must be a table (got %s)", luaL_typename(L, e));
+        size_t count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, e)) {
+            lua_pop(L, 1);
+            count++;
+        }
+        cr_env_var *vars = lua_newuserdata(L, (count ? count : 1) * sizeof *vars);
+        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        size_t n = 0;
+        size_t len = (size_t)lua_rawlen(L, e);
+        if (len > 0 && len == count) {
+            /* a list of {name=, value=} */
+            for (size_t i = 1; i <= len; i++) {
+                lua_rawgeti(L, e, (lua_Integer)i);
+                if (!lua_istable(L, -1))
+                    luaL_error(L, "run_job: option 'env': element %d must be a table {name=, value=}", (int)i);
+                lua_getfield(L, -1, "name");
+                if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
+                    luaL_error(L, "run_job: option 'env': element %d needs a string 'name'", (int)i);
+                vars[n].name = lua_tostring(L, -1);
+                lua_getfield(L, -2, "value");
+                if (lua_isnil(L, -1)) {
+                    vars[n].value = "";
+                } else {
+                    char what[32];
+                    snprintf(what, sizeof what, "element %d", (int)i);
+                    vars[n].value = env_value(L, lua_gettop(L), what);
+                }
+                /* a number converted to text lives only on the stack: anchor it */
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+                lua_pop(L, 3);
+                n++;
+            }
+        } else if (count > 0) {
+            /* a map NAME -> value */
+            lua_pushnil(L);
+            while (lua_next(L, e)) {
+                if (lua_type(L, -2) != LUA_TSTRING || !*lua_tostring(L, -2))
+                    luaL_error(L, "run_job: option 'env' must map names (strings) to values, or list {name=, value=}");
+                vars[n].name = lua_tostring(L, -2);
+                /* copy the value so a number can be converted without disturbing lua_next */
+                lua_pushvalue(L, -1);
+                vars[n].value = env_value(L, lua_gettop(L), vars[n].name);
+                lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+                lua_pop(L, 1);
+                n++;
+            }
+            qsort(vars, n, sizeof *vars, cmp_env);
+        }
+        o->env = vars;
+        o->nenv = n;
+    }
+    lua_pop(L, 1);
+
+    o->clear_args = opt_bool(L, t, "clear_args", "run_job");
+    o->validate_only = opt_bool(L, t, "validate_only", "run_job");
+    o->container = opt_string(L, t, "container", "run_job");
+    o->etag = opt_string(L, t, "etag", "run_job");
+    o->task_count = (int32_t)opt_count(L, t, "task_count", 10000, "run_job");
+
+    lua_getfield(L, t, "timeout");
+    int ty = lua_type(L, -1);
+    if (ty == LUA_TNUMBER) {
+        lua_Number s = lua_tonumber(L, -1);
+        if (!(s > 0) || s > 3153600000.0)
+            luaL_error(L, "run_job: option 'timeout' must be a positive number of seconds (got %s)",
+                       luaL_tolstring(L, -1, NULL));
+        o->timeout_nanos = (int64_t)(s * 1e9 + 0.5);
+    } else if (ty == LUA_TSTRING) {
+        int64_t ns;
+        if (cr_duration_parse(lua_tostring(L, -1), &ns) < 0 || ns <= 0)
+            luaL_error(L, "run_job: option 'timeout' must be seconds or a duration like \"600s\" or \"10m\" (got \"%s\")",
+                       lua_tostring(L, -1));
+        o->timeout_nanos = ns;
+    } else if (ty != LUA_TNIL) {
+        luaL_error(L, "run_job: option 'timeout' must be a number of seconds or a duration string (got %s)",
+                   lua_typename(L, ty));
+    }
+    lua_pop(L, 1);
+}
+
+
+static int l_client_run_job(lua_State *L)
+{
+    client_box *b = check_client(L);
+    const char *job = luaL_checkstring(L, 2);
+    int t = options_at(L, 3, "run_job", run_job_options);
+    cr_run_job_options o;
+    memset(&o, 0, sizeof o);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *callp = NULL;
+    if (t) {
+        lua_newtable(L);
+        read_run_job_options(L, t, lua_gettop(L), &o);
+        /* run_job's `timeout` is the task timeout override: only retry= is per call here */
+        lua_getfield(L, t, "retry");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_istable(L, -1))
+                return luaL_error(L, "run_job: option 'retry' must be a table");
+            read_retry(L, lua_gettop(L), "run_job", &retry);
+            memset(&call, 0, sizeof call);
+            call.retry = &retry;
+            callp = &call;
+        }
+        lua_pop(L, 1);
+    }
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_client_run_job(b->client, job, &o, callp, &err), &err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The other methods: name [, spec] [, options]                              */
+/* ------------------------------------------------------------------------ */
+
+static const char *const call_only[] = {"retry", "timeout", NULL};
+static const char *const list_opts[] = {"page_size", "page_token", "show_deleted", "retry", "timeout", NULL};
+static const char *const op_list_opts[] = {"page_size", "page_token", "filter", "retry", "timeout", NULL};
+static const char *const write_opts[] = {"validate_only", "etag", "retry", "timeout", NULL};
+static const char *const update_opts[] = {"validate_only", "allow_missing", "retry", "timeout", NULL};
+static const char *const create_opts[] = {"validate_only", "retry", "timeout", NULL};
+
+typedef cJSON *(*get_fn)(cr_client *, const char *, const cr_call_options *, cr_error *);
+
+static int do_get(lua_State *L, const char *fn, get_fn f)
+{
+    client_box *b = check_client(L);
+    const char *name = luaL_checkstring(L, 2);
+    int t = options_at(L, 3, fn, call_only);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, f(b->client, name, cp, &err), &err);
+}
+
+static int l_get_job(lua_State *L) { return do_get(L, "get_job", cr_client_get_job); }
+static int l_get_execution(lua_State *L) { return do_get(L, "get_execution", cr_client_get_execution); }
+static int l_get_task(lua_State *L) { return do_get(L, "get_task", cr_client_get_task); }
+static int l_get_operation(lua_State *L) { return do_get(L, "get_operation", cr_client_get_operation); }
+
+static int l_list_jobs(lua_State *L)
+{
+    client_box *b = check_client(L);
+    int t = options_at(L, 2, "list_jobs", list_opts);
+    cr_list_options list;
+    read_list(L, t, "list_jobs", &list);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, "list_jobs", &call, &retry);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_client_list_jobs(b->client, &list, cp, &err), &err);
+}
+
+static int l_list_operations(lua_State *L)
+{
+    client_box *b = check_client(L);
+    int t = options_at(L, 2, "list_operations", op_list_opts);
+    cr_list_options list;
+    read_list(L, t, "list_operations", &list);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, "list_operations", &call, &retry);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_client_list_operations(b->client, &list, cp, &err), &err);
+}
+
+typedef cJSON *(*list_fn)(cr_client *, const char *, const cr_list_options *, const cr_call_options *, cr_error *);
+
+/* list_executions(job|nil, opts) / list_tasks(execution, opts) */
+static int do_list_under(lua_State *L, const char *fn, list_fn f, int parent_optional)
+{
+    client_box *b = check_client(L);
+    const char *parent = parent_optional ? luaL_optstring(L, 2, NULL) : luaL_checkstring(L, 2);
+    int t = options_at(L, 3, fn, list_opts);
+    cr_list_options list;
+    read_list(L, t, fn, &list);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, f(b->client, parent, &list, cp, &err), &err);
+}
+
+static int l_list_executions(lua_State *L) { return do_list_under(L, "list_executions", cr_client_list_executions, 1); }
+static int l_list_tasks(lua_State *L) { return do_list_under(L, "list_tasks", cr_client_list_tasks, 0); }
+
+typedef cJSON *(*write_fn)(cr_client *, const char *, const cr_write_options *, const cr_call_options *,
+                           cr_error *);
+
+/* delete_job / cancel_execution / delete_execution (name, {validate_only=, etag=}) */
+static int do_write(lua_State *L, const char *fn, write_fn f)
+{
+    client_box *b = check_client(L);
+    const char *name = luaL_checkstring(L, 2);
+    int t = options_at(L, 3, fn, write_opts);
+    cr_write_options w;
+    read_write(L, t, fn, &w);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, f(b->client, name, &w, cp, &err), &err);
+}
+
+static int l_delete_job(lua_State *L) { return do_write(L, "delete_job", cr_client_delete_job); }
+static int l_cancel_execution(lua_State *L) { return do_write(L, "cancel_execution", cr_client_cancel_execution); }
+static int l_delete_execution(lua_State *L) { return do_write(L, "delete_execution", cr_client_delete_execution); }
+
+typedef cJSON *(*spec_fn)(cr_client *, const char *, const cJSON *, const cr_write_options *,
+                          const cr_call_options *, cr_error *);
+
+/* create_job / update_job (name, spec, opts): the spec is a Job in its REST form. */
+static int do_spec(lua_State *L, const char *fn, spec_fn f, const char *const *known)
+{
+    client_box *b = check_client(L);
+    const char *name = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int t = options_at(L, 4, fn, known);
+    cr_write_options w;
+    read_write(L, t, fn, &w);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
+    cJSON *spec = cr_lua_to_json(L, 3, "spec");
+    if (!spec)
+        return luaL_argerror(L, 3, lua_tostring(L, -1));
+    cr_error err = CR_ERROR_INIT;
+    cJSON *out = f(b->client, name, spec, &w, cp, &err);
+    cJSON_Delete(spec);
+    return cr_lua_push_result(L, out, &err);
+}
+
+static int l_create_job(lua_State *L) { return do_spec(L, "create_job", cr_client_create_job, create_opts); }
+static int l_update_job(lua_State *L) { return do_spec(L, "update_job", cr_client_update_job, update_opts); }
+
+/* wait_operation(name, timeout_seconds [, opts]) */
+static int l_wait_operation(lua_State *L)
+{
+    client_box *b = check_client(L);
+    const char *name = luaL_checkstring(L, 2);
+    lua_Number timeout = luaL_optnumber(L, 3, 0);
+    luaL_argcheck(L, timeout >= 0, 3, "timeout must not be negative");
+    int t = options_at(L, 4, "wait_operation", call_only);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, "wait_operation", &call, &retry);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_client_wait_operation(b->client, name, (double)timeout, cp, &err), &err);
+}
+
+/* client:call(method, path [, query [, body [, opts]]]) — any v2 method. */
+static int l_client_call(lua_State *L)
+{
+    static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE", NULL};
+    client_box *b = check_client(L);
+    const char *method = methods[luaL_checkoption(L, 2, NULL, methods)];
+    const char *path = luaL_checkstring(L, 3);
+    const char *query = luaL_optstring(L, 4, NULL);
+    int t = options_at(L, 6, "call", call_only);
+    cr_call_options call;
+    cr_retry retry;
+    const cr_call_options *cp = read_call(L, t, "call", &call, &retry);
+    cJSON *body = NULL;
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        body = cr_lua_to_json(L, 5, "body");
+        if (!body)
+            return luaL_argerror(L, 5, lua_tostring(L, -1));
+    }
+    cr_error err = CR_ERROR_INIT;
+    cJSON *out = cr_client_call(b->client, method, path, query, body, cp, &err);
+    cJSON_Delete(body);
+    return cr_lua_push_result(L, out, &err);
+}
+
+typedef char *(*name_fn)(cr_client *, const char *, cr_error *);
+
+static int do_name(lua_State *L, name_fn f)
+{
+    client_box *b = check_client(L);
+    cr_error err = CR_ERROR_INIT;
+    char *name = f(b->client, luaL_checkstring(L, 2), &err);
+    if (!name)
+        return cr_lua_push_failure(L, &err);
+    lua_pushstring(L, name);
+    free(name);
+    return 1;
+}
+
+static int l_job_name(lua_State *L) { return do_name(L, cr_client_job_name); }
+static int l_execution_name(lua_State *L) { return do_name(L, cr_client_execution_name); }
+static int l_task_name(lua_State *L) { return do_name(L, cr_client_task_name); }
+static int l_operation_name(lua_State *L) { return do_name(L, cr_client_operation_name); }
+
+static int l_client_parent(lua_State *L)
+{
+    client_box *b = check_client(L);
+    cr_error err = CR_ERROR_INIT;
+    char *name = cr_client_parent_name(b->client, &err);
+    if (!name)
+        return cr_lua_push_failure(L, &err);
+    lua_pushstring(L, name);
+    free(name);
+    return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"run_job", l_client_run_job},
+    {"get_job", l_get_job},
+    {"list_jobs", l_list_jobs},
+    {"create_job", l_create_job},
+    {"update_job", l_update_job},
+    {"delete_job", l_delete_job},
+    {"get_execution", l_get_execution},
+    {"list_executions", l_list_executions},
+    {"cancel_execution", l_cancel_execution},
+    {"delete_execution", l_delete_execution},
+    {"get_task", l_get_task},
+    {"list_tasks", l_list_tasks},
+    {"get_operation", l_get_operation},
+    {"list_operations", l_list_operations},
+    {"wait_operation", l_wait_operation},
+    {"call", l_client_call},
+    {"job_name", l_job_name},
+    {"execution_name", l_execution_name},
+    {"task_name", l_task_name},
+    {"operation_name", l_operation_name},
+    {"parent", l_client_parent},
+    {"endpoint", l_client_endpoint},
+    {"close", l_client_release},
+    {NULL, NULL},
+};
+
+static const luaL_Reg client_functions[] = {
+    {"client", l_client},
+    {NULL, NULL},
+};
+
+void cr_lua_open_client(lua_State *L)
+{
+    cr_lua_new_class(L, CLIENT_MT, client_methods, l_client_release, NULL);
+    luaL_setfuncs(L, client_functions, 0);
+}

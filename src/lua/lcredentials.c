@@ -1,0 +1,193 @@
+/*
+** lcredentials.c — Credentials userdata: a reference to a core credential
+** (shared token cache), its token and a description that never shows a secret.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbinding.h"
+
+/* ------------------------------------------------------------------------ */
+/* Credentials                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    cr_credentials *creds;
+} creds_box;
+
+static creds_box *check_creds(lua_State *L, int idx)
+{
+    creds_box *b = luaL_checkudata(L, idx, CREDS_MT);
+    if (!b->creds)
+        luaL_argerror(L, idx, "credentials already released");
+    return b;
+}
+
+/* The userdata exists before the C object, so __gc never meets half a thing. */
+static creds_box *new_creds_box(lua_State *L)
+{
+    creds_box *b = lua_newuserdata(L, sizeof *b);
+    b->creds = NULL;
+    luaL_getmetatable(L, CREDS_MT);
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+static int finish_creds(lua_State *L, creds_box *b, cr_credentials *creds, cr_error *err)
+{
+    if (!creds)
+        return cr_lua_push_failure(L, err);
+    b->creds = creds;
+    return 1;
+}
+
+/* core.credentials_file(path) */
+static int l_credentials_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    creds_box *b = new_creds_box(L);
+    cr_error err = CR_ERROR_INIT;
+    return finish_creds(L, b, cr_credentials_from_file(path, &err), &err);
+}
+
+/* core.credentials_json(text_or_table [, origin]) */
+static int l_credentials_json(lua_State *L)
+{
+    const char *origin = luaL_optstring(L, 2, "credentials table");
+    char *owned = NULL;
+    size_t len = 0;
+    const char *text;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        cJSON *j = cr_lua_to_json(L, 1, "credentials");
+        if (!j)
+            return luaL_argerror(L, 1, lua_tostring(L, -1));
+        owned = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (!owned)
+            return luaL_error(L, "out of memory");
+        text = owned;
+        len = strlen(owned);
+    } else {
+        text = luaL_checklstring(L, 1, &len);
+    }
+    creds_box *b = new_creds_box(L);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_json(text, len, origin, &err);
+    cr_secret_free(owned);
+    return finish_creds(L, b, c, &err);
+}
+
+/* core.credentials_metadata([host]) */
+static int l_credentials_metadata(lua_State *L)
+{
+    const char *host = luaL_optstring(L, 1, NULL);
+    creds_box *b = new_creds_box(L);
+    cr_error err = CR_ERROR_INIT;
+    return finish_creds(L, b, cr_credentials_from_metadata(host, &err), &err);
+}
+
+/* core.credentials_token(token [, expires_at]) */
+static int l_credentials_token(lua_State *L)
+{
+    const char *token = luaL_checkstring(L, 1);
+    lua_Integer exp = luaL_optinteger(L, 2, 0);
+    creds_box *b = new_creds_box(L);
+    cr_error err = CR_ERROR_INIT;
+    return finish_creds(L, b, cr_credentials_from_access_token(token, (int64_t)exp, &err), &err);
+}
+
+/* core.credentials_default() — the ADC chain */
+static int l_credentials_default(lua_State *L)
+{
+    creds_box *b = new_creds_box(L);
+    cr_error err = CR_ERROR_INIT;
+    return finish_creds(L, b, cr_credentials_default(&err), &err);
+}
+
+/* creds:token() -> token, expires_at | nil, err */
+static int l_creds_token(lua_State *L)
+{
+    creds_box *b = check_creds(L, 1);
+    cr_error err = CR_ERROR_INIT;
+    char *token = NULL;
+    int64_t exp = 0;
+    if (cr_credentials_token(b->creds, &token, &exp, &err) < 0)
+        return cr_lua_push_failure(L, &err);
+    lua_pushstring(L, token);
+    cr_secret_free(token);
+    if (exp > 0)
+        lua_pushinteger_ll(L, exp);
+    else
+        lua_pushnil(L);
+    return 2;
+}
+
+/* creds:info() -> {type=, account=, project=, origin=} — never a secret */
+static int l_creds_info(lua_State *L)
+{
+    creds_box *b = check_creds(L, 1);
+    lua_createtable(L, 0, 4);
+    const char *fields[][2] = {{"type", cr_credentials_type(b->creds)},
+                               {"account", cr_credentials_account(b->creds)},
+                               {"project", cr_credentials_project(b->creds)},
+                               {"origin", cr_credentials_origin(b->creds)}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (fields[i][1]) {
+            lua_pushstring(L, fields[i][1]);
+            lua_setfield(L, -2, fields[i][0]);
+        }
+    }
+    return 1;
+}
+
+static int l_creds_tostring(lua_State *L)
+{
+    creds_box *b = luaL_checkudata(L, 1, CREDS_MT);
+    if (!b->creds) {
+        lua_pushliteral(L, "cloudrun.Credentials (released)");
+        return 1;
+    }
+    const char *account = cr_credentials_account(b->creds);
+    lua_pushfstring(L, "cloudrun.Credentials (%s%s%s)", cr_credentials_type(b->creds), account ? ", " : "",
+                    account ? account : "");
+    return 1;
+}
+
+/* __gc and __close: the same idempotent release. */
+static int l_creds_release(lua_State *L)
+{
+    creds_box *b = luaL_checkudata(L, 1, CREDS_MT);
+    if (b->creds) {
+        cr_credentials_unref(b->creds);
+        b->creds = NULL;
+    }
+    return 0;
+}
+
+cr_credentials *cr_lua_to_credentials(lua_State *L, int idx)
+{
+    creds_box *b = luaL_testudata(L, idx, CREDS_MT);
+    return b ? b->creds : NULL;
+}
+
+static const luaL_Reg creds_methods[] = {
+    {"token", l_creds_token},
+    {"info", l_creds_info},
+    {"release", l_creds_release},
+    {NULL, NULL},
+};
+
+static const luaL_Reg creds_functions[] = {
+    {"credentials_file", l_credentials_file},
+    {"credentials_json", l_credentials_json},
+    {"credentials_metadata", l_credentials_metadata},
+    {"credentials_token", l_credentials_token},
+    {"credentials_default", l_credentials_default},
+    {NULL, NULL},
+};
+
+void cr_lua_open_credentials(lua_State *L)
+{
+    cr_lua_new_class(L, CREDS_MT, creds_methods, l_creds_release, l_creds_tostring);
+    luaL_setfuncs(L, creds_functions, 0);
+}
