@@ -310,6 +310,83 @@ TEST(http_statuses_and_rpc_codes_map_both_ways)
     CHECK_INT(cr_http_status_for_code("nonsense"), 500);
 }
 
+static cr_error http_error(int status, const char *code)
+{
+    cr_error e = CR_ERROR_INIT;
+    cr_error_set(&e, code, status, "test");
+    e.sent = 1;
+    return e;
+}
+
+static cr_error transport_error(const char *code, int sent)
+{
+    cr_error e = CR_ERROR_INIT;
+    cr_error_set(&e, code, 0, "test");
+    e.sent = sent;
+    return e;
+}
+
+/* The retry table: what a read and a change may retry. */
+TEST(reads_retry_transient_failures_and_changes_only_what_cannot_have_taken_effect)
+{
+    struct {
+        cr_error err;
+        int read_retries;
+        int write_retries;
+    } table[] = {
+        {http_error(503, "UNAVAILABLE"), 1, 0},
+        {http_error(429, "RESOURCE_EXHAUSTED"), 1, 1},
+        {http_error(500, "INTERNAL"), 1, 0},
+        {http_error(502, "UNAVAILABLE"), 1, 0},
+        {http_error(504, "DEADLINE_EXCEEDED"), 1, 0},
+        {http_error(404, "NOT_FOUND"), 0, 0},
+        {http_error(400, "INVALID_ARGUMENT"), 0, 0},
+        {http_error(403, "PERMISSION_DENIED"), 0, 0},
+        {http_error(409, "ALREADY_EXISTS"), 0, 0},
+        {transport_error("UNAVAILABLE", 0), 1, 1},       /* connection never made */
+        {transport_error("UNAVAILABLE", 1), 1, 0},       /* reset after sending */
+        {transport_error("DEADLINE_EXCEEDED", 1), 1, 0}, /* timed out after sending */
+        {transport_error("INVALID_ARGUMENT", 0), 0, 0},  /* malformed URL */
+    };
+    cr_retry p = {5, 1, 30, 2, 100};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        double r = cr_retry_delay(&p, 1, &table[i].err, 1, -1, 100, 0.5);
+        double w = cr_retry_delay(&p, 1, &table[i].err, 0, -1, 100, 0.5);
+        if ((r >= 0) != table[i].read_retries || (w >= 0) != table[i].write_retries)
+            fprintf(stderr, "  case %zu: %s/%d sent=%d\n", i, table[i].err.code, table[i].err.status,
+                    table[i].err.sent);
+        CHECK_INT(r >= 0, table[i].read_retries);
+        CHECK_INT(w >= 0, table[i].write_retries);
+        cr_error_clear(&table[i].err);
+    }
+}
+
+TEST(backoff_grows_with_full_jitter_up_to_the_cap_and_the_attempts_run_out)
+{
+    cr_retry p = {4, 0.5, 3, 2, 100};
+    cr_error e = http_error(503, "UNAVAILABLE");
+    /* jitter 1.0-: the ceiling itself; 0: no wait at all (full jitter) */
+    CHECK(cr_retry_delay(&p, 1, &e, 1, -1, 100, 0.999999) > 0.49);
+    CHECK(cr_retry_delay(&p, 2, &e, 1, -1, 100, 0.999999) > 0.99);
+    CHECK(cr_retry_delay(&p, 3, &e, 1, -1, 100, 0.999999) < 2.0 + 1e-9);
+    CHECK(cr_retry_delay(&p, 1, &e, 1, -1, 100, 0.0) == 0.0);
+    p.attempts = 10;
+    CHECK(cr_retry_delay(&p, 8, &e, 1, -1, 100, 0.999999) <= 3.0); /* capped at max */
+    p.attempts = 4;
+    CHECK(cr_retry_delay(&p, 4, &e, 1, -1, 100, 0.5) < 0); /* 4 attempts made: no more */
+    cr_error_clear(&e);
+}
+
+TEST(a_servers_retry_after_is_honoured_but_never_past_the_deadline)
+{
+    cr_retry p = {5, 0.1, 30, 2, 100};
+    cr_error e = http_error(429, "RESOURCE_EXHAUSTED");
+    CHECK(cr_retry_delay(&p, 1, &e, 0, 2.5, 100, 0.5) == 2.5);
+    CHECK(cr_retry_delay(&p, 1, &e, 0, 2.5, 2.0, 0.5) < 0); /* would end after the deadline */
+    CHECK(cr_retry_delay(&p, 1, &e, 1, -1, 0.01, 0.9) < 0);
+    cr_error_clear(&e);
+}
+
 int main(void)
 {
     return check_run();
