@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "api.h"
+#include "cloudrun.h"
+#include "enum_encoding.h"
 #include "errors.h"
 #include "job_spec.h"
 #include "resource_json.h"
@@ -73,13 +75,11 @@ static cJSON *not_found(call *c, const char *id, const char *kind)
     return NULL;
 }
 
-/* pageSize and pageToken; the token is the opaque position after the last item. */
-static int paging(call *c, int *size, long long *token)
+/* pageSize: the default when absent or 0, at most MAX_PAGE_SIZE. */
+static int page_size(call *c, int *size)
 {
     const char *ps = query(c, "pageSize", "page_size");
-    const char *pt = query(c, "pageToken", "page_token");
     *size = DEFAULT_PAGE_SIZE;
-    *token = -1;
     if (ps && *ps) {
         char *end;
         long v = strtol(ps, &end, 10);
@@ -90,6 +90,16 @@ static int paging(call *c, int *size, long long *token)
         if (v > 0)
             *size = v > MAX_PAGE_SIZE ? MAX_PAGE_SIZE : (int)v;
     }
+    return 0;
+}
+
+/* pageSize and pageToken; the token is the opaque position after the last item. */
+static int paging(call *c, int *size, long long *token)
+{
+    const char *pt = query(c, "pageToken", "page_token");
+    *token = -1;
+    if (page_size(c, size) < 0)
+        return -1;
     if (pt && *pt) {
         char *end;
         long long v = strtoll(pt, &end, 10);
@@ -142,12 +152,36 @@ static cJSON *done_operation(call *c, cJSON *resource, const char *type)
     return emu_operation_json(op);
 }
 
-/* Stops an execution's processes and hides it (job or execution deleted). */
+/* The answer to a validateOnly request: a finished operation around what
+** would have been, never stored (validateOnly creates nothing, operations
+** included; the answer is done, so no client polls it). */
+static cJSON *validated_operation(call *c, cJSON *resource, const char *type)
+{
+    char uuid[37];
+    emu_uuid4(uuid);
+    emu_operation op = {0};
+    op.name = emu_strfmt("projects/%s/locations/%s/operations/%s", c->rt.project, c->rt.location, uuid);
+    op.snapshot = emu_done_operation(resource, type);
+    cJSON *json = op.name ? emu_operation_json(&op) : NULL;
+    free(op.name);
+    cJSON_Delete(op.snapshot);
+    if (!json)
+        emu_error_set(&c->err, "INTERNAL", "out of memory");
+    return json;
+}
+
+/*
+** Deleting an execution (itself, or with its job): as on Cloud Run, a running
+** one is cancelled (its task processes get SIGTERM, SIGKILL after the grace
+** period) and deleted at once; it answers 404 from then on, and a RunJob
+** operation that follows it ends once its processes have stopped, with the
+** cancelled Execution (deleteTime set) as its response.
+*/
 static void delete_execution(emu_store *s, emu_execution *e)
 {
     emu_runner_cancel(s, e);
     e->deleted = 1;
-    e->update_ns = emu_now_ns();
+    e->update_ns = e->delete_ns = emu_now_ns();
 }
 
 /* ---- Jobs ------------------------------------------------------------------------- */
@@ -179,8 +213,10 @@ static cJSON *create_job(call *c)
         return NULL;
     }
     cJSON *json = emu_job_json(c->s, job);
-    if (query_bool(c, "validateOnly", "validate_only"))
+    if (query_bool(c, "validateOnly", "validate_only")) {
         emu_store_remove_job(c->s, job);
+        return validated_operation(c, json, EMU_TYPE_JOB);
+    }
     return done_operation(c, json, EMU_TYPE_JOB);
 }
 
@@ -237,13 +273,15 @@ static cJSON *update_job(call *c, const char *id)
             return NULL;
         }
         cJSON *json = emu_job_json(c->s, job);
-        if (query_bool(c, "validateOnly", "validate_only"))
+        if (query_bool(c, "validateOnly", "validate_only")) {
             emu_store_remove_job(c->s, job);
+            return validated_operation(c, json, EMU_TYPE_JOB);
+        }
         return done_operation(c, json, EMU_TYPE_JOB);
     }
     if (query_bool(c, "validateOnly", "validate_only")) {
         cJSON_Delete(spec);
-        return done_operation(c, emu_job_json(c->s, job), EMU_TYPE_JOB);
+        return validated_operation(c, emu_job_json(c->s, job), EMU_TYPE_JOB);
     }
     cJSON_Delete(job->spec);
     job->spec = spec;
@@ -269,7 +307,7 @@ static cJSON *delete_job(call *c, const char *id)
         return NULL;
     cJSON *json = emu_job_json(c->s, job);
     if (query_bool(c, "validateOnly", "validate_only"))
-        return done_operation(c, json, EMU_TYPE_JOB);
+        return validated_operation(c, json, EMU_TYPE_JOB);
     char ts[48];
     cJSON_AddStringToObject(json, "deleteTime", emu_timestamp_format(emu_now_ns(), ts, sizeof ts));
     for (size_t i = 0; i < c->s->nexecs; i++) {
@@ -299,11 +337,11 @@ static cJSON *run_job(call *c, const char *id)
         emu_error_set(&c->err, "INTERNAL", "Cannot create the execution: %s.", why);
         return NULL;
     }
-    if (body_bool(c, "validateOnly")) {
+    if (body_bool(c, "validateOnly") || query_bool(c, "validateOnly", "validate_only")) {
         /* Nothing starts; the operation is finished so that a waiting client returns. */
         cJSON *json = emu_execution_json(e);
         emu_store_discard_execution(c->s, job, e);
-        return done_operation(c, json, EMU_TYPE_EXECUTION);
+        return validated_operation(c, json, EMU_TYPE_EXECUTION);
     }
     emu_operation *op = emu_store_add_operation(c->s, c->rt.project, c->rt.location, NULL, e);
     if (!op) {
@@ -357,8 +395,8 @@ static cJSON *cancel_execution(call *c, const char *job, const char *id)
                       id);
         return NULL;
     }
-    if (body_bool(c, "validateOnly"))
-        return done_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
+    if (body_bool(c, "validateOnly") || query_bool(c, "validateOnly", "validate_only"))
+        return validated_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
     emu_runner_cancel(c->s, e);
     emu_operation *op = emu_store_add_operation(c->s, c->rt.project, c->rt.location, NULL, e);
     if (!op) {
@@ -382,8 +420,9 @@ static cJSON *delete_execution_call(call *c, const char *job, const char *id)
         if (!ok)
             return NULL;
     }
-    if (!query_bool(c, "validateOnly", "validate_only"))
-        delete_execution(c->s, e);
+    if (query_bool(c, "validateOnly", "validate_only"))
+        return validated_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
+    delete_execution(c->s, e);
     return done_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
 }
 
@@ -410,26 +449,65 @@ static cJSON *get_task(call *c, const char *job, const char *exec, const char *i
     return i < 0 ? not_found(c, id, "TASK") : emu_task_json(e, &e->tasks[i]);
 }
 
+/*
+** ListTasks. With execution "-" (and job "-" or one job) it lists the tasks of
+** every matching execution, executions newest first and each one's tasks in
+** index order; the page token is then "<execution seq>.<task index>", the
+** position to go on from.
+*/
 static cJSON *list_tasks(call *c, const char *job, const char *exec)
 {
     int size;
-    long long token;
-    if (strcmp(exec, "-") == 0) {
-        emu_error_set(&c->err, "UNIMPLEMENTED", "The emulator lists the tasks of one execution at a time.");
+    long long token = -1;
+    int all = strcmp(exec, "-") == 0;
+    emu_execution *one = NULL;
+    if (all ? (strcmp(job, "-") != 0 && !find_job(c, job)) : !(one = find_execution(c, job, exec)))
         return NULL;
+    long long from_seq = -1;
+    int from_index = 0;
+    const char *pt = query(c, "pageToken", "page_token");
+    if (all && pt && *pt) {
+        char *end;
+        from_seq = strtoll(pt, &end, 10);
+        if (*end == '.')
+            from_index = (int)strtol(end + 1, &end, 10);
+        if (*end || from_seq < 0 || from_index < 0) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid pageToken '%s'.", pt);
+            return NULL;
+        }
     }
-    emu_execution *e = find_execution(c, job, exec);
-    if (!e || paging(c, &size, &token) < 0)
+    if (all ? page_size(c, &size) < 0 : paging(c, &size, &token) < 0)
         return NULL;
     cJSON *page = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(page, "tasks");
-    int from = token >= 0 ? (int)(token < e->task_count ? token : e->task_count) : 0;
-    int to = from + size < e->task_count ? from + size : e->task_count;
-    for (int i = from; i < to; i++)
-        cJSON_AddItemToArray(list, emu_task_json(e, &e->tasks[i]));
-    if (to < e->task_count)
-        add_token(page, to);
-    if (from == to)
+    int count = 0;
+    if (one) {
+        int from = token >= 0 ? (int)(token < one->task_count ? token : one->task_count) : 0;
+        int to = from + size < one->task_count ? from + size : one->task_count;
+        for (int i = from; i < to; i++)
+            cJSON_AddItemToArray(list, emu_task_json(one, &one->tasks[i]));
+        if (to < one->task_count)
+            add_token(page, to);
+        count = to - from;
+    }
+    for (size_t k = c->s->nexecs; all && k-- > 0;) {
+        emu_execution *e = c->s->execs[k];
+        if (e->deleted || !same_parent(c, e->project, e->location) || (strcmp(job, "-") && strcmp(job, e->job)) ||
+            (from_seq >= 0 && e->seq > from_seq))
+            continue;
+        for (int i = from_seq == e->seq ? from_index : 0; i < e->task_count; i++) {
+            if (count == size) {
+                char buf[48];
+                snprintf(buf, sizeof buf, "%lld.%d", (long long)e->seq, i);
+                cJSON_AddStringToObject(page, "nextPageToken", buf);
+                all = 0;
+                break;
+            }
+            cJSON_AddItemToArray(list, emu_task_json(e, &e->tasks[i]));
+            count++;
+        }
+    }
+    if (!count)
         cJSON_DeleteItemFromObject(page, "tasks");
     return page;
 }
@@ -547,106 +625,159 @@ static int is(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-/* Picks the handler from the path's shape, then the method. */
-static cJSON *dispatch(call *c, const char **allow)
+typedef enum rpc {
+    RPC_NONE = -1,
+#define X(name) RPC_##name,
+    EMU_RPC_NAMES
+#undef X
+} rpc;
+
+static const char *const rpc_names[] = {
+#define X(name) #name,
+    EMU_RPC_NAMES
+#undef X
+};
+
+/* The RPC from the path's shape, then the method; RPC_NONE with err set
+** (404, 405 with *allow, or 501 for a verb the emulator lacks) otherwise. */
+static rpc classify(const route *rt, const char *m, const char *path, const char **allow, emu_error *err)
 {
-    const route *rt = &c->rt;
-    const char *m = c->req->method;
     const char *const *seg = rt->seg;
     int n = rt->n;
     const char *verb = rt->verb;
+#define METHOD(name, id)                                                                                           \
+    do {                                                                                                           \
+        if (is(m, name))                                                                                           \
+            return id;                                                                                             \
+    } while (0)
 #define METHODS(list)                                                                                              \
     do {                                                                                                           \
         *allow = list;                                                                                             \
-        emu_error_set_status(&c->err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", m,    \
-                             c->req->path, list);                                                                  \
-        return NULL;                                                                                               \
+        emu_error_set_status(err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", m, path,  \
+                             list);                                                                                \
+        return RPC_NONE;                                                                                           \
     } while (0)
 
     if (is(seg[5], "jobs")) {
         if (n == 6 && !verb) {
-            if (is(m, "POST"))
-                return create_job(c);
-            if (is(m, "GET"))
-                return list_jobs(c);
+            METHOD("POST", RPC_CreateJob);
+            METHOD("GET", RPC_ListJobs);
             METHODS("GET, POST");
         }
         if (n == 7 && is(verb, "run")) {
-            if (is(m, "POST"))
-                return run_job(c, seg[6]);
+            METHOD("POST", RPC_RunJob);
             METHODS("POST");
         }
         if (n == 7 && !verb) {
-            if (is(m, "GET"))
-                return get_job(c, seg[6]);
-            if (is(m, "PATCH"))
-                return update_job(c, seg[6]);
-            if (is(m, "DELETE"))
-                return delete_job(c, seg[6]);
+            METHOD("GET", RPC_GetJob);
+            METHOD("PATCH", RPC_UpdateJob);
+            METHOD("DELETE", RPC_DeleteJob);
             METHODS("GET, PATCH, DELETE");
         }
         if (n == 7 && verb) {
-            emu_error_set(&c->err, "UNIMPLEMENTED", "The emulator does not implement '%s' on jobs.", verb);
-            return NULL;
+            emu_error_set(err, "UNIMPLEMENTED", "The emulator does not implement '%s' on jobs.", verb);
+            return RPC_NONE;
         }
         if (n == 8 && !verb && is(seg[7], "executions")) {
-            if (is(m, "GET"))
-                return list_executions(c, seg[6]);
+            METHOD("GET", RPC_ListExecutions);
             METHODS("GET");
         }
         if (n == 9 && is(seg[7], "executions") && is(verb, "cancel")) {
-            if (is(m, "POST"))
-                return cancel_execution(c, seg[6], seg[8]);
+            METHOD("POST", RPC_CancelExecution);
             METHODS("POST");
         }
         if (n == 9 && is(seg[7], "executions") && !verb) {
-            if (is(m, "GET")) {
-                emu_execution *e = find_execution(c, seg[6], seg[8]);
-                return e ? emu_execution_json(e) : NULL;
-            }
-            if (is(m, "DELETE"))
-                return delete_execution_call(c, seg[6], seg[8]);
+            METHOD("GET", RPC_GetExecution);
+            METHOD("DELETE", RPC_DeleteExecution);
             METHODS("GET, DELETE");
         }
         if (n == 10 && is(seg[7], "executions") && is(seg[9], "tasks") && !verb) {
-            if (is(m, "GET"))
-                return list_tasks(c, seg[6], seg[8]);
+            METHOD("GET", RPC_ListTasks);
             METHODS("GET");
         }
         if (n == 11 && is(seg[7], "executions") && is(seg[9], "tasks") && !verb) {
-            if (is(m, "GET"))
-                return get_task(c, seg[6], seg[8], seg[10]);
+            METHOD("GET", RPC_GetTask);
             METHODS("GET");
         }
     } else if (is(seg[5], "operations")) {
         if (n == 6 && !verb) {
-            if (is(m, "GET"))
-                return list_operations(c);
+            METHOD("GET", RPC_ListOperations);
             METHODS("GET");
         }
         if (n == 7 && is(verb, "wait")) {
-            if (is(m, "POST"))
-                return wait_operation(c, seg[6]);
+            METHOD("POST", RPC_WaitOperation);
             METHODS("POST");
         }
         if (n == 7 && !verb) {
-            if (is(m, "GET")) {
-                emu_operation *op = find_operation(c, seg[6]);
-                return op ? emu_operation_json(op) : NULL;
-            }
-            if (is(m, "DELETE")) {
-                emu_operation *op = find_operation(c, seg[6]);
-                if (!op)
-                    return NULL;
-                emu_store_remove_operation(c->s, op);
-                return cJSON_CreateObject();
-            }
+            METHOD("GET", RPC_GetOperation);
+            METHOD("DELETE", RPC_DeleteOperation);
             METHODS("GET, DELETE");
         }
     }
-    emu_error_set(&c->err, "NOT_FOUND", "The requested URL %s was not found on this server.", c->req->path);
-    return NULL;
+    emu_error_set(err, "NOT_FOUND", "The requested URL %s was not found on this server.", path);
+    return RPC_NONE;
+#undef METHOD
 #undef METHODS
+}
+
+static cJSON *dispatch(call *c, rpc which)
+{
+    const char *const *seg = c->rt.seg;
+    switch (which) {
+    case RPC_CreateJob: return create_job(c);
+    case RPC_ListJobs: return list_jobs(c);
+    case RPC_RunJob: return run_job(c, seg[6]);
+    case RPC_GetJob: return get_job(c, seg[6]);
+    case RPC_UpdateJob: return update_job(c, seg[6]);
+    case RPC_DeleteJob: return delete_job(c, seg[6]);
+    case RPC_ListExecutions: return list_executions(c, seg[6]);
+    case RPC_CancelExecution: return cancel_execution(c, seg[6], seg[8]);
+    case RPC_GetExecution: {
+        emu_execution *e = find_execution(c, seg[6], seg[8]);
+        return e ? emu_execution_json(e) : NULL;
+    }
+    case RPC_DeleteExecution: return delete_execution_call(c, seg[6], seg[8]);
+    case RPC_ListTasks: return list_tasks(c, seg[6], seg[8]);
+    case RPC_GetTask: return get_task(c, seg[6], seg[8], seg[10]);
+    case RPC_ListOperations: return list_operations(c);
+    case RPC_WaitOperation: return wait_operation(c, seg[6]);
+    case RPC_GetOperation: {
+        emu_operation *op = find_operation(c, seg[6]);
+        return op ? emu_operation_json(op) : NULL;
+    }
+    case RPC_DeleteOperation: {
+        emu_operation *op = find_operation(c, seg[6]);
+        if (!op)
+            return NULL;
+        emu_store_remove_operation(c->s, op);
+        return cJSON_CreateObject();
+    }
+    case RPC_NONE: break;
+    }
+    return NULL;
+}
+
+const char *emu_api_rpc_name(const char *method, const char *path)
+{
+    route rt;
+    emu_error err;
+    const char *allow = NULL;
+    rpc which = parse_route(&rt, path) == 0 ? classify(&rt, method, path, &allow, &err) : RPC_NONE;
+    free(rt.buf);
+    return which == RPC_NONE ? NULL : rpc_names[which];
+}
+
+void emu_api_reset(emu_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nexecs; i++)
+        if (!s->execs[i]->deleted)
+            delete_execution(s, s->execs[i]);
+    while (s->njobs)
+        emu_store_remove_job(s, s->jobs[s->njobs - 1]);
+    while (s->nops)
+        emu_store_remove_operation(s, s->ops[s->nops - 1]);
+    pthread_mutex_unlock(&s->mu);
 }
 
 int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char **allow)
@@ -657,30 +788,33 @@ int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char
     c.req = req;
     *allow = NULL;
     cJSON *result = NULL;
-    if (parse_route(&c.rt, req->path) < 0) {
+    rpc which = RPC_NONE;
+    if (parse_route(&c.rt, req->path) < 0)
         emu_error_set(&c.err, "NOT_FOUND", "The requested URL %s was not found on this server.", req->path);
+    else
+        which = classify(&c.rt, req->method, req->path, allow, &c.err);
+    if (which == RPC_NONE)
         goto answer;
-    }
-    /* Parsing under the mutex too: cJSON's parser writes a global (its last error position). */
-    pthread_mutex_lock(&s->mu);
     if ((is(req->method, "POST") || is(req->method, "PATCH")) && req->body_len > 0) {
-        const char *end = NULL;
-        c.body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+        size_t at = 0;
+        c.body = cr_json_parse(req->body, req->body_len, &at);
         if (!c.body || !cJSON_IsObject(c.body)) {
-            size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
             if (c.body)
                 emu_error_set(&c.err, "INVALID_ARGUMENT",
                               "Invalid JSON payload received. The request body must be a JSON object.");
             else
                 emu_error_set(&c.err, "INVALID_ARGUMENT",
                               "Invalid JSON payload received. Unexpected token at byte %zu of the request body.", at);
-            pthread_mutex_unlock(&s->mu);
             goto answer;
         }
         emu_json_camelize(c.body);
+        emu_enums_to_names(c.body);
     }
-    result = dispatch(&c, allow);
+    pthread_mutex_lock(&s->mu);
+    result = dispatch(&c, which);
     pthread_mutex_unlock(&s->mu);
+    if (result && emu_alt_wants_int_enums(query(&c, "$alt", NULL)))
+        emu_enums_to_numbers(result);
 answer:
     cJSON_Delete(c.body);
     free(c.rt.buf);

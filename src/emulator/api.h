@@ -17,9 +17,23 @@ typedef struct emu_request {
     const char *body;         /* NULL or body_len bytes */
     size_t body_len;
     /* A query parameter's (decoded) value, NULL when absent. */
-    const char *(*query)(void *ctx, const char *key);
+    const char *(*query)(void *ctx, const char *key); /* "$alt=json;enum-encoding=int": enums as numbers */
     void *query_ctx;
 } emu_request;
+
+/* The RPCs of the surface, in one list (X-macro) for routing, counts and faults. */
+#define EMU_RPC_NAMES                                                                                      \
+    X(CreateJob) X(GetJob) X(ListJobs) X(UpdateJob) X(DeleteJob) X(RunJob) X(GetExecution)                 \
+    X(ListExecutions) X(DeleteExecution) X(CancelExecution) X(GetTask) X(ListTasks) X(GetOperation)        \
+    X(ListOperations) X(WaitOperation) X(DeleteOperation)
+
+/* The RPC a request is (a static name such as "RunJob"), without doing it;
+** NULL for a path or method that is none. */
+const char *emu_api_rpc_name(const char *method, const char *path);
+
+/* Deletes every job, execution (running ones are stopped as by a cancel) and
+** operation. Takes the mutex itself. */
+void emu_api_reset(emu_store *s);
 
 /* Handles one request under the store's mutex (it takes the mutex itself).
 ** Returns the HTTP status; *body is a new JSON string the caller frees, and

@@ -15,13 +15,15 @@
 
 #include "emulator.h"
 #include "errors.h"
+#include "faults.h"
 #include "job_spec.h"
 #include "runner.h"
 #include "server.h"
 #include "store.h"
 
 #define USAGE                                                                                              \
-    "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--quiet]\n"           \
+    "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--fault SPEC]...\n"     \
+    "                         [--quiet]\n"                                                                   \
     "\n"                                                                                                   \
     "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                    \
     "command + args as a local process (no shell, no image pulled).\n"                                     \
@@ -32,8 +34,25 @@
     "                  each with its full name projects/P/locations/L/jobs/J\n"                            \
     "  --log-dir DIR   where task output goes: DIR/<execution>/task<i>.log\n"                              \
     "                  (default: a new cloudrun-emulator-XXXXXX under $TMPDIR or /tmp)\n"                   \
+    "  --fault SPEC    start with a pending fault (repeatable): METHOD:FAULT[:COUNT], e.g.\n"                 \
+    "                  RunJob:unavailable:2, or the JSON that POST /emulator/v1/faults takes\n"                \
     "  --quiet         no request or task log lines on stderr\n"                                           \
-    "  --help          this text\n"
+    "  --help          this text\n"                                                                        \
+    "\n"                                                                                                   \
+    "Test control API (outside the Cloud Run API, for testing clients' retries):\n"                        \
+    "  POST   /emulator/v1/faults  {\"method\": RPC name (RunJob, GetExecution, GetOperation, ...) or \"*\",\n" \
+    "                               \"fault\": \"unavailable\" (503) | \"resource_exhausted\" (429) |\n"          \
+    "                                        \"internal\" (500) | \"deadline\" (504) | \"delay\" |\n"             \
+    "                                        \"drop\" (close, nothing done) |\n"                                \
+    "                                        \"reset_after_effect\" (done, then close unanswered),\n"          \
+    "                               \"count\": N (default 1), \"retry_after\": seconds (Retry-After header),\n"  \
+    "                               \"retry_info\": \"1.5s\" (google.rpc.RetryInfo), \"delay_ms\": N}\n"          \
+    "                              the next N matching calls fail that way\n"                                \
+    "  GET    /emulator/v1/faults  pending faults        DELETE /emulator/v1/faults  clear them\n"            \
+    "  GET    /emulator/v1/stats   calls per RPC (faulted ones too)   DELETE: zero them\n"                   \
+    "  POST   /emulator/v1/reset   clear faults and counts, delete every job, execution and operation\n"
+
+#define MAX_FAULT_OPTIONS 32
 
 typedef struct options {
     const char *host;
@@ -41,6 +60,8 @@ typedef struct options {
     const char *jobs;
     const char *log_dir;
     int quiet;
+    const char *faults[MAX_FAULT_OPTIONS];
+    int nfaults;
 } options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -54,7 +75,7 @@ static int usage_error(const char *fmt, const char *arg)
 /* Returns -1 to go on, or the exit status (0 for --help, 2 for bad usage). */
 static int parse_options(int argc, char **argv, options *o)
 {
-    static const char *const with_value[] = {"--host", "--port", "--jobs", "--log-dir", NULL};
+    static const char *const with_value[] = {"--host", "--port", "--jobs", "--log-dir", "--fault", NULL};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -94,6 +115,10 @@ static int parse_options(int argc, char **argv, options *o)
             o->port = (int)p;
         } else if (strcmp(opt, "--jobs") == 0) {
             o->jobs = value;
+        } else if (strcmp(opt, "--fault") == 0) {
+            if (o->nfaults == MAX_FAULT_OPTIONS)
+                return usage_error("at most 32 %s options", opt);
+            o->faults[o->nfaults++] = value;
         } else {
             o->log_dir = value;
         }
@@ -252,10 +277,22 @@ static char *make_log_root(const char *given)
 
 int cr_emulator_main(int argc, char **argv)
 {
-    options o = {"127.0.0.1", 8123, NULL, NULL, 0};
+    options o = {"127.0.0.1", 8123, NULL, NULL, 0, {NULL}, 0};
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    emu_faults faults;
+    if (emu_faults_init(&faults) < 0) {
+        fprintf(stderr, "cloudrun emulator: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < o.nfaults; i++) {
+        emu_error err = {0};
+        if (emu_faults_add_spec(&faults, o.faults[i], &err) < 0) {
+            emu_faults_free(&faults);
+            return usage_error("%s", err.message);
+        }
+    }
 
     /* Signals: SIGINT/SIGTERM are taken with sigwait below, so they are blocked
     ** before any thread starts (threads inherit the mask); SIGPIPE must not kill
@@ -294,7 +331,7 @@ int cr_emulator_main(int argc, char **argv)
         fprintf(stderr, "cloudrun emulator: cannot start the task runner: %s\n", strerror(errno));
         goto free_store;
     }
-    server = emu_server_start(&store, o.host, o.port);
+    server = emu_server_start(&store, &faults, o.host, o.port);
     if (!server)
         goto stop_runner;
 
@@ -323,6 +360,7 @@ free_store:
         rmdir(store.log_root); /* the fresh directory we made, still empty: don't litter /tmp */
     emu_store_free(&store);
 restore:
+    emu_faults_free(&faults);
     sigaction(SIGPIPE, &old_pipe, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enum_encoding.h"
 #include "job_spec.h"
 #include "store.h"
 #include "wire_values.h"
@@ -241,6 +242,7 @@ cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err)
         return NULL;
     }
     emu_json_camelize(spec);
+    emu_enums_to_names(spec); /* stored as names, whichever a client sent */
     for (int i = 0; output_only[i]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(spec, output_only[i]);
     /* Server defaults are judged before pruning: an explicit maxRetries 0 must stay 0. */

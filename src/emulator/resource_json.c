@@ -195,6 +195,7 @@ cJSON *emu_execution_json(const emu_execution *e)
     add_time(o, "startTime", e->start_ns);
     add_time(o, "completionTime", e->completion_ns);
     add_time(o, "updateTime", e->update_ns);
+    add_time(o, "deleteTime", e->delete_ns);
     add_str(o, "launchStage", "GA");
     add_str(o, "job", e->job);
     add_int(o, "parallelism", e->parallelism);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -18,9 +19,12 @@
 
 #define MAX_BODY (16u * 1024 * 1024)
 
+#define CONTROL_PREFIX "/emulator/v1/"
+
 struct emu_server {
     struct MHD_Daemon *daemon;
     emu_store *store;
+    emu_faults *faults;
     int port;
 };
 
@@ -36,7 +40,27 @@ static const char *lookup_query(void *ctx, const char *key)
     return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *body, const char *allow)
+/* A fault's wait, in slices so that a shutdown is not held up by it. */
+static void pause_ms(emu_server *srv, long ms)
+{
+    for (long waited = 0; waited < ms; waited += 10) {
+        pthread_mutex_lock(&srv->store->mu);
+        int draining = srv->store->draining;
+        pthread_mutex_unlock(&srv->store->mu);
+        if (draining)
+            return;
+        long slice = ms - waited < 10 ? ms - waited : 10;
+        nanosleep(&(struct timespec){slice / 1000, (slice % 1000) * 1000000L}, NULL);
+    }
+}
+
+static void reset_store(void *ctx)
+{
+    emu_api_reset(ctx);
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *body, const char *allow,
+                               double retry_after)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -46,6 +70,15 @@ static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *bo
     MHD_add_response_header(r, "Content-Type", "application/json; charset=UTF-8");
     if (allow)
         MHD_add_response_header(r, "Allow", allow);
+    if (retry_after >= 0) {
+        char secs[32];
+        /* delay-seconds is a whole number; a fraction is the emulator's own, for fast tests */
+        if (retry_after == (double)(long)retry_after)
+            snprintf(secs, sizeof secs, "%ld", (long)retry_after);
+        else
+            snprintf(secs, sizeof secs, "%g", retry_after);
+        MHD_add_response_header(r, "Retry-After", secs);
+    }
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ok;
@@ -89,19 +122,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char *body = NULL;
     const char *allow = NULL;
     int status;
-    if (p->too_large) {
-        status = 413;
-        body = strdup("{\"error\":{\"code\":413,\"message\":\"The request body is too large.\",\"status\":"
-                      "\"INVALID_ARGUMENT\"}}");
+    emu_fault fault = {EMU_FAULT_NONE, -1, "", 0};
+    if (strncmp(url, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0) {
+        status = emu_faults_control(srv->faults, method, url, p->body, p->len, reset_store, srv->store, &body);
     } else {
-        emu_request req = {method, url, p->body, p->len, lookup_query, conn};
-        status = emu_api_handle(srv->store, &req, &body, &allow);
+        const char *rpc = emu_api_rpc_name(method, url);
+        emu_faults_take(srv->faults, rpc, &fault);
+        switch (fault.kind) {
+        case EMU_FAULT_DROP:
+            pause_ms(srv, fault.delay_ms);
+            if (!srv->store->quiet)
+                fprintf(stderr, "%s %s dropped (injected fault)\n", method, url);
+            return MHD_NO; /* MHD closes the connection: no answer at all */
+        case EMU_FAULT_UNAVAILABLE:
+        case EMU_FAULT_RESOURCE_EXHAUSTED:
+        case EMU_FAULT_INTERNAL:
+        case EMU_FAULT_DEADLINE:
+            pause_ms(srv, fault.delay_ms);
+            status = emu_fault_error(&fault, rpc, &body);
+            break;
+        default:
+            if (p->too_large) {
+                status = 413;
+                body = strdup("{\"error\":{\"code\":413,\"message\":\"The request body is too large.\",\"status\":"
+                              "\"INVALID_ARGUMENT\"}}");
+            } else {
+                emu_request req = {method, url, p->body, p->len, lookup_query, conn};
+                status = emu_api_handle(srv->store, &req, &body, &allow);
+            }
+            pause_ms(srv, fault.delay_ms);
+            if (fault.kind == EMU_FAULT_RESET_AFTER_EFFECT) {
+                if (!srv->store->quiet)
+                    fprintf(stderr, "%s %s %d, then reset (injected fault)\n", method, url, status);
+                free(body);
+                return MHD_NO;
+            }
+            break;
+        }
     }
     if (!body)
         return MHD_NO;
     if (!srv->store->quiet)
-        fprintf(stderr, "%s %s %d\n", method, url, status);
-    return respond(conn, status, body, allow);
+        fprintf(stderr, "%s %s %d%s\n", method, url, status, fault.kind != EMU_FAULT_NONE ? " (injected fault)" : "");
+    return respond(conn, status, body, allow, fault.kind == EMU_FAULT_DELAY ? -1 : fault.retry_after);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
@@ -114,7 +177,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
     }
 }
 
-emu_server *emu_server_start(emu_store *s, const char *host, int port)
+emu_server *emu_server_start(emu_store *s, emu_faults *faults, const char *host, int port)
 {
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
@@ -134,6 +197,7 @@ emu_server *emu_server_start(emu_store *s, const char *host, int port)
         return NULL;
     }
     srv->store = s;
+    srv->faults = faults;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -1,17 +1,21 @@
 /*
 ** server.h — the HTTP side: a libmicrohttpd daemon on HOST:PORT that
-** collects each request (path, query, body), hands it to api.c and writes
-** the JSON answer, logging "METHOD PATH STATUS" to stderr unless quiet.
+** collects each request (path, query, body), hands it to api.c (or the
+** /emulator/v1/ control API to faults.c), applies any pending fault, and
+** writes the JSON answer, logging "METHOD PATH STATUS" to stderr unless quiet.
 */
 #ifndef EMU_SERVER_H
 #define EMU_SERVER_H
 
+#include "faults.h"
 #include "store.h"
 
 typedef struct emu_server emu_server;
 
-/* Listens on host:port (port 0 = a free port). NULL with a message on stderr on failure. */
-emu_server *emu_server_start(emu_store *s, const char *host, int port);
+/* Listens on host:port (port 0 = a free port); faults (borrowed, outlives the
+** server) holds the scripted faults and the counts. NULL with a message on
+** stderr on failure. */
+emu_server *emu_server_start(emu_store *s, emu_faults *faults, const char *host, int port);
 
 /* The port actually listened on. */
 int emu_server_port(const emu_server *srv);

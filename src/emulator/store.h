@@ -54,6 +54,7 @@ typedef struct emu_execution {
     char uid[37];
     int64_t seq;             /* store-wide creation order */
     int64_t create_ns, start_ns, completion_ns, update_ns;
+    int64_t delete_ns;       /* when it was deleted (0: not), shown as deleteTime */
     int parallelism;         /* as the job says (0 = unlimited) */
     int task_count;
     int max_retries;

@@ -724,12 +724,12 @@ TEST(the_job_create_operation_is_done_with_the_job_and_server_defaults)
     CHECK_STR(str(j, "name"), "projects/test-project/locations/us-central1/jobs/defaults");
     CHECK(matches(str(j, "uid"), "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"));
     CHECK_STR(str(j, "generation"), "1");
-    CHECK_STR(str(j, "launchStage"), "GA");
+    CHECK_INT(num(j, "launchStage"), 4); /* GA: the client asked for numeric enums */
     CHECK_INT(num(j, "template.taskCount"), 1);
     CHECK_INT(num(j, "template.template.maxRetries"), 3);
     CHECK_STR(str(j, "template.template.timeout"), "600s");
     CHECK(get(j, "labels") == NULL);
-    CHECK_STR(str(j, "terminalCondition.state"), "CONDITION_SUCCEEDED");
+    CHECK_INT(num(j, "terminalCondition.state"), 4); /* CONDITION_SUCCEEDED */
     CHECK(str(j, "etag") != NULL);
     resp_free(&r);
     /* An explicit maxRetries 0 is a value, not "use the default". */
