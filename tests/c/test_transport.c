@@ -6,8 +6,10 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth/credentials.h"
 #include "check.h"
 #include "cloudrun.h"
 
@@ -66,6 +68,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         status = 404;
         text = "{\"error\":{\"code\":404,\"message\":\"Resource 'missing' of kind 'JOB' in region 'l' in project 'p' "
                "does not exist.\",\"status\":\"NOT_FOUND\"}}";
+    } else if (strstr(url, "/guarded") && strcmp(last_auth, "Bearer token-1") == 0) {
+        status = 401;
+        text = "{\"error\":{\"code\":401,\"message\":\"Request had invalid authentication credentials.\","
+               "\"status\":\"UNAUTHENTICATED\"}}";
     } else if (strstr(url, ":run")) {
         text = "{\"name\":\"projects/p/locations/l/operations/op1\",\"metadata\":{\"@type\":\"type.googleapis.com/"
                "google.cloud.run.v2.Execution\",\"name\":\"projects/p/locations/l/jobs/j/executions/j-abcde\"}}";
@@ -192,6 +198,40 @@ TEST(an_unreachable_endpoint_is_unavailable_and_never_sent)
     CHECK_INT(err.sent, 0);
     cr_error_clear(&err);
     cr_client_free(c);
+}
+
+/* A credential source that hands out token-1, token-2, ... */
+static int fetches;
+static int counting_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at,
+                          cr_error *err)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "token-%d", ++fetches);
+    *token = strdup(buf);
+    *expires_at = time(NULL) + 3600;
+    return 0;
+}
+static void no_destroy(void *data) {}
+static const cr_credentials_source counting_source = {.type = "test", .fetch = counting_fetch, .destroy = no_destroy};
+
+TEST(a_401_refreshes_the_token_once_and_sends_the_call_again)
+{
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials_desc d = {0};
+    d.source = &counting_source;
+    d.origin = "test";
+    cr_credentials *creds = cr_credentials_intern(&d, &err);
+    CHECK(creds != NULL);
+    cr_client *c = client_with(creds, 5);
+    int before = requests;
+    cJSON *j = cr_client_call(c, "GET", "projects/p/locations/l/jobs/guarded", NULL, NULL, NULL, &err);
+    CHECK(j != NULL);
+    CHECK_INT(requests - before, 2);
+    CHECK_INT(fetches, 2);
+    CHECK_STR(last_auth, "Bearer token-2");
+    cJSON_Delete(j);
+    cr_client_free(c);
+    cr_credentials_unref(creds);
 }
 
 int main(void)
