@@ -28,7 +28,11 @@ build = {
     ["cloudrun"] = "lua/cloudrun/init.lua",
     ["cloudrun.auth"] = "lua/cloudrun/auth.lua",
     ["cloudrun.wait"] = "lua/cloudrun/wait.lua",
-    ["cloudrun.cli"] = "lua/cloudrun/cli.lua",
+    ["cloudrun.cli"] = "lua/cloudrun/cli/init.lua",
+    ["cloudrun.cli.common"] = "lua/cloudrun/cli/common.lua",
+    ["cloudrun.cli.jobs"] = "lua/cloudrun/cli/jobs.lua",
+    ["cloudrun.cli.executions"] = "lua/cloudrun/cli/executions.lua",
+    ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",
     ["cloudrun.core"] = {
       sources = {
         "src/lua/lcloudrun.c",

@@ -80,6 +80,101 @@ describe("cloudrun jobs execute", function()
   end
 end)
 
+describe("cloudrun jobs create/describe/list and executions", function()
+  local emu, out
+  local json = require("cloudrun").json
+
+  local function run(args)
+    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s %s %s --project cli-project --region europe-west1 2>&1")
+      :format(emu.host, CLI, args))
+  end
+
+  setup(function()
+    out = h.tmpdir()
+    emu = h.emulator{ env = { OUT = out } }
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(out))
+  end)
+
+  it("creates a job from gcloud's flags and runs it", function()
+    local stdout, rc = run("jobs create made --image example/app:1 --command /bin/sh "
+      .. "--args='^;^-c;echo \"$GREETING $CLOUD_RUN_TASK_INDEX\" >> \"$OUT/made\"' --tasks 2 --max-retries 0 "
+      .. "--task-timeout 5m --set-env-vars GREETING=hello")
+    assert.are.equal(0, rc, stdout)
+    assert.matches("Job [made] has successfully been created.", stdout, 1, true)
+
+    stdout, rc = run("jobs describe made --format json")
+    assert.are.equal(0, rc, stdout)
+    local job = json.decode(stdout)
+    assert.are.equal("projects/cli-project/locations/europe-west1/jobs/made", job.name)
+    assert.are.equal(2, job.template.taskCount)
+    assert.are.equal("300s", job.template.template.timeout)
+    assert.are.equal(0, job.template.template.maxRetries)
+    assert.are.same({ "/bin/sh" }, job.template.template.containers[1].command)
+
+    stdout, rc = run("jobs execute made --wait")
+    assert.are.equal(0, rc, stdout)
+    local seen = h.read(out .. "/made")
+    assert.matches("hello 0", seen, 1, true)
+    assert.matches("hello 1", seen, 1, true)
+
+    stdout, rc = run("jobs list")
+    assert.are.equal(0, rc, stdout)
+    assert.matches("^JOB%s+REGION", stdout)
+    assert.matches("made%s+europe%-west1", stdout)
+
+    stdout, rc = run("jobs executions list --job made --format json")
+    assert.are.equal(0, rc, stdout)
+    local list = json.decode(stdout)
+    assert.are.equal(1, #list)
+    local exec = list[1].name:match("[^/]+$")
+
+    stdout, rc = run("jobs executions tasks list --execution " .. exec)
+    assert.are.equal(0, rc, stdout)
+    assert.matches("TASK%s+INDEX%s+STATUS%s+EXIT CODE", stdout)
+    assert.matches(exec:gsub("%-", "%%-") .. "%-task1%s+1%s+CONDITION_SUCCEEDED%s+0%s", stdout)
+
+    stdout, rc = run("jobs executions describe " .. exec)
+    assert.are.equal(0, rc, stdout)
+    assert.matches("Tasks:%s+2 %(2 succeeded", stdout)
+
+    stdout, rc = run("jobs executions delete " .. exec)
+    assert.are.equal(0, rc, stdout)
+    stdout, rc = run("jobs executions describe " .. exec)
+    assert.are.equal(3, rc, stdout)
+    assert.matches("NOT_FOUND", stdout, 1, true)
+  end)
+
+  it("cancels a running execution", function()
+    local stdout, rc = run("jobs create slow --image x --command sleep --args 30")
+    assert.are.equal(0, rc, stdout)
+    stdout, rc = run("jobs execute slow --format json")
+    assert.are.equal(0, rc, stdout)
+    local exec = json.decode(stdout).name:match("[^/]+$")
+    stdout, rc = run("jobs executions cancel " .. exec .. " --format json")
+    assert.are.equal(0, rc, stdout)
+    local e = json.decode(stdout)
+    assert.are.equal(1, e.cancelledCount)
+  end)
+
+  it("deletes a job", function()
+    assert.are.equal(0, select(2, run("jobs create gone --image x --command true")))
+    local stdout, rc = run("jobs delete gone")
+    assert.are.equal(0, rc, stdout)
+    stdout, rc = run("jobs describe gone")
+    assert.are.equal(3, rc, stdout)
+  end)
+
+  it("needs --image to create a job", function()
+    local stdout, rc = run("jobs create nope")
+    assert.are.equal(2, rc, stdout)
+    assert.matches("--image", stdout, 1, true)
+  end)
+end)
+
 describe("cloudrun emulator", function()
   it("exits 2 naming the file for a malformed --jobs file", function()
     local dir = h.tmpdir()

@@ -20,6 +20,16 @@ describe("cloudrun-lua", function()
     assert.matches("^%d+%.%d+%.%d+\tfunction\tfunction\n$", out)
   end)
 
+  it("carries every Lua module of the tree inside", function()
+    local src = assert(os.getenv("CLOUDRUN_SOURCE_DIR"))
+    local files = h.run("cd " .. h.sh_quote(src .. "/lua") .. " && find . -name '*.lua' | sort")
+    for f in files:gmatch("[^\n]+") do
+      local mod = f:gsub("^%./", ""):gsub("/init%.lua$", ""):gsub("%.lua$", ""):gsub("/", ".")
+      local out, rc = run("-e " .. h.sh_quote("assert(package.preload['" .. mod .. "'], 'not built in'); require('" .. mod .. "')"))
+      assert.are.equal(0, rc, mod .. ": " .. out)
+    end
+  end)
+
   it("prints its version with -v", function()
     local out, rc = run("-v")
     assert.are.equal(0, rc)

@@ -14,6 +14,14 @@ describe("rockspec/lua-cloudrun-scm-1.rockspec", function()
     end
   end)
 
+  it("lists every Lua module", function()
+    local text = assert(h.read(ROCKSPEC))
+    local files = h.run("cd " .. h.sh_quote(SRC) .. " && find lua -name '*.lua' | sort")
+    for f in files:gmatch("[^\n]+") do
+      assert.is_truthy(text:find('"' .. f .. '"', 1, true), f .. " is missing from the rockspec")
+    end
+  end)
+
   it("installs with luarocks make, and the installed module works", function()
     -- build from a copy: the builtin backend leaves object files beside the sources
     local tree, copy = h.tmpdir(), h.tmpdir()
