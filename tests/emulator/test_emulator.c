@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -102,11 +103,30 @@ static int emulator_stop(emulator *e)
 /* ---- HTTP ----------------------------------------------------------------------- */
 
 typedef struct resp {
-    long status;
+    long status;             /* 0 when no answer came */
     char *body;
     size_t len;
     cJSON *json;
+    int curl_code;           /* CURLE_GOT_NOTHING: the connection closed without an answer */
+    char retry_after[64];    /* the Retry-After header, "" when absent */
+    double seconds;          /* how long the exchange took */
 } resp;
+
+static size_t header_line(char *data, size_t size, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        const char *v = data + 12;
+        while (*v == ' ')
+            v++;
+        size_t vlen = (size_t)(data + len - v);
+        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+            vlen--;
+        snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)vlen, v);
+    }
+    return len;
+}
 
 static size_t collect(char *data, size_t size, size_t n, void *arg)
 {
@@ -138,8 +158,12 @@ static resp http_on(const emulator *e, const char *method, const char *path, con
     }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
-    if (curl_easy_perform(curl) == CURLE_OK)
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_line);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
+    r.curl_code = (int)curl_easy_perform(curl);
+    if (r.curl_code == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &r.seconds);
     curl_slist_free_all(h);
     curl_easy_cleanup(curl);
     r.json = r.body ? cJSON_Parse(r.body) : NULL;
@@ -946,6 +970,525 @@ TEST(bad_usage_exits_2)
     const char *bad_port[] = {"--port", "http", NULL};
     CHECK_INT(emulator_start(&e, bad_port, NULL, &status), -1);
     CHECK_INT(status, 2);
+}
+
+/* ---- fault injection ---------------------------------------------------------------------- */
+
+/* POST /emulator/v1/faults; returns the HTTP status. */
+static long add_fault_on(const emulator *e, const char *json)
+{
+    resp r = http_on(e, "POST", "/emulator/v1/faults", json);
+    long st = r.status;
+    if (st != 200)
+        fprintf(stderr, "  add fault %s: %ld %s\n", json, st, r.body ? r.body : "");
+    resp_free(&r);
+    return st;
+}
+
+static long add_fault(const char *json)
+{
+    return add_fault_on(&main_emu, json);
+}
+
+static void zero_stats(void)
+{
+    resp r = http("DELETE", "/emulator/v1/stats", NULL);
+    resp_free(&r);
+}
+
+/* calls.<rpc> or faulted.<rpc> of GET /emulator/v1/stats (0 when absent). */
+static long stat_of(const emulator *e, const char *which, const char *rpc)
+{
+    resp r = http_on(e, "GET", "/emulator/v1/stats", NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s.%s", which, rpc);
+    long v = num(r.json, path);
+    resp_free(&r);
+    return v < 0 ? 0 : v;
+}
+
+/* How many executions a job has (0 when none or the job is unknown). */
+static int execution_count(const char *job)
+{
+    cJSON *list = get_json(PARENT "/jobs/%s/executions", job);
+    int n = cJSON_GetArraySize(get(list, "executions"));
+    cJSON_Delete(list);
+    return n;
+}
+
+/* Polls an operation until done; the final Operation or NULL. */
+static cJSON *wait_done(const char *op_name)
+{
+    for (int i = 0; i < 3000; i++) {
+        cJSON *op = get_json("/v2/%s", op_name);
+        if (cJSON_IsTrue(get(op, "done")))
+            return op;
+        cJSON_Delete(op);
+        nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
+    }
+    return NULL;
+}
+
+TEST(unavailable_faults_answer_503_for_the_next_n_calls_then_the_call_goes_through)
+{
+    CHECK_INT(create_job("faulty-get", sh_job("true", "/tmp", 0)), 200);
+    zero_stats();
+    CHECK_INT(add_fault("{\"method\":\"GetJob\",\"fault\":\"unavailable\",\"count\":2,\"retry_after\":3}"), 200);
+    for (int i = 0; i < 2; i++) {
+        resp r = http("GET", PARENT "/jobs/faulty-get", NULL);
+        CHECK_INT(r.status, 503);
+        CHECK_INT(num(r.json, "error.code"), 503);
+        CHECK_STR(str(r.json, "error.status"), "UNAVAILABLE");
+        CHECK_STR(str(r.json, "error.message"), "The service is currently unavailable.");
+        CHECK_STR(r.retry_after, "3");
+        resp_free(&r);
+    }
+    resp r = http("GET", PARENT "/jobs/faulty-get", NULL);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(r.retry_after, "");
+    resp_free(&r);
+    /* Other RPCs were never affected, and every attempt was counted. */
+    CHECK_INT(stat_of(&main_emu, "calls", "GetJob"), 3);
+    CHECK_INT(stat_of(&main_emu, "faulted", "GetJob"), 2);
+    CHECK_INT(stat_of(&main_emu, "calls", "RunJob"), 0);
+}
+
+TEST(resource_exhausted_carries_retry_after_error_info_and_retry_info)
+{
+    zero_stats();
+    CHECK_INT(add_fault("{\"method\":\"google.cloud.run.v2.Jobs.ListJobs\",\"fault\":\"resource_exhausted\","
+                        "\"retryAfter\":1,\"retryInfo\":\"1.5s\"}"),
+              200);
+    resp r = http("GET", PARENT "/jobs", NULL);
+    CHECK_INT(r.status, 429);
+    CHECK_STR(str(r.json, "error.status"), "RESOURCE_EXHAUSTED");
+    CHECK_CONTAINS(str(r.json, "error.message"), "Quota exceeded for quota metric 'Read requests'");
+    CHECK_STR(r.retry_after, "1");
+    CHECK_STR(str(r.json, "error.details.0.@type"), "type.googleapis.com/google.rpc.ErrorInfo");
+    CHECK_STR(str(r.json, "error.details.0.reason"), "RATE_LIMIT_EXCEEDED");
+    CHECK_STR(str(r.json, "error.details.1.@type"), "type.googleapis.com/google.rpc.RetryInfo");
+    CHECK_STR(str(r.json, "error.details.1.retryDelay"), "1.5s");
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    CHECK_INT(stat_of(&main_emu, "calls", "ListJobs"), 2);
+}
+
+TEST(internal_and_deadline_faults_answer_500_and_504_and_do_nothing)
+{
+    CHECK_INT(create_job("faulty-run", sh_job("true", "/tmp", 0)), 200);
+    CHECK_INT(add_fault("{\"method\":\"RunJob\",\"fault\":\"internal\"}"), 200);
+    CHECK_INT(add_fault("{\"method\":\"RunJob\",\"fault\":\"deadline\",\"retry_info\":\"2s\"}"), 200);
+    long status;
+    cJSON *op = run_job("faulty-run", NULL, &status);
+    CHECK_INT(status, 500);
+    CHECK_STR(str(op, "error.status"), "INTERNAL");
+    CHECK_STR(str(op, "error.message"), "Internal error encountered.");
+    cJSON_Delete(op);
+    op = run_job("faulty-run", NULL, &status);
+    CHECK_INT(status, 504);
+    CHECK_STR(str(op, "error.status"), "DEADLINE_EXCEEDED");
+    CHECK_STR(str(op, "error.details.0.retryDelay"), "2s");
+    cJSON_Delete(op);
+    CHECK_INT(execution_count("faulty-run"), 0);
+}
+
+TEST(a_delay_fault_answers_normally_after_the_delay)
+{
+    CHECK_INT(create_job("slow-get", sh_job("true", "/tmp", 0)), 200);
+    CHECK_INT(add_fault("{\"method\":\"GetJob\",\"fault\":\"delay\",\"delay_ms\":400}"), 200);
+    resp r = http("GET", PARENT "/jobs/slow-get", NULL);
+    CHECK_INT(r.status, 200);
+    CHECK(r.seconds >= 0.4);
+    CHECK_STR(str(r.json, "name"), "projects/test-project/locations/us-central1/jobs/slow-get");
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/slow-get", NULL);
+    CHECK(r.seconds < 0.4);
+    resp_free(&r);
+}
+
+TEST(a_drop_fault_closes_the_connection_unanswered_before_anything_is_done)
+{
+    CHECK_INT(create_job("dropped", sh_job("true", "/tmp", 0)), 200);
+    zero_stats();
+    CHECK_INT(add_fault("{\"method\":\"RunJob\",\"fault\":\"drop\"}"), 200);
+    resp r = http("POST", PARENT "/jobs/dropped:run", "{}");
+    CHECK_INT(r.curl_code, CURLE_GOT_NOTHING);
+    CHECK_INT(r.status, 0);
+    CHECK(r.body == NULL);
+    resp_free(&r);
+    CHECK_INT(execution_count("dropped"), 0);
+    CHECK_INT(stat_of(&main_emu, "calls", "RunJob"), 1);
+    CHECK_INT(stat_of(&main_emu, "faulted", "RunJob"), 1);
+}
+
+TEST(reset_after_effect_really_starts_the_execution_but_never_answers)
+{
+    char *dir = new_dir("reset-after-effect");
+    CHECK_INT(create_job("reset-run", sh_job("touch \"$OUT_DIR/ran\"", dir, 0)), 200);
+    CHECK_INT(add_fault("{\"method\":\"RunJob\",\"fault\":\"reset_after_effect\"}"), 200);
+    resp r = http("POST", PARENT "/jobs/reset-run:run", "{}");
+    CHECK_INT(r.curl_code, CURLE_GOT_NOTHING);
+    CHECK(r.body == NULL);
+    resp_free(&r);
+    cJSON *list = get_json(PARENT "/jobs/reset-run/executions");
+    CHECK_INT(cJSON_GetArraySize(get(list, "executions")), 1);
+    cJSON *e = wait_execution(str(list, "executions.0.name"));
+    CHECK_INT(num(e, "succeededCount"), 1);
+    char path[512];
+    snprintf(path, sizeof path, "%s/ran", dir);
+    CHECK(access(path, F_OK) == 0);
+    cJSON_Delete(e);
+    cJSON_Delete(list);
+    free(dir);
+}
+
+TEST(pending_faults_are_listed_consumed_in_order_and_cleared)
+{
+    CHECK_INT(add_fault("{\"method\":\"*\",\"fault\":\"unavailable\",\"count\":3}"), 200);
+    CHECK_INT(add_fault("{\"method\":\"GetTask\",\"fault\":\"internal\"}"), 200);
+    cJSON *list = get_json("/emulator/v1/faults");
+    CHECK_INT(cJSON_GetArraySize(get(list, "faults")), 2);
+    CHECK_STR(str(list, "faults.0.method"), "*");
+    CHECK_INT(num(list, "faults.0.count"), 3);
+    CHECK_STR(str(list, "faults.1.fault"), "internal");
+    cJSON_Delete(list);
+    /* "*" matches any RPC: one call consumes one of its three. */
+    resp r = http("GET", PARENT "/operations", NULL);
+    CHECK_INT(r.status, 503);
+    resp_free(&r);
+    list = get_json("/emulator/v1/faults");
+    CHECK_INT(num(list, "faults.0.count"), 2);
+    cJSON_Delete(list);
+    r = http("DELETE", "/emulator/v1/faults", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    list = get_json("/emulator/v1/faults");
+    CHECK_INT(cJSON_GetArraySize(get(list, "faults")), 0);
+    cJSON_Delete(list);
+    r = http("GET", PARENT "/operations", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+}
+
+TEST(bad_fault_descriptions_are_400_naming_the_field)
+{
+    static const char *const bad[][2] = {
+        {"{\"method\":\"Nope\",\"fault\":\"drop\"}", "fault.method"},
+        {"{\"method\":\"RunJob\",\"fault\":\"explode\"}", "fault.fault"},
+        {"{\"method\":\"RunJob\",\"fault\":\"drop\",\"count\":0}", "fault.count"},
+        {"{\"method\":\"RunJob\",\"fault\":\"unavailable\",\"retry_info\":\"soon\"}", "fault.retry_info"},
+        {"{\"method\":\"RunJob\",\"fault\":\"unavailable\",\"retry_after\":\"1\"}", "fault.retry_after"},
+        {"{\"method\":\"RunJob\",\"fault\":\"delay\",\"delay_ms\":-5}", "fault.delay_ms"},
+        {"[1]", "JSON object"},
+        {"{", "Invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resp r = http("POST", "/emulator/v1/faults", bad[i][0]);
+        CHECK_INT(r.status, 400);
+        CHECK_STR(str(r.json, "error.status"), "INVALID_ARGUMENT");
+        CHECK_CONTAINS(str(r.json, "error.message"), bad[i][1]);
+        resp_free(&r);
+    }
+    resp r = http("PUT", "/emulator/v1/faults", "{}");
+    CHECK_INT(r.status, 405);
+    resp_free(&r);
+    r = http("GET", "/emulator/v1/nothing", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    cJSON *list = get_json("/emulator/v1/faults");
+    CHECK_INT(cJSON_GetArraySize(get(list, "faults")), 0);
+    cJSON_Delete(list);
+}
+
+TEST(fault_options_on_the_command_line_and_reset)
+{
+    char logs[512], jobs[512];
+    snprintf(logs, sizeof logs, "%s/fault-cli-logs", scratch);
+    snprintf(jobs, sizeof jobs, "%s/fault-jobs.json", scratch);
+    FILE *f = fopen(jobs, "w");
+    fprintf(f, "[{\"name\": \"projects/p/locations/l/jobs/j\", \"template\": {\"template\": "
+               "{\"containers\": [{\"image\": \"i\", \"command\": [\"true\"]}]}}}]");
+    fclose(f);
+    emulator e;
+    const char *extra[] = {"--log-dir", logs, "--jobs", jobs, "--fault", "GetJob:unavailable:2", "--fault",
+                           "{\"method\":\"ListJobs\",\"fault\":\"resource_exhausted\",\"retry_after\":1}", NULL};
+    CHECK_INT(emulator_start(&e, extra, NULL, NULL), 0);
+    resp r = http_on(&e, "GET", "/v2/projects/p/locations/l/jobs/j", NULL);
+    CHECK_INT(r.status, 503);
+    resp_free(&r);
+    r = http_on(&e, "GET", "/v2/projects/p/locations/l/jobs", NULL);
+    CHECK_INT(r.status, 429);
+    CHECK_STR(r.retry_after, "1");
+    resp_free(&r);
+    CHECK_INT(stat_of(&e, "calls", "GetJob"), 1);
+    /* reset: no faults, no counts, no resources */
+    r = http_on(&e, "POST", "/emulator/v1/reset", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    CHECK_INT(stat_of(&e, "calls", "GetJob"), 0);
+    r = http_on(&e, "GET", "/v2/projects/p/locations/l/jobs/j", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    CHECK_INT(emulator_stop(&e), 0);
+
+    int status = -1;
+    const char *bad[] = {"--fault", "RunJob", NULL};
+    CHECK_INT(emulator_start(&e, bad, NULL, &status), -1);
+    CHECK_INT(status, 2);
+    const char *bad_kind[] = {"--fault", "RunJob:explode", NULL};
+    CHECK_INT(emulator_start(&e, bad_kind, NULL, &status), -1);
+    CHECK_INT(status, 2);
+}
+
+/* ---- faithfulness ----------------------------------------------------------------------------- */
+
+TEST(enum_encoding_int_answers_enums_as_numbers_and_names_otherwise)
+{
+    char *dir = new_dir("enums");
+    CHECK_INT(create_job("enum-fail", sh_job("exit 2", dir, 0)), 200);
+    cJSON *op = run_job("enum-fail", NULL, NULL);
+    const char *name = str(op, "metadata.name");
+    cJSON *e = wait_execution(name);
+    cJSON *n = get_json("/v2/%s?%%24alt=json%%3Benum-encoding%%3Dint", name);
+    const cJSON *c = condition(n, "Completed");
+    CHECK_INT(num(c, "state"), 3);           /* CONDITION_FAILED */
+    CHECK_INT(num(c, "severity"), 1);        /* ERROR */
+    CHECK_INT(num(c, "executionReason"), 2); /* NON_ZERO_EXIT_CODE */
+    CHECK_INT(num(n, "launchStage"), 4);     /* GA */
+    CHECK_INT(num(condition(n, "Started"), "state"), 4);
+    CHECK_STR(str(condition(e, "Completed"), "state"), "CONDITION_FAILED");
+    CHECK_STR(str(condition(e, "Completed"), "executionReason"), "NON_ZERO_EXIT_CODE");
+    /* The form Google's Node client sends: a literal $ and an encoded ';'. */
+    cJSON *t = get_json("/v2/%s/tasks?$alt=json%%3Benum-encoding=int", name);
+    CHECK_INT(num(condition(get(t, "tasks.0"), "Completed"), "state"), 3);
+    cJSON *j = get_json(PARENT "/jobs/enum-fail?$alt=json%%3Benum-encoding=int");
+    CHECK_INT(num(j, "latestCreatedExecution.completionStatus"), 2); /* EXECUTION_FAILED */
+    cJSON *o = get_json("/v2/%s?$alt=json%%3Benum-encoding=int", str(op, "name"));
+    CHECK_INT(num(condition(get(o, "metadata"), "Completed"), "state"), 3);
+    cJSON_Delete(o);
+    cJSON_Delete(j);
+    cJSON_Delete(t);
+    cJSON_Delete(n);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    /* Numbers sent in a body are understood and kept as names. */
+    cJSON *job = sh_job("true", "/tmp", 0);
+    cJSON_AddNumberToObject(job, "launchStage", 3);
+    cJSON_AddNumberToObject((cJSON *)get(job, "template.template"), "executionEnvironment", 2);
+    CHECK_INT(create_job("enum-in", job), 200);
+    j = get_json(PARENT "/jobs/enum-in");
+    CHECK_STR(str(j, "launchStage"), "BETA");
+    CHECK_STR(str(j, "template.template.executionEnvironment"), "EXECUTION_ENVIRONMENT_GEN2");
+    cJSON_Delete(j);
+    free(dir);
+}
+
+TEST(list_tasks_with_a_dash_lists_every_execution_s_tasks_in_pages)
+{
+    CHECK_INT(create_job("dash-tasks", sh_job("true", "/tmp", 0)), 200);
+    cJSON *a = run_job("dash-tasks", "{\"overrides\":{\"taskCount\":2}}", NULL);
+    cJSON *b = run_job("dash-tasks", "{\"overrides\":{\"taskCount\":3}}", NULL);
+    cJSON *ea = wait_execution(str(a, "metadata.name")), *eb = wait_execution(str(b, "metadata.name"));
+    cJSON *all = get_json(PARENT "/jobs/dash-tasks/executions/-/tasks");
+    CHECK_INT(cJSON_GetArraySize(get(all, "tasks")), 5);
+    CHECK(str(all, "nextPageToken") == NULL);
+    /* newest execution first, each one's tasks in index order */
+    CHECK_STR(str(all, "tasks.0.execution"), strrchr(str(b, "metadata.name"), '/') + 1);
+    CHECK_INT(num(all, "tasks.2.index"), 2);
+    CHECK_STR(str(all, "tasks.3.execution"), strrchr(str(a, "metadata.name"), '/') + 1);
+    char token[64] = "";
+    int seen = 0, pages = 0;
+    do {
+        cJSON *p = get_json(PARENT "/jobs/dash-tasks/executions/-/tasks?pageSize=2%s%s", *token ? "&pageToken=" : "",
+                            token);
+        const cJSON *tasks = get(p, "tasks");
+        for (const cJSON *t = tasks ? tasks->child : NULL; t; t = t->next, seen++)
+            CHECK_STR(str(t, "name"), str(all, seen == 0 ? "tasks.0.name"
+                                              : seen == 1 ? "tasks.1.name"
+                                              : seen == 2 ? "tasks.2.name"
+                                              : seen == 3 ? "tasks.3.name"
+                                                          : "tasks.4.name"));
+        snprintf(token, sizeof token, "%s", str(p, "nextPageToken") ? str(p, "nextPageToken") : "");
+        cJSON_Delete(p);
+        pages++;
+    } while (*token && pages < 10);
+    CHECK_INT(seen, 5);
+    CHECK_INT(pages, 3);
+    cJSON *every = get_json(PARENT "/jobs/-/executions/-/tasks?pageSize=1000");
+    CHECK(cJSON_GetArraySize(get(every, "tasks")) >= 5);
+    resp r = http("GET", PARENT "/jobs/no-such-job/executions/-/tasks", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    cJSON_Delete(every);
+    cJSON_Delete(all);
+    cJSON_Delete(ea);
+    cJSON_Delete(eb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+TEST(deleting_a_running_execution_cancels_it_and_deletes_it)
+{
+    char *dir = new_dir("delete-running");
+    CHECK_INT(create_job("delete-running",
+                         sh_job("trap 'touch \"$OUT_DIR/term\"; exit 143' TERM; touch \"$OUT_DIR/started\"; "
+                                "sleep 30 & wait",
+                                dir, 3)),
+              200);
+    cJSON *op = run_job("delete-running", NULL, NULL);
+    const char *name = str(op, "metadata.name");
+    char path[512];
+    snprintf(path, sizeof path, "%s/started", dir);
+    for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    snprintf(path, sizeof path, "/v2/%s", name);
+    resp r = http("DELETE", path, NULL);
+    CHECK_INT(r.status, 200);
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    CHECK(str(r.json, "response.deleteTime") != NULL);
+    resp_free(&r);
+    r = http("GET", path, NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    /* The RunJob operation ends with the cancelled execution; the task got SIGTERM. */
+    cJSON *done = wait_done(str(op, "name"));
+    CHECK(done != NULL);
+    CHECK_INT(num(done, "response.cancelledCount"), 1);
+    CHECK(str(done, "response.deleteTime") != NULL);
+    CHECK_STR(str(condition(get(done, "response"), "Completed"), "message"), "Cancelled by user.");
+    snprintf(path, sizeof path, "%s/term", dir);
+    CHECK(access(path, F_OK) == 0);
+    cJSON_Delete(done);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+TEST(cancel_kills_a_task_that_ignores_sigterm_after_the_grace_period)
+{
+    char *dir = new_dir("stubborn");
+    CHECK_INT(create_job("stubborn", sh_job("trap '' TERM; touch \"$OUT_DIR/started\"; while :; do sleep 0.1; done",
+                                            dir, 0)),
+              200);
+    cJSON *op = run_job("stubborn", NULL, NULL);
+    const char *name = str(op, "metadata.name");
+    char path[512];
+    snprintf(path, sizeof path, "%s/started", dir);
+    for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    snprintf(path, sizeof path, "/v2/%s:cancel", name);
+    resp r = http("POST", path, "{}");
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    cJSON *cancelling = get_json("/v2/%s", name);
+    CHECK_STR(str(condition(cancelling, "Completed"), "executionReason"), "CANCELLING");
+    cJSON *e = wait_execution(name);
+    CHECK_INT(num(e, "cancelledCount"), 1);
+    cJSON *task = get_json("/v2/%s/tasks/%s-task0", name, strrchr(name, '/') + 1);
+    CHECK_INT(num(task, "lastAttemptResult.termSignal"), 9);
+    CHECK_STR(str(condition(task, "Completed"), "message"), "Cancelled by user.");
+    cJSON_Delete(task);
+    cJSON_Delete(e);
+    cJSON_Delete(cancelling);
+    cJSON_Delete(op);
+    free(dir);
+}
+
+/* The operations under a parent (count). */
+static int operation_count(const char *parent)
+{
+    cJSON *list = get_json("%s/operations?pageSize=1000", parent);
+    int n = cJSON_GetArraySize(get(list, "operations"));
+    cJSON_Delete(list);
+    return n;
+}
+
+TEST(validate_only_creates_changes_and_deletes_nothing)
+{
+#define VO "/v2/projects/validate/locations/l"
+    char *dir = new_dir("validate-only");
+    char *body = sh_job_text(sh_job("touch \"$OUT_DIR/started\"; sleep 30", dir, 0));
+    resp r = http("POST", VO "/jobs?jobId=vo", body);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    int ops = operation_count(VO);
+    /* create */
+    r = http("POST", VO "/jobs?jobId=vo-new&validateOnly=true", body);
+    CHECK_INT(r.status, 200);
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    CHECK_STR(str(r.json, "response.name"), "projects/validate/locations/l/jobs/vo-new");
+    resp_free(&r);
+    r = http("GET", VO "/jobs/vo-new", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    /* update (also with allowMissing) */
+    char *changed = sh_job_text(sh_job("exit 0", dir, 5));
+    r = http("PATCH", VO "/jobs/vo?validateOnly=true", changed);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    r = http("PATCH", VO "/jobs/vo-missing?validateOnly=true&allowMissing=true", changed);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    r = http("GET", VO "/jobs/vo-missing", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    cJSON *job = get_json(VO "/jobs/vo");
+    CHECK_STR(str(job, "generation"), "1");
+    CHECK_INT(num(job, "template.template.maxRetries"), 0);
+    cJSON_Delete(job);
+    /* delete */
+    r = http("DELETE", VO "/jobs/vo?validateOnly=true", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    job = get_json(VO "/jobs/vo");
+    CHECK(job != NULL);
+    cJSON_Delete(job);
+    /* run */
+    r = http("POST", VO "/jobs/vo:run", "{\"validateOnly\":true}");
+    CHECK_INT(r.status, 200);
+    CHECK(cJSON_IsTrue(get(r.json, "done")));
+    resp_free(&r);
+    cJSON *list = get_json(VO "/jobs/vo/executions");
+    CHECK(get(list, "executions") == NULL);
+    cJSON_Delete(list);
+    CHECK_INT(operation_count(VO), ops);
+    /* cancel and delete of a running execution */
+    r = http("POST", VO "/jobs/vo:run", "{}");
+    char *name = strdup(str(r.json, "metadata.name"));
+    resp_free(&r);
+    char path[512];
+    snprintf(path, sizeof path, "%s/started", dir);
+    for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    ops = operation_count(VO);
+    snprintf(path, sizeof path, "/v2/%s:cancel", name);
+    r = http("POST", path, "{\"validateOnly\":true}");
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v2/%s?validateOnly=true", name);
+    r = http("DELETE", path, NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    cJSON *e = get_json("/v2/%s", name);
+    CHECK(e != NULL);
+    CHECK_INT(num(e, "runningCount"), 1);
+    CHECK(get(e, "cancelledCount") == NULL);
+    CHECK_INT(operation_count(VO), ops);
+    cJSON_Delete(e);
+    /* done with it for real */
+    snprintf(path, sizeof path, "/v2/%s:cancel", name);
+    r = http("POST", path, "{}");
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    e = wait_execution(name);
+    CHECK_INT(num(e, "cancelledCount"), 1);
+    cJSON_Delete(e);
+    free(name);
+    free(changed);
+    free(body);
+    free(dir);
+#undef VO
 }
 
 int main(void)
