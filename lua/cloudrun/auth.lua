@@ -21,20 +21,33 @@ function _M.default()
   return wrap(core.credentials_default())
 end
 
---- cloudrun.auth.from_file(path) -> creds | nil, err
-function _M.from_file(path)
+local function check_opts(fn, opts, argn)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #" .. argn .. " to '" .. fn .. "' (table of options expected, got " .. type(opts) .. ")", 3)
+  end
+end
+
+--- cloudrun.auth.from_file(path [, {self_signed_jwt=, audience=}]) -> creds | nil, err
+-- Any credentials file type: service_account, authorized_user,
+-- impersonated_service_account, external_account.
+function _M.from_file(path, opts)
   if type(path) ~= "string" then
     error("bad argument #1 to 'from_file' (path expected, got " .. type(path) .. ")", 2)
   end
-  return wrap(core.credentials_file(path))
+  check_opts("from_file", opts, 2)
+  return wrap(core.credentials_file(path, opts))
 end
 
---- cloudrun.auth.from_json(text_or_table [, origin]) -> creds | nil, err
-function _M.from_json(value, origin)
+--- cloudrun.auth.from_json(text_or_table [, origin [, opts]]) -> creds | nil, err
+function _M.from_json(value, origin, opts)
   if type(value) ~= "string" and type(value) ~= "table" then
     error("bad argument #1 to 'from_json' (JSON text or decoded key table expected, got " .. type(value) .. ")", 2)
   end
-  return wrap(core.credentials_json(value, origin))
+  if origin ~= nil and type(origin) ~= "string" then
+    error("bad argument #2 to 'from_json' (a name for messages expected, got " .. type(origin) .. ")", 2)
+  end
+  check_opts("from_json", opts, 3)
+  return wrap(core.credentials_json(value, origin, opts))
 end
 
 --- cloudrun.auth.metadata([host]) -> creds | nil, err (GCE/Cloud Run metadata server)
@@ -58,7 +71,7 @@ function Credentials:token()
   return self._handle:token()
 end
 
---- creds:info() -> {type=, account=, project=, origin=} (never a secret)
+--- creds:info() -> {type=, account=, project=, quota_project=, origin=, expires_at=} (never a secret)
 function Credentials:info()
   return self._handle:info()
 end

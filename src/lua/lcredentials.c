@@ -41,19 +41,60 @@ static int finish_creds(lua_State *L, creds_box *b, cr_credentials *creds, cr_er
     return 1;
 }
 
-/* core.credentials_file(path) */
+/* Wipes every string of a tree before it is freed: a key file's tree holds secrets. */
+static void wipe_json(cJSON *j)
+{
+    for (; j; j = j->next) {
+        if (j->valuestring)
+            memset(j->valuestring, 0, strlen(j->valuestring));
+        wipe_json(j->child);
+    }
+}
+
+/* {self_signed_jwt=, audience=} at idx (absent -> NULL); raises on a wrong option. */
+static const cr_credentials_options *read_options(lua_State *L, int idx, const char *fn, cr_credentials_options *o)
+{
+    memset(o, 0, sizeof *o);
+    if (lua_isnoneornil(L, idx))
+        return NULL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+        if (strcmp(k, "self_signed_jwt") != 0 && strcmp(k, "audience") != 0)
+            luaL_error(L, "%s: unknown option '%s'", fn, k);
+    }
+    lua_getfield(L, idx, "self_signed_jwt");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "%s: option 'self_signed_jwt' must be a boolean", fn);
+    o->self_signed_jwt = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "audience");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "%s: option 'audience' must be a string", fn);
+    o->audience = lua_tostring(L, -1); /* anchored in the options table */
+    lua_pop(L, 1);
+    return o;
+}
+
+/* core.credentials_file(path [, opts]) */
 static int l_credentials_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    cr_credentials_options o;
+    const cr_credentials_options *op = read_options(L, 2, "from_file", &o);
     creds_box *b = new_creds_box(L);
     cr_error err = CR_ERROR_INIT;
-    return finish_creds(L, b, cr_credentials_from_file(path, &err), &err);
+    return finish_creds(L, b, cr_credentials_from_file_opts(path, op, &err), &err);
 }
 
-/* core.credentials_json(text_or_table [, origin]) */
+/* core.credentials_json(text_or_table [, origin [, opts]]) */
 static int l_credentials_json(lua_State *L)
 {
     const char *origin = luaL_optstring(L, 2, "credentials table");
+    cr_credentials_options o;
+    const cr_credentials_options *op = read_options(L, 3, "from_json", &o);
     char *owned = NULL;
     size_t len = 0;
     const char *text;
@@ -62,6 +103,7 @@ static int l_credentials_json(lua_State *L)
         if (!j)
             return luaL_argerror(L, 1, lua_tostring(L, -1));
         owned = cJSON_PrintUnformatted(j);
+        wipe_json(j); /* the tree holds the private key */
         cJSON_Delete(j);
         if (!owned)
             return luaL_error(L, "out of memory");
@@ -72,7 +114,7 @@ static int l_credentials_json(lua_State *L)
     }
     creds_box *b = new_creds_box(L);
     cr_error err = CR_ERROR_INIT;
-    cr_credentials *c = cr_credentials_from_json(text, len, origin, &err);
+    cr_credentials *c = cr_credentials_from_json_opts(text, len, origin, op, &err);
     cr_secret_free(owned);
     return finish_creds(L, b, c, &err);
 }
@@ -130,12 +172,18 @@ static int l_creds_info(lua_State *L)
     const char *fields[][2] = {{"type", cr_credentials_type(b->creds)},
                                {"account", cr_credentials_account(b->creds)},
                                {"project", cr_credentials_project(b->creds)},
+                               {"quota_project", cr_credentials_quota_project(b->creds)},
                                {"origin", cr_credentials_origin(b->creds)}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (fields[i][1]) {
             lua_pushstring(L, fields[i][1]);
             lua_setfield(L, -2, fields[i][0]);
         }
+    }
+    int64_t exp = cr_credentials_expires_at(b->creds);
+    if (exp > 0) {
+        lua_pushinteger_ll(L, exp);
+        lua_setfield(L, -2, "expires_at");
     }
     return 1;
 }

@@ -145,29 +145,81 @@ static cr_credentials *client_credentials(cr_client *c, cr_error *err)
 /* Names                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* The last path segment of a metadata answer ("projects/123/regions/us-central1"). */
+static char *last_segment(char *value)
+{
+    char *slash = value ? strrchr(value, '/') : NULL;
+    if (slash) {
+        char *last = cr_strdup(slash + 1);
+        free(value);
+        return last;
+    }
+    return value;
+}
+
+/*
+** Project: the option, $GOOGLE_CLOUD_PROJECT / $CLOUDSDK_CORE_PROJECT (taken
+** at creation), the credentials' project_id, their quota_project_id, the
+** metadata server. Region: the option, $CLOUDSDK_RUN_REGION, the metadata
+** server's instance/region. An emulator client asks no metadata server.
+** Found values are kept. Called with c->lock held.
+*/
+static void discover(cr_client *c, cr_buf *looked)
+{
+    if (!c->project) {
+        cr_buf_puts(looked, "the project option, $GOOGLE_CLOUD_PROJECT and $CLOUDSDK_CORE_PROJECT are unset");
+        if (!c->anonymous) {
+            cr_error ignored = CR_ERROR_INIT;
+            cr_credentials *creds = client_credentials(c, &ignored);
+            if (creds && cr_credentials_project(creds))
+                c->project = cr_strdup(cr_credentials_project(creds));
+            else if (creds && cr_credentials_quota_project(creds))
+                c->project = cr_strdup(cr_credentials_quota_project(creds));
+            else
+                cr_buf_printf(looked, "; the credentials (%s) name no project_id",
+                              creds ? cr_credentials_origin(creds) : ignored.message ? ignored.message : "none");
+            cr_error_clear(&ignored);
+        }
+        if (!c->project && !c->anonymous) {
+            cr_error merr = CR_ERROR_INIT;
+            c->project = cr_metadata_lookup("project/project-id", &merr);
+            if (!c->project)
+                cr_buf_printf(looked, "; the metadata server: %s", merr.message ? merr.message : merr.code);
+            cr_error_clear(&merr);
+        }
+    }
+    if (c->project && !c->region) {
+        cr_buf_puts(looked, "the region option and $CLOUDSDK_RUN_REGION are unset");
+        if (!c->anonymous) {
+            cr_error merr = CR_ERROR_INIT;
+            c->region = last_segment(cr_metadata_lookup("instance/region", &merr));
+            if (!c->region)
+                cr_buf_printf(looked, "; the metadata server: %s", merr.message ? merr.message : merr.code);
+            cr_error_clear(&merr);
+        }
+    }
+}
+
 char *cr_client_parent_name(cr_client *c, cr_error *err)
 {
     pthread_mutex_lock(&c->lock);
-    if (!c->project && !c->anonymous) {
-        cr_error ignored = CR_ERROR_INIT;
-        cr_credentials *creds = client_credentials(c, &ignored);
-        if (creds && cr_credentials_project(creds))
-            c->project = cr_strdup(cr_credentials_project(creds));
-        cr_error_clear(&ignored);
-    }
+    cr_buf looked = {0};
+    if (!c->project || !c->region)
+        discover(c, &looked);
     char *parent = NULL;
     if (!c->project) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0,
-                     "no project: pass project= to the client, or set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT%s",
-                     c->anonymous ? "" : " (the credentials name no project_id either)");
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "no project: pass project= to the client, or set GOOGLE_CLOUD_PROJECT (%s)",
+                     looked.data ? looked.data : "");
     } else if (!c->region) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "no region: pass region= to the client, or set CLOUDSDK_RUN_REGION");
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "no region: pass region= to the client, or set CLOUDSDK_RUN_REGION (%s)",
+                     looked.data ? looked.data : "");
     } else if (!cr_api_id_is_valid(c->project) || !cr_api_id_is_valid(c->region)) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "project \"%s\" or region \"%s\" is not a valid resource id",
                      c->project, c->region);
     } else {
         parent = cr_asprintf("projects/%s/locations/%s", c->project, c->region);
     }
+    cr_buf_free(&looked);
     pthread_mutex_unlock(&c->lock);
     return parent;
 }
@@ -341,7 +393,9 @@ static cJSON *exchange(cr_client *c, cr_http_request *req, double *retry_after, 
                 cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
                 return NULL;
             }
-            /* QUOTA_PROJECT_HEADER */
+            const char *quota = cr_credentials_quota_project(creds);
+            if (quota && !cr_header_get(req->headers, "x-goog-user-project"))
+                cr_header_add(&req->headers, "x-goog-user-project", quota);
         }
         cr_http_response resp = {0};
         if (cr_transport_perform(c->transport, req, &resp, err) < 0) {
