@@ -159,21 +159,18 @@ TEST(an_unknown_type_is_invalid_and_a_known_unsupported_one_is_unimplemented)
     char *path = kit_write("type-odd.json", "{\"type\": \"magic_beans\"}");
     expect_file_error(path, "INVALID_ARGUMENT", "field \"type\" is \"magic_beans\", which is not a credentials type");
     free(path);
-    path = kit_write("type-user.json",
-                     "{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": \"SECRET-S\", "
-                     "\"refresh_token\": \"1//REFRESH-R\"}");
-    expect_file_error(path, "UNIMPLEMENTED", "\"authorized_user\": recognised, but not supported yet");
+    path = kit_write("type-eau.json",
+                     "{\"type\": \"external_account_authorized_user\", \"client_id\": \"c\", \"client_secret\": "
+                     "\"SECRET-S\", \"refresh_token\": \"1//REFRESH-R\"}");
+    expect_file_error(path, "UNIMPLEMENTED", "\"external_account_authorized_user\": recognised, but not supported yet");
     cr_error err = CR_ERROR_INIT;
     CHECK(cr_credentials_from_file(path, &err) == NULL);
     CHECK_NOT_CONTAINS(err.message, "SECRET-S");
     CHECK_NOT_CONTAINS(err.message, "REFRESH-R");
     cr_error_clear(&err);
     free(path);
-    path = kit_write("type-imp.json", "{\"type\": \"impersonated_service_account\"}");
-    expect_file_error(path, "UNIMPLEMENTED", "impersonated_service_account");
-    free(path);
-    path = kit_write("type-ext.json", "{\"type\": \"external_account\"}");
-    expect_file_error(path, "UNIMPLEMENTED", "external_account");
+    path = kit_write("type-gdch.json", "{\"type\": \"gdch_service_account\"}");
+    expect_file_error(path, "UNIMPLEMENTED", "gdch_service_account");
     free(path);
 }
 

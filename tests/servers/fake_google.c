@@ -7,6 +7,9 @@
 ** Usage:
 **   cr-fake-google [--port N] [--public-key PEM_FILE] [--mode MODE] [--token TOKEN]
 **                  [--expires-in SECONDS] [--kid KEY_ID] [--project ID] [--delay SECONDS]
+**                  [--fault-on LIST] [--client-id X] [--client-secret Y] [--refresh-token Z]
+**                  [--rotate-refresh-token NEW] [--subject-token VALUE] [--subject-header NAME:VALUE]
+**                  [--region R] [--email E]
 **
 **   --port N          TCP port on 127.0.0.1; 0 (the default) picks a free one.
 **   --public-key F    PEM public key (SubjectPublicKeyInfo) that JWT assertions must
@@ -20,13 +23,32 @@
 **                                      (it contains the token, so tests can check it is not echoed)
 **                       slow           wait --delay seconds (default 5), then answer as ok
 **                       no_flavor      as ok, but metadata answers lack "Metadata-Flavor: Google"
-**   --token TOKEN     the access token to hand out; default "ya29.fake-N", N counting
-**                     the tokens issued (1, 2, ...), so a refresh is visible.
+**                       denied         403 with a google.rpc.Status PERMISSION_DENIED body
+**                     IAM Credentials answers invalid_grant as 400 google.rpc INVALID_ARGUMENT.
+**   --fault-on LIST   comma-separated endpoints --mode and --delay apply to: token (POST /token),
+**                     sts (POST /sts), iam (generateAccessToken), metadata (all metadata paths);
+**                     default all of them. The others behave as in --mode ok.
+**   --token TOKEN     the access token to hand out everywhere; default "ya29.fake-N" from
+**                     /token and metadata, "ya29.sts-N" from /sts, "ya29.impersonated-N" from
+**                     IAM, N counting the tokens each issued (1, 2, ...), so a refresh is visible.
 **   --expires-in N    expires_in of issued tokens (default 3600).
 **   --kid KEY_ID      the JWT header's kid must be this.
 **   --project ID      what project/project-id answers (default "fake-project").
 **   --delay SECONDS   how long token answers wait: in --mode slow 5 s unless given, in
 **                     the other modes 0 unless given (e.g. a slow invalid_grant).
+**   --client-id X, --client-secret Y, --refresh-token Z
+**                     what the refresh_token grant must carry (defaults "test-client",
+**                     "test-secret", "test-refresh").
+**   --rotate-refresh-token NEW
+**                     the refresh_token grant answers with refresh_token NEW, and from then on
+**                     only NEW is accepted (the old one is revoked, as a rotation does).
+**   --subject-token V what STS requires as subject_token, and what /subject-token serves
+**                     (default "test-subject-token").
+**   --subject-header NAME:VALUE
+**                     GET /subject-token requires this request header (403 otherwise).
+**   --region R        what instance/region answers: projects/123456/regions/R (default us-central1).
+**   --email E         instance/service-accounts/default/email (default
+**                     fake-sa@fake-project.iam.gserviceaccount.com).
 **
 ** The first line on stdout is "fake-google listening on 127.0.0.1:PORT". Runs until
 ** SIGTERM or SIGINT.
@@ -40,14 +62,38 @@
 **                  or https://oauth2.googleapis.com/token), iat within 5 min of now,
 **                  iat < exp <= iat + 3600, exp in the future. Failures answer 400
 **                  {"error":"invalid_grant","error_description":"<what was wrong>"}.
+**   POST /token    form grant_type=refresh_token&client_id&client_secret&refresh_token: each
+**                  must match the flags above (else 400 invalid_grant); answers a token, with
+**                  refresh_token when --rotate-refresh-token is given.
+**   POST /sts      form grant_type=urn:ietf:params:oauth:grant-type:token-exchange,
+**                  requested_token_type=urn:ietf:params:oauth:token-type:access_token,
+**                  subject_token_type (any non-empty), audience (non-empty), scope (a
+**                  googleapis.com/auth scope), subject_token (= --subject-token); else 400
+**                  {"error":"invalid_grant","error_description":...}. Answers {access_token,
+**                  issued_token_type, token_type, expires_in}.
+**   POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken
+**                  needs "Authorization: Bearer T" with T a token this fake issued (from /token,
+**                  /sts, metadata or IAM), else 401 google.rpc UNAUTHENTICATED; a JSON body with
+**                  "scope" (a list with a googleapis.com/auth scope), "lifetime" ("Ns") and
+**                  optional "delegates" (a list of strings; recorded), else 400 google.rpc.
+**                  Answers {"accessToken":"ya29.impersonated-N","expireTime":"<RFC 3339 now+lifetime>"}.
+**   GET /subject-token[?format=json]
+**                  the subject token as text, or {"id_token": "<subject token>"} with format=json.
 **   GET /computeMetadata/v1/                                     probe (lists "instance/ project/")
 **   GET /computeMetadata/v1/instance/service-accounts/default/token   {access_token, expires_in, token_type}
 **   GET /computeMetadata/v1/project/project-id                    text/plain project id
-**                  All three need request header "Metadata-Flavor: Google" (else 403) and
+**   GET /computeMetadata/v1/instance/region                       projects/123456/regions/R
+**   GET /computeMetadata/v1/instance/service-accounts/default/email   the --email
+**                  All need request header "Metadata-Flavor: Google" (else 403) and
 **                  answer with it (except in --mode no_flavor).
 **   GET /stats     {"token_requests":N,"metadata_requests":N,"rejected":N,"probe_requests":N,
-**                   "project_requests":N}: POSTs to /token, metadata token GETs, requests
-**                  refused (bad grant, missing Metadata-Flavor), probes, project lookups.
+**                   "project_requests":N,"refresh_requests":N,"sts_requests":N,"iam_requests":N,
+**                   "subject_requests":N,"region_requests":N,"email_requests":N,
+**                   "last_delegates":[...] or null}: POSTs to /token (refresh_requests: those
+**                  with the refresh_token grant), metadata token GETs, requests refused (bad
+**                  grant, missing Metadata-Flavor, bad bearer), probes, project lookups, STS
+**                  exchanges, IAM calls, subject token GETs, region and email lookups, and the
+**                  delegates the last IAM call sent.
 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -81,13 +127,84 @@ static struct {
     const char *kid;
     const char *project;
     double delay;
-} opt = {0, NULL, "ok", NULL, 3600, NULL, "fake-project", -1};
+    const char *fault_on;
+    const char *client_id, *client_secret, *refresh_token, *rotate_refresh_token;
+    const char *subject_token, *subject_header, *region, *email;
+} opt = {0, NULL, "ok", NULL, 3600, NULL, "fake-project", -1, NULL, "test-client", "test-secret", "test-refresh",
+         NULL, "test-subject-token", NULL, "us-central1", "fake-sa@fake-project.iam.gserviceaccount.com"};
 
-static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static long token_requests, metadata_requests, rejected, probe_requests, project_requests, tokens_issued;
 /* Written by main after the daemon started / when stopping; read by its threads. */
 static atomic_int stopping;
 static atomic_uint bound_port;
+
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static long token_requests, metadata_requests, rejected, probe_requests, project_requests, tokens_issued;
+static long refresh_requests, sts_requests, iam_requests, subject_requests, region_requests, email_requests;
+static long sts_issued, iam_issued;
+/* Guarded by stats_lock too: the refresh token accepted now, every token handed out (for
+** the IAM bearer check), and the delegates of the last IAM call (JSON text or NULL). */
+static char *current_refresh;
+static char **issued;
+static size_t nissued;
+static char *last_delegates;
+
+/* cJSON's parser writes a process-global error pointer: one parse at a time. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static cJSON *parse_json(const char *text, size_t len)
+{
+    pthread_mutex_lock(&parse_lock);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    pthread_mutex_unlock(&parse_lock);
+    return j;
+}
+
+static void remember_issued(const char *token)
+{
+    pthread_mutex_lock(&stats_lock);
+    char **grown = realloc(issued, (nissued + 1) * sizeof *issued);
+    if (grown) {
+        issued = grown;
+        issued[nissued] = strdup(token);
+        if (issued[nissued])
+            nissued++;
+    }
+    pthread_mutex_unlock(&stats_lock);
+}
+
+static int was_issued(const char *token)
+{
+    int found = 0;
+    pthread_mutex_lock(&stats_lock);
+    for (size_t i = 0; i < nissued && !found; i++)
+        found = strcmp(issued[i], token) == 0;
+    pthread_mutex_unlock(&stats_lock);
+    return found;
+}
+
+/* The mode for one endpoint: --mode where --fault-on lists it (or lists nothing). */
+static const char *mode_for(const char *endpoint)
+{
+    if (!opt.fault_on)
+        return opt.mode;
+    size_t n = strlen(endpoint);
+    for (const char *p = opt.fault_on; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, endpoint, n) == 0)
+            return opt.mode;
+        p = comma ? comma + 1 : NULL;
+    }
+    return "ok";
+}
+
+static void wait_delay(const char *endpoint)
+{
+    if (opt.fault_on && mode_for(endpoint) != opt.mode)
+        return;
+    for (double waited = 0; waited < opt.delay && !atomic_load(&stopping); waited += 0.05)
+        usleep(50000);
+}
 
 static void count(long *counter)
 {
@@ -141,33 +258,48 @@ static enum MHD_Result invalid_grant(struct MHD_Connection *conn, const char *fm
     return reply_json(conn, 400, j, 0);
 }
 
-/* What the current --mode makes of a token request that passed its checks. */
-static enum MHD_Result token_answer(struct MHD_Connection *conn, int flavor)
+static enum MHD_Result rpc_error(struct MHD_Connection *conn, unsigned status, const char *code, const char *message)
 {
-    {
-        for (double waited = 0; waited < opt.delay && !atomic_load(&stopping); waited += 0.05)
-            usleep(50000);
+    cJSON *j = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(j, "error");
+    cJSON_AddNumberToObject(e, "code", status);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddStringToObject(e, "status", code);
+    return reply_json(conn, status, j, 0);
+}
+
+/* What the endpoint's --mode makes of a token request that passed its checks.
+** `endpoint` is "token", "sts" or "metadata"; `refresh` a rotated refresh token or NULL. */
+static enum MHD_Result token_answer(struct MHD_Connection *conn, int flavor, const char *endpoint, const char *refresh)
+{
+    const char *mode = mode_for(endpoint);
+    wait_delay(endpoint);
+    if (strcmp(mode, "denied") == 0) {
+        count(&rejected);
+        return rpc_error(conn, 403, "PERMISSION_DENIED", "The caller does not have permission");
     }
-    if (strcmp(opt.mode, "invalid_grant") == 0) {
+    if (strcmp(mode, "invalid_grant") == 0) {
         count(&rejected);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "error", "invalid_grant");
         cJSON_AddStringToObject(j, "error_description", "Invalid JWT Signature.");
         return reply_json(conn, 400, j, flavor);
     }
-    if (strcmp(opt.mode, "500") == 0) {
+    if (strcmp(mode, "500") == 0) {
         return reply(conn, 500, "application/json",
                      "{\"error\":{\"code\":500,\"message\":\"Internal error.\",\"status\":\"INTERNAL\"}}", flavor);
     }
+    int sts = strcmp(endpoint, "sts") == 0;
     pthread_mutex_lock(&stats_lock);
-    long n = ++tokens_issued;
+    long n = sts ? ++sts_issued : ++tokens_issued;
     pthread_mutex_unlock(&stats_lock);
     char token[256];
     if (opt.token)
         snprintf(token, sizeof token, "%s", opt.token);
     else
-        snprintf(token, sizeof token, "ya29.fake-%ld", n);
-    if (strcmp(opt.mode, "garbage") == 0) {
+        snprintf(token, sizeof token, "ya29.%s-%ld", sts ? "sts" : "fake", n);
+    remember_issued(token);
+    if (strcmp(mode, "garbage") == 0) {
         char body[512];
         snprintf(body, sizeof body, "<html><body>Service temporarily confused. %s</body></html>", token);
         return reply(conn, 200, "text/html", body, flavor);
@@ -176,6 +308,10 @@ static enum MHD_Result token_answer(struct MHD_Connection *conn, int flavor)
     cJSON_AddStringToObject(j, "access_token", token);
     cJSON_AddNumberToObject(j, "expires_in", (double)opt.expires_in);
     cJSON_AddStringToObject(j, "token_type", "Bearer");
+    if (sts)
+        cJSON_AddStringToObject(j, "issued_token_type", "urn:ietf:params:oauth:token-type:access_token");
+    if (refresh)
+        cJSON_AddStringToObject(j, "refresh_token", refresh);
     return reply_json(conn, 200, j, flavor);
 }
 
@@ -217,7 +353,7 @@ static cJSON *decode_part(const char *s, size_t n)
     unsigned char *raw = b64url_decode(s, n, &len);
     if (!raw)
         return NULL;
-    cJSON *j = cJSON_ParseWithLength((const char *)raw, len);
+    cJSON *j = parse_json((const char *)raw, len);
     free(raw);
     return j;
 }
@@ -328,6 +464,50 @@ static const char *check_assertion(const char *jwt, char *why, size_t size)
     return bad;
 }
 
+/* Whether the endpoint's mode still checks what it receives (the faults answer regardless). */
+static int checking(const char *endpoint)
+{
+    const char *m = mode_for(endpoint);
+    return strcmp(m, "ok") == 0 || strcmp(m, "slow") == 0 || strcmp(m, "no_flavor") == 0;
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* The refresh_token grant (authorized_user). */
+static enum MHD_Result handle_refresh(struct MHD_Connection *conn, const char *body)
+{
+    count(&refresh_requests);
+    char *id = form_field(body, "client_id"), *secret = form_field(body, "client_secret"),
+         *refresh = form_field(body, "refresh_token");
+    const char *bad = NULL;
+    char *rotated = NULL;
+    if (checking("token")) {
+        pthread_mutex_lock(&stats_lock);
+        if (!id || !*id)
+            bad = "client_id is missing";
+        else if (!str_eq(id, opt.client_id))
+            bad = "The OAuth client was not found.";
+        else if (!str_eq(secret, opt.client_secret))
+            bad = "Unauthorized client or scope in request.";
+        else if (!refresh || !*refresh)
+            bad = "refresh_token is missing";
+        else if (!str_eq(refresh, current_refresh))
+            bad = "Token has been expired or revoked.";
+        else if (opt.rotate_refresh_token) {
+            free(current_refresh);
+            current_refresh = strdup(opt.rotate_refresh_token);
+            rotated = strdup(opt.rotate_refresh_token);
+        }
+        pthread_mutex_unlock(&stats_lock);
+    }
+    enum MHD_Result ret = bad ? invalid_grant(conn, "%s", bad) : token_answer(conn, 0, "token", rotated);
+    free(id), free(secret), free(refresh), free(rotated);
+    return ret;
+}
+
 static enum MHD_Result handle_token(struct MHD_Connection *conn, request *rq)
 {
     count(&token_requests);
@@ -338,6 +518,11 @@ static enum MHD_Result handle_token(struct MHD_Connection *conn, request *rq)
         return invalid_grant(conn, "request body too large");
     const char *body = rq->body ? rq->body : "";
     char *grant = form_field(body, "grant_type"), *assertion = form_field(body, "assertion");
+    if (grant && strcmp(grant, "refresh_token") == 0) {
+        free(grant);
+        free(assertion);
+        return handle_refresh(conn, body);
+    }
     enum MHD_Result ret;
     char why[256];
     const char *bad = NULL;
@@ -346,35 +531,191 @@ static enum MHD_Result handle_token(struct MHD_Connection *conn, request *rq)
     else if (!assertion)
         bad = "assertion is missing";
     /* invalid_grant / 500 / garbage answer regardless of the assertion. */
-    else if (strcmp(opt.mode, "ok") == 0 || strcmp(opt.mode, "slow") == 0 || strcmp(opt.mode, "no_flavor") == 0)
+    else if (checking("token"))
         bad = check_assertion(assertion, why, sizeof why);
-    ret = bad ? invalid_grant(conn, "%s", bad) : token_answer(conn, 0);
+    ret = bad ? invalid_grant(conn, "%s", bad) : token_answer(conn, 0, "token", NULL);
     free(grant);
     free(assertion);
     return ret;
+}
+
+/* ---- STS (workload identity federation) --------------------------------------- */
+
+static enum MHD_Result handle_sts(struct MHD_Connection *conn, request *rq)
+{
+    count(&sts_requests);
+    const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0)
+        return invalid_grant(conn, "Content-Type is not application/x-www-form-urlencoded");
+    if (rq->too_big)
+        return invalid_grant(conn, "request body too large");
+    const char *body = rq->body ? rq->body : "";
+    static const char *const names[] = {"grant_type", "requested_token_type", "subject_token_type", "audience",
+                                        "scope", "subject_token"};
+    char *f[6];
+    for (int i = 0; i < 6; i++)
+        f[i] = form_field(body, names[i]);
+    const char *bad = NULL;
+    if (!checking("sts"))
+        bad = NULL;
+    else if (!str_eq(f[0], "urn:ietf:params:oauth:grant-type:token-exchange"))
+        bad = "grant_type is not urn:ietf:params:oauth:grant-type:token-exchange";
+    else if (!str_eq(f[1], "urn:ietf:params:oauth:token-type:access_token"))
+        bad = "requested_token_type is not urn:ietf:params:oauth:token-type:access_token";
+    else if (!f[2] || !*f[2])
+        bad = "subject_token_type is missing";
+    else if (!f[3] || !*f[3])
+        bad = "audience is missing";
+    else if (!f[4] || !strstr(f[4], "https://www.googleapis.com/auth/"))
+        bad = "scope is missing or not a googleapis.com scope";
+    else if (!f[5] || !*f[5])
+        bad = "subject_token is missing";
+    else if (!str_eq(f[5], opt.subject_token))
+        bad = "The subject token is invalid.";
+    enum MHD_Result ret = bad ? invalid_grant(conn, "%s", bad) : token_answer(conn, 0, "sts", NULL);
+    for (int i = 0; i < 6; i++)
+        free(f[i]);
+    return ret;
+}
+
+/* ---- IAM Credentials generateAccessToken ------------------------------------------ */
+
+static enum MHD_Result handle_iam(struct MHD_Connection *conn, request *rq)
+{
+    count(&iam_requests);
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !was_issued(auth + 7)) {
+        count(&rejected);
+        return rpc_error(conn, 401, "UNAUTHENTICATED",
+                         "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
+                         "or other valid authentication credential.");
+    }
+    const char *mode = mode_for("iam");
+    wait_delay("iam");
+    if (strcmp(mode, "invalid_grant") == 0) {
+        count(&rejected);
+        return rpc_error(conn, 400, "INVALID_ARGUMENT", "Invalid grant: the source credential was refused.");
+    }
+    if (strcmp(mode, "denied") == 0) {
+        count(&rejected);
+        return rpc_error(conn, 403, "PERMISSION_DENIED",
+                         "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).");
+    }
+    if (strcmp(mode, "500") == 0)
+        return rpc_error(conn, 500, "INTERNAL", "Internal error encountered.");
+    cJSON *body = rq->body && !rq->too_big ? parse_json(rq->body, rq->len) : NULL;
+    const cJSON *scope = cJSON_GetObjectItemCaseSensitive(body, "scope");
+    const cJSON *lifetime = cJSON_GetObjectItemCaseSensitive(body, "lifetime");
+    const cJSON *delegates = cJSON_GetObjectItemCaseSensitive(body, "delegates");
+    const char *bad = NULL;
+    int scope_ok = 0;
+    for (const cJSON *e = cJSON_IsArray(scope) ? scope->child : NULL; e; e = e->next)
+        scope_ok |= cJSON_IsString(e) && strstr(e->valuestring, "https://www.googleapis.com/auth/") != NULL;
+    char *end = NULL;
+    long secs = cJSON_IsString(lifetime) ? strtol(lifetime->valuestring, &end, 10) : -1;
+    if (!cJSON_IsObject(body))
+        bad = "The request body is not a JSON object.";
+    else if (!scope_ok)
+        bad = "Field \"scope\" must be a list with a googleapis.com scope.";
+    else if (secs <= 0 || secs > 43200 || !end || strcmp(end, "s") != 0)
+        bad = "Field \"lifetime\" must be a duration such as \"3600s\".";
+    else if (delegates && !cJSON_IsArray(delegates))
+        bad = "Field \"delegates\" must be a list.";
+    for (const cJSON *e = cJSON_IsArray(delegates) ? delegates->child : NULL; !bad && e; e = e->next)
+        if (!cJSON_IsString(e))
+            bad = "Field \"delegates\" must be a list of strings.";
+    if (bad) {
+        cJSON_Delete(body);
+        count(&rejected);
+        return rpc_error(conn, 400, "INVALID_ARGUMENT", bad);
+    }
+    char *dl = delegates ? cJSON_PrintUnformatted(delegates) : strdup("[]");
+    pthread_mutex_lock(&stats_lock);
+    free(last_delegates);
+    last_delegates = dl;
+    long n = ++iam_issued;
+    pthread_mutex_unlock(&stats_lock);
+    cJSON_Delete(body);
+    char token[256];
+    if (opt.token)
+        snprintf(token, sizeof token, "%s", opt.token);
+    else
+        snprintf(token, sizeof token, "ya29.impersonated-%ld", n);
+    remember_issued(token);
+    if (strcmp(mode, "garbage") == 0) {
+        char html[512];
+        snprintf(html, sizeof html, "<html><body>Service temporarily confused. %s</body></html>", token);
+        return reply(conn, 200, "text/html", html, 0);
+    }
+    time_t at = time(NULL) + secs;
+    struct tm tm;
+    gmtime_r(&at, &tm);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "accessToken", token);
+    cJSON_AddStringToObject(j, "expireTime", when);
+    return reply_json(conn, 200, j, 0);
+}
+
+/* ---- a URL-sourced subject token ------------------------------------------------- */
+
+static enum MHD_Result handle_subject(struct MHD_Connection *conn)
+{
+    count(&subject_requests);
+    if (opt.subject_header) {
+        const char *colon = strchr(opt.subject_header, ':');
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - opt.subject_header) : 0, opt.subject_header);
+        const char *got = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+        if (!colon || !got || strcmp(got, colon + 1) != 0) {
+            count(&rejected);
+            return reply(conn, 403, "text/plain", "Missing or wrong subject token header\n", 0);
+        }
+    }
+    const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+    if (format && strcmp(format, "json") == 0) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id_token", opt.subject_token);
+        return reply_json(conn, 200, j, 0);
+    }
+    return reply(conn, 200, "text/plain", opt.subject_token, 0);
 }
 
 /* ---- the metadata server ------------------------------------------------------ */
 
 static enum MHD_Result handle_metadata(struct MHD_Connection *conn, const char *path)
 {
-    int flavor = strcmp(opt.mode, "no_flavor") != 0;
+    int flavor = strcmp(mode_for("metadata"), "no_flavor") != 0;
     int is_token = strcmp(path, "instance/service-accounts/default/token") == 0;
     int is_project = strcmp(path, "project/project-id") == 0;
     int is_root = strcmp(path, "") == 0;
+    int is_region = strcmp(path, "instance/region") == 0;
+    int is_email = strcmp(path, "instance/service-accounts/default/email") == 0;
     if (is_token)
         count(&metadata_requests);
     else if (is_project)
         count(&project_requests);
     else if (is_root)
         count(&probe_requests);
+    else if (is_region)
+        count(&region_requests);
+    else if (is_email)
+        count(&email_requests);
     const char *f = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Metadata-Flavor");
     if (!f || strcmp(f, "Google") != 0) {
         count(&rejected);
         return reply(conn, 403, "text/plain", "Missing required header: Metadata-Flavor\n", flavor);
     }
     if (is_token)
-        return token_answer(conn, flavor);
+        return token_answer(conn, flavor, "metadata", NULL);
+    if (is_region) {
+        char region[256];
+        snprintf(region, sizeof region, "projects/123456/regions/%s", opt.region);
+        return reply(conn, 200, "application/text", region, flavor);
+    }
+    if (is_email)
+        return reply(conn, 200, "application/text", opt.email, flavor);
     if (is_project)
         return reply(conn, 200, "application/text", opt.project, flavor);
     if (is_root)
@@ -391,6 +732,14 @@ static enum MHD_Result handle_stats(struct MHD_Connection *conn)
     cJSON_AddNumberToObject(j, "rejected", (double)rejected);
     cJSON_AddNumberToObject(j, "probe_requests", (double)probe_requests);
     cJSON_AddNumberToObject(j, "project_requests", (double)project_requests);
+    cJSON_AddNumberToObject(j, "refresh_requests", (double)refresh_requests);
+    cJSON_AddNumberToObject(j, "sts_requests", (double)sts_requests);
+    cJSON_AddNumberToObject(j, "iam_requests", (double)iam_requests);
+    cJSON_AddNumberToObject(j, "subject_requests", (double)subject_requests);
+    cJSON_AddNumberToObject(j, "region_requests", (double)region_requests);
+    cJSON_AddNumberToObject(j, "email_requests", (double)email_requests);
+    cJSON *dl = last_delegates ? parse_json(last_delegates, strlen(last_delegates)) : NULL;
+    cJSON_AddItemToObject(j, "last_delegates", dl ? dl : cJSON_CreateNull());
     pthread_mutex_unlock(&stats_lock);
     return reply_json(conn, 200, j, 0);
 }
@@ -426,6 +775,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return handle_metadata(conn, url + sizeof md_prefix - 1);
     if (strcmp(url, "/stats") == 0 && strcmp(method, "GET") == 0)
         return handle_stats(conn);
+    if (strcmp(url, "/sts") == 0 && strcmp(method, "POST") == 0)
+        return handle_sts(conn, rq);
+    static const char iam_prefix[] = "/v1/projects/-/serviceAccounts/", iam_suffix[] = ":generateAccessToken";
+    size_t ulen = strlen(url);
+    if (strncmp(url, iam_prefix, sizeof iam_prefix - 1) == 0 && ulen > sizeof iam_prefix + sizeof iam_suffix - 2 &&
+        strcmp(url + ulen - (sizeof iam_suffix - 1), iam_suffix) == 0 && strcmp(method, "POST") == 0)
+        return handle_iam(conn, rq);
+    if (strcmp(url, "/subject-token") == 0 && strcmp(method, "GET") == 0)
+        return handle_subject(conn);
     return reply(conn, 404, "text/plain", "Not Found\n", 0);
 }
 
@@ -444,7 +802,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void usage(void)
 {
     fprintf(stderr, "usage: cr-fake-google [--port N] [--public-key PEM] [--mode ok|invalid_grant|500|garbage|slow|"
-                    "no_flavor] [--token T] [--expires-in N] [--kid ID] [--project ID] [--delay S]\n");
+                    "no_flavor|denied] [--token T] [--expires-in N] [--kid ID] [--project ID] [--delay S]\n"
+                    "                      [--fault-on token,sts,iam,metadata] [--client-id X] [--client-secret Y]\n"
+                    "                      [--refresh-token Z] [--rotate-refresh-token NEW] [--subject-token V]\n"
+                    "                      [--subject-header NAME:VALUE] [--region R] [--email E]\n");
     exit(2);
 }
 
@@ -487,11 +848,29 @@ int main(int argc, char **argv)
             opt.project = v;
         else if (strcmp(a, "--delay") == 0)
             opt.delay = atof(v);
+        else if (strcmp(a, "--fault-on") == 0)
+            opt.fault_on = v;
+        else if (strcmp(a, "--client-id") == 0)
+            opt.client_id = v;
+        else if (strcmp(a, "--client-secret") == 0)
+            opt.client_secret = v;
+        else if (strcmp(a, "--refresh-token") == 0)
+            opt.refresh_token = v;
+        else if (strcmp(a, "--rotate-refresh-token") == 0)
+            opt.rotate_refresh_token = v;
+        else if (strcmp(a, "--subject-token") == 0)
+            opt.subject_token = v;
+        else if (strcmp(a, "--subject-header") == 0)
+            opt.subject_header = v;
+        else if (strcmp(a, "--region") == 0)
+            opt.region = v;
+        else if (strcmp(a, "--email") == 0)
+            opt.email = v;
         else
             usage();
         i++;
     }
-    static const char *const modes[] = {"ok", "invalid_grant", "500", "garbage", "slow", "no_flavor"};
+    static const char *const modes[] = {"ok", "invalid_grant", "500", "garbage", "slow", "no_flavor", "denied"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         known |= strcmp(opt.mode, modes[i]) == 0;
@@ -499,6 +878,7 @@ int main(int argc, char **argv)
         usage();
     if (opt.delay < 0)
         opt.delay = strcmp(opt.mode, "slow") == 0 ? 5 : 0;
+    current_refresh = strdup(opt.refresh_token);
 
     /* Block the stop signals before any thread exists, so that only sigwait() sees them. */
     sigset_t stop;
@@ -530,5 +910,10 @@ int main(int argc, char **argv)
     atomic_store(&stopping, 1);
     MHD_stop_daemon(d);
     EVP_PKEY_free(opt.public_key);
+    free(current_refresh);
+    free(last_delegates);
+    for (size_t i = 0; i < nissued; i++)
+        free(issued[i]);
+    free(issued);
     return 0;
 }

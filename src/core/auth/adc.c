@@ -25,20 +25,6 @@ char *cr_adc_well_known_file(void)
     return NULL;
 }
 
-/* $GCE_METADATA_TIMEOUT (seconds, as Python's google-auth reads it), else 2 s:
-** long enough for a real metadata server, short enough off Google Cloud. */
-static long probe_timeout_ms(void)
-{
-    const char *s = cr_getenv("GCE_METADATA_TIMEOUT");
-    if (s) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end != s && !*end && v > 0 && v < 600)
-            return (long)(v * 1000);
-    }
-    return CR_METADATA_PROBE_TIMEOUT_MS;
-}
-
 /* Prefixes the error with the variable the path came from. */
 static void blame_env(cr_error *err, const char *var)
 {
@@ -91,7 +77,7 @@ cr_credentials *cr_credentials_default(cr_error *err)
     if (!c) {
         cr_error probe = CR_ERROR_INIT;
         cr_transport *t = cr_curl_transport_new(&probe);
-        char *root = t ? cr_metadata_get(t, host, "", probe_timeout_ms(), &probe) : NULL;
+        char *root = t ? cr_metadata_get(t, host, "", cr_metadata_timeout_ms(), &probe) : NULL;
         cr_transport_free(t);
         if (root) {
             free(root);

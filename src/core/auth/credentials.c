@@ -6,8 +6,11 @@
 ** metadata.c); this file only decides when, and keeps the result.
 */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "auth/credentials.h"
 
@@ -17,6 +20,7 @@ struct cr_credentials {
     void *data;
     char *key; /* registry key, NULL when not registered */
     char *account;
+    char *quota_project;
     char *origin;
 
     /* Guarded by registry_lock. */
@@ -35,9 +39,17 @@ struct cr_credentials {
     long timeout_ms;
     cr_transport *transport; /* used only by the refreshing thread */
 
-    /* Guarded by project_lock: the project, from the file or looked up once. */
+    /* Guarded by project_lock: the project, from the file or looked up once;
+    ** and every $GOOGLE_CLOUD_QUOTA_PROJECT value seen, kept until the end so
+    ** that a returned string stays valid when the variable changes. */
     pthread_mutex_t project_lock;
     char *project;
+    struct quota_override *overrides;
+};
+
+struct quota_override {
+    struct quota_override *next;
+    char value[];
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -66,7 +78,13 @@ static void destroy(cr_credentials *c)
     free(c->key);
     free(c->account);
     free(c->project);
+    free(c->quota_project);
     free(c->origin);
+    while (c->overrides) {
+        struct quota_override *o = c->overrides;
+        c->overrides = o->next;
+        free(o);
+    }
     free(c);
 }
 
@@ -121,8 +139,9 @@ cr_credentials *cr_credentials_intern(const cr_credentials_desc *d, cr_error *er
     c->account = cr_strdup(d->account);
     c->project = cr_strdup(d->project);
     c->origin = cr_strdup(d->origin);
+    c->quota_project = cr_strdup(d->quota_project);
     if ((d->key && !c->key) || (d->account && !c->account) || (d->project && !c->project) ||
-        (d->origin && !c->origin)) {
+        (d->origin && !c->origin) || (d->quota_project && !c->quota_project)) {
         destroy(c);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
         return NULL;
@@ -247,10 +266,15 @@ static int hand_out(const cr_credentials *c, char **token, int64_t *expires_at, 
 */
 int cr_credentials_token(cr_credentials *c, char **token, int64_t *expires_at, cr_error *err)
 {
+    return cr_credentials_token_within(c, 0, token, expires_at, err);
+}
+
+int cr_credentials_token_within(cr_credentials *c, long within_ms, char **token, int64_t *expires_at, cr_error *err)
+{
     if (!err) {
         /* The sources write into the error as they go; give them one. */
         cr_error scratch = CR_ERROR_INIT;
-        int rc = cr_credentials_token(c, token, expires_at, &scratch);
+        int rc = cr_credentials_token_within(c, within_ms, token, expires_at, &scratch);
         cr_error_clear(&scratch);
         return rc;
     }
@@ -295,6 +319,8 @@ int cr_credentials_token(cr_credentials *c, char **token, int64_t *expires_at, c
 
     c->refreshing = 1;
     long timeout_ms = c->timeout_ms;
+    if (within_ms > 0 && within_ms < timeout_ms)
+        timeout_ms = within_ms;
     if (!c->transport)
         c->transport = cr_curl_transport_new(err);
     cr_transport *t = c->transport;
@@ -328,12 +354,74 @@ void cr_credentials_invalidate(cr_credentials *c, const char *token)
     if (!c || !token || !c->source)
         return;
     pthread_mutex_lock(&c->lock);
-    if (c->token && strcmp(c->token, token) == 0) {
+    int dropped = c->token && strcmp(c->token, token) == 0;
+    if (dropped) {
         cr_secret_free(c->token);
         c->token = NULL;
         c->expires_at = 0;
+        /* Under the lock, so that the refresh this drop causes already sees
+        ** the source's new mode (the self-signed JWT's fallback). */
+        if (c->source->invalidated)
+            c->source->invalidated(c->data);
     }
     pthread_mutex_unlock(&c->lock);
+}
+
+int64_t cr_credentials_expires_at(cr_credentials *c)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    int64_t at = c->token ? c->expires_at : 0;
+    pthread_mutex_unlock(&c->lock);
+    return at;
+}
+
+const char *cr_credentials_key(const cr_credentials *c)
+{
+    return c ? c->key : NULL;
+}
+
+int cr_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        return -1;
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    cr_wipe(md, sizeof md);
+    return 0;
+}
+
+/*
+** Why the override lives here rather than in the client: every user of the
+** credential (a client, the CLI's describe, the Lua binding) must send the
+** same x-goog-user-project, as google-auth does with
+** GOOGLE_CLOUD_QUOTA_PROJECT.
+*/
+const char *cr_credentials_quota_project(const cr_credentials *cc)
+{
+    if (!cc)
+        return NULL;
+    cr_credentials *c = (cr_credentials *)cc; /* the override list grows */
+    pthread_mutex_lock(&c->project_lock);
+    const char *env = cr_getenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+    const char *out = c->quota_project;
+    if (env) {
+        struct quota_override *o = c->overrides;
+        while (o && strcmp(o->value, env) != 0)
+            o = o->next;
+        if (!o && (o = malloc(sizeof *o + strlen(env) + 1))) {
+            strcpy(o->value, env);
+            o->next = c->overrides;
+            c->overrides = o;
+        }
+        if (o)
+            out = o->value;
+    }
+    pthread_mutex_unlock(&c->project_lock);
+    return out;
 }
 
 const char *cr_credentials_type(const cr_credentials *c)
@@ -345,7 +433,11 @@ const char *cr_credentials_type(const cr_credentials *c)
 
 const char *cr_credentials_account(const cr_credentials *c)
 {
-    return c ? c->account : NULL;
+    if (!c)
+        return NULL;
+    if (!c->account && c->source && c->source->account)
+        return c->source->account(c->data);
+    return c->account;
 }
 
 const char *cr_credentials_origin(const cr_credentials *c)

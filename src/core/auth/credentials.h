@@ -24,13 +24,19 @@
 ** thread that refreshes); it returns 0 with *token (a new string, freed with
 ** cr_secret_free) and *expires_at set, or -1 with err set. `destroy` frees
 ** the source's data. `project` (optional) looks the project up when no file
-** said it; it returns a new string or NULL.
+** said it; it returns a new string or NULL. `invalidated` (optional) is
+** told when the current token was dropped by cr_credentials_invalidate (the
+** API refused it); it may run while another thread is inside `fetch`.
+** `account` (optional) names the account when it is learnt only later (the
+** metadata server's email): a string owned by data, set at most once.
 */
 typedef struct cr_credentials_source {
     const char *type;
     int (*fetch)(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err);
     void (*destroy)(void *data);
     char *(*project)(void *data, long timeout_ms);
+    void (*invalidated)(void *data);
+    const char *(*account)(void *data);
 } cr_credentials_source;
 
 /* Describes a credential being made; strings are copied. */
@@ -40,6 +46,7 @@ typedef struct cr_credentials_desc {
     const char *key;                     /* registry key; NULL: not shared */
     const char *account;
     const char *project;
+    const char *quota_project; /* the file's quota_project_id */
     const char *origin;
 } cr_credentials_desc;
 
@@ -57,5 +64,18 @@ CR_HIDDEN cr_credentials *cr_credentials_lookup(const char *key);
 /* Timeout of each token request this credential makes (ms, > 0). Tests and
 ** clients with a short deadline use it. */
 CR_HIDDEN void cr_credentials_set_timeout_ms(cr_credentials *creds, long timeout_ms);
+
+/* The registry key (owned by creds), NULL when not registered. */
+CR_HIDDEN const char *cr_credentials_key(const cr_credentials *creds);
+
+/* cr_credentials_token, but a fetch it makes waits at most timeout_ms (when
+** shorter than the credential's own): a credential used as the source of
+** another one fails within the outer deadline. */
+CR_HIDDEN int cr_credentials_token_within(cr_credentials *creds, long timeout_ms, char **token, int64_t *expires_at,
+                                          cr_error *err);
+
+/* Lower-case hex SHA-256 of data: how a secret takes part in a registry key
+** without being in it. Returns 0, or -1 when OpenSSL fails. */
+CR_HIDDEN int cr_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -24,4 +24,10 @@ CR_HIDDEN char *cr_jwt_sign_rs256(const cJSON *header, const cJSON *claims, EVP_
 CR_HIDDEN char *cr_jwt_grant_assertion(EVP_PKEY *key, const char *key_id, const char *issuer, const char *scope,
                                        const char *audience, int64_t issued_at, cr_error *err);
 
+/* A self-signed access JWT (AIP-4111): header {alg RS256, typ JWT, kid
+** (when key_id is not NULL)}, claims {iss = sub = email, aud, iat,
+** exp = iat + 3600}. Sent as the bearer itself; no exchange. */
+CR_HIDDEN char *cr_jwt_self_signed(EVP_PKEY *key, const char *key_id, const char *email, const char *audience,
+                                   int64_t issued_at, cr_error *err);
+
 #endif

@@ -10,14 +10,17 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "auth/authorized_user.h"
+#include "auth/external_account.h"
+#include "auth/impersonated.h"
 #include "auth/keyfile.h"
 #include "auth/service_account.h"
 
+/* source_credentials inside source_credentials ... stops here. */
+#define MAX_NESTING 3
+
 /* Types Google's libraries accept that we recognise but do not handle yet. */
 static const char *const unsupported_types[] = {
-    "authorized_user",
-    "impersonated_service_account",
-    "external_account",
     "external_account_authorized_user",
     "gdch_service_account",
 };
@@ -34,7 +37,7 @@ static void wipe_json(cJSON *item)
     }
 }
 
-static void delete_json(cJSON *root)
+void cr_keyfile_delete_json(cJSON *root)
 {
     wipe_json(root);
     cJSON_Delete(root);
@@ -51,26 +54,24 @@ static int quotable(const char *s)
     return 1;
 }
 
-/* Fetches an optional string field: 0 (absent or a string), -1 (present but
-** not a string, err set). *out is a new copy or NULL. */
-static int string_field(const cJSON *root, const char *name, int required, const char *what, char **out,
-                        cr_error *err)
+int cr_keyfile_string(const cJSON *root, const char *prefix, const char *name, int required, const char *what,
+                      char **out, cr_error *err)
 {
     *out = NULL;
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
     if (!item || cJSON_IsNull(item)) {
         if (required) {
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s\" is missing", what, name);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s%s\" is missing", what, prefix, name);
             return -1;
         }
         return 0;
     }
     if (!cJSON_IsString(item) || !item->valuestring) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s\" is not a string", what, name);
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s%s\" is not a string", what, prefix, name);
         return -1;
     }
     if (required && !*item->valuestring) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s\" is empty", what, name);
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s%s\" is empty", what, prefix, name);
         return -1;
     }
     *out = cr_strdup(item->valuestring);
@@ -119,6 +120,7 @@ void cr_keyfile_clear(cr_keyfile *kf)
     free(kf->private_key_id);
     free(kf->token_uri);
     free(kf->project_id);
+    free(kf->quota_project_id);
     EVP_PKEY_free(kf->pkey);
     memset(kf, 0, sizeof *kf);
 }
@@ -126,20 +128,19 @@ void cr_keyfile_clear(cr_keyfile *kf)
 static int parse_service_account(const cJSON *root, const char *what, cr_keyfile *kf, cr_error *err)
 {
     char *pem = NULL;
-    if (string_field(root, "client_email", 1, what, &kf->client_email, err) < 0 ||
-        string_field(root, "private_key", 1, what, &pem, err) < 0 ||
-        string_field(root, "private_key_id", 0, what, &kf->private_key_id, err) < 0 ||
-        string_field(root, "token_uri", 0, what, &kf->token_uri, err) < 0 ||
-        string_field(root, "project_id", 0, what, &kf->project_id, err) < 0)
+    if (cr_keyfile_string(root, "", "client_email", 1, what, &kf->client_email, err) < 0 ||
+        cr_keyfile_string(root, "", "private_key", 1, what, &pem, err) < 0 ||
+        cr_keyfile_string(root, "", "private_key_id", 0, what, &kf->private_key_id, err) < 0 ||
+        cr_keyfile_string(root, "", "token_uri", 0, what, &kf->token_uri, err) < 0 ||
+        cr_keyfile_string(root, "", "project_id", 0, what, &kf->project_id, err) < 0 ||
+        cr_keyfile_string(root, "", "quota_project_id", 0, what, &kf->quota_project_id, err) < 0)
         goto fail;
     if (!kf->token_uri && !(kf->token_uri = cr_strdup(CR_DEFAULT_TOKEN_URI))) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto fail;
     }
-    if (strncmp(kf->token_uri, "https://", 8) != 0 && strncmp(kf->token_uri, "http://", 7) != 0) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"token_uri\" is not an http(s) URL", what);
+    if (cr_keyfile_check_url(kf->token_uri, "token_uri", what, err) < 0)
         goto fail;
-    }
     if (!(kf->pkey = cr_keyfile_load_rsa_pem(pem, what, "private_key", err)))
         goto fail;
     cr_secret_free(pem);
@@ -148,6 +149,53 @@ fail:
     cr_secret_free(pem);
     cr_keyfile_clear(kf);
     return -1;
+}
+
+int cr_keyfile_check_url(const char *url, const char *name, const char *what, cr_error *err)
+{
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s\" is not an http(s) URL", what, name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The "type" field, checked: 0 with *type borrowed from root, or -1. */
+static int type_field(const cJSON *root, const char *what, const char **type, cr_error *err)
+{
+    if (!cJSON_IsObject(root)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: is not a JSON object", what);
+        return -1;
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (!t) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is missing", what);
+        return -1;
+    }
+    if (!cJSON_IsString(t) || !t->valuestring) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is not a string", what);
+        return -1;
+    }
+    *type = t->valuestring;
+    return 0;
+}
+
+static void unknown_type(const char *type, const char *what, cr_error *err)
+{
+    for (size_t i = 0; i < sizeof unsupported_types / sizeof unsupported_types[0]; i++) {
+        if (strcmp(type, unsupported_types[i]) == 0) {
+            cr_error_set(err, "UNIMPLEMENTED", 0,
+                         "%s: field \"type\" is \"%s\": recognised, but not supported yet (service_account, "
+                         "authorized_user, impersonated_service_account and external_account are)",
+                         what, unsupported_types[i]);
+            return;
+        }
+    }
+    if (quotable(type))
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is \"%s\", which is not a credentials type", what,
+                     type);
+    else
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is not a credentials type", what);
 }
 
 int cr_keyfile_parse(const char *json, size_t len, const char *what, cr_keyfile *kf, cr_error *err)
@@ -160,52 +208,64 @@ int cr_keyfile_parse(const char *json, size_t len, const char *what, cr_keyfile 
         return -1;
     }
     int rc = -1;
-    if (!cJSON_IsObject(root)) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: is not a JSON object", what);
-        goto done;
+    const char *type;
+    if (type_field(root, what, &type, err) == 0) {
+        if (strcmp(type, "service_account") == 0)
+            rc = parse_service_account(root, what, kf, err);
+        else
+            unknown_type(type, what, err);
     }
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    if (!type) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is missing", what);
-        goto done;
-    }
-    if (!cJSON_IsString(type) || !type->valuestring) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is not a string", what);
-        goto done;
-    }
-    if (strcmp(type->valuestring, "service_account") == 0) {
-        rc = parse_service_account(root, what, kf, err);
-        goto done;
-    }
-    for (size_t i = 0; i < sizeof unsupported_types / sizeof unsupported_types[0]; i++) {
-        if (strcmp(type->valuestring, unsupported_types[i]) == 0) {
-            cr_error_set(err, "UNIMPLEMENTED", 0,
-                         "%s: field \"type\" is \"%s\": recognised, but not supported yet (only \"service_account\" "
-                         "is)",
-                         what, unsupported_types[i]);
-            goto done;
-        }
-    }
-    if (quotable(type->valuestring))
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is \"%s\", which is not a credentials type", what,
-                     type->valuestring);
-    else
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"type\" is not a credentials type", what);
-done:
-    delete_json(root);
+    cr_keyfile_delete_json(root);
     return rc;
 }
 
-static cr_credentials *from_json(const char *json, size_t len, const char *what, const char *origin,
-                                 cr_error *err)
+cr_credentials *cr_credentials_from_object(const cJSON *root, const char *what, const char *origin,
+                                           const cr_credentials_options *opts, int depth, cr_error *err)
 {
-    cr_keyfile kf;
-    if (cr_keyfile_parse(json, len, what, &kf, err) < 0)
+    const char *type;
+    if (type_field(root, what, &type, err) < 0)
         return NULL;
-    return cr_service_account_new(&kf, origin, err);
+    if (depth > MAX_NESTING) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: credentials nested more than %d deep", what, MAX_NESTING);
+        return NULL;
+    }
+    if (strcmp(type, "service_account") == 0) {
+        cr_keyfile kf;
+        memset(&kf, 0, sizeof kf);
+        if (parse_service_account(root, what, &kf, err) < 0)
+            return NULL;
+        return cr_service_account_new(&kf, origin, opts, err);
+    }
+    if (strcmp(type, "authorized_user") == 0)
+        return cr_authorized_user_new(root, what, origin, err);
+    if (strcmp(type, "impersonated_service_account") == 0)
+        return cr_impersonated_new(root, what, origin, depth, err);
+    if (strcmp(type, "external_account") == 0)
+        return cr_external_account_new(root, what, origin, err);
+    unknown_type(type, what, err);
+    return NULL;
+}
+
+static cr_credentials *from_json(const char *json, size_t len, const char *what, const char *origin,
+                                 const cr_credentials_options *opts, cr_error *err)
+{
+    size_t at = 0;
+    cJSON *root = cr_json_parse(json, len, &at);
+    if (!root) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: is not valid JSON (at byte %zu)", what, at);
+        return NULL;
+    }
+    cr_credentials *c = cr_credentials_from_object(root, what, origin, opts, 0, err);
+    cr_keyfile_delete_json(root);
+    return c;
 }
 
 cr_credentials *cr_credentials_from_file(const char *path, cr_error *err)
+{
+    return cr_credentials_from_file_opts(path, NULL, err);
+}
+
+cr_credentials *cr_credentials_from_file_opts(const char *path, const cr_credentials_options *opts, cr_error *err)
 {
     if (!path || !*path) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "credentials file: no path given");
@@ -220,7 +280,7 @@ cr_credentials *cr_credentials_from_file(const char *path, cr_error *err)
     if (!what)
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "credentials file %s: out of memory", path);
     else
-        c = from_json(json, len, what, path, err);
+        c = from_json(json, len, what, path, opts, err);
     cr_wipe(json, len);
     free(json);
     free(what);
@@ -228,6 +288,12 @@ cr_credentials *cr_credentials_from_file(const char *path, cr_error *err)
 }
 
 cr_credentials *cr_credentials_from_json(const char *json, size_t len, const char *origin, cr_error *err)
+{
+    return cr_credentials_from_json_opts(json, len, origin, NULL, err);
+}
+
+cr_credentials *cr_credentials_from_json_opts(const char *json, size_t len, const char *origin,
+                                              const cr_credentials_options *opts, cr_error *err)
 {
     if (!json) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "credentials JSON: none given");
@@ -238,7 +304,7 @@ cr_credentials *cr_credentials_from_json(const char *json, size_t len, const cha
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "credentials JSON: out of memory");
         return NULL;
     }
-    cr_credentials *c = from_json(json, len, what, origin && *origin ? origin : "JSON", err);
+    cr_credentials *c = from_json(json, len, what, origin && *origin ? origin : "JSON", opts, err);
     free(what);
     return c;
 }

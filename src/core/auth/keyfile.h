@@ -18,6 +18,7 @@ typedef struct cr_keyfile {
     char *private_key_id; /* NULL when absent */
     char *token_uri;      /* the file's, else CR_DEFAULT_TOKEN_URI */
     char *project_id;     /* NULL when absent */
+    char *quota_project_id; /* NULL when absent */
     EVP_PKEY *pkey;       /* an RSA private key */
 } cr_keyfile;
 
@@ -29,6 +30,31 @@ typedef struct cr_keyfile {
 ** this library does not support yet. The caller wipes `json` itself.
 */
 CR_HIDDEN int cr_keyfile_parse(const char *json, size_t len, const char *what, cr_keyfile *kf, cr_error *err);
+
+/*
+** The credential a parsed credentials object describes, whatever its type
+** (the dispatch on "type"). `what` names it in messages ("credentials file
+** /x.json", or "... : field \"source_credentials\"" when nested), `origin`
+** is what cr_credentials_origin reports. `depth` counts nesting
+** (source_credentials), bounded. The caller still owns and wipes root.
+*/
+CR_HIDDEN cr_credentials *cr_credentials_from_object(const cJSON *root, const char *what, const char *origin,
+                                                     const cr_credentials_options *opts, int depth, cr_error *err);
+
+/*
+** Reads string field `name` of obj: 0 with *out a new copy (NULL when
+** absent and not required), or -1 with err "WHAT: field "PREFIXNAME" is
+** missing / is not a string / is empty". `prefix` ("" or
+** "credential_source.") only shapes the message.
+*/
+CR_HIDDEN int cr_keyfile_string(const cJSON *obj, const char *prefix, const char *name, int required,
+                                const char *what, char **out, cr_error *err);
+
+/* -1 with err "WHAT: field "NAME" is not an http(s) URL" unless url is one. */
+CR_HIDDEN int cr_keyfile_check_url(const char *url, const char *name, const char *what, cr_error *err);
+
+/* Wipes every string of a cJSON tree (it held secrets), then frees it. */
+CR_HIDDEN void cr_keyfile_delete_json(cJSON *root);
 
 /* Frees what kf owns and zeroes it. */
 CR_HIDDEN void cr_keyfile_clear(cr_keyfile *kf);

@@ -34,4 +34,10 @@ CR_HIDDEN char *cr_metadata_registry_key(const char *host);
 CR_HIDDEN char *cr_metadata_get(cr_transport *t, const char *host, const char *path, long timeout_ms,
                                 cr_error *err);
 
+#define CR_METADATA_EMAIL_PATH "instance/service-accounts/default/email"
+
+/* How long a metadata probe or lookup may take: $GCE_METADATA_TIMEOUT
+** (seconds, as Python's google-auth reads it), else 2 s. */
+CR_HIDDEN long cr_metadata_timeout_ms(void);
+
 #endif

@@ -2,8 +2,10 @@
 ** service_account.c — the service_account credential kind: owns the parsed
 ** key (until the credential's last reference goes), names the registry
 ** entry, and fetches a token by signing a grant assertion (jwt.c) and
-** exchanging it (token_exchange.c).
+** exchanging it (token_exchange.c) — or, in self-signed mode, by signing an
+** access JWT that is the token, until the API refuses one.
 */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +17,24 @@
 #include "auth/service_account.h"
 #include "auth/token_exchange.h"
 
+typedef struct sa_source {
+    cr_keyfile kf;
+    char *audience;       /* self-signed JWT's aud; NULL: exchange only */
+    atomic_int exchange;  /* 1 once a self-signed JWT was refused: exchange for good */
+} sa_source;
+
 static int sa_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
 {
-    cr_keyfile *kf = data;
+    sa_source *sa = data;
+    cr_keyfile *kf = &sa->kf;
+    if (sa->audience && !atomic_load(&sa->exchange)) {
+        int64_t now = cr_unix_time();
+        *token = cr_jwt_self_signed(kf->pkey, kf->private_key_id, kf->client_email, sa->audience, now, err);
+        if (!*token)
+            return -1;
+        *expires_at = now + CR_JWT_LIFETIME;
+        return 0;
+    }
     /* The audience is the endpoint the assertion is meant for: the file's
     ** token_uri (as Go does), which is also what a test server checks. */
     char *jwt = cr_jwt_grant_assertion(kf->pkey, kf->private_key_id, kf->client_email, CR_CLOUD_PLATFORM_SCOPE,
@@ -31,17 +48,29 @@ static int sa_fetch(void *data, cr_transport *t, long timeout_ms, char **token, 
 
 static void sa_destroy(void *data)
 {
-    cr_keyfile *kf = data;
-    if (kf) {
-        cr_keyfile_clear(kf);
-        free(kf);
+    sa_source *sa = data;
+    if (sa) {
+        cr_keyfile_clear(&sa->kf);
+        free(sa->audience);
+        free(sa);
     }
+}
+
+/* The API refused the current token. For a self-signed JWT that means this
+** API does not take them (or not with this audience): the exchange, which
+** every Google API accepts, from now on — as Google's clients fall back. */
+static void sa_invalidated(void *data)
+{
+    sa_source *sa = data;
+    if (sa->audience)
+        atomic_store(&sa->exchange, 1);
 }
 
 static const cr_credentials_source service_account_source = {
     .type = "service_account",
     .fetch = sa_fetch,
     .destroy = sa_destroy,
+    .invalidated = sa_invalidated,
 };
 
 /* Hex SHA-256 of the public key's DER: identifies the key without revealing
@@ -64,22 +93,34 @@ static int public_key_fingerprint(EVP_PKEY *pkey, char out[65])
     return 0;
 }
 
-cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, cr_error *err)
+cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, const cr_credentials_options *opts,
+                                      cr_error *err)
 {
     char fp[65];
     char *key = NULL;
-    cr_keyfile *owned = malloc(sizeof *owned);
+    sa_source *owned = calloc(1, sizeof *owned);
     if (owned) {
-        *owned = *kf;
+        owned->kf = *kf;
         memset(kf, 0, sizeof *kf);
     } else {
         cr_keyfile_clear(kf);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
         return NULL;
     }
-    if (public_key_fingerprint(owned->pkey, fp) < 0 ||
-        !(key = cr_asprintf("service_account\n%s\n%s\n%s\n%s", owned->client_email,
-                            owned->private_key_id ? owned->private_key_id : "", owned->token_uri, fp))) {
+    cr_keyfile *k = &owned->kf;
+    if (opts && opts->self_signed_jwt) {
+        owned->audience = cr_strdup(opts->audience && *opts->audience ? opts->audience : CR_SELF_SIGNED_AUDIENCE);
+        if (!owned->audience) {
+            sa_destroy(owned);
+            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
+            return NULL;
+        }
+    }
+    if (public_key_fingerprint(k->pkey, fp) < 0 ||
+        !(key = cr_asprintf("service_account\n%s\n%s\n%s\n%s\n%s\n%s%s", k->client_email,
+                            k->private_key_id ? k->private_key_id : "", k->token_uri, fp,
+                            k->quota_project_id ? k->quota_project_id : "",
+                            owned->audience ? "self-signed\n" : "exchange", owned->audience ? owned->audience : ""))) {
         sa_destroy(owned);
         cr_error_set(err, "INTERNAL", 0, "credentials %s: cannot fingerprint the key", origin ? origin : "JSON");
         return NULL;
@@ -88,8 +129,9 @@ cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, cr_er
         .source = &service_account_source,
         .data = owned,
         .key = key,
-        .account = owned->client_email,
-        .project = owned->project_id,
+        .account = k->client_email,
+        .project = k->project_id,
+        .quota_project = k->quota_project_id,
         .origin = origin,
     };
     cr_credentials *c = cr_credentials_intern(&d, err);

@@ -43,7 +43,15 @@ static void not_a_token_response(cr_error *err, const char *who, long status, co
 int cr_token_response_parse(const cr_http_response *resp, const char *who, int64_t now, char **token,
                             int64_t *expires_at, cr_error *err)
 {
+    return cr_token_response_parse_ex(resp, who, now, token, expires_at, NULL, err);
+}
+
+int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, int64_t now, char **token,
+                               int64_t *expires_at, char **refresh_token, cr_error *err)
+{
     *token = NULL;
+    if (refresh_token)
+        *refresh_token = NULL;
     cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
     if (!root || !cJSON_IsObject(root)) {
         not_a_token_response(err, who, resp->status, root ? "not a JSON object" : "not JSON");
@@ -82,7 +90,22 @@ int cr_token_response_parse(const cr_http_response *resp, const char *who, int64
         not_a_token_response(err, who, resp->status, "\"expires_in\" is not a number of seconds");
         goto done;
     }
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "refresh_token");
+    if (refresh_token && cJSON_IsString(rt) && rt->valuestring && *rt->valuestring) {
+        if (!header_safe(rt->valuestring)) {
+            not_a_token_response(err, who, resp->status, "\"refresh_token\" is not a printable string");
+            goto done;
+        }
+        if (!(*refresh_token = cr_strdup(rt->valuestring))) {
+            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", who);
+            goto done;
+        }
+    }
     if (!(*token = cr_strdup(at->valuestring))) {
+        if (refresh_token) {
+            cr_secret_free(*refresh_token);
+            *refresh_token = NULL;
+        }
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", who);
         goto done;
     }
@@ -114,7 +137,7 @@ void cr_auth_transport_error(cr_error *err, const char *who, const char *url)
 
 /* The OAuth2 error (RFC 6749 §5.2), with only printable ASCII kept and a
 ** bounded length: it is quoted back to the user. */
-static void oauth_error_text(const cr_http_response *resp, char *out, size_t size)
+void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size)
 {
     out[0] = '\0';
     cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
@@ -141,18 +164,34 @@ int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *as
                           char **token, int64_t *expires_at, cr_error *err)
 {
     *token = NULL;
+    char *escaped = cr_url_escape(assertion);
+    char *form = escaped ? cr_asprintf("grant_type=%s&assertion=%s",
+                                       "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", escaped)
+                         : NULL;
+    cr_secret_free(escaped);
+    if (!form) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", token_uri);
+        return -1;
+    }
+    int rc = cr_token_exchange_form(t, "token endpoint", token_uri, form, timeout_ms, token, expires_at, NULL, err);
+    cr_secret_free(form);
+    return rc;
+}
+
+int cr_token_exchange_form(cr_transport *t, const char *what, const char *url, const char *form, long timeout_ms,
+                           char **token, int64_t *expires_at, char **refresh_token, cr_error *err)
+{
+    *token = NULL;
+    if (refresh_token)
+        *refresh_token = NULL;
     cr_http_request req = {.method = "POST", .timeout_ms = timeout_ms};
     cr_http_response resp = {0};
-    char *escaped = cr_url_escape(assertion);
-    req.url = cr_strdup(token_uri);
-    req.body = escaped ? cr_asprintf("grant_type=%s&assertion=%s", "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer",
-                                     escaped)
-                       : NULL;
-    cr_secret_free(escaped);
+    req.url = cr_strdup(url);
+    req.body = cr_strdup(form);
     if (!req.url || !req.body || cr_header_add(&req.headers, "Content-Type", "application/x-www-form-urlencoded") < 0 ||
         cr_header_add(&req.headers, "Accept", "application/json") < 0) {
         cr_http_request_clear(&req);
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", token_uri);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, url);
         return -1;
     }
     req.body_len = strlen(req.body);
@@ -161,17 +200,17 @@ int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *as
     int rc = cr_transport_perform(t, &req, &resp, err);
     cr_http_request_clear(&req);
     if (rc < 0) {
-        cr_auth_transport_error(err, "token endpoint", token_uri);
+        cr_auth_transport_error(err, what, url);
         return -1;
     }
     char who[1024];
-    snprintf(who, sizeof who, "token endpoint %s", token_uri);
+    snprintf(who, sizeof who, "%s %s", what, url);
     rc = -1;
     if (resp.status >= 200 && resp.status < 300) {
-        rc = cr_token_response_parse(&resp, who, now, token, expires_at, err);
+        rc = cr_token_response_parse_ex(&resp, who, now, token, expires_at, refresh_token, err);
     } else {
         char detail[512];
-        oauth_error_text(&resp, detail, sizeof detail);
+        cr_auth_error_text(&resp, detail, sizeof detail);
         const char *code = resp.status == 400 || resp.status == 401 ? "UNAUTHENTICATED"
                            : resp.status >= 500                      ? "UNAVAILABLE"
                                                                      : cr_code_for_http_status((int)resp.status);

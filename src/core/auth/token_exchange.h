@@ -22,6 +22,26 @@
 CR_HIDDEN int cr_token_response_parse(const cr_http_response *resp, const char *who, int64_t now, char **token,
                                       int64_t *expires_at, cr_error *err);
 
+/* The same, and when refresh_token is not NULL, *refresh_token = the
+** response's "refresh_token" (a rotated one, new string) or NULL. */
+CR_HIDDEN int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, int64_t now, char **token,
+                                         int64_t *expires_at, char **refresh_token, cr_error *err);
+
+/*
+** POSTs an application/x-www-form-urlencoded `form` (a secret: wiped) to
+** `url` and reads a token response, as cr_token_exchange_jwt does; `who`
+** names the endpoint in messages ("token endpoint", "STS endpoint"), which
+** read "WHO URL answered STATUS: error: error_description".
+*/
+CR_HIDDEN int cr_token_exchange_form(cr_transport *t, const char *who, const char *url, const char *form,
+                                     long timeout_ms, char **token, int64_t *expires_at, char **refresh_token,
+                                     cr_error *err);
+
+/* Printable ASCII only, at most size-1 bytes: what may be quoted from a
+** server's answer. Writes ": <error>[: <description>]" for an OAuth2 error
+** body, ": <message>" for a google.rpc.Status body, or "" into out. */
+CR_HIDDEN void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size);
+
 /*
 ** POSTs the grant to token_uri over t and reads the answer. Errors:
 ** the transport's (UNAVAILABLE / DEADLINE_EXCEEDED naming the URL);

@@ -1,0 +1,200 @@
+/*
+** iam.c — IAM Credentials generateAccessToken over the transport: the
+** request body, the google.rpc errors it answers with (their message is
+** safe to quote; the body otherwise never is), the RFC 3339 expireTime.
+*/
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/iam.h"
+#include "auth/jwt.h"
+#include "auth/token_exchange.h"
+
+char *cr_iam_target_from_url(const char *url)
+{
+    static const char marker[] = "/serviceAccounts/", suffix[] = ":generateAccessToken";
+    const char *at = strstr(url, marker);
+    if (!at || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+        return NULL;
+    at += sizeof marker - 1;
+    const char *end = strstr(at, suffix);
+    if (!end || end == at || end[sizeof suffix - 1] != '\0')
+        return NULL;
+    for (const char *p = at; p < end; p++)
+        if (*p == '/' || (unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return NULL;
+    return cr_strndup(at, (size_t)(end - at));
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+** days_from_civil): timegm() is not POSIX. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int cr_rfc3339_parse(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    const char *p = s + n;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    int64_t offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om, k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5)
+            return -1;
+        offset = (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    return 0;
+}
+
+/* Wipes the strings of a tree that held a token, then frees it. */
+static void delete_secret(cJSON *item)
+{
+    for (cJSON *i = item; i; i = i->next) {
+        if (i->valuestring)
+            cr_wipe(i->valuestring, strlen(i->valuestring));
+        delete_secret(i->child);
+        i->child = NULL;
+    }
+    cJSON_Delete(item);
+}
+
+static int header_safe(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static char *request_body(const cJSON *delegates)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *scope = cJSON_CreateArray();
+    cJSON *dl = delegates ? cJSON_Duplicate(delegates, 1) : cJSON_CreateArray();
+    char *text = NULL;
+    if (body && scope && dl && cJSON_AddItemToObject(body, "delegates", dl) && (dl = NULL, 1) &&
+        cJSON_AddItemToArray(scope, cJSON_CreateString(CR_CLOUD_PLATFORM_SCOPE)) &&
+        cJSON_AddItemToObject(body, "scope", scope) && (scope = NULL, 1) &&
+        cJSON_AddStringToObject(body, "lifetime", CR_IAM_LIFETIME))
+        text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(dl);
+    cJSON_Delete(scope);
+    cJSON_Delete(body);
+    return text;
+}
+
+static int parse_answer(const cr_http_response *resp, const char *url, char **token, int64_t *expires_at,
+                        cr_error *err)
+{
+    const char *why = NULL;
+    cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "accessToken");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "expireTime");
+    int64_t when = 0;
+    if (!root || !cJSON_IsObject(root))
+        why = root ? "not a JSON object" : "not JSON";
+    else if (!cJSON_IsString(at) || !at->valuestring)
+        why = "no \"accessToken\"";
+    else if (!header_safe(at->valuestring))
+        why = "\"accessToken\" is not a header-safe string";
+    else if (!cJSON_IsString(exp) || !exp->valuestring || cr_rfc3339_parse(exp->valuestring, &when) < 0)
+        why = "\"expireTime\" is not an RFC 3339 time";
+    else if (!(*token = cr_strdup(at->valuestring)))
+        why = "out of memory";
+    if (why)
+        cr_error_set(err, "INTERNAL", (int)resp->status,
+                     "IAM Credentials %s answered %ld with something that is not a generateAccessToken response (%s)",
+                     url, resp->status, why);
+    else
+        *expires_at = when;
+    if (root)
+        delete_secret(root);
+    return why ? -1 : 0;
+}
+
+/* The google.rpc status name when the server sent a known one, else the
+** HTTP status's; 5xx is UNAVAILABLE as for the token endpoint. */
+static const char *error_code(const cr_http_response *resp)
+{
+    if (resp->status >= 500)
+        return "UNAVAILABLE";
+    const char *code = cr_code_for_http_status((int)resp->status);
+    cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
+    if (cJSON_IsString(st) && st->valuestring && strcmp(cr_code_name(cr_code_number(st->valuestring)), "UNKNOWN"))
+        code = cr_code_name(cr_code_number(st->valuestring));
+    if (root)
+        delete_secret(root);
+    return code;
+}
+
+int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *bearer, const cJSON *delegates,
+                                 long timeout_ms, char **token, int64_t *expires_at, int *rejected_bearer,
+                                 cr_error *err)
+{
+    *token = NULL;
+    *rejected_bearer = 0;
+    cr_http_request req = {.method = "POST", .timeout_ms = timeout_ms};
+    cr_http_response resp = {0};
+    char *auth = cr_asprintf("Bearer %s", bearer);
+    req.url = cr_strdup(url);
+    req.body = request_body(delegates);
+    int ok = auth && req.url && req.body && cr_header_add(&req.headers, "Authorization", auth) == 0 &&
+             cr_header_add(&req.headers, "Content-Type", "application/json") == 0 &&
+             cr_header_add(&req.headers, "Accept", "application/json") == 0;
+    cr_secret_free(auth);
+    if (!ok) {
+        cr_http_request_clear(&req);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "IAM Credentials %s: out of memory", url);
+        return -1;
+    }
+    req.body_len = strlen(req.body);
+    int rc = cr_transport_perform(t, &req, &resp, err);
+    cr_http_request_clear(&req);
+    if (rc < 0) {
+        cr_auth_transport_error(err, "IAM Credentials", url);
+        return -1;
+    }
+    if (resp.status >= 200 && resp.status < 300) {
+        rc = parse_answer(&resp, url, token, expires_at, err);
+    } else {
+        char detail[512];
+        cr_auth_error_text(&resp, detail, sizeof detail);
+        cr_error_set(err, error_code(&resp), (int)resp.status, "IAM Credentials %s answered %ld%s", url,
+                     resp.status, detail);
+        *rejected_bearer = resp.status == 401;
+        rc = -1;
+    }
+    cr_http_response_clear(&resp);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/*
+** iam.h — the IAM Credentials API's generateAccessToken: trading one
+** credential's token for a service account's (impersonation), as both
+** impersonated_service_account files and external_account files with
+** service_account_impersonation_url do.
+*/
+#ifndef CR_AUTH_IAM_H
+#define CR_AUTH_IAM_H
+
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define CR_IAM_LIFETIME "3600s"
+
+/*
+** The target service account's email from a generateAccessToken URL
+** (".../serviceAccounts/EMAIL:generateAccessToken"), as a new string, or
+** NULL when the URL is not of that form.
+*/
+CR_HIDDEN char *cr_iam_target_from_url(const char *url);
+
+/*
+** POSTs {"delegates": delegates, "scope": [cloud-platform], "lifetime":
+** "3600s"} to url with "Authorization: Bearer <bearer>" and reads
+** {"accessToken", "expireTime"}. `delegates` is a JSON array or NULL
+** (borrowed). On success *token is new (cr_secret_free) and *expires_at the
+** expireTime. Errors name the URL: "IAM Credentials URL answered 403:
+** <google.rpc message>", the transport's (UNAVAILABLE / DEADLINE_EXCEEDED),
+** or INTERNAL for an answer that is not a token. *rejected_bearer is set to
+** 1 when the server answered 401 (the bearer was refused), else 0.
+*/
+CR_HIDDEN int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *bearer,
+                                           const cJSON *delegates, long timeout_ms, char **token,
+                                           int64_t *expires_at, int *rejected_bearer, cr_error *err);
+
+/* Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z", fractions and
+** offsets allowed) into Unix seconds. Returns 0, or -1 when it is not one. */
+CR_HIDDEN int cr_rfc3339_parse(const char *text, int64_t *out);
+
+#endif

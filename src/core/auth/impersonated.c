@@ -1,0 +1,153 @@
+/*
+** impersonated.c — the impersonated_service_account credential kind: holds
+** a reference to its source credential, and on refresh asks it for a token
+** (from the source's own cache) and trades that at IAM Credentials. A 401
+** from IAM drops the source's token, so the next refresh gets a new one.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/credentials.h"
+#include "auth/iam.h"
+#include "auth/impersonated.h"
+#include "auth/keyfile.h"
+
+typedef struct imp_source {
+    cr_credentials *source;
+    char *url;
+    char *what; /* "credentials file X", for the source's errors */
+    cJSON *delegates;
+} imp_source;
+
+static void imp_destroy(void *data)
+{
+    imp_source *m = data;
+    if (m) {
+        cr_credentials_unref(m->source);
+        free(m->url);
+        free(m->what);
+        cJSON_Delete(m->delegates);
+        free(m);
+    }
+}
+
+/* Prefixes an error of the source credential with where it came from. */
+static void blame_source(cr_error *err, const char *what)
+{
+    char *m = cr_asprintf("%s: source_credentials: %s", what, err->message ? err->message : err->code);
+    if (m) {
+        free(err->message);
+        err->message = m;
+    }
+}
+
+static int imp_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
+{
+    imp_source *m = data;
+    char *bearer = NULL;
+    if (cr_credentials_token_within(m->source, timeout_ms, &bearer, NULL, err) < 0) {
+        blame_source(err, m->what);
+        return -1;
+    }
+    int rejected = 0;
+    int rc = cr_iam_generate_access_token(t, m->url, bearer, m->delegates, timeout_ms, token, expires_at, &rejected,
+                                          err);
+    if (rejected)
+        cr_credentials_invalidate(m->source, bearer);
+    cr_secret_free(bearer);
+    return rc;
+}
+
+static const cr_credentials_source impersonated_source = {
+    .type = "impersonated_service_account",
+    .fetch = imp_fetch,
+    .destroy = imp_destroy,
+};
+
+int cr_impersonated_delegates(const cJSON *root, const char *what, cJSON **out, cr_error *err)
+{
+    *out = NULL;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "delegates");
+    if (!d || cJSON_IsNull(d))
+        return 0;
+    if (!cJSON_IsArray(d)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"delegates\" is not a list", what);
+        return -1;
+    }
+    int i = 0;
+    for (const cJSON *e = d->child; e; e = e->next, i++) {
+        if (!cJSON_IsString(e) || !e->valuestring || !*e->valuestring) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"delegates\" item %d is not a non-empty string",
+                         what, i);
+            return -1;
+        }
+    }
+    if (!(*out = cJSON_Duplicate(d, 1))) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
+        return -1;
+    }
+    return 0;
+}
+
+cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const char *origin, int depth,
+                                    cr_error *err)
+{
+    imp_source *m = calloc(1, sizeof *m);
+    char *quota = NULL, *target = NULL, *key = NULL, *dl = NULL, *nested = NULL;
+    cr_credentials *c = NULL;
+    if (!m || !(m->what = cr_strdup(what))) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
+        goto done;
+    }
+    if (cr_keyfile_string(root, "", "service_account_impersonation_url", 1, what, &m->url, err) < 0 ||
+        cr_keyfile_string(root, "", "quota_project_id", 0, what, &quota, err) < 0 ||
+        cr_impersonated_delegates(root, what, &m->delegates, err) < 0)
+        goto done;
+    if (!(target = cr_iam_target_from_url(m->url))) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0,
+                     "%s: field \"service_account_impersonation_url\" is not an IAM Credentials URL "
+                     "(https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/EMAIL:generateAccessToken)",
+                     what);
+        goto done;
+    }
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source_credentials");
+    if (!src || cJSON_IsNull(src)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"source_credentials\" is missing", what);
+        goto done;
+    }
+    if (!cJSON_IsObject(src)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"source_credentials\" is not an object", what);
+        goto done;
+    }
+    if (!(nested = cr_asprintf("%s: field \"source_credentials\"", what))) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
+        goto done;
+    }
+    if (!(m->source = cr_credentials_from_object(src, nested, origin, NULL, depth + 1, err)))
+        goto done;
+    dl = m->delegates ? cJSON_PrintUnformatted(m->delegates) : NULL;
+    if (!(key = cr_asprintf("impersonated_service_account\n%s\n%s\n%s\n%s", m->url, dl ? dl : "[]",
+                            quota ? quota : "", cr_credentials_key(m->source) ? cr_credentials_key(m->source) : ""))) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
+        goto done;
+    }
+    cr_credentials_desc d = {
+        .source = &impersonated_source,
+        .data = m,
+        .key = cr_credentials_key(m->source) ? key : NULL,
+        .account = target,
+        .quota_project = quota,
+        .origin = origin,
+    };
+    m = NULL;
+    c = cr_credentials_intern(&d, err);
+done:
+    imp_destroy(m);
+    free(quota);
+    free(target);
+    free(key);
+    free(nested);
+    if (dl)
+        cJSON_free(dl);
+    return c;
+}
