@@ -15,41 +15,77 @@ typedef struct enum_value {
 } enum_value;
 
 static const enum_value condition_state[] = {
-    {"STATE_UNSPECIFIED", 0}, {"CONDITION_PENDING", 1}, {"CONDITION_RECONCILING", 2},
-    {"CONDITION_FAILED", 3}, {"CONDITION_SUCCEEDED", 4}, {NULL, 0},
+    {"STATE_UNSPECIFIED", 0}, {"CONDITION_PENDING", 1},   {"CONDITION_RECONCILING", 2},
+    {"CONDITION_FAILED", 3},  {"CONDITION_SUCCEEDED", 4}, {NULL, 0},
 };
 static const enum_value severity[] = {
     {"SEVERITY_UNSPECIFIED", 0}, {"ERROR", 1}, {"WARNING", 2}, {"INFO", 3}, {NULL, 0},
 };
 static const enum_value common_reason[] = {
-    {"COMMON_REASON_UNDEFINED", 0}, {"UNKNOWN", 1}, {"REVISION_FAILED", 3}, {"PROGRESS_DEADLINE_EXCEEDED", 4},
-    {"CONTAINER_MISSING", 6}, {"CONTAINER_PERMISSION_DENIED", 7}, {"CONTAINER_IMAGE_UNAUTHORIZED", 8},
-    {"CONTAINER_IMAGE_AUTHORIZATION_CHECK_FAILED", 9}, {"ENCRYPTION_KEY_PERMISSION_DENIED", 10},
-    {"ENCRYPTION_KEY_CHECK_FAILED", 11}, {"SECRETS_ACCESS_CHECK_FAILED", 12}, {"WAITING_FOR_OPERATION", 13},
-    {"IMMEDIATE_RETRY", 14}, {"POSTPONED_RETRY", 15}, {"INTERNAL", 16}, {"VPC_NETWORK_NOT_FOUND", 17},
+    {"COMMON_REASON_UNDEFINED", 0},
+    {"UNKNOWN", 1},
+    {"REVISION_FAILED", 3},
+    {"PROGRESS_DEADLINE_EXCEEDED", 4},
+    {"CONTAINER_MISSING", 6},
+    {"CONTAINER_PERMISSION_DENIED", 7},
+    {"CONTAINER_IMAGE_UNAUTHORIZED", 8},
+    {"CONTAINER_IMAGE_AUTHORIZATION_CHECK_FAILED", 9},
+    {"ENCRYPTION_KEY_PERMISSION_DENIED", 10},
+    {"ENCRYPTION_KEY_CHECK_FAILED", 11},
+    {"SECRETS_ACCESS_CHECK_FAILED", 12},
+    {"WAITING_FOR_OPERATION", 13},
+    {"IMMEDIATE_RETRY", 14},
+    {"POSTPONED_RETRY", 15},
+    {"INTERNAL", 16},
+    {"VPC_NETWORK_NOT_FOUND", 17},
     {NULL, 0},
 };
 static const enum_value execution_reason[] = {
-    {"EXECUTION_REASON_UNDEFINED", 0}, {"JOB_STATUS_SERVICE_POLLING_ERROR", 1}, {"NON_ZERO_EXIT_CODE", 2},
-    {"CANCELLED", 3}, {"CANCELLING", 4}, {"DELETED", 5}, {"DELAYED_START_PENDING", 6}, {NULL, 0},
+    {"EXECUTION_REASON_UNDEFINED", 0},
+    {"JOB_STATUS_SERVICE_POLLING_ERROR", 1},
+    {"NON_ZERO_EXIT_CODE", 2},
+    {"CANCELLED", 3},
+    {"CANCELLING", 4},
+    {"DELETED", 5},
+    {"DELAYED_START_PENDING", 6},
+    {NULL, 0},
 };
 static const enum_value launch_stage[] = {
-    {"LAUNCH_STAGE_UNSPECIFIED", 0}, {"UNIMPLEMENTED", 6}, {"PRELAUNCH", 7}, {"EARLY_ACCESS", 1},
-    {"ALPHA", 2}, {"BETA", 3}, {"GA", 4}, {"DEPRECATED", 5}, {NULL, 0},
+    {"LAUNCH_STAGE_UNSPECIFIED", 0},
+    {"UNIMPLEMENTED", 6},
+    {"PRELAUNCH", 7},
+    {"EARLY_ACCESS", 1},
+    {"ALPHA", 2},
+    {"BETA", 3},
+    {"GA", 4},
+    {"DEPRECATED", 5},
+    {NULL, 0},
 };
 static const enum_value completion_status[] = {
-    {"COMPLETION_STATUS_UNSPECIFIED", 0}, {"EXECUTION_SUCCEEDED", 1}, {"EXECUTION_FAILED", 2},
-    {"EXECUTION_RUNNING", 3}, {"EXECUTION_PENDING", 4}, {"EXECUTION_CANCELLED", 5}, {NULL, 0},
+    {"COMPLETION_STATUS_UNSPECIFIED", 0},
+    {"EXECUTION_SUCCEEDED", 1},
+    {"EXECUTION_FAILED", 2},
+    {"EXECUTION_RUNNING", 3},
+    {"EXECUTION_PENDING", 4},
+    {"EXECUTION_CANCELLED", 5},
+    {NULL, 0},
 };
 static const enum_value execution_environment[] = {
-    {"EXECUTION_ENVIRONMENT_UNSPECIFIED", 0}, {"EXECUTION_ENVIRONMENT_GEN1", 1},
-    {"EXECUTION_ENVIRONMENT_GEN2", 2}, {NULL, 0},
+    {"EXECUTION_ENVIRONMENT_UNSPECIFIED", 0},
+    {"EXECUTION_ENVIRONMENT_GEN1", 1},
+    {"EXECUTION_ENVIRONMENT_GEN2", 2},
+    {NULL, 0},
 };
 static const enum_value vpc_egress[] = {
-    {"VPC_EGRESS_UNSPECIFIED", 0}, {"ALL_TRAFFIC", 1}, {"PRIVATE_RANGES_ONLY", 2}, {NULL, 0},
+    {"VPC_EGRESS_UNSPECIFIED", 0},
+    {"ALL_TRAFFIC", 1},
+    {"PRIVATE_RANGES_ONLY", 2},
+    {NULL, 0},
 };
 static const enum_value medium[] = {
-    {"MEDIUM_UNSPECIFIED", 0}, {"MEMORY", 1}, {NULL, 0},
+    {"MEDIUM_UNSPECIFIED", 0},
+    {"MEMORY", 1},
+    {NULL, 0},
 };
 
 static const struct {

@@ -56,8 +56,8 @@
 #define DEFAULT_DELAY_MS 1000L
 
 struct emu_fault_entry {
-    char method[40];         /* an RPC name or "*" */
-    long count;              /* calls still to fault */
+    char method[40]; /* an RPC name or "*" */
+    long count;      /* calls still to fault */
     emu_fault fault;
     emu_fault_entry *next;
 };
@@ -66,7 +66,7 @@ static const char *const rpc_names[] = {
 #define X(name) #name,
     EMU_RPC_NAMES
 #undef X
-    NULL,
+        NULL,
 };
 
 static const char *const kind_names[] = {
@@ -154,7 +154,8 @@ int emu_fault_error(const emu_fault *fault, const char *rpc, char **body)
         cJSON *md = cJSON_AddObjectToObject(info, "metadata");
         cJSON_AddStringToObject(md, "service", "run.googleapis.com");
         cJSON_AddStringToObject(md, "quota_metric",
-                                is_read(rpc) ? "run.googleapis.com/read_requests" : "run.googleapis.com/write_requests");
+                                is_read(rpc) ? "run.googleapis.com/read_requests"
+                                             : "run.googleapis.com/write_requests");
         cJSON_AddStringToObject(md, "quota_limit",
                                 is_read(rpc) ? "ReadRequestsPerMinutePerRegion" : "WriteRequestsPerMinutePerRegion");
         break;
@@ -204,8 +205,9 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
     out->count = 1;
     out->fault.retry_after = -1;
     if (!cJSON_IsObject(spec)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "A fault must be a JSON object such as "
-                                               "{\"method\": \"RunJob\", \"fault\": \"unavailable\", \"count\": 1}.");
+        emu_error_set(err, "INVALID_ARGUMENT",
+                      "A fault must be a JSON object such as "
+                      "{\"method\": \"RunJob\", \"fault\": \"unavailable\", \"count\": 1}.");
         return -1;
     }
     const cJSON *method = member(spec, "method", "method");
@@ -214,10 +216,12 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
     if (dot)
         m = dot + 1;
     if (!m || (strcmp(m, "*") != 0 && rpc_index(m) < 0)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "fault.method must be \"*\" or one of the RPC names (CreateJob, GetJob, "
+        emu_error_set(err, "INVALID_ARGUMENT",
+                      "fault.method must be \"*\" or one of the RPC names (CreateJob, GetJob, "
                       "ListJobs, UpdateJob, DeleteJob, RunJob, GetExecution, ListExecutions, DeleteExecution, "
                       "CancelExecution, GetTask, ListTasks, GetOperation, ListOperations, WaitOperation, "
-                      "DeleteOperation)%s%s%s.", m ? ", not '" : "", m ? m : "", m ? "'" : "");
+                      "DeleteOperation)%s%s%s.",
+                      m ? ", not '" : "", m ? m : "", m ? "'" : "");
         return -1;
     }
     snprintf(out->method, sizeof out->method, "%s", m);
@@ -226,8 +230,9 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
         if (strcmp(kind_names[k], kind->valuestring) == 0)
             out->fault.kind = (emu_fault_kind)k;
     if (out->fault.kind == EMU_FAULT_NONE) {
-        emu_error_set(err, "INVALID_ARGUMENT", "fault.fault must be one of unavailable, resource_exhausted, internal, "
-                                               "deadline, delay, drop, reset_after_effect.");
+        emu_error_set(err, "INVALID_ARGUMENT",
+                      "fault.fault must be one of unavailable, resource_exhausted, internal, "
+                      "deadline, delay, drop, reset_after_effect.");
         return -1;
     }
     const cJSON *count = member(spec, "count", "count");
@@ -435,8 +440,8 @@ int emu_faults_control(emu_faults *f, const char *method, const char *path, cons
         emu_error_set(&err, "NOT_FOUND", "The requested URL %s was not found on this server.", path);
     }
     if (!result && !err.status)
-        emu_error_set_status(&err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", method,
-                             path, allow);
+        emu_error_set_status(&err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", method, path,
+                             allow);
     if (result) {
         *out = cJSON_PrintUnformatted(result);
         cJSON_Delete(result);

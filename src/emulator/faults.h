@@ -29,19 +29,19 @@ typedef enum emu_fault_kind {
 /* What one faulted call is to do; filled by emu_faults_take. */
 typedef struct emu_fault {
     emu_fault_kind kind;
-    double retry_after;      /* seconds for a Retry-After header; < 0 = none */
-    char retry_info[32];     /* google.rpc.RetryInfo retryDelay ("1.5s"); "" = none */
-    long delay_ms;           /* wait before answering (or closing); 0 = none */
+    double retry_after;  /* seconds for a Retry-After header; < 0 = none */
+    char retry_info[32]; /* google.rpc.RetryInfo retryDelay ("1.5s"); "" = none */
+    long delay_ms;       /* wait before answering (or closing); 0 = none */
 } emu_fault;
 
 typedef struct emu_fault_entry emu_fault_entry;
 
 typedef struct emu_faults {
-    pthread_mutex_t mu;      /* guards everything below; never held with the store's mutex */
-    emu_fault_entry *head;   /* owned list, in the order they were added */
-    long calls[32];          /* per RPC (index of its name in EMU_RPC_NAMES, api.h) */
+    pthread_mutex_t mu;    /* guards everything below; never held with the store's mutex */
+    emu_fault_entry *head; /* owned list, in the order they were added */
+    long calls[32];        /* per RPC (index of its name in EMU_RPC_NAMES, api.h) */
     long faulted[32];
-    long other_calls;        /* requests that named no RPC (unknown paths) */
+    long other_calls; /* requests that named no RPC (unknown paths) */
 } emu_faults;
 
 int emu_faults_init(emu_faults *f);
