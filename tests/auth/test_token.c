@@ -182,7 +182,7 @@ TEST(many_threads_asking_at_once_cause_exactly_one_token_request)
         CHECK(!"setup");
         return;
     }
-    enum { N = 32 };
+    enum { N = 64 };
     pthread_t th[N];
     racer r[N];
     pthread_barrier_t start;

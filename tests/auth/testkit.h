@@ -241,9 +241,9 @@ KIT void kit_fake_stop(kit_fake *f)
     }
 }
 
-/* One counter from GET /stats, read with a plain socket (independent of the
-** transport under test). -1 on failure. */
-KIT long kit_fake_stat(const kit_fake *f, const char *name)
+/* The whole of GET /stats as JSON (caller frees), read with a plain socket
+** (independent of the transport under test); NULL on failure. */
+KIT cJSON *kit_fake_stats(const kit_fake *f)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -252,14 +252,14 @@ KIT long kit_fake_stat(const kit_fake *f, const char *name)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
         close(s);
-        return -1;
+        return NULL;
     }
     const char req[] = "GET /stats HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (write(s, req, sizeof req - 1) < 0) {
         close(s);
-        return -1;
+        return NULL;
     }
-    char buf[2048];
+    char buf[8192];
     size_t len = 0;
     ssize_t r;
     while (len < sizeof buf - 1 && (r = read(s, buf + len, sizeof buf - 1 - len)) > 0)
@@ -267,12 +267,98 @@ KIT long kit_fake_stat(const kit_fake *f, const char *name)
     buf[len] = 0;
     close(s);
     const char *body = strstr(buf, "\r\n\r\n");
-    cJSON *j = body ? cJSON_Parse(body + 4) : NULL;
+    return body ? cr_json_parse(body + 4, strlen(body + 4), NULL) : NULL;
+}
+
+/* One counter from GET /stats. -1 on failure. */
+KIT long kit_fake_stat(const kit_fake *f, const char *name)
+{
+    cJSON *j = kit_fake_stats(f);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
     long out = cJSON_IsNumber(v) ? (long)v->valueint : -1;
     cJSON_Delete(j);
     return out;
 }
+
+/* http://127.0.0.1:PORT + path, in a static buffer per call site's `buf`. */
+KIT char *kit_fake_url(const kit_fake *f, const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "http://127.0.0.1:%d%s", f->port, path);
+    return buf;
+}
+
+/* The IAM Credentials URL for `email` on the fake. */
+KIT char *kit_iam_url(const kit_fake *f, const char *email, char *buf, size_t size)
+{
+    snprintf(buf, size, "http://127.0.0.1:%d/v1/projects/-/serviceAccounts/%s:generateAccessToken", f->port, email);
+    return buf;
+}
+
+/* An authorized_user file's JSON (NULL fields left out). Caller frees. */
+KIT char *kit_user_json(const char *client_id, const char *secret, const char *refresh, const char *token_uri,
+                        const char *quota)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "authorized_user");
+    if (client_id)
+        cJSON_AddStringToObject(j, "client_id", client_id);
+    if (secret)
+        cJSON_AddStringToObject(j, "client_secret", secret);
+    if (refresh)
+        cJSON_AddStringToObject(j, "refresh_token", refresh);
+    if (token_uri)
+        cJSON_AddStringToObject(j, "token_uri", token_uri);
+    if (quota)
+        cJSON_AddStringToObject(j, "quota_project_id", quota);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* An impersonated_service_account file's JSON around `source` (JSON text, or
+** NULL to leave it out); delegates is JSON text or NULL. Caller frees. */
+KIT char *kit_imp_json(const char *source, const char *url, const char *delegates, const char *quota)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "impersonated_service_account");
+    if (url)
+        cJSON_AddStringToObject(j, "service_account_impersonation_url", url);
+    if (source)
+        cJSON_AddItemToObject(j, "source_credentials", cr_json_parse(source, strlen(source), NULL));
+    if (delegates)
+        cJSON_AddItemToObject(j, "delegates", cr_json_parse(delegates, strlen(delegates), NULL));
+    if (quota)
+        cJSON_AddStringToObject(j, "quota_project_id", quota);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* An external_account file's JSON: credential_source is JSON text; NULL
+** fields left out. Caller frees. */
+KIT char *kit_ext_json(const char *audience, const char *token_url, const char *credential_source,
+                       const char *impersonation_url, const char *quota)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "external_account");
+    if (audience)
+        cJSON_AddStringToObject(j, "audience", audience);
+    cJSON_AddStringToObject(j, "subject_token_type", "urn:ietf:params:oauth:token-type:jwt");
+    if (token_url)
+        cJSON_AddStringToObject(j, "token_url", token_url);
+    if (credential_source)
+        cJSON_AddItemToObject(j, "credential_source",
+                              cr_json_parse(credential_source, strlen(credential_source), NULL));
+    if (impersonation_url)
+        cJSON_AddStringToObject(j, "service_account_impersonation_url", impersonation_url);
+    if (quota)
+        cJSON_AddStringToObject(j, "quota_project_id", quota);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+#define KIT_AUDIENCE "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/prov"
 
 /* A loopback port that nothing listens on (bound, then closed). */
 KIT int kit_closed_port(void)

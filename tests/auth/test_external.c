@@ -1,0 +1,191 @@
+/*
+** test_external.c — external_account (workload identity federation) end to
+** end against cr-fake-google: subject tokens from a file (text and JSON,
+** re-read on every refresh) and from a URL (with a required header, text
+** and JSON), traded at STS, with and without service account impersonation.
+*/
+#include "check.h"
+#include "testkit.h"
+
+#include "auth/credentials.h"
+
+static cr_credentials *load(const char *name, const char *json)
+{
+    char *path = kit_write(name, json);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    if (!c)
+        fprintf(stderr, "  %s\n", err.message);
+    cr_error_clear(&err);
+    free(path);
+    return c;
+}
+
+static char *token_of(cr_credentials *c, int64_t *exp)
+{
+    cr_error err = CR_ERROR_INIT;
+    char *t = NULL;
+    if (cr_credentials_token(c, &t, exp, &err) < 0)
+        fprintf(stderr, "  %s\n", err.message);
+    cr_error_clear(&err);
+    return t;
+}
+
+TEST(a_file_sourced_text_subject_token_is_trimmed_and_traded_at_sts)
+{
+    kit_fake f;
+    if (kit_fake_start(&f, -1, NULL) < 0) {
+        CHECK(!"fake");
+        return;
+    }
+    char *subject = kit_write("ext/subject.txt", "  test-subject-token\n");
+    char sts[96], source[256];
+    snprintf(source, sizeof source, "{\"file\": \"%s\"}", subject);
+    char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source, NULL, "ext-quota");
+    cr_credentials *c = load("ext-file.json", json);
+    CHECK(c != NULL);
+    CHECK_STR(cr_credentials_type(c), "external_account");
+    CHECK(cr_credentials_account(c) == NULL);
+    CHECK_STR(cr_credentials_quota_project(c), "ext-quota");
+    int64_t exp = 0, now = time(NULL);
+    char *t1 = token_of(c, &exp);
+    CHECK_STR(t1, "ya29.sts-1");
+    CHECK(exp >= now + 3590 && exp <= now + 3610);
+    CHECK_INT(kit_fake_stat(&f, "sts_requests"), 1);
+    CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
+    /* The file is read again on each refresh: a rotated token that STS no
+    ** longer accepts shows up at once. */
+    free(kit_write("ext/subject.txt", "rotated-subject-token"));
+    cr_credentials_invalidate(c, t1);
+    cr_error err = CR_ERROR_INIT;
+    char *t2 = NULL;
+    CHECK_INT(cr_credentials_token(c, &t2, NULL, &err), -1);
+    CHECK_CONTAINS(err.message, "The subject token is invalid.");
+    cr_error_clear(&err);
+    CHECK_INT(kit_fake_stat(&f, "sts_requests"), 2);
+    cr_secret_free(t1);
+    cr_credentials_unref(c);
+    free(json), free(subject);
+    kit_fake_stop(&f);
+}
+
+TEST(a_file_sourced_json_subject_token_takes_the_named_field)
+{
+    kit_fake f;
+    const char *args[] = {"--subject-token", "json-subject", NULL};
+    if (kit_fake_start(&f, -1, args) < 0) {
+        CHECK(!"fake");
+        return;
+    }
+    char *subject = kit_write("ext/subject.json", "{\"access_token\": \"json-subject\", \"other\": 1}");
+    char sts[96], source[320];
+    snprintf(source, sizeof source,
+             "{\"file\": \"%s\", \"format\": {\"type\": \"json\", \"subject_token_field_name\": \"access_token\"}}",
+             subject);
+    char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source, NULL, NULL);
+    cr_credentials *c = load("ext-json.json", json);
+    char *t = token_of(c, NULL);
+    CHECK_STR(t, "ya29.sts-1");
+    CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
+    cr_secret_free(t);
+    cr_credentials_unref(c);
+    free(json), free(subject);
+    kit_fake_stop(&f);
+}
+
+TEST(a_url_sourced_subject_token_is_fetched_with_its_headers)
+{
+    kit_fake f;
+    const char *args[] = {"--subject-header", "X-Identity:yes-please", NULL};
+    if (kit_fake_start(&f, -1, args) < 0) {
+        CHECK(!"fake");
+        return;
+    }
+    char sts[96], subj[96], source[320];
+    kit_fake_url(&f, "/subject-token", subj, sizeof subj);
+    snprintf(source, sizeof source, "{\"url\": \"%s\", \"headers\": {\"X-Identity\": \"yes-please\"}}", subj);
+    char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source, NULL, NULL);
+    cr_credentials *c = load("ext-url.json", json);
+    char *t = token_of(c, NULL);
+    CHECK_STR(t, "ya29.sts-1");
+    CHECK_INT(kit_fake_stat(&f, "subject_requests"), 1);
+    CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
+    cr_secret_free(t);
+    cr_credentials_unref(c);
+    free(json);
+
+    /* JSON format from the URL. */
+    char url[128];
+    snprintf(url, sizeof url, "%s?format=json", subj);
+    snprintf(source, sizeof source,
+             "{\"url\": \"%s\", \"headers\": {\"X-Identity\": \"yes-please\"}, \"format\": {\"type\": \"json\", "
+             "\"subject_token_field_name\": \"id_token\"}}",
+             url);
+    json = kit_ext_json(KIT_AUDIENCE, sts, source, NULL, NULL);
+    c = load("ext-url-json.json", json);
+    t = token_of(c, NULL);
+    CHECK_STR(t, "ya29.sts-2");
+    cr_secret_free(t);
+    cr_credentials_unref(c);
+    free(json);
+
+    /* Without the header the URL refuses, and the error says which URL and status. */
+    snprintf(source, sizeof source, "{\"url\": \"%s\"}", subj);
+    json = kit_ext_json(KIT_AUDIENCE, sts, source, NULL, NULL);
+    c = load("ext-url-nohdr.json", json);
+    cr_error err = CR_ERROR_INIT;
+    t = NULL;
+    CHECK_INT(cr_credentials_token(c, &t, NULL, &err), -1);
+    CHECK_STR(err.code, "PERMISSION_DENIED");
+    CHECK_CONTAINS(err.message, "credential_source: subject token URL");
+    CHECK_CONTAINS(err.message, subj);
+    CHECK_CONTAINS(err.message, "answered 403");
+    CHECK_NOT_CONTAINS(err.message, "test-subject-token");
+    cr_error_clear(&err);
+    cr_credentials_unref(c);
+    free(json);
+    kit_fake_stop(&f);
+}
+
+TEST(an_external_account_with_impersonation_trades_the_sts_token_at_iam)
+{
+    kit_fake f;
+    if (kit_fake_start(&f, -1, NULL) < 0) {
+        CHECK(!"fake");
+        return;
+    }
+    char *subject = kit_write("ext/imp-subject.txt", "test-subject-token");
+    char sts[96], iam[192], source[256];
+    snprintf(source, sizeof source, "{\"file\": \"%s\"}", subject);
+    char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source,
+                              kit_iam_url(&f, "wif-target@p.iam.gserviceaccount.com", iam, sizeof iam), NULL);
+    cr_credentials *c = load("ext-imp.json", json);
+    CHECK_STR(cr_credentials_account(c), "wif-target@p.iam.gserviceaccount.com");
+    int64_t exp = 0, now = time(NULL);
+    char *t = token_of(c, &exp);
+    CHECK_STR(t, "ya29.impersonated-1");
+    CHECK(exp >= now + 3590 && exp <= now + 3610);
+    CHECK_INT(kit_fake_stat(&f, "sts_requests"), 1);
+    CHECK_INT(kit_fake_stat(&f, "iam_requests"), 1);
+    CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
+    cr_secret_free(t);
+    cr_credentials_unref(c);
+    free(json), free(subject);
+    kit_fake_stop(&f);
+}
+
+TEST(the_same_external_account_file_is_one_object_and_the_sts_default_is_google)
+{
+    char source[] = "{\"file\": \"/nonexistent/subject\"}";
+    char *a = kit_ext_json(KIT_AUDIENCE, NULL, source, NULL, NULL);
+    char *b = kit_ext_json(KIT_AUDIENCE "2", NULL, source, NULL, NULL);
+    cr_credentials *ca = load("ext-a.json", a), *ca2 = load("ext-a2.json", a), *cb = load("ext-b.json", b);
+    CHECK(ca && ca == ca2 && cb && cb != ca);
+    cr_credentials_unref(ca), cr_credentials_unref(ca2), cr_credentials_unref(cb);
+    free(a), free(b);
+}
+
+int main(void)
+{
+    return check_run();
+}
