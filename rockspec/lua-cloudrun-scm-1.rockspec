@@ -35,8 +35,8 @@ build = {
     ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",
     ["cloudrun.core"] = {
       sources = {
-        "src/lua/lcloudrun.c",
         "src/lua/lclient.c",
+        "src/lua/lcloudrun.c",
         "src/lua/lcredentials.c",
         "src/lua/ljson.c",
         "src/core/api/client.c",
@@ -46,7 +46,11 @@ build = {
         "src/core/api/retry.c",
         "src/core/api/run_job.c",
         "src/core/auth/adc.c",
+        "src/core/auth/authorized_user.c",
         "src/core/auth/credentials.c",
+        "src/core/auth/external_account.c",
+        "src/core/auth/iam.c",
+        "src/core/auth/impersonated.c",
         "src/core/auth/jwt.c",
         "src/core/auth/keyfile.c",
         "src/core/auth/metadata.c",

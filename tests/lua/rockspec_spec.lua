@@ -10,7 +10,7 @@ describe("rockspec/lua-cloudrun-scm-1.rockspec", function()
     local text = assert(h.read(ROCKSPEC))
     local files = h.run("cd " .. h.sh_quote(SRC) .. " && ls src/core/*/*.c src/lua/*.c")
     for f in files:gmatch("[^\n]+") do
-      assert.is_truthy(text:find('"' .. f .. '"', 1, true), f .. " is missing from the rockspec")
+      assert.is_truthy(text:find('"' .. f .. '"', 1, true), f .. " is missing from the rockspec (run scripts/rockspec-sources)")
     end
   end)
 
@@ -18,7 +18,7 @@ describe("rockspec/lua-cloudrun-scm-1.rockspec", function()
     local text = assert(h.read(ROCKSPEC))
     local files = h.run("cd " .. h.sh_quote(SRC) .. " && find lua -name '*.lua' | sort")
     for f in files:gmatch("[^\n]+") do
-      assert.is_truthy(text:find('"' .. f .. '"', 1, true), f .. " is missing from the rockspec")
+      assert.is_truthy(text:find('"' .. f .. '"', 1, true), f .. " is missing from the rockspec (run scripts/rockspec-sources)")
     end
   end)
 
