@@ -70,6 +70,18 @@ function M.emulator(opts)
   return e
 end
 
+--- The emulator's control API (/emulator/v1/...), through curl: fault
+-- injection and call counts. Returns the decoded answer.
+function M.control(host, method, path, body)
+  local cmd = ("curl -sS -X %s %s"):format(method, M.sh_quote("http://" .. host .. "/emulator/v1/" .. path))
+  if body then
+    cmd = cmd .. " -H 'Content-Type: application/json' --data " .. M.sh_quote(require("cloudrun.core").json_encode(body))
+  end
+  local out, rc = M.run(cmd)
+  assert(rc == 0, "curl failed: " .. out)
+  return assert(require("cloudrun.core").json_decode(out))
+end
+
 --- A client for the emulator at `host`, the way users reach it: CLOUD_RUN_EMULATOR_HOST.
 function M.client(host, extra)
   local cloudrun = require("cloudrun")

@@ -435,6 +435,7 @@ static cJSON *send_request(cr_client *c, cr_http_request *req, int idempotent, c
     long timeout_ms = call && call->timeout > 0 ? (long)(call->timeout * 1000.0) : c->timeout_ms;
     if (req->timeout_ms > timeout_ms)
         timeout_ms = req->timeout_ms; /* a call that needs longer (WaitOperation) says so */
+    req->idempotent = idempotent;
     double start = cr_monotonic();
     for (int attempt = 1;; attempt++) {
         double remaining = policy.deadline - (cr_monotonic() - start);

@@ -4,6 +4,7 @@
 ** It moves bytes and reports failures; it knows nothing of Google.
 */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,38 @@ static void global_init_once(void)
 void cr_global_init(void)
 {
     pthread_once(&global_once, global_init_once);
+}
+
+/* The request body of a call that must not be sent twice, fed by a read
+** callback instead of CURLOPT_POSTFIELDS: libcurl then has to rewind it to
+** resend, and seek_refuse says no. */
+typedef struct upload {
+    const char *data;
+    size_t len, off;
+} upload;
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    upload *u = ud;
+    size_t n = size * nitems;
+    if (n > u->len - u->off)
+        n = u->len - u->off;
+    memcpy(buf, u->data + u->off, n);
+    u->off += n;
+    return n;
+}
+
+/*
+** libcurl silently resends a request when a kept-alive connection turns out
+** to have died with no answer. For a RunJob that may already have started an
+** execution, that would start a second one: refuse the rewind it needs.
+*/
+static int seek_refuse(void *ud, curl_off_t offset, int origin)
+{
+    upload *u = ud;
+    if (offset == 0 && origin == SEEK_SET && u->off == 0)
+        return CURL_SEEKFUNC_OK; /* nothing went out yet */
+    return CURL_SEEKFUNC_FAIL;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -88,6 +121,13 @@ static void set_transport_error(cr_error *err, CURLcode rc, const char *method, 
     case CURLE_PEER_FAILED_VERIFICATION:
         sent = 0;
         break;
+    case CURLE_SEND_FAIL_REWIND:
+        cr_error_set(err, "UNAVAILABLE", 0,
+                     "%s %s: the connection closed with no answer after the request went out; it was not sent "
+                     "again, as it may have taken effect",
+                     method, url);
+        err->sent = 1;
+        return;
     default:
         break;
     }
@@ -116,17 +156,31 @@ static int curl_perform(cr_transport *base, const cr_http_request *req, cr_http_
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
 
+    upload up = {req->body ? req->body : "", req->body ? req->body_len : 0, 0};
+    int has_body = req->body || strcmp(req->method, "POST") == 0;
     if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(req->method, "POST") == 0) {
+    } else if (has_body) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
+        if (strcmp(req->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     } else {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     }
-    if (req->body || strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+    if (has_body && req->idempotent) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, up.data);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up.len);
+    } else if (has_body) {
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &up);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_refuse);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &up);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up.len);
     }
+    /* Without a body there is nothing to rewind, so libcurl's resend cannot be
+    ** refused: a change without a body (a DELETE) goes on a connection of its own. */
+    if (!req->idempotent && (!has_body || up.len == 0))
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 
     struct curl_slist *headers = NULL;
     int oom = 0;

@@ -130,6 +130,8 @@ typedef struct cr_http_request {
     char *body;          /* NULL for no body */
     size_t body_len;
     long timeout_ms;     /* whole exchange; 0 means the transport's default */
+    int idempotent;      /* 0: the transport must never send it twice, not even on a fresh
+                            connection after a kept-alive one turned out dead */
 } cr_http_request;
 
 /* One HTTP response. Owns headers and body (body is NUL-terminated). */
@@ -151,6 +153,8 @@ CR_API void cr_http_response_clear(cr_http_response *resp);
 ** status), or -1 with err set: code UNAVAILABLE (connection failed; the
 ** message names the URL) or DEADLINE_EXCEEDED (timed out), and err->sent = 0
 ** when the request can not have reached the server (connection never made).
+** A request that is not idempotent is sent at most once: if the connection
+** dies after it went out, that is an error (sent = 1), never a silent resend.
 ** A transport is used by one thread at a time.
 */
 typedef struct cr_transport cr_transport;
