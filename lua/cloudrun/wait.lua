@@ -76,7 +76,9 @@ function _M.execution(client, target, opts)
   local on_progress, last_key = opts.on_progress, nil
 
   while true do
-    local e, err = client._core:get_execution(name)
+    -- each poll retries transient failures itself, but never past the wait's own deadline
+    local poll_opts = deadline and { retry = { deadline = math.max(0.05, deadline - now()) } } or nil
+    local e, err = client._core:get_execution(name, poll_opts)
     if e then
       local key = progress_key(e)
       if on_progress and key ~= last_key then on_progress(e) end

@@ -153,6 +153,19 @@ describe("retries", function()
     assert.are.equal(1, e.succeededCount)
   end)
 
+  it("ends a wait at its own timeout even while every poll is failing", function()
+    local op = assert(client:run_job("r"))
+    fault("GetExecution", "unavailable", { count = 1000, retry_after = 0.2 })
+    local slow = h.client(emu.host) -- default policy: 120 s per call, were it not for the wait's timeout
+    local t0 = core.monotonic()
+    local e, err = slow:wait(op, { timeout = 0.6 })
+    local took = core.monotonic() - t0
+    h.control(emu.host, "DELETE", "faults")
+    assert.is_nil(e)
+    assert.are.equal("DEADLINE_EXCEEDED", err.code)
+    assert.is_true(took < 1.5, "took " .. took)
+  end)
+
   it("does not retry what a retry cannot fix", function()
     local _, err = client:get_job("no-such-job")
     assert.are.equal("NOT_FOUND", err.code)
