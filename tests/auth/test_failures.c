@@ -20,15 +20,15 @@
 
 /* What one failure path produced. */
 typedef struct outcome {
-    int failed;       /* 1 when the load or the token call failed, as it must */
+    int failed; /* 1 when the load or the token call failed, as it must */
     cr_error err;
-    char where[256];  /* the path or URL the message must name */
+    char where[256]; /* the path or URL the message must name */
 } outcome;
 
 /* ---- building credentials ----------------------------------------------------------- */
 
-static const char *const fake_secrets[] = {"--client-secret", CLIENT_SECRET, "--refresh-token", REFRESH,
-                                           "--subject-token", SUBJECT};
+static const char *const fake_secrets[] = {"--client-secret", CLIENT_SECRET,     "--refresh-token",
+                                           REFRESH,           "--subject-token", SUBJECT};
 
 /* Starts the fake with the secrets above, key 0, and `extra`. */
 static int start(kit_fake *f, const char *const *extra)
@@ -107,8 +107,8 @@ static void token_fails(cr_credentials *c, outcome *o)
 
 typedef struct endpoint_case {
     const char *name;
-    char type; /* S service_account, U authorized_user, I impersonated (J: its source fails), E external,
-                  X external + impersonation */
+    char type;           /* S service_account, U authorized_user, I impersonated (J: its source fails), E external,
+                            X external + impersonation */
     const char *args[8]; /* NULL-terminated */
     const char *code;
     int status;
@@ -116,44 +116,98 @@ typedef struct endpoint_case {
 } endpoint_case;
 
 static const endpoint_case endpoint_cases[] = {
-    {"sa_invalid_grant", 'S', {"--mode", "invalid_grant"}, "UNAUTHENTICATED", 400,
+    {"sa_invalid_grant",
+     'S',
+     {"--mode", "invalid_grant"},
+     "UNAUTHENTICATED",
+     400,
      "answered 400: invalid_grant: Invalid JWT Signature."},
     {"sa_500", 'S', {"--mode", "500"}, "UNAVAILABLE", 500, "answered 500"},
     {"sa_not_json", 'S', {"--mode", "garbage", "--token", GARBAGE_TOKEN}, "INTERNAL", 200, "not a token response"},
     {"sa_slow", 'S', {"--mode", "slow", "--delay", "3"}, "DEADLINE_EXCEEDED", 0, "token endpoint"},
-    {"user_invalid_grant", 'U', {"--mode", "invalid_grant"}, "UNAUTHENTICATED", 400,
-     "token endpoint http://127.0.0.1"},
-    {"user_wrong_secret", 'U', {"--client-secret", "another-secret"}, "UNAUTHENTICATED", 400,
+    {"user_invalid_grant", 'U', {"--mode", "invalid_grant"}, "UNAUTHENTICATED", 400, "token endpoint http://127.0.0.1"},
+    {"user_wrong_secret",
+     'U',
+     {"--client-secret", "another-secret"},
+     "UNAUTHENTICATED",
+     400,
      "answered 400: invalid_grant: Unauthorized client or scope in request."},
-    {"user_revoked_refresh_token", 'U', {"--refresh-token", "1//another"}, "UNAUTHENTICATED", 400,
+    {"user_revoked_refresh_token",
+     'U',
+     {"--refresh-token", "1//another"},
+     "UNAUTHENTICATED",
+     400,
      "answered 400: invalid_grant: Token has been expired or revoked."},
     {"user_500", 'U', {"--mode", "500"}, "UNAVAILABLE", 500, "answered 500"},
     {"user_not_json", 'U', {"--mode", "garbage", "--token", GARBAGE_TOKEN}, "INTERNAL", 200, "not a token response"},
     {"user_slow", 'U', {"--mode", "slow", "--delay", "3"}, "DEADLINE_EXCEEDED", 0, "token endpoint"},
-    {"imp_invalid_grant", 'I', {"--mode", "invalid_grant", "--fault-on", "iam"}, "INVALID_ARGUMENT", 400,
+    {"imp_invalid_grant",
+     'I',
+     {"--mode", "invalid_grant", "--fault-on", "iam"},
+     "INVALID_ARGUMENT",
+     400,
      "IAM Credentials http://127.0.0.1"},
-    {"imp_denied", 'I', {"--mode", "denied", "--fault-on", "iam"}, "PERMISSION_DENIED", 403,
+    {"imp_denied",
+     'I',
+     {"--mode", "denied", "--fault-on", "iam"},
+     "PERMISSION_DENIED",
+     403,
      "answered 403: Permission 'iam.serviceAccounts.getAccessToken' denied"},
-    {"imp_500", 'I', {"--mode", "500", "--fault-on", "iam"}, "UNAVAILABLE", 500,
+    {"imp_500",
+     'I',
+     {"--mode", "500", "--fault-on", "iam"},
+     "UNAVAILABLE",
+     500,
      "answered 500: Internal error encountered."},
-    {"imp_not_json", 'I', {"--mode", "garbage", "--fault-on", "iam"}, "INTERNAL", 200,
+    {"imp_not_json",
+     'I',
+     {"--mode", "garbage", "--fault-on", "iam"},
+     "INTERNAL",
+     200,
      "not a generateAccessToken response (not JSON)"},
-    {"imp_slow", 'I', {"--mode", "slow", "--delay", "3", "--fault-on", "iam"}, "DEADLINE_EXCEEDED", 0,
+    {"imp_slow",
+     'I',
+     {"--mode", "slow", "--delay", "3", "--fault-on", "iam"},
+     "DEADLINE_EXCEEDED",
+     0,
      "IAM Credentials"},
-    {"imp_source_invalid_grant", 'J', {"--mode", "invalid_grant", "--fault-on", "token"}, "UNAUTHENTICATED", 400,
+    {"imp_source_invalid_grant",
+     'J',
+     {"--mode", "invalid_grant", "--fault-on", "token"},
+     "UNAUTHENTICATED",
+     400,
      "source_credentials: token endpoint http://127.0.0.1"},
-    {"imp_source_slow", 'J', {"--mode", "slow", "--delay", "3", "--fault-on", "token"}, "DEADLINE_EXCEEDED", 0,
+    {"imp_source_slow",
+     'J',
+     {"--mode", "slow", "--delay", "3", "--fault-on", "token"},
+     "DEADLINE_EXCEEDED",
+     0,
      "source_credentials: token endpoint"},
-    {"ext_invalid_grant", 'E', {"--mode", "invalid_grant", "--fault-on", "sts"}, "UNAUTHENTICATED", 400,
+    {"ext_invalid_grant",
+     'E',
+     {"--mode", "invalid_grant", "--fault-on", "sts"},
+     "UNAUTHENTICATED",
+     400,
      "STS endpoint http://127.0.0.1"},
-    {"ext_wrong_subject", 'E', {"--subject-token", "another-subject"}, "UNAUTHENTICATED", 400,
+    {"ext_wrong_subject",
+     'E',
+     {"--subject-token", "another-subject"},
+     "UNAUTHENTICATED",
+     400,
      "answered 400: invalid_grant: The subject token is invalid."},
     {"ext_500", 'E', {"--mode", "500", "--fault-on", "sts"}, "UNAVAILABLE", 500, "answered 500"},
-    {"ext_not_json", 'E', {"--mode", "garbage", "--token", GARBAGE_TOKEN, "--fault-on", "sts"}, "INTERNAL", 200,
+    {"ext_not_json",
+     'E',
+     {"--mode", "garbage", "--token", GARBAGE_TOKEN, "--fault-on", "sts"},
+     "INTERNAL",
+     200,
      "not a token response"},
-    {"ext_slow", 'E', {"--mode", "slow", "--delay", "3", "--fault-on", "sts"}, "DEADLINE_EXCEEDED", 0,
-     "STS endpoint"},
-    {"ext_impersonation_denied", 'X', {"--mode", "denied", "--fault-on", "iam"}, "PERMISSION_DENIED", 403,
+    {"ext_slow", 'E', {"--mode", "slow", "--delay", "3", "--fault-on", "sts"}, "DEADLINE_EXCEEDED", 0, "STS endpoint"},
+    {"ext_impersonation_denied",
+     'X',
+     {"--mode", "denied", "--fault-on", "iam"},
+     "PERMISSION_DENIED",
+     403,
      "IAM Credentials http://127.0.0.1"},
 };
 
@@ -200,8 +254,7 @@ static const file_case file_cases[] = {
      "{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": \"" CLIENT_SECRET "\"}",
      "INVALID_ARGUMENT", "field \"refresh_token\" is missing"},
     {"user_wrong_type",
-     "{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": 42, \"refresh_token\": \"" REFRESH
-     "\"}",
+     "{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": 42, \"refresh_token\": \"" REFRESH "\"}",
      "INVALID_ARGUMENT", "field \"client_secret\" is not a string"},
     {"user_bad_token_uri",
      "{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": \"" CLIENT_SECRET
@@ -235,9 +288,8 @@ static const file_case file_cases[] = {
      "{\"type\": \"external_account\", \"subject_token_type\": \"urn:ietf:params:oauth:token-type:jwt\", "
      "\"credential_source\": " SUBJECT_FILE "}",
      "INVALID_ARGUMENT", "field \"audience\" is missing"},
-    {"ext_missing_source",
-     "{\"type\": \"external_account\", \"audience\": \"a\", \"subject_token_type\": \"t\"}", "INVALID_ARGUMENT",
-     "field \"credential_source\" is missing"},
+    {"ext_missing_source", "{\"type\": \"external_account\", \"audience\": \"a\", \"subject_token_type\": \"t\"}",
+     "INVALID_ARGUMENT", "field \"credential_source\" is missing"},
     {"ext_wrong_type",
      "{\"type\": \"external_account\", \"audience\": \"a\", \"subject_token_type\": \"t\", "
      "\"credential_source\": {\"file\": 42}}",
@@ -268,8 +320,8 @@ static void run_file_case(const file_case *fc, outcome *o)
     char *json = fc->json ? strdup(fc->json) : NULL;
     if (!json) {
         /* A key that is not PEM: a secret-looking value that must not be quoted. */
-        json = kit_sa_json("a@b", "-----BEGIN PRIVATE KEY-----\n" REFRESH "\n-----END PRIVATE KEY-----\n", NULL,
-                           NULL, NULL);
+        json = kit_sa_json("a@b", "-----BEGIN PRIVATE KEY-----\n" REFRESH "\n-----END PRIVATE KEY-----\n", NULL, NULL,
+                           NULL);
     }
     cr_credentials *c = load(o, name, json);
     free(json);

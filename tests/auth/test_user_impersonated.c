@@ -117,8 +117,8 @@ TEST(an_impersonated_account_trades_the_source_token_with_its_delegates)
     char *src = kit_sa_json("source@p.iam.gserviceaccount.com", pem, "kid-src", f.token_uri, "src-project");
     char url[192];
     kit_iam_url(&f, "target@p.iam.gserviceaccount.com", url, sizeof url);
-    char *json = kit_imp_json(src, url, "[\"projects/-/serviceAccounts/d1@p.iam\",\"projects/-/serviceAccounts/d2@p.iam\"]",
-                              "imp-quota");
+    char *json = kit_imp_json(
+        src, url, "[\"projects/-/serviceAccounts/d1@p.iam\",\"projects/-/serviceAccounts/d2@p.iam\"]", "imp-quota");
     cr_credentials *c = load("imp.json", json);
     CHECK(c != NULL);
     CHECK_STR(cr_credentials_type(c), "impersonated_service_account");

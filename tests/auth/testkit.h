@@ -132,8 +132,7 @@ KIT char *kit_write(const char *name, const char *text)
 }
 
 /* A service_account key file's JSON; NULL fields are left out. Caller frees. */
-KIT char *kit_sa_json(const char *email, const char *pem, const char *kid, const char *token_uri,
-                         const char *project)
+KIT char *kit_sa_json(const char *email, const char *pem, const char *kid, const char *token_uri, const char *project)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", "service_account");

@@ -130,8 +130,23 @@ static struct {
     const char *fault_on;
     const char *client_id, *client_secret, *refresh_token, *rotate_refresh_token;
     const char *subject_token, *subject_header, *region, *email;
-} opt = {0, NULL, "ok", NULL, 3600, NULL, "fake-project", -1, NULL, "test-client", "test-secret", "test-refresh",
-         NULL, "test-subject-token", NULL, "us-central1", "fake-sa@fake-project.iam.gserviceaccount.com"};
+} opt = {0,
+         NULL,
+         "ok",
+         NULL,
+         3600,
+         NULL,
+         "fake-project",
+         -1,
+         NULL,
+         "test-client",
+         "test-secret",
+         "test-refresh",
+         NULL,
+         "test-subject-token",
+         NULL,
+         "us-central1",
+         "fake-sa@fake-project.iam.gserviceaccount.com"};
 
 /* Written by main after the daemon started / when stopping; read by its threads. */
 static atomic_int stopping;
@@ -447,7 +462,8 @@ static const char *check_assertion(const char *jwt, char *why, size_t size)
         snprintf(aud2, sizeof aud2, "http://localhost:%u/token", port);
         if (!iss || !*iss)
             bad = "JWT claim iss is missing";
-        else if (!aud || (strcmp(aud, aud1) && strcmp(aud, aud2) && strcmp(aud, "https://oauth2.googleapis.com/token"))) {
+        else if (!aud ||
+                 (strcmp(aud, aud1) && strcmp(aud, aud2) && strcmp(aud, "https://oauth2.googleapis.com/token"))) {
             snprintf(why, size, "JWT claim aud is not this token endpoint (%s)", aud1);
             bad = why;
         } else if (!scope || !strstr(scope, "https://www.googleapis.com/auth/"))
@@ -551,7 +567,7 @@ static enum MHD_Result handle_sts(struct MHD_Connection *conn, request *rq)
         return invalid_grant(conn, "request body too large");
     const char *body = rq->body ? rq->body : "";
     static const char *const names[] = {"grant_type", "requested_token_type", "subject_token_type", "audience",
-                                        "scope", "subject_token"};
+                                        "scope",      "subject_token"};
     char *f[6];
     for (int i = 0; i < 6; i++)
         f[i] = form_field(body, names[i]);
@@ -893,9 +909,9 @@ int main(int argc, char **argv)
     addr.sin_port = htons((uint16_t)opt.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "cr-fake-google: cannot listen on 127.0.0.1:%u\n", opt.port);
         return 1;

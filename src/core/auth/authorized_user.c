@@ -31,8 +31,7 @@ static void user_destroy(void *data)
     }
 }
 
-static int user_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at,
-                      cr_error *err)
+static int user_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
 {
     user_source *u = data;
     char *id = cr_url_escape(u->client_id), *secret = cr_url_escape(u->client_secret),
@@ -49,8 +48,8 @@ static int user_fetch(void *data, cr_transport *t, long timeout_ms, char **token
         return -1;
     }
     char *rotated = NULL;
-    int rc = cr_token_exchange_form(t, "token endpoint", u->token_uri, form, timeout_ms, token, expires_at, &rotated,
-                                    err);
+    int rc =
+        cr_token_exchange_form(t, "token endpoint", u->token_uri, form, timeout_ms, token, expires_at, &rotated, err);
     cr_secret_free(form);
     if (rc == 0 && rotated) {
         /* The old one may no longer work: from now on, the new one. */
@@ -93,8 +92,7 @@ cr_credentials *cr_authorized_user_new(const cJSON *root, const char *what, cons
     ** another credential, and neither appears in the key. */
     if (!(secrets = cr_asprintf("%s\n%s", u->client_secret, u->refresh_token)) ||
         cr_sha256_hex(secrets, strlen(secrets), hash) < 0 ||
-        !(key = cr_asprintf("authorized_user\n%s\n%s\n%s\n%s", u->client_id, u->token_uri, hash,
-                            quota ? quota : ""))) {
+        !(key = cr_asprintf("authorized_user\n%s\n%s\n%s\n%s", u->client_id, u->token_uri, hash, quota ? quota : ""))) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto done;
     }

@@ -24,10 +24,10 @@ typedef struct ext_source {
     char *audience;
     char *subject_token_type;
     char *token_url;
-    char *file;        /* credential_source.file, or NULL */
-    char *url;         /* credential_source.url, or NULL */
-    cJSON *headers;    /* credential_source.headers (object of strings) or NULL */
-    char *json_field;  /* format json: subject_token_field_name; NULL: text */
+    char *file;       /* credential_source.file, or NULL */
+    char *url;        /* credential_source.url, or NULL */
+    cJSON *headers;   /* credential_source.headers (object of strings) or NULL */
+    char *json_field; /* format json: subject_token_field_name; NULL: text */
     char *impersonation_url;
     char *user_project; /* workforce_pool_user_project */
 } ext_source;
@@ -71,8 +71,8 @@ static char *subject_from(const ext_source *x, const char *raw, size_t len, cons
         if (!root)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "the subject token from %s is not JSON (format type json)", where);
         else if (!cJSON_IsString(f) || !f->valuestring || !*f->valuestring)
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "the subject token JSON from %s has no string field \"%s\"",
-                         where, x->json_field);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "the subject token JSON from %s has no string field \"%s\"", where,
+                         x->json_field);
         else if (!(out = cr_strdup(f->valuestring)))
             cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "subject token from %s: out of memory", where);
         cr_keyfile_delete_json(root);
@@ -196,8 +196,8 @@ static int ext_fetch(void *data, cr_transport *t, long timeout_ms, char **token,
         return 0;
     }
     int rejected = 0;
-    rc = cr_iam_generate_access_token(t, x->impersonation_url, sts, NULL, timeout_ms, token, expires_at, &rejected,
-                                      err);
+    rc =
+        cr_iam_generate_access_token(t, x->impersonation_url, sts, NULL, timeout_ms, token, expires_at, &rejected, err);
     cr_secret_free(sts);
     return rc;
 }
@@ -279,8 +279,8 @@ static int parse_source(const cJSON *root, const char *what, ext_source *x, cr_e
     if (!type || strcmp(type, "text") == 0) {
         /* the default */
     } else if (strcmp(type, "json") == 0) {
-        rc = cr_keyfile_string(f, "credential_source.format.", "subject_token_field_name", 1, what, &x->json_field,
-                               err);
+        rc =
+            cr_keyfile_string(f, "credential_source.format.", "subject_token_field_name", 1, what, &x->json_field, err);
     } else {
         cr_error_set(err, "INVALID_ARGUMENT", 0,
                      "%s: field \"credential_source.format.type\" is neither \"text\" nor \"json\"", what);

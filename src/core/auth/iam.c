@@ -112,8 +112,7 @@ static char *request_body(const cJSON *delegates)
     return text;
 }
 
-static int parse_answer(const cr_http_response *resp, const char *url, char **token, int64_t *expires_at,
-                        cr_error *err)
+static int parse_answer(const cr_http_response *resp, const char *url, char **token, int64_t *expires_at, cr_error *err)
 {
     const char *why = NULL;
     cJSON *root = resp->body ? cr_json_parse(resp->body, resp->body_len, NULL) : NULL;
@@ -190,8 +189,8 @@ int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *b
     } else {
         char detail[512];
         cr_auth_error_text(&resp, detail, sizeof detail);
-        cr_error_set(err, error_code(&resp), (int)resp.status, "IAM Credentials %s answered %ld%s", url,
-                     resp.status, detail);
+        cr_error_set(err, error_code(&resp), (int)resp.status, "IAM Credentials %s answered %ld%s", url, resp.status,
+                     detail);
         *rejected_bearer = resp.status == 401;
         rc = -1;
     }

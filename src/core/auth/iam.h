@@ -30,9 +30,9 @@ CR_HIDDEN char *cr_iam_target_from_url(const char *url);
 ** or INTERNAL for an answer that is not a token. *rejected_bearer is set to
 ** 1 when the server answered 401 (the bearer was refused), else 0.
 */
-CR_HIDDEN int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *bearer,
-                                           const cJSON *delegates, long timeout_ms, char **token,
-                                           int64_t *expires_at, int *rejected_bearer, cr_error *err);
+CR_HIDDEN int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *bearer, const cJSON *delegates,
+                                           long timeout_ms, char **token, int64_t *expires_at, int *rejected_bearer,
+                                           cr_error *err);
 
 /* Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z", fractions and
 ** offsets allowed) into Unix seconds. Returns 0, or -1 when it is not one. */

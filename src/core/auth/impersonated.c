@@ -50,8 +50,8 @@ static int imp_fetch(void *data, cr_transport *t, long timeout_ms, char **token,
         return -1;
     }
     int rejected = 0;
-    int rc = cr_iam_generate_access_token(t, m->url, bearer, m->delegates, timeout_ms, token, expires_at, &rejected,
-                                          err);
+    int rc =
+        cr_iam_generate_access_token(t, m->url, bearer, m->delegates, timeout_ms, token, expires_at, &rejected, err);
     if (rejected)
         cr_credentials_invalidate(m->source, bearer);
     cr_secret_free(bearer);
@@ -77,8 +77,8 @@ int cr_impersonated_delegates(const cJSON *root, const char *what, cJSON **out, 
     int i = 0;
     for (const cJSON *e = d->child; e; e = e->next, i++) {
         if (!cJSON_IsString(e) || !e->valuestring || !*e->valuestring) {
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"delegates\" item %d is not a non-empty string",
-                         what, i);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"delegates\" item %d is not a non-empty string", what,
+                         i);
             return -1;
         }
     }
@@ -89,8 +89,7 @@ int cr_impersonated_delegates(const cJSON *root, const char *what, cJSON **out, 
     return 0;
 }
 
-cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const char *origin, int depth,
-                                    cr_error *err)
+cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const char *origin, int depth, cr_error *err)
 {
     imp_source *m = calloc(1, sizeof *m);
     char *quota = NULL, *target = NULL, *key = NULL, *dl = NULL, *nested = NULL;
@@ -126,8 +125,8 @@ cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const c
     if (!(m->source = cr_credentials_from_object(src, nested, origin, NULL, depth + 1, err)))
         goto done;
     dl = m->delegates ? cJSON_PrintUnformatted(m->delegates) : NULL;
-    if (!(key = cr_asprintf("impersonated_service_account\n%s\n%s\n%s\n%s", m->url, dl ? dl : "[]",
-                            quota ? quota : "", cr_credentials_key(m->source) ? cr_credentials_key(m->source) : ""))) {
+    if (!(key = cr_asprintf("impersonated_service_account\n%s\n%s\n%s\n%s", m->url, dl ? dl : "[]", quota ? quota : "",
+                            cr_credentials_key(m->source) ? cr_credentials_key(m->source) : ""))) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto done;
     }

@@ -36,8 +36,7 @@ char *cr_jwt_sign_rs256(const cJSON *header, const cJSON *claims, EVP_PKEY *key,
     ** since the signature is as long as the modulus. */
     if (!(md = EVP_MD_CTX_new()) || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
         EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1 ||
-        !(sig = malloc(siglen)) ||
-        EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+        !(sig = malloc(siglen)) || EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
         unsigned long e = ERR_peek_last_error();
         ERR_clear_error();
         cr_error_set(err, "INTERNAL", 0, "signing a JWT with RS256 failed: %s",
@@ -61,13 +60,12 @@ char *cr_jwt_grant_assertion(EVP_PKEY *key, const char *key_id, const char *issu
 {
     cJSON *header = cJSON_CreateObject(), *claims = cJSON_CreateObject();
     char *jwt = NULL;
-    int ok = header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
-             cJSON_AddStringToObject(header, "typ", "JWT") &&
-             (!key_id || cJSON_AddStringToObject(header, "kid", key_id)) &&
-             cJSON_AddStringToObject(claims, "iss", issuer) && cJSON_AddStringToObject(claims, "scope", scope) &&
-             cJSON_AddStringToObject(claims, "aud", audience) &&
-             cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
-             cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
+    int ok =
+        header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
+        cJSON_AddStringToObject(header, "typ", "JWT") && (!key_id || cJSON_AddStringToObject(header, "kid", key_id)) &&
+        cJSON_AddStringToObject(claims, "iss", issuer) && cJSON_AddStringToObject(claims, "scope", scope) &&
+        cJSON_AddStringToObject(claims, "aud", audience) && cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
+        cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
     if (ok)
         jwt = cr_jwt_sign_rs256(header, claims, key, err);
     else
@@ -77,18 +75,17 @@ char *cr_jwt_grant_assertion(EVP_PKEY *key, const char *key_id, const char *issu
     return jwt;
 }
 
-char *cr_jwt_self_signed(EVP_PKEY *key, const char *key_id, const char *email, const char *audience,
-                         int64_t issued_at, cr_error *err)
+char *cr_jwt_self_signed(EVP_PKEY *key, const char *key_id, const char *email, const char *audience, int64_t issued_at,
+                         cr_error *err)
 {
     cJSON *header = cJSON_CreateObject(), *claims = cJSON_CreateObject();
     char *jwt = NULL;
-    int ok = header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
-             cJSON_AddStringToObject(header, "typ", "JWT") &&
-             (!key_id || cJSON_AddStringToObject(header, "kid", key_id)) &&
-             cJSON_AddStringToObject(claims, "iss", email) && cJSON_AddStringToObject(claims, "sub", email) &&
-             cJSON_AddStringToObject(claims, "aud", audience) &&
-             cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
-             cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
+    int ok =
+        header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
+        cJSON_AddStringToObject(header, "typ", "JWT") && (!key_id || cJSON_AddStringToObject(header, "kid", key_id)) &&
+        cJSON_AddStringToObject(claims, "iss", email) && cJSON_AddStringToObject(claims, "sub", email) &&
+        cJSON_AddStringToObject(claims, "aud", audience) && cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
+        cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
     if (ok)
         jwt = cr_jwt_sign_rs256(header, claims, key, err);
     else

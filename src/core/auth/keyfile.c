@@ -106,8 +106,8 @@ EVP_PKEY *cr_keyfile_load_rsa_pem(const char *pem, const char *what, const char 
     if (!EVP_PKEY_is_a(pkey, "RSA")) {
         const char *kind = EVP_PKEY_get0_type_name(pkey);
         cr_error_set(err, "INVALID_ARGUMENT", 0,
-                     "%s: field \"%s\" is not a PEM RSA private key (key type %s; RS256 needs RSA)", what,
-                     field, kind ? kind : "non-RSA");
+                     "%s: field \"%s\" is not a PEM RSA private key (key type %s; RS256 needs RSA)", what, field,
+                     kind ? kind : "non-RSA");
         EVP_PKEY_free(pkey);
         return NULL;
     }

@@ -15,11 +15,11 @@
 /* A parsed service_account file. Strings and the key are owned by it. */
 typedef struct cr_keyfile {
     char *client_email;
-    char *private_key_id; /* NULL when absent */
-    char *token_uri;      /* the file's, else CR_DEFAULT_TOKEN_URI */
-    char *project_id;     /* NULL when absent */
+    char *private_key_id;   /* NULL when absent */
+    char *token_uri;        /* the file's, else CR_DEFAULT_TOKEN_URI */
+    char *project_id;       /* NULL when absent */
     char *quota_project_id; /* NULL when absent */
-    EVP_PKEY *pkey;       /* an RSA private key */
+    EVP_PKEY *pkey;         /* an RSA private key */
 } cr_keyfile;
 
 /*
@@ -47,8 +47,8 @@ CR_HIDDEN cr_credentials *cr_credentials_from_object(const cJSON *root, const ch
 ** missing / is not a string / is empty". `prefix` ("" or
 ** "credential_source.") only shapes the message.
 */
-CR_HIDDEN int cr_keyfile_string(const cJSON *obj, const char *prefix, const char *name, int required,
-                                const char *what, char **out, cr_error *err);
+CR_HIDDEN int cr_keyfile_string(const cJSON *obj, const char *prefix, const char *name, int required, const char *what,
+                                char **out, cr_error *err);
 
 /* -1 with err "WHAT: field "NAME" is not an http(s) URL" unless url is one. */
 CR_HIDDEN int cr_keyfile_check_url(const char *url, const char *name, const char *what, cr_error *err);

@@ -65,9 +65,10 @@ static int metadata_request(cr_transport *t, const char *host, const char *path,
     ** so. A token from anything else must not be used. */
     const char *flavor = cr_header_get(resp->headers, "Metadata-Flavor");
     if (!flavor || strcmp(flavor, "Google") != 0) {
-        cr_error_set(err, "FAILED_PRECONDITION", (int)resp->status,
-                     "metadata server %s answered %ld without the \"Metadata-Flavor: Google\" header: not a metadata server",
-                     *url, resp->status);
+        cr_error_set(
+            err, "FAILED_PRECONDITION", (int)resp->status,
+            "metadata server %s answered %ld without the \"Metadata-Flavor: Google\" header: not a metadata server",
+            *url, resp->status);
         cr_http_response_clear(resp);
         return -1;
     }

@@ -31,8 +31,7 @@ CR_HIDDEN char *cr_metadata_registry_key(const char *host);
 ** FAILED_PRECONDITION for a server that is not a metadata server, or the
 ** status's code (5xx -> UNAVAILABLE).
 */
-CR_HIDDEN char *cr_metadata_get(cr_transport *t, const char *host, const char *path, long timeout_ms,
-                                cr_error *err);
+CR_HIDDEN char *cr_metadata_get(cr_transport *t, const char *host, const char *path, long timeout_ms, cr_error *err);
 
 #define CR_METADATA_EMAIL_PATH "instance/service-accounts/default/email"
 

@@ -19,8 +19,8 @@
 
 typedef struct sa_source {
     cr_keyfile kf;
-    char *audience;       /* self-signed JWT's aud; NULL: exchange only */
-    atomic_int exchange;  /* 1 once a self-signed JWT was refused: exchange for good */
+    char *audience;      /* self-signed JWT's aud; NULL: exchange only */
+    atomic_int exchange; /* 1 once a self-signed JWT was refused: exchange for good */
 } sa_source;
 
 static int sa_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
@@ -94,7 +94,7 @@ static int public_key_fingerprint(EVP_PKEY *pkey, char out[65])
 }
 
 cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, const cr_credentials_options *opts,
-                                      cr_error *err)
+                                       cr_error *err)
 {
     char fp[65];
     char *key = NULL;

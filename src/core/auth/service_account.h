@@ -20,7 +20,7 @@
 ** audience), so reloading the file returns the same object while a rotated
 ** key, or the other mode, makes a new one.
 */
-CR_HIDDEN cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin,
-                                                 const cr_credentials_options *opts, cr_error *err);
+CR_HIDDEN cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, const cr_credentials_options *opts,
+                                                 cr_error *err);
 
 #endif

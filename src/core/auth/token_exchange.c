@@ -160,8 +160,8 @@ void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size)
     delete_secret_json(root);
 }
 
-int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *assertion, long timeout_ms,
-                          char **token, int64_t *expires_at, cr_error *err)
+int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *assertion, long timeout_ms, char **token,
+                          int64_t *expires_at, cr_error *err)
 {
     *token = NULL;
     char *escaped = cr_url_escape(assertion);
@@ -212,8 +212,8 @@ int cr_token_exchange_form(cr_transport *t, const char *what, const char *url, c
         char detail[512];
         cr_auth_error_text(&resp, detail, sizeof detail);
         const char *code = resp.status == 400 || resp.status == 401 ? "UNAUTHENTICATED"
-                           : resp.status >= 500                      ? "UNAVAILABLE"
-                                                                     : cr_code_for_http_status((int)resp.status);
+                           : resp.status >= 500                     ? "UNAVAILABLE"
+                                                                    : cr_code_for_http_status((int)resp.status);
         cr_error_set(err, code, (int)resp.status, "%s answered %ld%s", who, resp.status, detail);
     }
     cr_http_response_clear(&resp);
