@@ -4,6 +4,11 @@
 ** environment override; the cached token's expiry; cr_metadata_lookup with
 ** its remembered failed probe; the metadata credential's account email.
 */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "testkit.h"
 
@@ -280,9 +285,19 @@ TEST(metadata_lookup_answers_project_and_region_trimmed)
 
 TEST(a_failed_metadata_probe_is_remembered_and_the_second_lookup_is_fast)
 {
-    /* 192.0.2.1 (TEST-NET-1) never answers: the first lookup waits for the
-    ** timeout, the second one must not. */
-    setenv("GCE_METADATA_HOST", "192.0.2.1:80", 1);
+    /* A loopback listener that never accepts nor answers: the first lookup
+    ** waits for the timeout, the second one must not. (Loopback only: tests
+    ** send nothing to any other address.) */
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t salen = sizeof sa;
+    CHECK(bind(silent, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(silent, 8) == 0 &&
+          getsockname(silent, (struct sockaddr *)&sa, &salen) == 0);
+    char silent_host[64];
+    snprintf(silent_host, sizeof silent_host, "127.0.0.1:%d", ntohs(sa.sin_port));
+    setenv("GCE_METADATA_HOST", silent_host, 1);
     setenv("GCE_METADATA_TIMEOUT", "0.3", 1);
     cr_error err = CR_ERROR_INIT, err2 = CR_ERROR_INIT;
     double t0 = cr_test_now();
@@ -291,13 +306,15 @@ TEST(a_failed_metadata_probe_is_remembered_and_the_second_lookup_is_fast)
     char *r = cr_metadata_lookup("instance/region", &err2);
     double t2 = cr_test_now();
     CHECK(p == NULL && r == NULL);
-    CHECK_CONTAINS(err.message, "http://192.0.2.1:80/computeMetadata/v1/project/project-id");
+    CHECK_CONTAINS(err.message, silent_host);
+    CHECK_CONTAINS(err.message, "/computeMetadata/v1/project/project-id");
     CHECK_STR(err2.message, err.message);
     CHECK_STR(err2.code, err.code);
     CHECK(t1 - t0 < 5);
     CHECK(t2 - t1 < 0.05);
     fprintf(stderr, "  first lookup %.3f s, remembered failure %.6f s\n", t1 - t0, t2 - t1);
     cr_error_clear(&err), cr_error_clear(&err2);
+    close(silent);
 
     /* A closed port fails at once, and is remembered too. */
     char host[64];
