@@ -16,6 +16,7 @@
 static int connections;
 static int requests;
 static char last_auth[256];
+static char last_quota[256];
 static char last_path[512];
 static char last_body[2048];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -54,6 +55,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     requests++;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     snprintf(last_auth, sizeof last_auth, "%s", auth ? auth : "");
+    const char *quota = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-goog-user-project");
+    snprintf(last_quota, sizeof last_quota, "%s", quota ? quota : "");
     snprintf(last_path, sizeof last_path, "%s %s", method, url);
     snprintf(last_body, sizeof last_body, "%s", b->data);
     pthread_mutex_unlock(&mu);
@@ -232,6 +235,30 @@ TEST(a_401_refreshes_the_token_once_and_sends_the_call_again)
     cJSON_Delete(j);
     cr_client_free(c);
     cr_credentials_unref(creds);
+}
+
+TEST(a_quota_project_is_sent_as_x_goog_user_project)
+{
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials_desc d = {0};
+    d.source = &counting_source;
+    d.origin = "test";
+    d.quota_project = "billing-project";
+    unsetenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+    cr_credentials *creds = cr_credentials_intern(&d, &err);
+    cr_client *c = client_with(creds, 5);
+    cJSON *j = cr_client_get_execution(c, "j-abcde", NULL, &err);
+    CHECK(j != NULL);
+    CHECK_STR(last_quota, "billing-project");
+    cJSON_Delete(j);
+    cr_client_free(c);
+    cr_credentials_unref(creds);
+
+    c = client_with(NULL, 5); /* anonymous: no credentials, no quota project */
+    j = cr_client_get_execution(c, "j-abcde", NULL, &err);
+    CHECK_STR(last_quota, "");
+    cJSON_Delete(j);
+    cr_client_free(c);
 }
 
 int main(void)

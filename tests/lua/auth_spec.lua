@@ -97,6 +97,102 @@ describe("credentials", function()
     assert.matches("127.0.0.1:1", out, 1, true)
   end)
 
+  local function stats()
+    return h.control_url("http://127.0.0.1:" .. fake.port .. "/stats")
+  end
+
+  it("uses every credentials file type", function()
+    local base = "http://127.0.0.1:" .. fake.port
+    local files = {
+      authorized_user = { type = "authorized_user", client_id = "test-client", client_secret = "test-secret",
+                          refresh_token = "test-refresh", token_uri = base .. "/token", quota_project_id = "billing" },
+      impersonated_service_account = {
+        type = "impersonated_service_account",
+        service_account_impersonation_url = base .. "/v1/projects/-/serviceAccounts/target@p.iam.gserviceaccount.com:generateAccessToken",
+        delegates = { "middle@p.iam.gserviceaccount.com" },
+        source_credentials = key_file(dir, base .. "/token", { client_email = "source@key-project.iam.gserviceaccount.com" }),
+      },
+      external_account = {
+        type = "external_account", audience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+        subject_token_type = "urn:ietf:params:oauth:token-type:jwt", token_url = base .. "/sts",
+        credential_source = { file = dir .. "/subject.txt" },
+      },
+    }
+    h.write(dir .. "/subject.txt", "test-subject-token\n")
+    for kind, content in pairs(files) do
+      local path = dir .. "/" .. kind .. ".json"
+      h.write(path, cloudrun.json.encode(content))
+      local creds = assert(cloudrun.auth.from_file(path))
+      local token, err = creds:token()
+      assert.is_string(token, kind .. ": " .. tostring(err))
+      local info = creds:info()
+      assert.are.equal(kind, info.type)
+      if kind == "impersonated_service_account" then
+        assert.matches("^ya29%.impersonated", token)
+        assert.are.equal("target@p.iam.gserviceaccount.com", info.account)
+      end
+      if kind == "authorized_user" then assert.are.equal("billing", info.quota_project) end
+    end
+    assert.are.same({ "middle@p.iam.gserviceaccount.com" }, stats().last_delegates)
+  end)
+
+  it("signs its own JWT as the bearer with self_signed_jwt, without asking the token endpoint", function()
+    local before = stats().token_requests
+    local creds = assert(cloudrun.auth.from_file(key_path, { self_signed_jwt = true }))
+    local token = assert(creds:token())
+    local header, claims = token:match("^([%w_-]+)%.([%w_-]+)%.[%w_-]+$")
+    assert.is_string(header)
+    assert.are.equal(before, stats().token_requests)
+    -- a different object from the exchanging credential of the same file
+    assert.are_not.equal(token, (assert(cloudrun.auth.from_file(key_path)):token()))
+    assert.is_truthy(claims)
+  end)
+
+  it("shares one token among 64 coroutines using one client", function()
+    local emu = h.emulator{ jobs = { h.sh_job("ok", "exit 0") } }
+    local path = dir .. "/co.json"
+    h.write(path, cloudrun.json.encode(key_file(dir, "http://127.0.0.1:" .. fake.port .. "/token",
+      { client_email = "coroutines@key-project.iam.gserviceaccount.com" })))
+    local client = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://" .. emu.host, credentials = path })
+    local before = stats().token_requests
+    local cos = {}
+    for i = 1, 64 do
+      cos[i] = coroutine.create(function()
+        coroutine.yield()
+        return client:list_jobs()
+      end)
+      coroutine.resume(cos[i])
+    end
+    for i = 1, 64 do
+      local ok, jobs = coroutine.resume(cos[i])
+      assert.is_true(ok)
+      assert.is_table(jobs)
+    end
+    emu.stop()
+    assert.are.equal(before + 1, stats().token_requests)
+  end)
+
+  it("finds the project and region on the metadata server", function()
+    local out, rc = h.run(("env -u GOOGLE_CLOUD_PROJECT -u CLOUDSDK_CORE_PROJECT -u CLOUDSDK_RUN_REGION "
+      .. "-u GOOGLE_APPLICATION_CREDENTIALS -u CLOUD_RUN_EMULATOR_HOST HOME=/nonexistent CLOUDSDK_CONFIG=/nonexistent "
+      .. "GCE_METADATA_HOST=127.0.0.1:%s %s -e %s 2>&1"):format(fake.port, h.sh_quote(h.bin .. "/cloudrun-lua"),
+      h.sh_quote("local c = assert(require('cloudrun').client{}); print(assert(c:job_name('j')))")))
+    assert.are.equal(0, rc, out)
+    assert.are.equal("projects/fake-project/locations/us-central1/jobs/j\n", out)
+  end)
+
+  it("describes the credentials in use with `cloudrun auth describe`, never the token", function()
+    local out, rc = h.run(("env -u CLOUD_RUN_EMULATOR_HOST GOOGLE_APPLICATION_CREDENTIALS=%s %s auth describe 2>&1")
+      :format(h.sh_quote(key_path), h.sh_quote(h.bin .. "/cloudrun")))
+    assert.are.equal(0, rc, out)
+    assert.matches("Type:%s+service_account", out)
+    assert.matches("Source:%s+" .. key_path:gsub("%p", "%%%0"), out)
+    assert.matches("Account:%s+runner@key%-project%.iam%.gserviceaccount%.com", out)
+    assert.matches("Project:%s+key%-project", out)
+    assert.matches("Expires:%s+%d%d%d%d%-", out)
+    assert.is_nil(out:find("ya29", 1, true))
+  end)
+
   describe("failures", function()
     local bad = {
       { "a key file that is not JSON", "not json {", "not valid JSON" },

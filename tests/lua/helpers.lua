@@ -82,6 +82,13 @@ function M.control(host, method, path, body)
   return assert(require("cloudrun.core").json_decode(out))
 end
 
+--- GET a JSON document with curl (a test server's /stats).
+function M.control_url(url)
+  local out, rc = M.run("curl -sS " .. M.sh_quote(url))
+  assert(rc == 0, "curl failed: " .. out)
+  return assert(require("cloudrun.core").json_decode(out))
+end
+
 --- A client for the emulator at `host`, the way users reach it: CLOUD_RUN_EMULATOR_HOST.
 function M.client(host, extra)
   local cloudrun = require("cloudrun")

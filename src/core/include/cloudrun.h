@@ -239,8 +239,10 @@ CR_API int cr_credentials_token(cr_credentials *creds, char **token, int64_t *ex
 CR_API void cr_credentials_invalidate(cr_credentials *creds, const char *token);
 
 /* Descriptions for diagnostics; strings owned by creds, never secrets.
-** type: "access_token", "service_account", "metadata", ...; account: the
-** service account email or NULL; project: the file's project_id or NULL;
+** type: "access_token", "service_account", "authorized_user",
+** "impersonated_service_account", "external_account", "metadata"; account:
+** the service account email or NULL (for the metadata server, known once a
+** first token has been fetched); project: the file's project_id or NULL;
 ** origin: the file path or metadata URL it came from. */
 CR_API const char *cr_credentials_type(const cr_credentials *creds);
 CR_API const char *cr_credentials_account(const cr_credentials *creds);
