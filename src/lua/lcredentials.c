@@ -41,16 +41,6 @@ static int finish_creds(lua_State *L, creds_box *b, cr_credentials *creds, cr_er
     return 1;
 }
 
-/* Wipes every string of a tree before it is freed: a key file's tree holds secrets. */
-static void wipe_json(cJSON *j)
-{
-    for (; j; j = j->next) {
-        if (j->valuestring)
-            memset(j->valuestring, 0, strlen(j->valuestring));
-        wipe_json(j->child);
-    }
-}
-
 /* {self_signed_jwt=, audience=} at idx (absent -> NULL); raises on a wrong option. */
 static const cr_credentials_options *read_options(lua_State *L, int idx, const char *fn, cr_credentials_options *o)
 {
@@ -103,8 +93,7 @@ static int l_credentials_json(lua_State *L)
         if (!j)
             return luaL_argerror(L, 1, lua_tostring(L, -1));
         owned = cJSON_PrintUnformatted(j);
-        wipe_json(j); /* the tree holds the private key */
-        cJSON_Delete(j);
+        cr_json_delete_secret(j); /* the tree holds the private key */
         if (!owned)
             return luaL_error(L, "out of memory");
         text = owned;

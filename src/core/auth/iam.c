@@ -73,18 +73,6 @@ int cr_rfc3339_parse(const char *s, int64_t *out)
     return 0;
 }
 
-/* Wipes the strings of a tree that held a token, then frees it. */
-static void delete_secret(cJSON *item)
-{
-    for (cJSON *i = item; i; i = i->next) {
-        if (i->valuestring)
-            cr_wipe(i->valuestring, strlen(i->valuestring));
-        delete_secret(i->child);
-        i->child = NULL;
-    }
-    cJSON_Delete(item);
-}
-
 static int header_safe(const char *s)
 {
     if (!*s)
@@ -136,7 +124,7 @@ static int parse_answer(const cr_http_response *resp, const char *url, char **to
     else
         *expires_at = when;
     if (root)
-        delete_secret(root);
+        cr_json_delete_secret(root);
     return why ? -1 : 0;
 }
 
@@ -153,7 +141,7 @@ static const char *error_code(const cr_http_response *resp)
     if (cJSON_IsString(st) && st->valuestring && strcmp(cr_code_name(cr_code_number(st->valuestring)), "UNKNOWN"))
         code = cr_code_name(cr_code_number(st->valuestring));
     if (root)
-        delete_secret(root);
+        cr_json_delete_secret(root);
     return code;
 }
 

@@ -55,17 +55,14 @@ done:
     return jwt;
 }
 
-char *cr_jwt_grant_assertion(EVP_PKEY *key, const char *key_id, const char *issuer, const char *scope,
-                             const char *audience, int64_t issued_at, cr_error *err)
+/* The header both kinds share, {"alg":"RS256","typ":"JWT"[,"kid"]}, and the
+** signature over it and `claims` (which this frees). */
+static char *sign_claims(EVP_PKEY *key, const char *key_id, cJSON *claims, int ok, cr_error *err)
 {
-    cJSON *header = cJSON_CreateObject(), *claims = cJSON_CreateObject();
+    cJSON *header = cJSON_CreateObject();
     char *jwt = NULL;
-    int ok =
-        header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
-        cJSON_AddStringToObject(header, "typ", "JWT") && (!key_id || cJSON_AddStringToObject(header, "kid", key_id)) &&
-        cJSON_AddStringToObject(claims, "iss", issuer) && cJSON_AddStringToObject(claims, "scope", scope) &&
-        cJSON_AddStringToObject(claims, "aud", audience) && cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
-        cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
+    ok = ok && header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
+         cJSON_AddStringToObject(header, "typ", "JWT") && (!key_id || cJSON_AddStringToObject(header, "kid", key_id));
     if (ok)
         jwt = cr_jwt_sign_rs256(header, claims, key, err);
     else
@@ -75,22 +72,24 @@ char *cr_jwt_grant_assertion(EVP_PKEY *key, const char *key_id, const char *issu
     return jwt;
 }
 
+char *cr_jwt_grant_assertion(EVP_PKEY *key, const char *key_id, const char *issuer, const char *scope,
+                             const char *audience, int64_t issued_at, cr_error *err)
+{
+    cJSON *claims = cJSON_CreateObject();
+    int ok = claims && cJSON_AddStringToObject(claims, "iss", issuer) &&
+             cJSON_AddStringToObject(claims, "scope", scope) && cJSON_AddStringToObject(claims, "aud", audience) &&
+             cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
+             cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
+    return sign_claims(key, key_id, claims, ok, err);
+}
+
 char *cr_jwt_self_signed(EVP_PKEY *key, const char *key_id, const char *email, const char *audience, int64_t issued_at,
                          cr_error *err)
 {
-    cJSON *header = cJSON_CreateObject(), *claims = cJSON_CreateObject();
-    char *jwt = NULL;
-    int ok =
-        header && claims && cJSON_AddStringToObject(header, "alg", "RS256") &&
-        cJSON_AddStringToObject(header, "typ", "JWT") && (!key_id || cJSON_AddStringToObject(header, "kid", key_id)) &&
-        cJSON_AddStringToObject(claims, "iss", email) && cJSON_AddStringToObject(claims, "sub", email) &&
-        cJSON_AddStringToObject(claims, "aud", audience) && cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
-        cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
-    if (ok)
-        jwt = cr_jwt_sign_rs256(header, claims, key, err);
-    else
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a JWT");
-    cJSON_Delete(header);
-    cJSON_Delete(claims);
-    return jwt;
+    cJSON *claims = cJSON_CreateObject();
+    int ok = claims && cJSON_AddStringToObject(claims, "iss", email) && cJSON_AddStringToObject(claims, "sub", email) &&
+             cJSON_AddStringToObject(claims, "aud", audience) &&
+             cJSON_AddNumberToObject(claims, "iat", (double)issued_at) &&
+             cJSON_AddNumberToObject(claims, "exp", (double)(issued_at + CR_JWT_LIFETIME));
+    return sign_claims(key, key_id, claims, ok, err);
 }

@@ -25,22 +25,9 @@ static const char *const unsupported_types[] = {
     "gdch_service_account",
 };
 
-/* Wipes every string in a cJSON tree: the parser made copies of the key. */
-static void wipe_json(cJSON *item)
-{
-    for (; item; item = item->next) {
-        if (item->valuestring)
-            cr_wipe(item->valuestring, strlen(item->valuestring));
-        if (item->string)
-            cr_wipe(item->string, strlen(item->string));
-        wipe_json(item->child);
-    }
-}
-
 void cr_keyfile_delete_json(cJSON *root)
 {
-    wipe_json(root);
-    cJSON_Delete(root);
+    cr_json_delete_secret(root); /* the parser made copies of the key */
 }
 
 /* A short, printable value may be quoted back in a message; anything else

@@ -22,18 +22,6 @@ static int header_safe(const char *s)
     return 1;
 }
 
-/* Wipes every string of a response tree (it held a token) before freeing it. */
-static void delete_secret_json(cJSON *item)
-{
-    for (cJSON *i = item; i; i = i->next) {
-        if (i->valuestring)
-            cr_wipe(i->valuestring, strlen(i->valuestring));
-        delete_secret_json(i->child);
-        i->child = NULL;
-    }
-    cJSON_Delete(item);
-}
-
 static void not_a_token_response(cr_error *err, const char *who, long status, const char *why)
 {
     cr_error_set(err, "INTERNAL", (int)status, "%s answered %ld with something that is not a token response (%s)", who,
@@ -56,7 +44,7 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
     if (!root || !cJSON_IsObject(root)) {
         not_a_token_response(err, who, resp->status, root ? "not a JSON object" : "not JSON");
         if (root)
-            delete_secret_json(root);
+            cr_json_delete_secret(root);
         return -1;
     }
     int rc = -1;
@@ -112,7 +100,7 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
     *expires_at = now + (int64_t)lifetime;
     rc = 0;
 done:
-    delete_secret_json(root);
+    cr_json_delete_secret(root);
     return rc;
 }
 
@@ -157,7 +145,7 @@ void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size)
     for (char *p = out; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
             *p = '?';
-    delete_secret_json(root);
+    cr_json_delete_secret(root);
 }
 
 int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *assertion, long timeout_ms, char **token,

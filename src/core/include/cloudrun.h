@@ -88,6 +88,10 @@ CR_API void cr_secret_free(char *secret);
 ** to the 0-based byte where parsing failed. */
 CR_API cJSON *cr_json_parse(const char *text, size_t len, size_t *error_offset);
 
+/* Frees a tree after wiping every string in it (names and values): for trees
+** that held a private key or a token. NULL is fine. */
+CR_API void cr_json_delete_secret(cJSON *root);
+
 /* ------------------------------------------------------------------------ */
 /* Durations ("600s", "1.5s", and gcloud's "10m", "1h30m", plain seconds)    */
 /* ------------------------------------------------------------------------ */
