@@ -143,6 +143,39 @@ describe("the Jobs surface", function()
     assert.are.equal("NOT_FOUND", err.code)
   end)
 
+  it("retries a failed task with CLOUD_RUN_TASK_ATTEMPT counting up", function()
+    -- fails on attempt 0, succeeds on attempt 1
+    assert(client:create_job("flaky", sh_spec('echo "attempt $CLOUD_RUN_TASK_ATTEMPT"; [ "$CLOUD_RUN_TASK_ATTEMPT" = 1 ]', 1, 1)))
+    local op = assert(client:run_job("flaky"))
+    local e = assert(client:wait(op, { timeout = 30 }))
+    assert.are.equal(1, e.succeededCount)
+    assert.are.equal(1, e.retriedCount)
+    local task = assert(client:list_tasks(op.execution)).tasks[1]
+    assert.are.equal(1, task.retried)
+    local log = h.read(task.logUri:match("^file://(.*)$"))
+    assert.matches("attempt 0", log, 1, true)
+    assert.matches("attempt 1", log, 1, true)
+  end)
+
+  it("kills a task at its timeout and reports it", function()
+    assert(client:create_job("slowpoke", sh_spec("sleep 30")))
+    local op = assert(client:run_job("slowpoke", { timeout = 1 }))
+    local e = assert(client:wait(op, { timeout = 30 }))
+    assert.are.equal(1, e.failedCount)
+    assert.matches("timeout", completed(e).message, 1, true)
+    local final = assert(client:get_operation(op))
+    assert.are.equal(4, final.error.code) -- DEADLINE_EXCEEDED, as Cloud Run reports a task timeout
+  end)
+
+  it("lists operations", function()
+    local list = assert(client:list_operations{ page_size = 2 })
+    assert.are.equal(2, #list.operations)
+    assert.matches("^projects/test%-project/locations/us%-central1/operations/", list.operations[1].name)
+    local n = 0
+    for _ in client:each_operations{ page_size = 3 } do n = n + 1 end
+    assert.is_true(n >= 3)
+  end)
+
   it("raises on wrong arguments to the surface methods", function()
     local cases = {
       function() client:get_job(1) end,
