@@ -4,7 +4,7 @@
 local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
 
-local io, tostring, tonumber, ipairs, pairs, type = io, tostring, tonumber, ipairs, pairs, type
+local io, tostring, tonumber, ipairs, type = io, tostring, tonumber, ipairs, type
 
 local _M = {}
 
@@ -170,5 +170,4 @@ function _M.collect(iter, limit)
   return out
 end
 
-_M.pairs = pairs
 return _M

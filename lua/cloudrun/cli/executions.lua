@@ -107,10 +107,16 @@ function _M.tasks_list(args)
   local pos, flags = common.parse(args, 5, { execution = "value", limit = "value" })
   if not pos then return usage_error(flags) end
   if not flags.execution then return usage_error("jobs executions tasks list needs --execution EXECUTION") end
-  local client, err = common.client(flags)
+  local limit, err
+  if flags.limit then
+    limit, err = common.count("--limit", flags.limit)
+    if not limit then return usage_error(err) end
+  end
+  local client
+  client, err = common.client(flags)
   if not client then return api_failure(err) end
   local tasks
-  tasks, err = common.collect(client:each_tasks(flags.execution), flags.limit and tonumber(flags.limit))
+  tasks, err = common.collect(client:each_tasks(flags.execution), limit)
   if not tasks then return api_failure(err) end
   if flags.format then common.print_json(setmetatable(tasks, core.array_mt)) return common.OK end
   local rows = {}
