@@ -1,7 +1,6 @@
 -- End to end: the Lua API against the real emulator on a loopback port. The
 -- tasks are real processes; each writes what it saw (args, env) to files
 -- that the assertions read.
-local cloudrun = require("cloudrun")
 local h = require("helpers")
 
 -- Each task writes its argv and its CLOUD_RUN_*/FROM_*/SHARED/ID env to $OUT/task<i>.

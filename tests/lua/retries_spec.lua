@@ -2,7 +2,6 @@
 -- attempts (the emulator counts them) and the time waited. Reads retry
 -- transient failures; RunJob never retries once its request may have taken
 -- effect, so a reset can never start a second execution.
-local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
 local h = require("helpers")
 

@@ -1,7 +1,6 @@
 -- The whole Jobs surface from Lua against the emulator: a script creates a
 -- job, runs it with overrides, follows it with progress, reads its tasks'
 -- exit codes and logs, pages through lists, cancels and deletes.
-local cloudrun = require("cloudrun")
 local h = require("helpers")
 
 local function completed(r)

@@ -170,4 +170,46 @@ function _M.collect(iter, limit)
   return out
 end
 
+--- The shape every list command has: flags (with --limit), a client, every
+-- item across pages, then JSON or a table. `spec.check(pos, flags)` returns
+-- a usage message or nil; `spec.each(client, flags)` the iterator;
+-- `spec.header` the columns and `spec.row(item)` one row.
+function _M.list(args, first, flags_spec, spec)
+  flags_spec.limit = "value"
+  local pos, flags = _M.parse(args, first, flags_spec)
+  if not pos then return _M.usage_error(flags) end
+  local problem = spec.check(pos, flags)
+  if problem then return _M.usage_error(problem) end
+  local limit, err
+  if flags.limit then
+    limit, err = _M.count("--limit", flags.limit)
+    if not limit then return _M.usage_error(err) end
+  end
+  local client
+  client, err = _M.client(flags)
+  if not client then return _M.api_failure(err) end
+  local items
+  items, err = _M.collect(spec.each(client, flags), limit)
+  if not items then return _M.api_failure(err) end
+  if flags.format then
+    _M.print_json(setmetatable(items, core.array_mt))
+    return _M.OK
+  end
+  local rows = {}
+  for i, item in ipairs(items) do rows[i] = spec.row(item) end
+  _M.table(spec.header, rows)
+  return _M.OK
+end
+
+--- The shape of commands on one resource: exactly one NAME, then a client.
+-- Returns client, name, flags; or nil, exit status after reporting why.
+function _M.one(args, first, flags_spec, command, what)
+  local pos, flags = _M.parse(args, first, flags_spec)
+  if not pos then return nil, _M.usage_error(flags) end
+  if #pos ~= 1 then return nil, _M.usage_error(command .. " takes exactly one " .. what) end
+  local client, err = _M.client(flags)
+  if not client then return nil, _M.api_failure(err) end
+  return client, pos[1], flags
+end
+
 return _M

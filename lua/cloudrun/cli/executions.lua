@@ -1,10 +1,9 @@
 --- cloudrun jobs executions list|describe|cancel|delete, and
 -- cloudrun jobs executions tasks list|describe — as gcloud run jobs executions.
 local common = require("cloudrun.cli.common")
-local core = require("cloudrun.core")
 
-local ipairs, tostring = ipairs, tostring
-local say, usage_error, api_failure = common.say, common.usage_error, common.api_failure
+local tostring = tostring
+local say, api_failure = common.say, common.api_failure
 
 local _M = {}
 
@@ -29,38 +28,20 @@ local function describe_execution(e)
 end
 
 function _M.list(args)
-  local pos, flags = common.parse(args, 4, { job = "value", limit = "value" })
-  if not pos then return usage_error(flags) end
-  if #pos ~= 0 then return usage_error("jobs executions list takes no arguments (use --job JOB)") end
-  local limit, err
-  if flags.limit then
-    limit, err = common.count("--limit", flags.limit)
-    if not limit then return usage_error(err) end
-  end
-  local client
-  client, err = common.client(flags)
-  if not client then return api_failure(err) end
-  local list
-  list, err = common.collect(client:each_executions(flags.job), limit)
-  if not list then return api_failure(err) end
-  if flags.format then common.print_json(setmetatable(list, core.array_mt)) return common.OK end
-  local rows = {}
-  for _, e in ipairs(list) do
-    rows[#rows + 1] = { common.short(e.name), tostring(e.job),
-      ("%d/%d"):format(e.succeededCount or 0, e.taskCount or 0), status(e) or "", e.createTime or "" }
-  end
-  common.table({ "EXECUTION", "JOB", "SUCCEEDED", "STATUS", "CREATED" }, rows)
-  return common.OK
+  return common.list(args, 4, { job = "value" }, {
+    check = function(pos) return #pos ~= 0 and "jobs executions list takes no arguments (use --job JOB)" or nil end,
+    each = function(client, flags) return client:each_executions(flags.job) end,
+    header = { "EXECUTION", "JOB", "SUCCEEDED", "STATUS", "CREATED" },
+    row = function(e)
+      return { common.short(e.name), tostring(e.job), ("%d/%d"):format(e.succeededCount or 0, e.taskCount or 0),
+        status(e) or "", e.createTime or "" }
+    end,
+  })
 end
 
 -- describe / cancel / delete EXECUTION
 local function one(args, verb)
-  local pos, flags = common.parse(args, 4, verb ~= "describe" and { async = "bool" } or {})
-  if not pos then return nil, usage_error(flags) end
-  if #pos ~= 1 then return nil, usage_error("jobs executions " .. verb .. " takes exactly one EXECUTION") end
-  local client, err = common.client(flags)
-  if not client then return nil, api_failure(err) end
-  return client, pos[1], flags
+  return common.one(args, 4, verb ~= "describe" and { async = "bool" } or {}, "jobs executions " .. verb, "EXECUTION")
 end
 
 function _M.describe(args)
@@ -104,41 +85,26 @@ local function task_status(t)
 end
 
 function _M.tasks_list(args)
-  local pos, flags = common.parse(args, 5, { execution = "value", limit = "value" })
-  if not pos then return usage_error(flags) end
-  if not flags.execution then return usage_error("jobs executions tasks list needs --execution EXECUTION") end
-  local limit, err
-  if flags.limit then
-    limit, err = common.count("--limit", flags.limit)
-    if not limit then return usage_error(err) end
-  end
-  local client
-  client, err = common.client(flags)
-  if not client then return api_failure(err) end
-  local tasks
-  tasks, err = common.collect(client:each_tasks(flags.execution), limit)
-  if not tasks then return api_failure(err) end
-  if flags.format then common.print_json(setmetatable(tasks, core.array_mt)) return common.OK end
-  local rows = {}
-  for _, t in ipairs(tasks) do
-    local last, state = t.lastAttemptResult or {}, task_status(t)
-    -- proto3 leaves out an exit code of 0: a finished task without one exited 0
-    local exit = last.exitCode or (last.termSignal and ("signal " .. last.termSignal))
-      or ((state == "CONDITION_SUCCEEDED" or state == "CONDITION_FAILED") and 0) or ""
-    rows[#rows + 1] = { common.short(t.name), t.index or 0, state, exit, t.retried or 0, t.logUri or "" }
-  end
-  common.table({ "TASK", "INDEX", "STATUS", "EXIT CODE", "RETRIES", "LOG" }, rows)
-  return common.OK
+  return common.list(args, 5, { execution = "value" }, {
+    check = function(_, flags)
+      return not flags.execution and "jobs executions tasks list needs --execution EXECUTION" or nil
+    end,
+    each = function(client, flags) return client:each_tasks(flags.execution) end,
+    header = { "TASK", "INDEX", "STATUS", "EXIT CODE", "RETRIES", "LOG" },
+    row = function(t)
+      local last, state = t.lastAttemptResult or {}, task_status(t)
+      -- proto3 leaves out an exit code of 0: a finished task without one exited 0
+      local exit = last.exitCode or (last.termSignal and ("signal " .. last.termSignal))
+        or ((state == "CONDITION_SUCCEEDED" or state == "CONDITION_FAILED") and 0) or ""
+      return { common.short(t.name), t.index or 0, state, exit, t.retried or 0, t.logUri or "" }
+    end,
+  })
 end
 
 function _M.tasks_describe(args)
-  local pos, flags = common.parse(args, 5, {})
-  if not pos then return usage_error(flags) end
-  if #pos ~= 1 then return usage_error("jobs executions tasks describe takes exactly one TASK") end
-  local client, err = common.client(flags)
-  if not client then return api_failure(err) end
-  local t
-  t, err = client:get_task(pos[1])
+  local client, name, flags = common.one(args, 5, {}, "jobs executions tasks describe", "TASK")
+  if not client then return name end
+  local t, err = client:get_task(name)
   if not t then return api_failure(err) end
   if flags.format then common.print_json(t) return common.OK end
   local last = t.lastAttemptResult or {}

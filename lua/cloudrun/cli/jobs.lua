@@ -3,7 +3,7 @@ local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
 local wait = require("cloudrun.wait")
 
-local string, ipairs, tostring = string, ipairs, tostring
+local string, tostring = string, tostring
 local say, usage_error, api_failure = common.say, common.usage_error, common.api_failure
 
 local _M = {}
@@ -27,7 +27,7 @@ function _M.execute(args)
   if not pos then return usage_error(flags) end
   if #pos ~= 1 then return usage_error("jobs execute takes exactly one JOB") end
   if flags.wait and flags.async then return usage_error("--wait and --async cannot be used together") end
-  local opts, err = {}, nil
+  local opts, err = {}
   if flags.args then opts.args = common.split_list(flags.args) end
   if flags["update-env-vars"] then
     opts.env, err = common.env_pairs("--update-env-vars", flags["update-env-vars"])
@@ -158,13 +158,9 @@ end
 -- ---- describe / delete / list ---------------------------------------------------
 
 function _M.describe(args)
-  local pos, flags = common.parse(args, 3, {})
-  if not pos then return usage_error(flags) end
-  if #pos ~= 1 then return usage_error("jobs describe takes exactly one JOB") end
-  local client, err = common.client(flags)
-  if not client then return api_failure(err) end
-  local job
-  job, err = client:get_job(pos[1])
+  local client, name, flags = common.one(args, 3, {}, "jobs describe", "JOB")
+  if not client then return name end
+  local job, err = client:get_job(name)
   if not job then return api_failure(err) end
   if flags.format then common.print_json(job) return common.OK end
   local t = job.template or {}
@@ -182,49 +178,33 @@ function _M.describe(args)
     { "Max retries", task.maxRetries },
     { "Task timeout", task.timeout },
     { "Executions", job.executionCount or 0 },
-    { "Last execution", latest.name and (common.short(latest.name) .. " (" .. tostring(latest.completionStatus) .. ")") },
+    { "Last execution",
+      latest.name and (common.short(latest.name) .. " (" .. tostring(latest.completionStatus) .. ")") },
     { "Created", job.createTime },
   }
   return common.OK
 end
 
 function _M.delete(args)
-  local pos, flags = common.parse(args, 3, { async = "bool" })
-  if not pos then return usage_error(flags) end
-  if #pos ~= 1 then return usage_error("jobs delete takes exactly one JOB") end
-  local client, err = common.client(flags)
-  if not client then return api_failure(err) end
-  local op
-  op, err = client:delete_job(pos[1])
+  local client, name, flags = common.one(args, 3, { async = "bool" }, "jobs delete", "JOB")
+  if not client then return name end
+  local op, err = client:delete_job(name)
   if not op then return api_failure(err) end
-  if flags.format then common.print_json(op) else say("Deleted job [", pos[1], "].") end
+  if flags.format then common.print_json(op) else say("Deleted job [", name, "].") end
   return common.OK
 end
 
 function _M.list(args)
-  local pos, flags = common.parse(args, 3, { limit = "value" })
-  if not pos then return usage_error(flags) end
-  if #pos ~= 0 then return usage_error("jobs list takes no arguments") end
-  local limit, err
-  if flags.limit then
-    limit, err = common.count("--limit", flags.limit)
-    if not limit then return usage_error(err) end
-  end
-  local client
-  client, err = common.client(flags)
-  if not client then return api_failure(err) end
-  local jobs
-  jobs, err = common.collect(client:each_jobs(), limit)
-  if not jobs then return api_failure(err) end
-  if flags.format then common.print_json(setmetatable(jobs, core.array_mt)) return common.OK end
-  local rows = {}
-  for _, j in ipairs(jobs) do
-    local latest = j.latestCreatedExecution or {}
-    rows[#rows + 1] = { common.short(j.name), j.name:match("locations/([^/]+)") or "",
-      latest.createTime or "", latest.completionStatus or "", j.createTime or "" }
-  end
-  common.table({ "JOB", "REGION", "LAST RUN AT", "LAST STATUS", "CREATED" }, rows)
-  return common.OK
+  return common.list(args, 3, {}, {
+    check = function(pos) return #pos ~= 0 and "jobs list takes no arguments" or nil end,
+    each = function(client) return client:each_jobs() end,
+    header = { "JOB", "REGION", "LAST RUN AT", "LAST STATUS", "CREATED" },
+    row = function(j)
+      local latest = j.latestCreatedExecution or {}
+      return { common.short(j.name), j.name:match("locations/([^/]+)") or "", latest.createTime or "",
+        latest.completionStatus or "", j.createTime or "" }
+    end,
+  })
 end
 
 return _M
