@@ -8,11 +8,9 @@ local h = require("helpers")
 local FAKE = assert(os.getenv("CR_FAKE_GOOGLE"), "CR_FAKE_GOOGLE must name the cr-fake-google binary")
 
 local function start_fake(dir, args)
-  local p = assert(io.popen(("exec 2>/dev/null; %s --port 0 --public-key %s %s & echo $!; wait"):format(
-    h.sh_quote(FAKE), h.sh_quote(dir .. "/pub.pem"), args or "")))
-  local pid = p:read("l")
-  local port = p:read("l"):match("listening on 127%.0%.0%.1:(%d+)")
-  return { pid = pid, port = port, stop = function() os.execute("kill " .. pid) p:close() end }
+  local s = h.spawn(("%s --port 0 --public-key %s %s"):format(h.sh_quote(FAKE), h.sh_quote(dir .. "/pub.pem"),
+    args or ""), "^fake%-google listening on 127%.0%.0%.1:(%d+)$")
+  return { pid = s.pid, port = s.match, stop = function() h.stop(s.pid, s.pipe) end }
 end
 
 local function key_file(dir, token_uri, extra)

@@ -31,10 +31,21 @@ function M.read(path)
   return s
 end
 
--- Starts `cmd` (a shell word list) in the background; returns pid and the
--- first stdout line that matches `pattern` (the server's "listening" line).
-local function spawn(cmd, pattern)
-  local p = assert(io.popen("exec 2>/dev/null; " .. cmd .. " & echo $!; wait", "r"))
+--- Stops a process started by M.spawn: SIGTERM, then SIGKILL if it is still
+-- there after 5 s, so that a stuck server can never hang the suite.
+function M.stop(pid, pipe)
+  os.execute(("kill %s 2>/dev/null; for i in $(seq 1 50); do kill -0 %s 2>/dev/null || exit 0; sleep 0.1; done; "
+    .. "kill -9 %s 2>/dev/null"):format(pid, pid, pid))
+  pipe:close()
+end
+
+--- Starts `cmd` (shell words, optionally led by VAR=value assignments) with
+-- its stdout on a pipe; returns {pid=, pipe=, match=} where match is the
+-- capture of `pattern` in the first line that has it (a server's "listening"
+-- line). The shell prints its pid and then becomes the command (exec), so
+-- the pid is the server's and comes first, whatever the server prints.
+function M.spawn(cmd, pattern)
+  local p = assert(io.popen("exec 2>/dev/null; echo $$; exec env " .. cmd, "r"))
   local pid = p:read("l")
   for _ = 1, 50 do
     local line = p:read("l")
@@ -45,6 +56,7 @@ local function spawn(cmd, pattern)
   p:close()
   error("could not start: " .. cmd)
 end
+local spawn = M.spawn
 
 --- M.emulator{jobs = table_or_nil, env = {K=V}} -> {host=, pid=, log_dir=, stop=function}
 function M.emulator(opts)
@@ -63,8 +75,7 @@ function M.emulator(opts)
   local s = spawn(env .. table.concat(args, " "), "^cloudrun emulator listening on http://(.*)$")
   local e = { host = s.match, pid = s.pid, dir = dir }
   function e.stop()
-    os.execute("kill " .. s.pid .. " 2>/dev/null")
-    s.pipe:close()
+    M.stop(s.pid, s.pipe)
     os.execute("rm -rf " .. sh_quote(dir))
   end
   return e
