@@ -106,6 +106,17 @@ describe("against the emulator", function()
     end
   end)
 
+  it("takes env as a list of {name=, value=} too, and numbers as values", function()
+    local op = assert(client:run_job("record", { env = { { name = "ID", value = 7 }, { name = "EXTRA", value = "x" } },
+                                                 task_count = 1, timeout = "10m" }))
+    assert(client:wait(op, { timeout = 30 }))
+    local seen = lines(h.read(out .. "/task0"))
+    assert.is_true(has(seen, "ID=7"))
+    assert.is_true(has(seen, "EXTRA=x"))
+    local e = assert(client:get_execution(op.execution))
+    assert.are.equal("600s", e.template.timeout)
+  end)
+
   it("clears the job's args with clear_args", function()
     local op = assert(client:run_job("record", { clear_args = true }))
     assert(client:wait(op, { timeout = 30 }))
