@@ -9,28 +9,6 @@
 
 #include "auth/credentials.h"
 
-static cr_credentials *load(const char *name, const char *json)
-{
-    char *path = kit_write(name, json);
-    cr_error err = CR_ERROR_INIT;
-    cr_credentials *c = cr_credentials_from_file(path, &err);
-    if (!c)
-        fprintf(stderr, "  %s\n", err.message);
-    cr_error_clear(&err);
-    free(path);
-    return c;
-}
-
-static char *token_of(cr_credentials *c, int64_t *exp)
-{
-    cr_error err = CR_ERROR_INIT;
-    char *t = NULL;
-    if (cr_credentials_token(c, &t, exp, &err) < 0)
-        fprintf(stderr, "  %s\n", err.message);
-    cr_error_clear(&err);
-    return t;
-}
-
 TEST(a_file_sourced_text_subject_token_is_trimmed_and_traded_at_sts)
 {
     kit_fake f;
@@ -42,13 +20,13 @@ TEST(a_file_sourced_text_subject_token_is_trimmed_and_traded_at_sts)
     char sts[96], source[256];
     snprintf(source, sizeof source, "{\"file\": \"%s\"}", subject);
     char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source, NULL, "ext-quota");
-    cr_credentials *c = load("ext-file.json", json);
+    cr_credentials *c = kit_load("ext-file.json", json);
     CHECK(c != NULL);
     CHECK_STR(cr_credentials_type(c), "external_account");
     CHECK(cr_credentials_account(c) == NULL);
     CHECK_STR(cr_credentials_quota_project(c), "ext-quota");
     int64_t exp = 0, now = time(NULL);
-    char *t1 = token_of(c, &exp);
+    char *t1 = kit_token(c, &exp);
     CHECK_STR(t1, "ya29.sts-1");
     CHECK(exp >= now + 3590 && exp <= now + 3610);
     CHECK_INT(kit_fake_stat(&f, "sts_requests"), 1);
@@ -83,8 +61,8 @@ TEST(a_file_sourced_json_subject_token_takes_the_named_field)
              "{\"file\": \"%s\", \"format\": {\"type\": \"json\", \"subject_token_field_name\": \"access_token\"}}",
              subject);
     char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source, NULL, NULL);
-    cr_credentials *c = load("ext-json.json", json);
-    char *t = token_of(c, NULL);
+    cr_credentials *c = kit_load("ext-json.json", json);
+    char *t = kit_token(c, NULL);
     CHECK_STR(t, "ya29.sts-1");
     CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
     cr_secret_free(t);
@@ -105,8 +83,8 @@ TEST(a_url_sourced_subject_token_is_fetched_with_its_headers)
     kit_fake_url(&f, "/subject-token", subj, sizeof subj);
     snprintf(source, sizeof source, "{\"url\": \"%s\", \"headers\": {\"X-Identity\": \"yes-please\"}}", subj);
     char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source, NULL, NULL);
-    cr_credentials *c = load("ext-url.json", json);
-    char *t = token_of(c, NULL);
+    cr_credentials *c = kit_load("ext-url.json", json);
+    char *t = kit_token(c, NULL);
     CHECK_STR(t, "ya29.sts-1");
     CHECK_INT(kit_fake_stat(&f, "subject_requests"), 1);
     CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
@@ -122,8 +100,8 @@ TEST(a_url_sourced_subject_token_is_fetched_with_its_headers)
              "\"subject_token_field_name\": \"id_token\"}}",
              url);
     json = kit_ext_json(KIT_AUDIENCE, sts, source, NULL, NULL);
-    c = load("ext-url-json.json", json);
-    t = token_of(c, NULL);
+    c = kit_load("ext-url-json.json", json);
+    t = kit_token(c, NULL);
     CHECK_STR(t, "ya29.sts-2");
     cr_secret_free(t);
     cr_credentials_unref(c);
@@ -132,7 +110,7 @@ TEST(a_url_sourced_subject_token_is_fetched_with_its_headers)
     /* Without the header the URL refuses, and the error says which URL and status. */
     snprintf(source, sizeof source, "{\"url\": \"%s\"}", subj);
     json = kit_ext_json(KIT_AUDIENCE, sts, source, NULL, NULL);
-    c = load("ext-url-nohdr.json", json);
+    c = kit_load("ext-url-nohdr.json", json);
     cr_error err = CR_ERROR_INIT;
     t = NULL;
     CHECK_INT(cr_credentials_token(c, &t, NULL, &err), -1);
@@ -159,10 +137,10 @@ TEST(an_external_account_with_impersonation_trades_the_sts_token_at_iam)
     snprintf(source, sizeof source, "{\"file\": \"%s\"}", subject);
     char *json = kit_ext_json(KIT_AUDIENCE, kit_fake_url(&f, "/sts", sts, sizeof sts), source,
                               kit_iam_url(&f, "wif-target@p.iam.gserviceaccount.com", iam, sizeof iam), NULL);
-    cr_credentials *c = load("ext-imp.json", json);
+    cr_credentials *c = kit_load("ext-imp.json", json);
     CHECK_STR(cr_credentials_account(c), "wif-target@p.iam.gserviceaccount.com");
     int64_t exp = 0, now = time(NULL);
-    char *t = token_of(c, &exp);
+    char *t = kit_token(c, &exp);
     CHECK_STR(t, "ya29.impersonated-1");
     CHECK(exp >= now + 3590 && exp <= now + 3610);
     CHECK_INT(kit_fake_stat(&f, "sts_requests"), 1);
@@ -179,7 +157,7 @@ TEST(the_same_external_account_file_is_one_object_and_the_sts_default_is_google)
     char source[] = "{\"file\": \"/nonexistent/subject\"}";
     char *a = kit_ext_json(KIT_AUDIENCE, NULL, source, NULL, NULL);
     char *b = kit_ext_json(KIT_AUDIENCE "2", NULL, source, NULL, NULL);
-    cr_credentials *ca = load("ext-a.json", a), *ca2 = load("ext-a2.json", a), *cb = load("ext-b.json", b);
+    cr_credentials *ca = kit_load("ext-a.json", a), *ca2 = kit_load("ext-a2.json", a), *cb = kit_load("ext-b.json", b);
     CHECK(ca && ca == ca2 && cb && cb != ca);
     cr_credentials_unref(ca), cr_credentials_unref(ca2), cr_credentials_unref(cb);
     free(a), free(b);

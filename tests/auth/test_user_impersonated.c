@@ -11,28 +11,6 @@
 
 #include "auth/credentials.h"
 
-static cr_credentials *load(const char *name, const char *json)
-{
-    char *path = kit_write(name, json);
-    cr_error err = CR_ERROR_INIT;
-    cr_credentials *c = cr_credentials_from_file(path, &err);
-    if (!c)
-        fprintf(stderr, "  %s\n", err.message);
-    cr_error_clear(&err);
-    free(path);
-    return c;
-}
-
-static char *token_of(cr_credentials *c, int64_t *exp)
-{
-    cr_error err = CR_ERROR_INIT;
-    char *t = NULL;
-    if (cr_credentials_token(c, &t, exp, &err) < 0)
-        fprintf(stderr, "  %s\n", err.message);
-    cr_error_clear(&err);
-    return t;
-}
-
 TEST(an_authorized_user_refreshes_with_its_refresh_token_and_reuses_the_token)
 {
     kit_fake f;
@@ -41,14 +19,14 @@ TEST(an_authorized_user_refreshes_with_its_refresh_token_and_reuses_the_token)
         return;
     }
     char *json = kit_user_json("test-client", "test-secret", "test-refresh", f.token_uri, "quota-p");
-    cr_credentials *c = load("user.json", json);
+    cr_credentials *c = kit_load("user.json", json);
     CHECK(c != NULL);
     CHECK_STR(cr_credentials_type(c), "authorized_user");
     CHECK(cr_credentials_account(c) == NULL);
     CHECK(cr_credentials_project(c) == NULL);
     CHECK_INT(cr_credentials_expires_at(c), 0);
     int64_t exp = 0, now = time(NULL);
-    char *t1 = token_of(c, &exp), *t2 = token_of(c, NULL);
+    char *t1 = kit_token(c, &exp), *t2 = kit_token(c, NULL);
     CHECK_STR(t1, "ya29.fake-1");
     CHECK_STR(t2, "ya29.fake-1");
     CHECK(exp >= now + 3590 && exp <= now + 3610);
@@ -56,7 +34,7 @@ TEST(an_authorized_user_refreshes_with_its_refresh_token_and_reuses_the_token)
     CHECK_INT(kit_fake_stat(&f, "refresh_requests"), 1);
     CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
     /* A second load of the same file is the same object. */
-    cr_credentials *again = load("user.json", json);
+    cr_credentials *again = kit_load("user.json", json);
     CHECK(again == c);
     cr_credentials_unref(again);
     cr_secret_free(t1), cr_secret_free(t2);
@@ -74,15 +52,15 @@ TEST(an_authorized_user_keeps_a_rotated_refresh_token)
         return;
     }
     char *json = kit_user_json("test-client", "test-secret", "1//old", f.token_uri, NULL);
-    cr_credentials *c = load("user-rotate.json", json);
-    char *t1 = token_of(c, NULL);
+    cr_credentials *c = kit_load("user-rotate.json", json);
+    char *t1 = kit_token(c, NULL);
     CHECK_STR(t1, "ya29.fake-1");
     /* The fake now refuses 1//old: the next refresh works only with 1//new. */
     cr_credentials_invalidate(c, t1);
-    char *t2 = token_of(c, NULL);
+    char *t2 = kit_token(c, NULL);
     CHECK_STR(t2, "ya29.fake-2");
     cr_credentials_invalidate(c, t2);
-    char *t3 = token_of(c, NULL);
+    char *t3 = kit_token(c, NULL);
     CHECK_STR(t3, "ya29.fake-3");
     CHECK_INT(kit_fake_stat(&f, "refresh_requests"), 3);
     CHECK_INT(kit_fake_stat(&f, "rejected"), 0);
@@ -96,8 +74,8 @@ TEST(another_refresh_token_or_client_is_another_object)
 {
     char *a = kit_user_json("c1", "s", "r1", NULL, NULL), *b = kit_user_json("c1", "s", "r2", NULL, NULL),
          *d = kit_user_json("c2", "s", "r1", NULL, NULL);
-    cr_credentials *ca = load("ua.json", a), *cb = load("ub.json", b), *cd = load("ud.json", d);
-    cr_credentials *ca2 = load("ua2.json", a);
+    cr_credentials *ca = kit_load("ua.json", a), *cb = kit_load("ub.json", b), *cd = kit_load("ud.json", d);
+    cr_credentials *ca2 = kit_load("ua2.json", a);
     CHECK(ca && cb && cd);
     CHECK(ca != cb && ca != cd && cb != cd);
     CHECK(ca2 == ca);
@@ -119,13 +97,13 @@ TEST(an_impersonated_account_trades_the_source_token_with_its_delegates)
     kit_iam_url(&f, "target@p.iam.gserviceaccount.com", url, sizeof url);
     char *json = kit_imp_json(
         src, url, "[\"projects/-/serviceAccounts/d1@p.iam\",\"projects/-/serviceAccounts/d2@p.iam\"]", "imp-quota");
-    cr_credentials *c = load("imp.json", json);
+    cr_credentials *c = kit_load("imp.json", json);
     CHECK(c != NULL);
     CHECK_STR(cr_credentials_type(c), "impersonated_service_account");
     CHECK_STR(cr_credentials_account(c), "target@p.iam.gserviceaccount.com");
     CHECK_STR(cr_credentials_quota_project(c), "imp-quota");
     int64_t exp = 0, now = time(NULL);
-    char *t1 = token_of(c, &exp), *t2 = token_of(c, NULL);
+    char *t1 = kit_token(c, &exp), *t2 = kit_token(c, NULL);
     CHECK_STR(t1, "ya29.impersonated-1");
     CHECK_STR(t2, "ya29.impersonated-1");
     CHECK(exp >= now + 3590 && exp <= now + 3610);
@@ -139,13 +117,13 @@ TEST(an_impersonated_account_trades_the_source_token_with_its_delegates)
     cJSON_Delete(stats);
 
     /* The source is shared through the registry: loading it alone gets its cached token. */
-    cr_credentials *s = load("imp-src.json", src);
-    char *ts = token_of(s, NULL);
+    cr_credentials *s = kit_load("imp-src.json", src);
+    char *ts = kit_token(s, NULL);
     CHECK_STR(ts, "ya29.fake-1");
     CHECK_INT(kit_fake_stat(&f, "token_requests"), 1);
     /* A refresh of the impersonated token reuses the source's token. */
     cr_credentials_invalidate(c, t1);
-    char *t3 = token_of(c, NULL);
+    char *t3 = kit_token(c, NULL);
     CHECK_STR(t3, "ya29.impersonated-2");
     CHECK_INT(kit_fake_stat(&f, "token_requests"), 1);
     CHECK_INT(kit_fake_stat(&f, "iam_requests"), 2);
@@ -166,8 +144,8 @@ TEST(an_impersonated_account_from_an_authorized_user_without_delegates_sends_an_
     char *src = kit_user_json("test-client", "test-secret", "test-refresh", f.token_uri, NULL);
     char url[192];
     char *json = kit_imp_json(src, kit_iam_url(&f, "t2@p.iam", url, sizeof url), NULL, NULL);
-    cr_credentials *c = load("imp-user.json", json);
-    char *t = token_of(c, NULL);
+    cr_credentials *c = kit_load("imp-user.json", json);
+    char *t = kit_token(c, NULL);
     CHECK_STR(t, "ya29.impersonated-1");
     CHECK_INT(kit_fake_stat(&f, "refresh_requests"), 1);
     cJSON *stats = kit_fake_stats(&f);
@@ -228,7 +206,7 @@ TEST(sixty_four_threads_on_an_authorized_user_cause_exactly_one_refresh)
         return;
     }
     char *json = kit_user_json("test-client", "test-secret", "test-refresh", f.token_uri, NULL);
-    cr_credentials *c = load("user-race.json", json);
+    cr_credentials *c = kit_load("user-race.json", json);
     race64(c, "ya29.fake-1");
     CHECK_INT(kit_fake_stat(&f, "refresh_requests"), 1);
     cr_credentials_unref(c);
@@ -248,7 +226,7 @@ TEST(sixty_four_threads_on_an_impersonated_account_cause_one_source_and_one_iam_
     char *src = kit_sa_json("race-src@p.iam", pem, NULL, f.token_uri, NULL);
     char url[192];
     char *json = kit_imp_json(src, kit_iam_url(&f, "race-target@p.iam", url, sizeof url), NULL, NULL);
-    cr_credentials *c = load("imp-race.json", json);
+    cr_credentials *c = kit_load("imp-race.json", json);
     race64(c, "ya29.impersonated-1");
     CHECK_INT(kit_fake_stat(&f, "token_requests"), 1);
     CHECK_INT(kit_fake_stat(&f, "iam_requests"), 1);

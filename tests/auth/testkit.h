@@ -373,4 +373,28 @@ KIT int kit_closed_port(void)
     return ntohs(a.sin_port);
 }
 
+/* Loads a credentials file written under the test dir; prints why on failure. */
+KIT cr_credentials *kit_load(const char *name, const char *json)
+{
+    char *path = kit_write(name, json);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    if (!c)
+        fprintf(stderr, "  %s\n", err.message);
+    cr_error_clear(&err);
+    free(path);
+    return c;
+}
+
+/* A token (caller frees with cr_secret_free), or NULL after printing why. */
+KIT char *kit_token(cr_credentials *c, int64_t *exp)
+{
+    cr_error err = CR_ERROR_INIT;
+    char *t = NULL;
+    if (cr_credentials_token(c, &t, exp, &err) < 0)
+        fprintf(stderr, "  %s\n", err.message);
+    cr_error_clear(&err);
+    return t;
+}
+
 #endif
