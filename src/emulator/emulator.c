@@ -23,7 +23,7 @@
 
 #define USAGE                                                                                              \
     "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--fault SPEC]...\n"     \
-    "                         [--quiet]\n"                                                                   \
+    "                         [--allow-origin ORIGIN]... [--allow-host NAME]... [--quiet]\n"                 \
     "\n"                                                                                                   \
     "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                    \
     "command + args as a local process (no shell, no image pulled).\n"                                     \
@@ -36,8 +36,19 @@
     "                  (default: a new cloudrun-emulator-XXXXXX under $TMPDIR or /tmp)\n"                   \
     "  --fault SPEC    start with a pending fault (repeatable): METHOD:FAULT[:COUNT], e.g.\n"                 \
     "                  RunJob:unavailable:2, or the JSON that POST /emulator/v1/faults takes\n"                \
+    "  --allow-origin ORIGIN  serve requests from this web origin (repeatable), e.g.\n"                    \
+    "                  http://localhost:3000, and answer its CORS preflights; requests that\n"           \
+    "                  carry any other Origin header are refused (403)\n"                              \
+    "  --allow-host NAME  serve requests whose Host is NAME (any port) or NAME:PORT (repeatable);\n"     \
+    "                  by default only localhost, 127.0.0.1, [::1] and the --host address\n"            \
+    "                  with the serving port are, against DNS rebinding\n"                               \
     "  --quiet         no request or task log lines on stderr\n"                                           \
     "  --help          this text\n"                                                                        \
+    "\n"                                                                                                   \
+    "It runs commands as you, so it serves only this machine's own programs: a request\n"               \
+    "with a foreign Host or Origin header, or with a body that is not\n"                                \
+    "Content-Type: application/json, is refused with 403 PERMISSION_DENIED. The test\n"                 \
+    "control API below follows the same rules.\n"                                                         \
     "\n"                                                                                                   \
     "Test control API (outside the Cloud Run API, for testing clients' retries):\n"                        \
     "  POST   /emulator/v1/faults  {\"method\": RPC name (RunJob, GetExecution, GetOperation, ...) or \"*\",\n" \
@@ -52,7 +63,7 @@
     "  GET    /emulator/v1/stats   calls per RPC (faulted ones too)   DELETE: zero them\n"                   \
     "  POST   /emulator/v1/reset   clear faults and counts, delete every job, execution and operation\n"
 
-#define MAX_FAULT_OPTIONS 32
+#define MAX_LIST_OPTIONS 32
 
 typedef struct options {
     const char *host;
@@ -60,8 +71,12 @@ typedef struct options {
     const char *jobs;
     const char *log_dir;
     int quiet;
-    const char *faults[MAX_FAULT_OPTIONS];
+    const char *faults[MAX_LIST_OPTIONS];
     int nfaults;
+    const char *origins[MAX_LIST_OPTIONS];
+    int norigins;
+    const char *hosts[MAX_LIST_OPTIONS];
+    int nhosts;
 } options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -75,7 +90,8 @@ static int usage_error(const char *fmt, const char *arg)
 /* Returns -1 to go on, or the exit status (0 for --help, 2 for bad usage). */
 static int parse_options(int argc, char **argv, options *o)
 {
-    static const char *const with_value[] = {"--host", "--port", "--jobs", "--log-dir", "--fault", NULL};
+    static const char *const with_value[] = {"--host",         "--port",       "--jobs", "--log-dir", "--fault",
+                                             "--allow-origin", "--allow-host", NULL};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -116,9 +132,23 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(opt, "--jobs") == 0) {
             o->jobs = value;
         } else if (strcmp(opt, "--fault") == 0) {
-            if (o->nfaults == MAX_FAULT_OPTIONS)
+            if (o->nfaults == MAX_LIST_OPTIONS)
                 return usage_error("at most 32 %s options", opt);
             o->faults[o->nfaults++] = value;
+        } else if (strcmp(opt, "--allow-origin") == 0) {
+            if (o->norigins == MAX_LIST_OPTIONS)
+                return usage_error("at most 32 %s options", opt);
+            if (strcmp(value, "*") == 0 || !strstr(value, "://") || strchr(strstr(value, "://") + 3, '/'))
+                return usage_error("--allow-origin takes an origin such as http://localhost:3000 (scheme, host and "
+                                   "port, no path, no wildcard), not '%s'",
+                                   value);
+            o->origins[o->norigins++] = value;
+        } else if (strcmp(opt, "--allow-host") == 0) {
+            if (o->nhosts == MAX_LIST_OPTIONS)
+                return usage_error("at most 32 %s options", opt);
+            if (strchr(value, '/') || strchr(value, '*'))
+                return usage_error("--allow-host takes a host name or NAME:PORT, not '%s'", value);
+            o->hosts[o->nhosts++] = value;
         } else {
             o->log_dir = value;
         }
@@ -277,7 +307,7 @@ static char *make_log_root(const char *given)
 
 int cr_emulator_main(int argc, char **argv)
 {
-    options o = {"127.0.0.1", 8123, NULL, NULL, 0, {NULL}, 0};
+    options o = {.host = "127.0.0.1", .port = 8123};
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
@@ -331,7 +361,8 @@ int cr_emulator_main(int argc, char **argv)
         fprintf(stderr, "cloudrun emulator: cannot start the task runner: %s\n", strerror(errno));
         goto free_store;
     }
-    server = emu_server_start(&store, &faults, o.host, o.port);
+    emu_access access = {o.origins, o.norigins, o.hosts, o.nhosts, NULL, 0};
+    server = emu_server_start(&store, &faults, &access, o.host, o.port);
     if (!server)
         goto stop_runner;
 

@@ -1,7 +1,8 @@
 /*
 ** server.c — the libmicrohttpd daemon: binding (IPv4 or IPv6, port 0 for a
-** free one), gathering request bodies, turning MHD's connection data into an
-** emu_request, and answering with the JSON that api.c produced.
+** free one), the front door (access.c) before anything else, gathering
+** request bodies, turning MHD's connection data into an emu_request, and
+** answering with the JSON that api.c produced.
 */
 #define _GNU_SOURCE
 #include <netdb.h>
@@ -14,6 +15,7 @@
 
 #include <microhttpd.h>
 
+#include "access.h"
 #include "api.h"
 #include "server.h"
 
@@ -25,6 +27,7 @@ struct emu_server {
     struct MHD_Daemon *daemon;
     emu_store *store;
     emu_faults *faults;
+    emu_access access;
     int port;
 };
 
@@ -32,8 +35,57 @@ struct emu_server {
 typedef struct pending {
     char *body;
     size_t len, cap;
+    size_t received; /* every body byte, kept or not */
     int too_large;
+    emu_verdict verdict;
+    emu_error refusal; /* why, when verdict is EMU_REFUSE */
 } pending;
+
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* The front door's verdict (access.c) from this request's headers. */
+static emu_verdict judge(emu_server *srv, struct MHD_Connection *conn, const char *method, int has_body, emu_error *err)
+{
+    const char *length = header(conn, "Content-Length");
+    has_body |= (length && strspn(length, "0") != strlen(length)) || header(conn, "Transfer-Encoding");
+    return emu_access_check(&srv->access, method, header(conn, "Host"), header(conn, "Origin"),
+                            header(conn, "Access-Control-Request-Method"), header(conn, "Content-Type"), has_body, err);
+}
+
+/* The CORS headers an allowed origin's requests get (a refused one gets none). */
+static void add_cors(const emu_server *srv, struct MHD_Response *r, struct MHD_Connection *conn)
+{
+    const char *origin = header(conn, "Origin");
+    if (!origin || !emu_access_origin_allowed(&srv->access, origin))
+        return;
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(r, "Vary", "Origin");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After");
+}
+
+/* A CORS preflight from an allowed origin: which methods and headers may follow. */
+static enum MHD_Result answer_preflight(const emu_server *srv, struct MHD_Connection *conn)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    add_cors(srv, r, conn);
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE");
+    const char *asked = header(conn, "Access-Control-Request-Headers");
+    if (asked)
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", asked);
+    const char *private_network = header(conn, "Access-Control-Request-Private-Network");
+    if (private_network && strcmp(private_network, "true") == 0)
+        MHD_add_response_header(r, "Access-Control-Allow-Private-Network", "true");
+    MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    MHD_add_response_header(r, "Vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
+    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    return ok;
+}
 
 static const char *lookup_query(void *ctx, const char *key)
 {
@@ -59,8 +111,8 @@ static void reset_store(void *ctx)
     emu_api_reset(ctx);
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *body, const char *allow,
-                               double retry_after)
+static enum MHD_Result respond(const emu_server *srv, struct MHD_Connection *conn, int status, char *body,
+                               const char *allow, double retry_after)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -68,6 +120,7 @@ static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *bo
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "application/json; charset=UTF-8");
+    add_cors(srv, r, conn);
     if (allow)
         MHD_add_response_header(r, "Allow", allow);
     if (retry_after >= 0) {
@@ -98,10 +151,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!p)
             return MHD_NO;
         *state = p;
+        /* Judged before the body is read, so that a refused one is not kept. */
+        p->verdict = judge(srv, conn, method, 0, &p->refusal);
         return MHD_YES;
     }
     if (*upload_size) {
-        if (p->len + *upload_size > MAX_BODY) {
+        p->received += *upload_size;
+        if (p->verdict == EMU_REFUSE) {
+            /* read and dropped */
+        } else if (p->len + *upload_size > MAX_BODY) {
             p->too_large = 1;
         } else if (!p->too_large) {
             if (p->len + *upload_size + 1 > p->cap) {
@@ -119,10 +177,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    /* Again with the body seen: a chunked one announces no length. */
+    if (p->verdict != EMU_REFUSE)
+        p->verdict = judge(srv, conn, method, p->received > 0, &p->refusal);
+    if (p->verdict == EMU_PREFLIGHT)
+        return answer_preflight(srv, conn);
     char *body = NULL;
     const char *allow = NULL;
     int status;
     emu_fault fault = {EMU_FAULT_NONE, -1, "", 0};
+    if (p->verdict == EMU_REFUSE) {
+        /* Before any handler, fault or call count: a refused request changes nothing. */
+        status = p->refusal.status;
+        body = emu_error_body(&p->refusal);
+        if (!srv->store->quiet)
+            fprintf(stderr, "%s %s %d refused: %s\n", method, url, status, p->refusal.message);
+        return body ? respond(srv, conn, status, body, NULL, -1) : MHD_NO;
+    }
     if (strncmp(url, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0) {
         status = emu_faults_control(srv->faults, method, url, p->body, p->len, reset_store, srv->store, &body);
     } else {
@@ -164,7 +235,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     if (!srv->store->quiet)
         fprintf(stderr, "%s %s %d%s\n", method, url, status, fault.kind != EMU_FAULT_NONE ? " (injected fault)" : "");
-    return respond(conn, status, body, allow, fault.kind == EMU_FAULT_DELAY ? -1 : fault.retry_after);
+    return respond(srv, conn, status, body, allow, fault.kind == EMU_FAULT_DELAY ? -1 : fault.retry_after);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
@@ -177,7 +248,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
     }
 }
 
-emu_server *emu_server_start(emu_store *s, emu_faults *faults, const char *host, int port)
+emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access *access, const char *host, int port)
 {
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
@@ -198,6 +269,8 @@ emu_server *emu_server_start(emu_store *s, emu_faults *faults, const char *host,
     }
     srv->store = s;
     srv->faults = faults;
+    srv->access = *access;
+    srv->access.bound = host;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -219,6 +292,7 @@ emu_server *emu_server_start(emu_store *s, emu_faults *faults, const char *host,
     if (info && getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) == 0)
         srv->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    srv->access.port = srv->port;
     return srv;
 }
 

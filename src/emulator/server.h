@@ -1,21 +1,24 @@
 /*
 ** server.h — the HTTP side: a libmicrohttpd daemon on HOST:PORT that
-** collects each request (path, query, body), hands it to api.c (or the
+** refuses what its front door (access.h) refuses, collects each request
+** (path, query, body), hands it to api.c (or the
 ** /emulator/v1/ control API to faults.c), applies any pending fault, and
 ** writes the JSON answer, logging "METHOD PATH STATUS" to stderr unless quiet.
 */
 #ifndef EMU_SERVER_H
 #define EMU_SERVER_H
 
+#include "access.h"
 #include "faults.h"
 #include "store.h"
 
 typedef struct emu_server emu_server;
 
 /* Listens on host:port (port 0 = a free port); faults (borrowed, outlives the
-** server) holds the scripted faults and the counts. NULL with a message on
-** stderr on failure. */
-emu_server *emu_server_start(emu_store *s, emu_faults *faults, const char *host, int port);
+** server) holds the scripted faults and the counts; access (copied; its
+** strings borrowed and outliving the server) the allowed origins and hosts,
+** its bound and port filled in here. NULL with a message on stderr on failure. */
+emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access *access, const char *host, int port);
 
 /* The port actually listened on. */
 int emu_server_port(const emu_server *srv);

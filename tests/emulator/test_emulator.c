@@ -103,28 +103,37 @@ static int emulator_stop(emulator *e)
 /* ---- HTTP ----------------------------------------------------------------------- */
 
 typedef struct resp {
-    long status;             /* 0 when no answer came */
+    long status; /* 0 when no answer came */
     char *body;
     size_t len;
     cJSON *json;
-    int curl_code;           /* CURLE_GOT_NOTHING: the connection closed without an answer */
-    char retry_after[64];    /* the Retry-After header, "" when absent */
-    double seconds;          /* how long the exchange took */
+    int curl_code;          /* CURLE_GOT_NOTHING: the connection closed without an answer */
+    char retry_after[64];   /* the Retry-After header, "" when absent */
+    char allow_origin[128]; /* Access-Control-Allow-Origin, "" when absent */
+    double seconds;         /* how long the exchange took */
 } resp;
+
+/* Copies the value of header `name` from a header line into out, when it is that header. */
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return;
+    const char *v = line + n + 1;
+    while (*v == ' ')
+        v++;
+    size_t vlen = (size_t)(line + len - v);
+    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+        vlen--;
+    snprintf(out, size, "%.*s", (int)vlen, v);
+}
 
 static size_t header_line(char *data, size_t size, size_t n, void *arg)
 {
     resp *r = arg;
     size_t len = size * n;
-    if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        const char *v = data + 12;
-        while (*v == ' ')
-            v++;
-        size_t vlen = (size_t)(data + len - v);
-        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
-            vlen--;
-        snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)vlen, v);
-    }
+    header_value(data, len, "Retry-After", r->retry_after, sizeof r->retry_after);
+    header_value(data, len, "Access-Control-Allow-Origin", r->allow_origin, sizeof r->allow_origin);
     return len;
 }
 
@@ -141,13 +150,19 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static resp http_on(const emulator *e, const char *method, const char *path, const char *body)
+/* One exchange with these request headers ("Name: value"; "Name:" removes one
+** libcurl would add), or with Content-Type: application/json when NULL. */
+static resp http_with(const emulator *e, const char *method, const char *path, const char *body,
+                      const char *const *headers)
 {
     resp r = {0};
     char url[2048];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", e->port, path);
     CURL *curl = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *h = NULL;
+    static const char *const json[] = {"Content-Type: application/json", NULL};
+    for (const char *const *x = headers ? headers : json; *x; x++)
+        h = curl_slist_append(h, *x);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
@@ -168,6 +183,11 @@ static resp http_on(const emulator *e, const char *method, const char *path, con
     curl_easy_cleanup(curl);
     r.json = r.body ? cJSON_Parse(r.body) : NULL;
     return r;
+}
+
+static resp http_on(const emulator *e, const char *method, const char *path, const char *body)
+{
+    return http_with(e, method, path, body, NULL);
 }
 
 static resp http(const char *method, const char *path, const char *body)
@@ -355,8 +375,8 @@ static cJSON *get_json(const char *fmt, ...)
     return j;
 }
 
-#define RECORD_SCRIPT                                                                                 \
-    "printf '%s\\n' \"$0\" \"$@\" > \"$OUT_DIR/args.$CLOUD_RUN_TASK_INDEX\"; "                        \
+#define RECORD_SCRIPT                                                                                                  \
+    "printf '%s\\n' \"$0\" \"$@\" > \"$OUT_DIR/args.$CLOUD_RUN_TASK_INDEX\"; "                                         \
     "env > \"$OUT_DIR/env.$CLOUD_RUN_TASK_INDEX\"; pwd > \"$OUT_DIR/pwd.$CLOUD_RUN_TASK_INDEX\""
 
 /* ---- the tests ---------------------------------------------------------------------------- */
@@ -494,7 +514,8 @@ TEST(a_task_that_exits_3_fails_the_execution_and_the_operation)
     CHECK_STR(str(done, "error.message"), want);
     CHECK(get(done, "response") == NULL);
     CHECK_STR(str(done, "metadata.@type"), "type.googleapis.com/google.cloud.run.v2.Execution");
-    cJSON *task = get_json("/v2/%s/tasks/%s-task0", str(op, "metadata.name"), strrchr(str(op, "metadata.name"), '/') + 1);
+    cJSON *task =
+        get_json("/v2/%s/tasks/%s-task0", str(op, "metadata.name"), strrchr(str(op, "metadata.name"), '/') + 1);
     CHECK_INT(num(task, "lastAttemptResult.exitCode"), 3);
     CHECK_STR(str(condition(task, "Completed"), "state"), "CONDITION_FAILED");
     /* Its output went to the task's log file. */
@@ -626,7 +647,8 @@ TEST(cancel_stops_running_tasks_and_ends_the_execution_cancelled)
     CHECK_INT(r.status, 400);
     CHECK_STR(str(r.json, "error.status"), "FAILED_PRECONDITION");
     char want[256];
-    snprintf(want, sizeof want, "Execution '%s' cannot be cancelled because it is not running.", strrchr(name, '/') + 1);
+    snprintf(want, sizeof want, "Execution '%s' cannot be cancelled because it is not running.",
+             strrchr(name, '/') + 1);
     CHECK_STR(str(r.json, "error.message"), want);
     resp_free(&r);
     cJSON_Delete(job);
@@ -903,12 +925,13 @@ TEST(jobs_from_a_jobs_file_are_served_and_run)
     char path[512];
     snprintf(path, sizeof path, "%s/jobs.json", scratch);
     FILE *f = fopen(path, "w");
-    fprintf(f, "{\"jobs\": [\n"
-               " {\"name\": \"projects/seed/locations/europe-west1/jobs/seeded\", \"template\": {\"template\": "
-               "{\"containers\": [{\"image\": \"i\", \"command\": [\"/bin/sh\"], \"args\": [\"-c\", \"exit 0\"]}]}}},\n"
-               " {\"name\": \"projects/other/locations/asia-northeast1/jobs/second\", \"template\": {\"task_count\": 2, "
-               "\"template\": {\"max_retries\": 0, \"containers\": [{\"image\": \"i\", \"args\": [\"true\"]}]}}}\n"
-               "]}\n");
+    fprintf(f,
+            "{\"jobs\": [\n"
+            " {\"name\": \"projects/seed/locations/europe-west1/jobs/seeded\", \"template\": {\"template\": "
+            "{\"containers\": [{\"image\": \"i\", \"command\": [\"/bin/sh\"], \"args\": [\"-c\", \"exit 0\"]}]}}},\n"
+            " {\"name\": \"projects/other/locations/asia-northeast1/jobs/second\", \"template\": {\"task_count\": 2, "
+            "\"template\": {\"max_retries\": 0, \"containers\": [{\"image\": \"i\", \"args\": [\"true\"]}]}}}\n"
+            "]}\n");
     fclose(f);
     emulator e;
     char logs[512];
@@ -1212,8 +1235,11 @@ TEST(fault_options_on_the_command_line_and_reset)
                "{\"containers\": [{\"image\": \"i\", \"command\": [\"true\"]}]}}}]");
     fclose(f);
     emulator e;
-    const char *extra[] = {"--log-dir", logs, "--jobs", jobs, "--fault", "GetJob:unavailable:2", "--fault",
-                           "{\"method\":\"ListJobs\",\"fault\":\"resource_exhausted\",\"retry_after\":1}", NULL};
+    const char *extra[] = {"--log-dir", logs,
+                           "--jobs",    jobs,
+                           "--fault",   "GetJob:unavailable:2",
+                           "--fault",   "{\"method\":\"ListJobs\",\"fault\":\"resource_exhausted\",\"retry_after\":1}",
+                           NULL};
     CHECK_INT(emulator_start(&e, extra, NULL, NULL), 0);
     resp r = http_on(&e, "GET", "/v2/projects/p/locations/l/jobs/j", NULL);
     CHECK_INT(r.status, 503);
@@ -1239,6 +1265,166 @@ TEST(fault_options_on_the_command_line_and_reset)
     CHECK_INT(status, 2);
     const char *bad_kind[] = {"--fault", "RunJob:explode", NULL};
     CHECK_INT(emulator_start(&e, bad_kind, NULL, &status), -1);
+    CHECK_INT(status, 2);
+}
+
+/* ---- the front door: only this machine's own programs ------------------------------------------ */
+
+#define EVIL_ORIGIN "Origin: https://evil.example"
+
+TEST(a_cross_origin_text_plain_create_job_is_refused_and_creates_nothing)
+{
+    char *dir = new_dir("cross-origin");
+    char *job = sh_job_text(sh_job("touch \"$OUT_DIR/ran\"", dir, 0));
+    /* a "simple" request: a browser sends it cross-origin without a preflight */
+    const char *simple[] = {EVIL_ORIGIN, "Content-Type: text/plain", NULL};
+    resp r = http_with(&main_emu, "POST", PARENT "/jobs?jobId=from-a-page", job, simple);
+    CHECK_INT(r.status, 403);
+    CHECK_STR(str(r.json, "error.status"), "PERMISSION_DENIED");
+    CHECK(r.body && strstr(r.body, "--allow-origin"));
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/from-a-page", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+
+    /* with the right Content-Type but a foreign Origin: refused all the same, and RunJob too */
+    const char *json_from_page[] = {EVIL_ORIGIN, "Content-Type: application/json", NULL};
+    r = http_with(&main_emu, "POST", PARENT "/jobs?jobId=from-a-page", job, json_from_page);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    CHECK_INT(create_job("page-target", sh_job("touch \"$OUT_DIR/ran\"", dir, 0)), 200);
+    long before = stat_of(&main_emu, "calls", "RunJob");
+    r = http_with(&main_emu, "POST", PARENT "/jobs/page-target:run", "{}", simple);
+    CHECK_INT(r.status, 403);
+    CHECK_STR(r.allow_origin, "");
+    resp_free(&r);
+    CHECK_INT(stat_of(&main_emu, "calls", "RunJob"), before);
+    cJSON *list = get_json(PARENT "/jobs/page-target/executions");
+    CHECK(list && !get(list, "executions"));
+    cJSON_Delete(list);
+    char ran[600];
+    snprintf(ran, sizeof ran, "%s/ran", dir);
+    CHECK(access(ran, F_OK) != 0);
+    free(job);
+    free(dir);
+}
+
+TEST(a_foreign_host_is_refused_against_dns_rebinding_and_loopback_names_are_served)
+{
+    char host[128];
+    snprintf(host, sizeof host, "Host: rebound.example:%d", main_emu.port);
+    const char *foreign[] = {host, NULL};
+    resp r = http_with(&main_emu, "GET", PARENT "/jobs", NULL, foreign);
+    CHECK_INT(r.status, 403);
+    CHECK_STR(str(r.json, "error.status"), "PERMISSION_DENIED");
+    CHECK(r.body && strstr(r.body, "--allow-host"));
+    resp_free(&r);
+    const char *other_port[] = {"Host: localhost:1", NULL};
+    r = http_with(&main_emu, "GET", PARENT "/jobs", NULL, other_port);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    const char *names[] = {"localhost", "127.0.0.1", "[::1]", "LocalHost"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(host, sizeof host, "Host: %s:%d", names[i], main_emu.port);
+        const char *loopback[] = {host, NULL};
+        r = http_with(&main_emu, "GET", PARENT "/jobs", NULL, loopback);
+        CHECK_INT(r.status, 200);
+        resp_free(&r);
+    }
+}
+
+TEST(the_control_api_refuses_a_cross_origin_reset_and_a_text_plain_fault)
+{
+    char *dir = new_dir("control-origin");
+    CHECK_INT(create_job("survives-reset", sh_job("true", dir, 0)), 200);
+    const char *from_page[] = {EVIL_ORIGIN, NULL};
+    resp r = http_with(&main_emu, "POST", "/emulator/v1/reset", NULL, from_page);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/survives-reset", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    const char *plain[] = {"Content-Type: text/plain", NULL};
+    r = http_with(&main_emu, "POST", "/emulator/v1/faults", "{\"method\":\"*\",\"fault\":\"unavailable\"}", plain);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    cJSON *faults = get_json("/emulator/v1/faults");
+    CHECK_INT(cJSON_GetArraySize(get(faults, "faults")), 0);
+    cJSON_Delete(faults);
+    free(dir);
+}
+
+TEST(a_body_needs_json_content_type_and_an_empty_body_needs_none)
+{
+    char *dir = new_dir("content-type");
+    CHECK_INT(create_job("typed", sh_job("true", dir, 0)), 200);
+    const char *none[] = {"Content-Type:", NULL};
+    resp r = http_with(&main_emu, "POST", PARENT "/jobs/typed:run", "{}", none);
+    CHECK_INT(r.status, 403);
+    CHECK(r.body && strstr(r.body, "application/json"));
+    resp_free(&r);
+    const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    r = http_with(&main_emu, "POST", PARENT "/jobs/typed:run", "{}", form);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    const char *charset[] = {"Content-Type: Application/JSON; charset=utf-8", NULL};
+    r = http_with(&main_emu, "POST", PARENT "/jobs/typed:run", "{}", charset);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    r = http_with(&main_emu, "POST", PARENT "/jobs/typed:run", "", none);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    r = http_with(&main_emu, "GET", PARENT "/jobs/typed", NULL, none);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    free(dir);
+}
+
+TEST(allowed_origins_get_cors_answers_and_allowed_hosts_are_served)
+{
+    char logs[512];
+    snprintf(logs, sizeof logs, "%s/allow-logs", scratch);
+    emulator e;
+    const char *extra[] = {
+        "--log-dir",   logs, "--allow-origin", "http://localhost:3000", "--allow-host", "devbox", "--allow-host",
+        "pinned:9999", NULL};
+    CHECK_INT(emulator_start(&e, extra, NULL, NULL), 0);
+    const char *preflight[] = {"Origin: http://localhost:3000", "Access-Control-Request-Method: POST",
+                               "Access-Control-Request-Headers: content-type,x-goog-api-client", NULL};
+    resp r = http_with(&e, "OPTIONS", PARENT "/jobs?jobId=x", NULL, preflight);
+    CHECK_INT(r.status, 204);
+    CHECK_STR(r.allow_origin, "http://localhost:3000");
+    resp_free(&r);
+    const char *evil_preflight[] = {EVIL_ORIGIN, "Access-Control-Request-Method: POST", NULL};
+    r = http_with(&e, "OPTIONS", PARENT "/jobs?jobId=x", NULL, evil_preflight);
+    CHECK_INT(r.status, 403);
+    CHECK_STR(r.allow_origin, "");
+    resp_free(&r);
+    const char *page[] = {"Origin: http://localhost:3000", "Content-Type: application/json", NULL};
+    r = http_with(&e, "GET", PARENT "/jobs", NULL, page);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(r.allow_origin, "http://localhost:3000");
+    resp_free(&r);
+    const char *devbox[] = {"Host: devbox:4321", NULL};
+    r = http_with(&e, "GET", PARENT "/jobs", NULL, devbox);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    const char *pinned_wrong[] = {"Host: pinned:4321", NULL};
+    r = http_with(&e, "GET", PARENT "/jobs", NULL, pinned_wrong);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    const char *pinned[] = {"Host: pinned:9999", NULL};
+    r = http_with(&e, "GET", PARENT "/jobs", NULL, pinned);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    CHECK_INT(emulator_stop(&e), 0);
+
+    int status = -1;
+    const char *wildcard[] = {"--allow-origin", "*", NULL};
+    CHECK_INT(emulator_start(&e, wildcard, NULL, &status), -1);
+    CHECK_INT(status, 2);
+    const char *path_origin[] = {"--allow-origin", "http://x.example/app", NULL};
+    CHECK_INT(emulator_start(&e, path_origin, NULL, &status), -1);
     CHECK_INT(status, 2);
 }
 
@@ -1301,15 +1487,15 @@ TEST(list_tasks_with_a_dash_lists_every_execution_s_tasks_in_pages)
     char token[64] = "";
     int seen = 0, pages = 0;
     do {
-        cJSON *p = get_json(PARENT "/jobs/dash-tasks/executions/-/tasks?pageSize=2%s%s", *token ? "&pageToken=" : "",
-                            token);
+        cJSON *p =
+            get_json(PARENT "/jobs/dash-tasks/executions/-/tasks?pageSize=2%s%s", *token ? "&pageToken=" : "", token);
         const cJSON *tasks = get(p, "tasks");
         for (const cJSON *t = tasks ? tasks->child : NULL; t; t = t->next, seen++)
-            CHECK_STR(str(t, "name"), str(all, seen == 0 ? "tasks.0.name"
-                                              : seen == 1 ? "tasks.1.name"
-                                              : seen == 2 ? "tasks.2.name"
-                                              : seen == 3 ? "tasks.3.name"
-                                                          : "tasks.4.name"));
+            CHECK_STR(str(t, "name"), str(all, seen == 0   ? "tasks.0.name"
+                                               : seen == 1 ? "tasks.1.name"
+                                               : seen == 2 ? "tasks.2.name"
+                                               : seen == 3 ? "tasks.3.name"
+                                                           : "tasks.4.name"));
         snprintf(token, sizeof token, "%s", str(p, "nextPageToken") ? str(p, "nextPageToken") : "");
         cJSON_Delete(p);
         pages++;
@@ -1368,9 +1554,9 @@ TEST(deleting_a_running_execution_cancels_it_and_deletes_it)
 TEST(cancel_kills_a_task_that_ignores_sigterm_after_the_grace_period)
 {
     char *dir = new_dir("stubborn");
-    CHECK_INT(create_job("stubborn", sh_job("trap '' TERM; touch \"$OUT_DIR/started\"; while :; do sleep 0.1; done",
-                                            dir, 0)),
-              200);
+    CHECK_INT(
+        create_job("stubborn", sh_job("trap '' TERM; touch \"$OUT_DIR/started\"; while :; do sleep 0.1; done", dir, 0)),
+        200);
     cJSON *op = run_job("stubborn", NULL, NULL);
     const char *name = str(op, "metadata.name");
     char path[512];
