@@ -152,9 +152,10 @@ function Client:wait_operation(op, timeout, opts)
 end
 
 -- Iterators over every resource across pages: for job in client:each_jobs() do ... end.
--- A failed page request ends the loop after yielding nil, err once, so that
--- `for job, err in client:each_jobs() do if err then ... end end` sees it;
--- a plain `for job in ...` loop simply stops.
+-- A generic `for` stops at the first nil, so an iterator cannot hand out
+-- `nil, err`: a failed page request raises its err table instead (pcall gets
+-- the same table, with code, message, status...), and the loop never ends as
+-- if the list were complete.
 local function pager(fetch, field, opts)
   opts = opts or {}
   local page, i, token, done = nil, 0, opts.page_token, false
@@ -171,7 +172,7 @@ local function pager(fetch, field, opts)
       local resp, err = fetch(o)
       if not resp then
         done = true
-        return nil, err
+        error(err, 0)
       end
       page, i = resp[field] or {}, 0
       token = resp.nextPageToken

@@ -37,6 +37,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "emulator") == 0)
         return cr_emulator_main(argc - 1, argv + 1);
+    if (argc == 3 && strcmp(argv[1], "help") == 0 && strcmp(argv[2], "emulator") == 0) {
+        char *help[] = {argv[2], "--help", NULL};
+        return cr_emulator_main(2, help);
+    }
 
     lua_State *L = luaL_newstate();
     if (!L) {

@@ -7,9 +7,11 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lbinding.h"
 
@@ -78,6 +80,14 @@ static int l_error(lua_State *L)
     return 1;
 }
 
+/* core.code_name(number) -> the google.rpc code name (5 -> "NOT_FOUND"; "UNKNOWN" for others) */
+static int l_code_name(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    lua_pushstring(L, cr_code_name(n >= 0 && n <= 64 ? (int)n : -1));
+    return 1;
+}
+
 /* Pushes a decoded resource and frees it, or nil, err. */
 int cr_lua_push_result(lua_State *L, cJSON *json, cr_error *err)
 {
@@ -133,6 +143,15 @@ static int l_monotonic(lua_State *L)
     return 1;
 }
 
+/* core.isatty(fd) -> whether the descriptor is a terminal (the CLI asks
+** before deleting only when someone can answer) */
+static int l_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    lua_pushboolean(L, fd >= 0 && fd <= INT_MAX && isatty((int)fd));
+    return 1;
+}
+
 /* core.duration(text) -> seconds | nil, message */
 static int l_duration(lua_State *L)
 {
@@ -183,8 +202,10 @@ static int l_json_decode(lua_State *L)
 
 static const luaL_Reg module_functions[] = {
     {"error", l_error},
+    {"code_name", l_code_name},
     {"sleep", l_sleep},
     {"monotonic", l_monotonic},
+    {"isatty", l_isatty},
     {"duration", l_duration},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},

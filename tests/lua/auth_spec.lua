@@ -191,6 +191,30 @@ describe("credentials", function()
     assert.is_nil(out:find("ya29", 1, true))
   end)
 
+  it("`cloudrun auth describe` shows what it knows and exits 3 when the token fetch fails", function()
+    local f = start_fake(dir, "--mode invalid_grant --token ya29.SECRET-describe")
+    local path = dir .. "/describe-fails.json"
+    h.write(path, cloudrun.json.encode(key_file(dir, "http://127.0.0.1:" .. f.port .. "/token",
+      { client_email = "describe@key-project.iam.gserviceaccount.com" })))
+    local errfile = dir .. "/describe.err"
+    local out, rc = h.run(("env -u CLOUD_RUN_EMULATOR_HOST GOOGLE_APPLICATION_CREDENTIALS=%s %s auth describe 2>%s")
+      :format(h.sh_quote(path), h.sh_quote(h.bin .. "/cloudrun"), h.sh_quote(errfile)))
+    f.stop()
+    local stderr = h.read(errfile)
+    assert.are.equal(3, rc, out .. stderr)
+    assert.matches("Type:%s+service_account", out)
+    assert.matches("Source:%s+" .. path:gsub("%p", "%%%0"), out)
+    assert.matches("Account:%s+describe@key%-project%.iam%.gserviceaccount%.com", out)
+    assert.matches("Token:%s+unavailable", out)
+    assert.matches("^ERROR: UNAUTHENTICATED", stderr)
+    assert.matches("invalid_grant", stderr, 1, true)
+    assert.is_nil(stderr:find("internal error", 1, true))
+    for _, text in ipairs({ out, stderr }) do
+      assert.is_nil(text:find("SECRET", 1, true))
+      assert.is_nil(text:find(pem_body, 1, true))
+    end
+  end)
+
   describe("failures", function()
     local bad = {
       { "a key file that is not JSON", "not json {", "not valid JSON" },

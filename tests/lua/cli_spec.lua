@@ -141,7 +141,7 @@ describe("cloudrun jobs create/describe/list and executions", function()
     assert.are.equal(0, rc, stdout)
     assert.matches("Tasks:%s+2 %(2 succeeded", stdout)
 
-    stdout, rc = run("jobs executions delete " .. exec)
+    stdout, rc = run("jobs executions delete " .. exec .. " --quiet")
     assert.are.equal(0, rc, stdout)
     stdout, rc = run("jobs executions describe " .. exec)
     assert.are.equal(3, rc, stdout)
@@ -162,7 +162,7 @@ describe("cloudrun jobs create/describe/list and executions", function()
 
   it("deletes a job", function()
     assert.are.equal(0, select(2, run("jobs create gone --image x --command true")))
-    local stdout, rc = run("jobs delete gone")
+    local stdout, rc = run("jobs delete gone --quiet")
     assert.are.equal(0, rc, stdout)
     stdout, rc = run("jobs describe gone")
     assert.are.equal(3, rc, stdout)
@@ -172,6 +172,229 @@ describe("cloudrun jobs create/describe/list and executions", function()
     local stdout, rc = run("jobs create nope")
     assert.are.equal(2, rc, stdout)
     assert.matches("--image", stdout, 1, true)
+  end)
+end)
+
+describe("cloudrun --help", function()
+  local emu, out
+
+  -- stdout and stderr apart, and the exit status
+  local function run3(args, env)
+    local errfile = out .. "/stderr"
+    local stdout, rc = h.run(("%s CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project "
+      .. "CLOUDSDK_RUN_REGION=us-central1 %s %s 2>%s </dev/null"):format(env or "", emu.host, CLI, args, h.sh_quote(errfile)))
+    return stdout, h.read(errfile) or "", rc
+  end
+
+  local function calls(rpc)
+    return h.control(emu.host, "GET", "stats").calls[rpc] or 0
+  end
+
+  setup(function()
+    out = h.tmpdir()
+    emu = h.emulator{ jobs = { h.sh_job("keep", "exit 0") } }
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(out))
+  end)
+
+  local groups = {
+    { "help", "jobs execute JOB" },
+    { "--help", "auth describe" },
+    { "-h", "jobs executions tasks list" },
+    { "jobs --help", "executions cancel EXECUTION" },
+    { "jobs executions --help", "tasks describe TASK" },
+    { "jobs executions tasks --help", "list" },
+    { "auth --help", "print-access-token" },
+    { "help jobs", "execute JOB" },
+  }
+  for _, case in ipairs(groups) do
+    it("'cloudrun " .. case[1] .. "' lists the commands and exits 0", function()
+      local stdout, stderr, rc = run3(case[1])
+      assert.are.equal(0, rc, stderr)
+      assert.matches("^usage: cloudrun ", stdout)
+      assert.matches("commands:", stdout, 1, true)
+      assert.matches(case[2], stdout, 1, true)
+    end)
+  end
+
+  it("prints a command's help anywhere on the line and does nothing else", function()
+    local runs, deletes = calls("RunJob"), calls("DeleteJob")
+    for _, line in ipairs({ "jobs delete keep --help", "jobs delete --help keep", "--help jobs delete keep",
+      "jobs delete keep -h --quiet", "jobs execute keep --help", "jobs execute keep --wait -h",
+      "jobs execute -h", "help jobs execute", "jobs executions delete keep-abcde --help --quiet" }) do
+      local stdout, stderr, rc = run3(line)
+      assert.are.equal(0, rc, line .. ": " .. stderr)
+      assert.matches("^usage: cloudrun jobs ", stdout)
+      assert.matches("global flags:", stdout, 1, true)
+      assert.are.equal("", stderr, line)
+    end
+    assert.are.equal(runs, calls("RunJob"))
+    assert.are.equal(deletes, calls("DeleteJob"))
+    local stdout, _, rc = run3("jobs describe keep --format json")
+    assert.are.equal(0, rc)
+    assert.matches("/jobs/keep", stdout, 1, true)
+  end)
+
+  it("shows each command's every flag in its help, from the table the parser reads", function()
+    for _, module in ipairs({ "jobs", "executions", "auth" }) do
+      for _, command in ipairs(require("cloudrun.cli." .. module).commands) do
+        local words = table.concat(command.path, " ")
+        local stdout, stderr, rc = run3(words .. " --help")
+        assert.are.equal(0, rc, stderr)
+        assert.matches("usage: cloudrun " .. words:gsub("%-", "%%-"), stdout)
+        for _, f in ipairs(command.flags or {}) do
+          assert.matches("--" .. f[1]:gsub("%-", "%%-"), stdout)
+        end
+        -- and a flag it does not list is refused, pointing at that help
+        local _, err2, rc2 = run3(words .. " --no-such-flag")
+        assert.are.equal(2, rc2, err2)
+        assert.matches("unknown flag --no-such-flag", err2, 1, true)
+        assert.matches("cloudrun " .. words .. " --help", err2, 1, true)
+      end
+    end
+  end)
+
+  it("names a missing or unknown command and exits 2", function()
+    local stdout, stderr, rc = run3("jobs")
+    local _
+    assert.are.equal(2, rc)
+    assert.are.equal("", stdout)
+    assert.matches("'jobs' needs a command", stderr, 1, true)
+    _, stderr, rc = run3("jobs frobnicate")
+    assert.are.equal(2, rc)
+    assert.matches("unknown command 'jobs frobnicate'", stderr, 1, true)
+    _, stderr, rc = run3("help jobs frobnicate")
+    assert.are.equal(2, rc)
+    assert.matches("unknown command 'jobs frobnicate'", stderr, 1, true)
+  end)
+end)
+
+describe("cloudrun deleting", function()
+  local emu, out
+
+  local function run3(args, env)
+    local errfile = out .. "/stderr"
+    local stdout, rc = h.run(("%s CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project "
+      .. "CLOUDSDK_RUN_REGION=us-central1 %s %s 2>%s </dev/null"):format(env or "", emu.host, CLI, args, h.sh_quote(errfile)))
+    return stdout, h.read(errfile) or "", rc
+  end
+
+  local function exists(job)
+    local _, _, rc = run3("jobs describe " .. job)
+    return rc == 0
+  end
+
+  setup(function()
+    out = h.tmpdir()
+    emu = h.emulator{ jobs = { h.sh_job("doomed", "exit 0"), h.sh_job("asked", "exit 0") } }
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(out))
+  end)
+
+  it("refuses without a terminal and without --quiet, and says to add --quiet", function()
+    local stdout, stderr, rc = run3("jobs delete doomed")
+    local _
+    assert.are.equal(2, rc, stderr)
+    assert.are.equal("", stdout)
+    assert.matches("--quiet", stderr, 1, true)
+    assert.matches("not in an interactive session", stderr, 1, true)
+    assert.is_true(exists("doomed"))
+
+    local op = assert(h.client(emu.host):run_job("doomed"))
+    local exec = op.execution:match("[^/]+$")
+    _, stderr, rc = run3("jobs executions delete " .. exec)
+    assert.are.equal(2, rc, stderr)
+    assert.matches("--quiet", stderr, 1, true)
+    assert(h.client(emu.host):get_execution(exec))
+
+    _, stderr, rc = run3("jobs executions delete " .. exec .. " -q")
+    assert.are.equal(0, rc, stderr)
+    assert.is_nil(h.client(emu.host):get_execution(exec))
+  end)
+
+  it("deletes with --quiet anywhere on the line, or with CLOUDSDK_CORE_DISABLE_PROMPTS=1", function()
+    local stdout, stderr, rc = run3("--quiet jobs delete doomed")
+    local _
+    assert.are.equal(0, rc, stderr)
+    assert.matches("Deleted job [doomed].", stderr, 1, true)
+    assert.are.equal("", stdout)
+    assert.is_false(exists("doomed"))
+    assert(h.client(emu.host):create_job("doomed", h.sh_job("doomed", "exit 0")))
+    _, stderr, rc = run3("jobs delete doomed", "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+    assert.are.equal(0, rc, stderr)
+    assert.is_false(exists("doomed"))
+  end)
+
+  it("asks on a terminal, and 'n' keeps the job while 'y' deletes it", function()
+    local _, has_script = h.run("command -v script >/dev/null")
+    if has_script ~= 0 then pending("util-linux's script(1) is needed for a terminal") return end
+    local function on_terminal(answer, args)
+      -- script(1) runs the command on a new pseudo-terminal and feeds it our stdin
+      return h.run(("printf '%s\n' | CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project "
+        .. "CLOUDSDK_RUN_REGION=us-central1 script -qec %s /dev/null 2>&1"):format(answer, emu.host,
+        h.sh_quote(CLI .. " " .. args)))
+    end
+    local text, rc = on_terminal("n", "jobs delete asked")
+    assert.are.equal(2, rc, text)
+    assert.matches("Job [asked] will be deleted.", text, 1, true)
+    assert.matches("Do you want to continue (Y/n)?", text, 1, true)
+    assert.is_true(exists("asked"))
+    text, rc = on_terminal("y", "jobs delete asked")
+    assert.are.equal(0, rc, text)
+    assert.matches("Deleted job [asked].", text, 1, true)
+    assert.is_false(exists("asked"))
+  end)
+end)
+
+describe("cloudrun list commands, when the API cannot answer", function()
+  local emu, dir
+
+  setup(function()
+    dir = h.tmpdir()
+    emu = h.emulator()
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(dir))
+  end)
+
+  local lists = { "jobs list", "jobs executions list", "jobs executions tasks list --execution job-abcde" }
+
+  local function expect_failure(env, args, pattern)
+    local errfile = dir .. "/stderr"
+    local stdout, rc = h.run(("env %s %s %s --project p --region r 2>%s"):format(env, CLI, args,
+      h.sh_quote(errfile)))
+    local stderr = h.read(errfile) or ""
+    assert.are.equal(3, rc, args .. ": " .. stdout .. stderr)
+    assert.are.equal("", stdout, args) -- no empty table passed off as an answer
+    assert.matches("^ERROR: ", stderr)
+    assert.matches(pattern, stderr, 1, true)
+  end
+
+  for _, args in ipairs(lists) do
+    it("'" .. args .. "' exits 3 with no credentials", function()
+      -- nothing in the ADC chain: no variable, no gcloud file, a metadata server that refuses at once
+      expect_failure("-u CLOUD_RUN_EMULATOR_HOST -u GOOGLE_APPLICATION_CREDENTIALS -u CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN "
+        .. "CLOUDSDK_CONFIG=" .. h.sh_quote(dir) .. " HOME=" .. h.sh_quote(dir) .. " GCE_METADATA_HOST=127.0.0.1:9",
+        args, "credentials")
+    end)
+
+    it("'" .. args .. "' exits 3 when the endpoint is unreachable", function()
+      expect_failure("CLOUD_RUN_EMULATOR_HOST=127.0.0.1:9", args, "UNAVAILABLE")
+    end)
+  end
+
+  it("exits 3 for a missing parent", function()
+    local env = "CLOUD_RUN_EMULATOR_HOST=" .. emu.host
+    expect_failure(env, "jobs executions list --job nosuch", "NOT_FOUND")
+    expect_failure(env, "jobs executions tasks list --execution nosuch-abcde", "NOT_FOUND")
   end)
 end)
 

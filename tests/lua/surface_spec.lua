@@ -175,6 +175,49 @@ describe("the Jobs surface", function()
     assert.is_true(n >= 3)
   end)
 
+  it("iterators raise their err table, so a loop never ends as if the list were complete", function()
+    local unreachable = h.client("127.0.0.1:9")
+    local seen = 0
+    local ok, err = pcall(function()
+      for _ in unreachable:each_jobs{ retry = { attempts = 1 } } do seen = seen + 1 end
+    end)
+    assert.is_false(ok)
+    assert.are.equal(0, seen)
+    assert.are.equal("UNAVAILABLE", err.code)
+    assert.matches("127.0.0.1:9", err.message, 1, true)
+    assert.matches("UNAVAILABLE", tostring(err), 1, true)
+
+    ok, err = pcall(function()
+      for _ in client:each_tasks("nosuchjob-abcde") do seen = seen + 1 end
+    end)
+    assert.is_false(ok)
+    assert.are.equal("NOT_FOUND", err.code)
+    assert.are.equal(404, err.status)
+    ok, err = pcall(function()
+      for _ in client:each_executions("nosuchjob") do seen = seen + 1 end
+    end)
+    assert.is_false(ok)
+    assert.are.equal("NOT_FOUND", err.code)
+    assert.are.equal(0, seen)
+
+    -- a failure after the first page: the items before it came, then the error
+    assert(client:create_job("paged-a", sh_spec("true")))
+    assert(client:create_job("paged-b", sh_spec("true")))
+    local items = 0
+    ok, err = pcall(function()
+      for _ in client:each_jobs{ page_size = 1, retry = { attempts = 2, initial = 0.05 } } do
+        items = items + 1
+        if items == 1 then
+          h.control(emu.host, "POST", "faults", { method = "ListJobs", fault = "unavailable", count = 10 })
+        end
+      end
+    end)
+    h.control(emu.host, "DELETE", "faults")
+    assert.is_false(ok)
+    assert.are.equal(1, items)
+    assert.are.equal("UNAVAILABLE", err.code)
+  end)
+
   it("raises on wrong arguments to the surface methods", function()
     local cases = {
       function() client:get_job(1) end,

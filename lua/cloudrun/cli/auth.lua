@@ -4,15 +4,12 @@
 local cloudrun = require("cloudrun")
 local common = require("cloudrun.cli.common")
 
-local io, os = io, os
-local usage_error, api_failure = common.usage_error, common.api_failure
+local io, os, tostring = io, os, tostring
+local api_failure = common.api_failure
 
 local _M = {}
 
-function _M.print_access_token(args)
-  local pos, flags = common.parse(args, 3, {})
-  if not pos then return usage_error(flags) end
-  if #pos ~= 0 then return usage_error("auth print-access-token takes no arguments") end
+local function print_access_token()
   local creds, err = cloudrun.auth.default()
   if not creds then return api_failure(err) end
   local token
@@ -22,27 +19,42 @@ function _M.print_access_token(args)
   return common.OK
 end
 
-function _M.describe(args)
-  local pos, flags = common.parse(args, 3, {})
-  if not pos then return usage_error(flags) end
-  if #pos ~= 0 then return usage_error("auth describe takes no arguments") end
+--- What the chain found, and whether it yields a token: when the token fetch
+-- fails, everything known about the credentials is still shown, the error
+-- goes to stderr and the exit status is 3.
+local function describe(ctx)
   local creds, err = cloudrun.auth.default()
   if not creds then return api_failure(err) end
   local token, expires_at = creds:token()
+  if not token then err, expires_at = expires_at, nil end
   local info = creds:info()
   info.token = token and "valid" or "unavailable"
   info.expires_at = expires_at
   info.expires = expires_at and os.date("!%Y-%m-%dT%H:%M:%SZ", expires_at) or nil
-  info.error = not token and tostring(expires_at) or nil
-  if not token then info.expires_at, info.expires = nil, nil end
-  if flags.format then common.print_json(info) else
+  info.error = err and tostring(err) or nil
+  if ctx.flags.format then
+    common.print_json(info)
+  else
     common.fields{
       { "Type", info.type }, { "Source", info.origin }, { "Account", info.account },
       { "Project", info.project }, { "Quota project", info.quota_project },
-      { "Token", info.token }, { "Expires", info.expires }, { "Error", info.error },
+      { "Token", info.token }, { "Expires", info.expires },
     }
   end
-  return token and common.OK or common.API
+  if err then return api_failure(err) end
+  return common.OK
 end
+
+_M.commands = {
+  {
+    path = { "auth", "print-access-token" }, run = print_access_token,
+    summary = "Print an access token from the credentials in use, for scripts.",
+  },
+  {
+    path = { "auth", "describe" }, run = describe,
+    summary = "Show which credentials the chain picked (type, source, account, project, token expiry; "
+      .. "never the token).",
+  },
+}
 
 return _M

@@ -1,68 +1,171 @@
---- cloudrun.cli.common — what the commands share: flag parsing with gcloud's
--- habits (--flag=value or --flag value, a,b,c lists, KEY=VALUE pairs), the
--- client from --project/--region, output as text or JSON, exit statuses.
+--- cloudrun.cli.common — what the commands share: the flag parser and the
+-- help text, both made from a command's one table of flags (so that help and
+-- parser cannot drift); gcloud's value forms (a,b,c lists, KEY=VALUE pairs,
+-- durations); the client from --project/--region; output; the confirmation
+-- prompt; exit statuses.
 local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
 
-local io, tostring, tonumber, ipairs, type = io, tostring, tonumber, ipairs, type
+local io, os, tostring, tonumber, ipairs, type, pcall, error, setmetatable =
+  io, os, tostring, tonumber, ipairs, type, pcall, error, setmetatable
+local concat, rep = table.concat, string.rep
+local tointeger = math.tointeger or function(n) return n end
 
 local _M = {}
 
 _M.OK, _M.FAILED, _M.USAGE, _M.API = 0, 1, 2, 3
+
+-- Flags every command takes, anywhere on the line. A flag is
+-- { name, VALUE-or-false (false: a switch), help, short = "-x" }.
+_M.global_flags = {
+  { "project", "PROJECT", "the Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_CORE_PROJECT, "
+    .. "the credentials, the metadata server)" },
+  { "region", "REGION", "the region of the jobs (default: $CLOUDSDK_RUN_REGION, the metadata server)" },
+  { "format", "json", "print the result as JSON instead of text" },
+  { "quiet", false, "never ask: answer prompts with their default (deleting goes ahead)", short = "-q" },
+  { "help", false, "print this help and do nothing else", short = "-h" },
+}
 
 function _M.say(...)
   io.stderr:write(...)
   io.stderr:write("\n")
 end
 
-function _M.usage_error(msg)
+--- Reports bad usage (exit 2), pointing at the help of `command` (words).
+function _M.usage_error(msg, command)
   _M.say("cloudrun: ", msg)
-  _M.say("run 'cloudrun help' for usage")
+  _M.say("run 'cloudrun ", command and (command .. " ") or "", "--help' for usage")
   return _M.USAGE
 end
 
+--- Reports a failure of the API or the credentials (exit 3).
 function _M.api_failure(err)
   _M.say("ERROR: ", tostring(err))
   return _M.API
 end
 
--- Flags every command takes.
-local common_flags = { project = "value", region = "value", format = "value", help = "bool" }
+-- name -> flag, for the command's flags and the global ones.
+local function index(flags)
+  local by_name = {}
+  for _, list in ipairs({ flags or {}, _M.global_flags }) do
+    for _, f in ipairs(list) do
+      by_name[f[1]] = f
+      if f.short then by_name[f.short] = f end
+    end
+  end
+  return by_name
+end
 
---- parse(args, first, spec) -> positionals, flags | nil, message
--- spec maps a flag name to "value" or "bool"; the common flags are added.
-function _M.parse(args, first, spec)
-  local pos, flags = {}, {}
-  local i = first
-  while i <= #args do
-    local a = args[i]
+--- parse(words, flags) -> positionals, values | nil, message
+-- words: the command line after the command's own words; flags: the
+-- command's flag table (the global ones are added). --flag=value and
+-- --flag value; a switch takes no value; everything after "--" is positional.
+function _M.parse(words, flags)
+  local by_name = index(flags)
+  local pos, values = {}, {}
+  local i = 1
+  while i <= #words do
+    local a = words[i]
     if a == "--" then
-      for j = i + 1, #args do pos[#pos + 1] = args[j] end
+      for j = i + 1, #words do pos[#pos + 1] = words[j] end
       break
-    elseif a:sub(1, 2) == "--" then
+    elseif a:sub(1, 1) == "-" and #a > 1 then
       local name, value = a:match("^%-%-([^=]+)=(.*)$")
-      name = name or a:sub(3)
-      local kind = spec[name] or common_flags[name]
-      if not kind then return nil, "unknown flag --" .. name end
-      if kind == "bool" then
+      name = name or a:match("^%-%-(.+)$")
+      local f = by_name[name or a]
+      if not f then return nil, "unknown flag " .. a:match("^[^=]*") end
+      name = f[1]
+      if not f[2] then
         if value then return nil, "flag --" .. name .. " takes no value" end
-        flags[name] = true
+        values[name] = true
       else
         if not value then
           i = i + 1
-          value = args[i]
-          if value == nil then return nil, "flag --" .. name .. " needs a value" end
+          value = words[i]
+          if value == nil then return nil, "flag --" .. name .. " needs a value (" .. f[2] .. ")" end
         end
-        flags[name] = value
+        values[name] = value
       end
     else
       pos[#pos + 1] = a
     end
     i = i + 1
   end
-  if flags.format and flags.format ~= "json" then return nil, "--format must be json" end
-  return pos, flags
+  if values.format and values.format ~= "json" then return nil, "--format must be json" end
+  return pos, values
 end
+
+-- "--name=VALUE" or "--name, -x" as help shows a flag.
+local function flag_label(f)
+  local label = "--" .. f[1] .. (f[2] and ("=" .. f[2]) or "")
+  return f.short and (label .. ", " .. f.short) or label
+end
+
+-- Two columns: labels, then their help folded to the terminal's usual width.
+local function columns(rows, out)
+  local w = 0
+  for _, r in ipairs(rows) do if #r[1] > w then w = #r[1] end end
+  w = w < 30 and w or 30
+  for _, r in ipairs(rows) do
+    local text, line = {}, ""
+    for word in r[2]:gmatch("%S+") do
+      if #line > 0 and w + 4 + #line + 1 + #word > 100 then
+        text[#text + 1] = line
+        line = word
+      else
+        line = #line > 0 and (line .. " " .. word) or word
+      end
+    end
+    text[#text + 1] = line
+    local label = "  " .. r[1]
+    if #r[1] > w then
+      out[#out + 1] = label
+      label = ""
+    end
+    for k, t in ipairs(text) do
+      out[#out + 1] = (k == 1 and label or "") .. rep(" ", w + 4 - (k == 1 and #label or 0)) .. t
+    end
+  end
+end
+
+--- The synopsis of a command: "cloudrun jobs create JOB --image=IMAGE [flags]".
+function _M.synopsis(command)
+  local parts = { "cloudrun", concat(command.path, " ") }
+  for _, a in ipairs(command.args or {}) do parts[#parts + 1] = a end
+  for _, f in ipairs(command.flags or {}) do
+    if f.required then parts[#parts + 1] = "--" .. f[1] .. "=" .. f[2] end
+  end
+  parts[#parts + 1] = "[flags]"
+  return concat(parts, " ")
+end
+
+--- The help of one command, from the same table the parser reads.
+function _M.command_help(command)
+  local out = { "usage: " .. _M.synopsis(command), "", command.summary }
+  if command.details then out[#out + 1] = "" out[#out + 1] = command.details end
+  if command.flags and #command.flags > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = "flags:"
+    local rows = {}
+    for i, f in ipairs(command.flags) do rows[i] = { flag_label(f), f[3] } end
+    columns(rows, out)
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "global flags:"
+  local rows = {}
+  for i, f in ipairs(_M.global_flags) do rows[i] = { flag_label(f), f[3] } end
+  columns(rows, out)
+  return concat(out, "\n")
+end
+
+--- Rows of "name  summary" for listings of commands.
+function _M.listing(rows)
+  local out = {}
+  columns(rows, out)
+  return concat(out, "\n")
+end
+
+-- ---- gcloud's value forms ---------------------------------------------------------
 
 --- gcloud's list flags: a,b,c (gcloud's ^DELIM^a;b form is accepted too).
 function _M.split_list(s)
@@ -91,13 +194,13 @@ function _M.env_pairs(flag, s)
   return env
 end
 
---- A positive integer flag, or nil, message.
+--- A whole number flag of at least `min` (default 1), or nil, message.
 function _M.count(flag, s, min)
   local n = tonumber(s)
-  if not n or n < (min or 1) or n % 1 ~= 0 then
-    return nil, flag .. " must be an integer of at least " .. (min or 1)
+  if not n or n < (min or 1) or n % 1 ~= 0 or n > 2 ^ 31 - 1 then
+    return nil, flag .. " must be a whole number of at least " .. (min or 1) .. ", not '" .. s .. "'"
   end
-  return math.tointeger(n)
+  return tointeger(n)
 end
 
 --- Seconds from a gcloud duration ("600", "10m", "1h30m"), or nil, message.
@@ -107,8 +210,17 @@ function _M.duration(flag, s)
   return secs
 end
 
+-- ---- the client, output ------------------------------------------------------------
+
 function _M.client(flags)
   return cloudrun.client{ project = flags.project, region = flags.region }
+end
+
+--- The error of a finished Operation (a google.rpc.Status) as an err value.
+function _M.operation_error(op)
+  local e = op.error
+  local code = type(e.code) == "number" and core.code_name(e.code) or "UNKNOWN"
+  return core.error(code, tostring(e.message or "the operation failed"))
 end
 
 function _M.print_json(value)
@@ -142,9 +254,9 @@ function _M.table(header, rows)
   local function line(r)
     local parts = {}
     for i, v in ipairs(r) do
-      parts[i] = i < #r and v .. (" "):rep(widths[i] - #v) or v
+      parts[i] = i < #r and v .. rep(" ", widths[i] - #v) or v
     end
-    io.stdout:write(table.concat(parts, "  "), "\n")
+    io.stdout:write(concat(parts, "  "), "\n")
   end
   line(header)
   for _, r in ipairs(rows) do line(r) end
@@ -155,43 +267,73 @@ function _M.fields(list)
   local w = 0
   for _, kv in ipairs(list) do if kv[2] ~= nil and #kv[1] > w then w = #kv[1] end end
   for _, kv in ipairs(list) do
-    if kv[2] ~= nil then io.stdout:write(kv[1], ":", (" "):rep(w - #kv[1] + 1), tostring(kv[2]), "\n") end
+    if kv[2] ~= nil then io.stdout:write(kv[1], ":", rep(" ", w - #kv[1] + 1), tostring(kv[2]), "\n") end
   end
 end
 
---- Every item of a paged list, up to `limit` (nil: all), or nil, err.
+--- Every item of a paged iterator, up to `limit` (nil: all), or nil, err
+-- (the iterators raise their err table; a raised string is a bug, passed on).
 function _M.collect(iter, limit)
   local out = {}
-  for item, err in iter do
-    if err then return nil, err end
-    out[#out + 1] = item
-    if limit and #out >= limit then break end
+  local ok, err = pcall(function()
+    for item in iter do
+      out[#out + 1] = item
+      if limit and #out >= limit then break end
+    end
+  end)
+  if not ok then
+    if type(err) == "table" and err.code then return nil, err end
+    error(err, 0)
   end
   return out
 end
 
---- The shape every list command has: flags (with --limit), a client, every
--- item across pages, then JSON or a table. `spec.check(pos, flags)` returns
--- a usage message or nil; `spec.each(client, flags)` the iterator;
--- `spec.header` the columns and `spec.row(item)` one row.
-function _M.list(args, first, flags_spec, spec)
-  flags_spec.limit = "value"
-  local pos, flags = _M.parse(args, first, flags_spec)
-  if not pos then return _M.usage_error(flags) end
-  local problem = spec.check(pos, flags)
-  if problem then return _M.usage_error(problem) end
+-- ---- asking --------------------------------------------------------------------------
+
+local function prompts_disabled(flags)
+  local env = os.getenv("CLOUDSDK_CORE_DISABLE_PROMPTS")
+  return flags.quiet or (env ~= nil and env ~= "" and env ~= "0" and env:lower() ~= "false")
+end
+
+--- Asks before something that cannot be undone, as gcloud does: on a
+-- terminal "Do you want to continue (Y/n)?"; --quiet (or gcloud's
+-- CLOUDSDK_CORE_DISABLE_PROMPTS=1) goes ahead without asking; with nobody
+-- to ask, refuses. Returns true to go on, or nil, exit status after saying why.
+function _M.confirm(ctx, message)
+  if prompts_disabled(ctx.flags) then return true end
+  if not (core.isatty(0) and core.isatty(2)) then
+    _M.say("cloudrun: ", message)
+    _M.say("cloudrun: this prompt could not be answered because you are not in an interactive session; "
+      .. "re-run the command with --quiet to go ahead without asking")
+    return nil, _M.USAGE
+  end
+  io.stderr:write(message, "\n\nDo you want to continue (Y/n)?  ")
+  io.stderr:flush()
+  local answer = io.stdin:read("*l")
+  answer = answer and answer:lower():match("^%s*(.-)%s*$")
+  if answer == "" or answer == "y" or answer == "yes" then return true end
+  _M.say("cloudrun: aborted, nothing was changed")
+  return nil, _M.USAGE
+end
+
+-- ---- the two shapes most commands have ------------------------------------------
+
+--- A list command: every item across pages (up to --limit), then JSON or a
+-- table. spec.each(client, flags) gives the iterator; spec.header the
+-- columns, spec.row(item) one row.
+function _M.list(ctx, spec)
   local limit, err
-  if flags.limit then
-    limit, err = _M.count("--limit", flags.limit)
-    if not limit then return _M.usage_error(err) end
+  if ctx.flags.limit then
+    limit, err = _M.count("--limit", ctx.flags.limit)
+    if not limit then return ctx:usage(err) end
   end
   local client
-  client, err = _M.client(flags)
+  client, err = ctx:client()
   if not client then return _M.api_failure(err) end
   local items
-  items, err = _M.collect(spec.each(client, flags), limit)
+  items, err = _M.collect(spec.each(client, ctx.flags), limit)
   if not items then return _M.api_failure(err) end
-  if flags.format then
+  if ctx.flags.format then
     _M.print_json(setmetatable(items, core.array_mt))
     return _M.OK
   end
@@ -201,15 +343,6 @@ function _M.list(args, first, flags_spec, spec)
   return _M.OK
 end
 
---- The shape of commands on one resource: exactly one NAME, then a client.
--- Returns client, name, flags; or nil, exit status after reporting why.
-function _M.one(args, first, flags_spec, command, what)
-  local pos, flags = _M.parse(args, first, flags_spec)
-  if not pos then return nil, _M.usage_error(flags) end
-  if #pos ~= 1 then return nil, _M.usage_error(command .. " takes exactly one " .. what) end
-  local client, err = _M.client(flags)
-  if not client then return nil, _M.api_failure(err) end
-  return client, pos[1], flags
-end
+_M.limit_flag = { "limit", "N", "list at most N items" }
 
 return _M

@@ -27,9 +27,8 @@ local function describe_execution(e)
   }
 end
 
-function _M.list(args)
-  return common.list(args, 4, { job = "value" }, {
-    check = function(pos) return #pos ~= 0 and "jobs executions list takes no arguments (use --job JOB)" or nil end,
+local function list(ctx)
+  return common.list(ctx, {
     each = function(client, flags) return client:each_executions(flags.job) end,
     header = { "EXECUTION", "JOB", "SUCCEEDED", "STATUS", "CREATED" },
     row = function(e)
@@ -39,41 +38,52 @@ function _M.list(args)
   })
 end
 
--- describe / cancel / delete EXECUTION
-local function one(args, verb)
-  return common.one(args, 4, verb ~= "describe" and { async = "bool" } or {}, "jobs executions " .. verb, "EXECUTION")
-end
-
-function _M.describe(args)
-  local client, name, flags = one(args, "describe")
-  if not client then return name end
-  local e, err = client:get_execution(name)
+local function describe(ctx)
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local e
+  e, err = client:get_execution(ctx.pos[1])
   if not e then return api_failure(err) end
-  if flags.format then common.print_json(e) else describe_execution(e) end
+  if ctx.flags.format then common.print_json(e) else describe_execution(e) end
   return common.OK
 end
 
-function _M.cancel(args)
-  local client, name, flags = one(args, "cancel")
-  if not client then return name end
-  local op, err = client:cancel_execution(name)
+local function cancel(ctx)
+  local name = ctx.pos[1]
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local op
+  op, err = client:cancel_execution(name)
   if not op then return api_failure(err) end
-  if not flags.async then
+  if not ctx.flags.async then
     local e
     e, err = client:wait(op.execution or op, { timeout = 120 })
     if not e then return api_failure(err) end
     op = e
   end
-  if flags.format then common.print_json(op) else say("Execution [", common.short(name), "] has been cancelled.") end
+  if ctx.flags.format then
+    common.print_json(op)
+  else
+    say("Execution [", common.short(name), "] has been cancelled.")
+  end
   return common.OK
 end
 
-function _M.delete(args)
-  local client, name, flags = one(args, "delete")
-  if not client then return name end
-  local op, err = client:delete_execution(name)
+local function delete(ctx)
+  local name = ctx.pos[1]
+  local go, status_code = common.confirm(ctx, "Execution [" .. common.short(name) .. "] will be deleted.")
+  if not go then return status_code end
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local op
+  op, err = client:delete_execution(name)
   if not op then return api_failure(err) end
-  if flags.format then common.print_json(op) else say("Deleted execution [", common.short(name), "].") end
+  if not ctx.flags.async and not op.done then
+    op, err = client:wait_operation(op, 120)
+    if not op then return api_failure(err) end
+  end
+  if op.error then return api_failure(common.operation_error(op)) end
+  if ctx.flags.format then common.print_json(op) else say("Deleted execution [", common.short(name), "].") end
   return common.OK
 end
 
@@ -84,11 +94,8 @@ local function task_status(t)
   return state or ""
 end
 
-function _M.tasks_list(args)
-  return common.list(args, 5, { execution = "value" }, {
-    check = function(_, flags)
-      return not flags.execution and "jobs executions tasks list needs --execution EXECUTION" or nil
-    end,
+local function tasks_list(ctx)
+  return common.list(ctx, {
     each = function(client, flags) return client:each_tasks(flags.execution) end,
     header = { "TASK", "INDEX", "STATUS", "EXIT CODE", "RETRIES", "LOG" },
     row = function(t)
@@ -101,12 +108,13 @@ function _M.tasks_list(args)
   })
 end
 
-function _M.tasks_describe(args)
-  local client, name, flags = common.one(args, 5, {}, "jobs executions tasks describe", "TASK")
-  if not client then return name end
-  local t, err = client:get_task(name)
+local function tasks_describe(ctx)
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local t
+  t, err = client:get_task(ctx.pos[1])
   if not t then return api_failure(err) end
-  if flags.format then common.print_json(t) return common.OK end
+  if ctx.flags.format then common.print_json(t) return common.OK end
   local last = t.lastAttemptResult or {}
   local state, message = common.condition(t, "Completed")
   common.fields{
@@ -122,5 +130,36 @@ function _M.tasks_describe(args)
   }
   return common.OK
 end
+
+_M.commands = {
+  {
+    path = { "jobs", "executions", "list" }, run = list,
+    summary = "List executions, newest first: of one job (--job), or of every job of the region.",
+    flags = { { "job", "JOB", "only this job's executions" }, common.limit_flag },
+  },
+  {
+    path = { "jobs", "executions", "describe" }, args = { "EXECUTION" }, run = describe,
+    summary = "Show an execution: its tasks' counts, status and times.",
+  },
+  {
+    path = { "jobs", "executions", "cancel" }, args = { "EXECUTION" }, run = cancel,
+    summary = "Cancel a running execution, and wait until it has stopped.",
+    flags = { { "async", false, "return once the cancellation is requested" } },
+  },
+  {
+    path = { "jobs", "executions", "delete" }, args = { "EXECUTION" }, run = delete,
+    summary = "Delete an execution, stopping it if it runs (asks first; --quiet does not).",
+    flags = { { "async", false, "return without waiting for the deletion to finish" } },
+  },
+  {
+    path = { "jobs", "executions", "tasks", "list" }, run = tasks_list,
+    summary = "List an execution's tasks with their status, exit code and log.",
+    flags = { { "execution", "EXECUTION", "the execution whose tasks to list", required = true }, common.limit_flag },
+  },
+  {
+    path = { "jobs", "executions", "tasks", "describe" }, args = { "TASK" }, run = tasks_describe,
+    summary = "Show one task: its status, exit code, retries and log.",
+  },
+}
 
 return _M

@@ -1,80 +1,226 @@
 --- cloudrun.cli — the `cloudrun` command, with gcloud's habits. Each command
--- returns an exit status: 0 ok, 1 the execution failed (--wait), 2 bad
+-- is one table (its words, arguments, flags and help, and run(ctx)) in the
+-- module of its group; this file finds the command a line names, answers
+-- --help from the same table without doing anything else, parses the flags
+-- and runs it. Exit statuses: 0 ok, 1 the execution failed (--wait), 2 bad
 -- usage, 3 the API or credentials refused or failed. Only the C launcher
 -- exits; `cloudrun emulator` is handled there before Lua starts.
 local common = require("cloudrun.cli.common")
-local jobs = require("cloudrun.cli.jobs")
-local executions = require("cloudrun.cli.executions")
-local auth = require("cloudrun.cli.auth")
 
-local io, table = io, table
+local io, ipairs, type, tostring, error, xpcall, setmetatable, concat, sort =
+  io, ipairs, type, tostring, error, xpcall, setmetatable, table.concat, table.sort
 
 local _M = {}
 
-local USAGE = [[
-usage: cloudrun <group> <command> [flags]
-
-  cloudrun jobs execute JOB [--args=a,b,c] [--update-env-vars=K=V,...] [--tasks N]
-                            [--task-timeout 10m] [--container NAME] [--wait | --async]
-  cloudrun jobs create JOB --image IMAGE [--command c] [--args a,b] [--tasks N] [--parallelism N]
-                           [--max-retries N] [--task-timeout 10m] [--set-env-vars K=V,...]
-  cloudrun jobs describe JOB            cloudrun jobs delete JOB
-  cloudrun jobs list [--limit N]
-  cloudrun jobs executions list [--job JOB] [--limit N]
-  cloudrun jobs executions describe|cancel|delete EXECUTION
-  cloudrun jobs executions tasks list --execution EXECUTION
-  cloudrun jobs executions tasks describe TASK
-  cloudrun auth print-access-token      cloudrun auth describe
-  cloudrun emulator [--host 127.0.0.1] [--port 8123] [--jobs FILE] [--log-dir DIR]
-  cloudrun version
-
-Every command takes --project P, --region R and --format json. Project and region
-default to $GOOGLE_CLOUD_PROJECT / $CLOUDSDK_CORE_PROJECT and $CLOUDSDK_RUN_REGION.
-With $CLOUD_RUN_EMULATOR_HOST set, requests go to the emulator without credentials.
-Exit status: 0 success, 1 the execution failed (--wait), 2 bad usage, 3 API or credentials error.]]
-
--- words -> handler; the longest matching prefix wins
-local commands = {
-  { { "jobs", "execute" }, jobs.execute },
-  { { "jobs", "create" }, jobs.create },
-  { { "jobs", "describe" }, jobs.describe },
-  { { "jobs", "delete" }, jobs.delete },
-  { { "jobs", "list" }, jobs.list },
-  { { "jobs", "executions", "list" }, executions.list },
-  { { "jobs", "executions", "describe" }, executions.describe },
-  { { "jobs", "executions", "cancel" }, executions.cancel },
-  { { "jobs", "executions", "delete" }, executions.delete },
-  { { "jobs", "executions", "tasks", "list" }, executions.tasks_list },
-  { { "jobs", "executions", "tasks", "describe" }, executions.tasks_describe },
-  { { "auth", "print-access-token" }, auth.print_access_token },
-  { { "auth", "describe" }, auth.describe },
+-- The command groups, and what they are for.
+local groups = {
+  [""] = "Drive Google Cloud Run Jobs from the shell, with gcloud's habits.",
+  jobs = "Create, run and follow Cloud Run jobs.",
+  ["jobs executions"] = "Follow, cancel and delete the executions of jobs.",
+  ["jobs executions tasks"] = "The tasks of an execution.",
+  auth = "The credentials in use: which ones, and a token for scripts.",
 }
 
-local function matches(words, args)
+-- Commands that live outside the tree of tables (listed in the root help).
+local extra = {
+  { "emulator", "A local Cloud Run Jobs API that runs jobs as local processes ('cloudrun emulator --help')." },
+  { "version", "Print the version." },
+  { "help [COMMAND...]", "Print the help of a group or a command." },
+}
+
+-- The tree: a node per group, commands as leaves.
+local root = { words = {}, children = {}, names = {} }
+
+local function node_for(words)
+  local node = root
   for i, w in ipairs(words) do
-    if args[i] ~= w then return false end
+    if not node.children[w] then
+      local path = {}
+      for k = 1, i do path[k] = words[k] end
+      node.children[w] = { words = path, children = {}, names = {} }
+      node.names[#node.names + 1] = w
+    end
+    node = node.children[w]
   end
-  return true
+  return node
+end
+
+for _, module in ipairs({ "jobs", "executions", "auth" }) do
+  for _, command in ipairs(require("cloudrun.cli." .. module).commands) do
+    local parent = {}
+    for i = 1, #command.path - 1 do parent[i] = command.path[i] end
+    local node = node_for(parent)
+    local name = command.path[#command.path]
+    node.children[name] = { words = command.path, command = command }
+    node.names[#node.names + 1] = name
+  end
+end
+
+local function words_of(node)
+  return concat(node.words, " ")
+end
+
+-- Every command under a node, depth first in name order, as rows of
+-- { "words ARGS" relative to the node, summary }.
+local function leaves(node, prefix, rows)
+  local names = {}
+  for i, name in ipairs(node.names) do names[i] = name end
+  sort(names)
+  for _, name in ipairs(names) do
+    local child = node.children[name]
+    local label = prefix .. name
+    if child.command then
+      for _, a in ipairs(child.command.args or {}) do label = label .. " " .. a end
+      rows[#rows + 1] = { label, child.command.summary }
+    else
+      leaves(child, label .. " ", rows)
+    end
+  end
+  return rows
+end
+
+--- The help of a group: every command under it, each with its summary.
+local function group_help(node)
+  local key = words_of(node)
+  local out = {
+    "usage: cloudrun " .. (key ~= "" and (key .. " ") or "") .. "<command> [flags]", "", groups[key] or "",
+    "", "commands:", common.listing(leaves(node, "", {})),
+  }
+  if key == "" then
+    out[#out + 1] = ""
+    out[#out + 1] = "also:"
+    out[#out + 1] = common.listing(extra)
+    out[#out + 1] = ""
+    out[#out + 1] = "Every command takes --project, --region, --format json, --quiet and --help, anywhere on the"
+    out[#out + 1] = "line. With $CLOUD_RUN_EMULATOR_HOST set, requests go to that emulator without credentials."
+    out[#out + 1] = "Exit status: 0 success, 1 the execution failed (--wait), 2 bad usage, 3 the API or credentials"
+    out[#out + 1] = "refused or failed."
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Run 'cloudrun " .. (key ~= "" and (key .. " ") or "") .. "<command> --help' for a command's flags."
+  return concat(out, "\n")
+end
+
+-- The global flags that take a value: their value is not a command word.
+local takes_value = {}
+for _, f in ipairs(common.global_flags) do
+  if f[2] then takes_value["--" .. f[1]] = true end
+end
+
+--[[
+Finds what the line names. Leading words that name groups and a command are
+the command; global flags may come before, between or after them. Returns the
+node reached, the remaining words (flags and arguments, in order) and whether
+--help/-h appears anywhere before a "--".
+]]
+local function resolve(args)
+  local node, rest, help = root, {}, false
+  local descending, i = true, 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i, #args do rest[#rest + 1] = args[j] end
+      break
+    end
+    if a == "--help" or a == "-h" then
+      help = true
+    elseif takes_value[a] then
+      rest[#rest + 1] = a
+      i = i + 1
+      if args[i] ~= nil then rest[#rest + 1] = args[i] end
+    elseif a:sub(1, 1) == "-" then
+      rest[#rest + 1] = a
+      local name = a:match("^(%-%-[^=]+)=")
+      if not (a == "--quiet" or a == "-q" or (name and takes_value[name])) then
+        descending = false -- a command's own flag: what follows are its flags and arguments
+      end
+    elseif descending and not node.command and node.children[a] then
+      node = node.children[a]
+    else
+      descending = false
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  return node, rest, help
+end
+
+-- What a command's run() gets.
+local Context = {}
+Context.__index = Context
+
+function Context:usage(msg)
+  return common.usage_error(msg, words_of(self.node))
+end
+
+function Context:client()
+  return common.client(self.flags)
+end
+
+local function run(node, rest)
+  local command = node.command
+  local pos, flags = common.parse(rest, command.flags)
+  local ctx = setmetatable({ node = node, command = command, pos = pos, flags = flags }, Context)
+  if not pos then return ctx:usage(flags) end
+  local args = command.args or {}
+  if #pos ~= #args then
+    return ctx:usage(words_of(node) .. (#args == 0 and " takes no arguments" or (" takes " .. concat(args, " ")))
+      .. (#pos > 0 and (", not '" .. concat(pos, " ") .. "'") or ""))
+  end
+  for _, f in ipairs(command.flags or {}) do
+    if f.required and not flags[f[1]] then return ctx:usage(words_of(node) .. " needs --" .. f[1]) end
+  end
+  -- An err table raised by the library (an iterator's) is a failure of the
+  -- API, reported as one; anything else raised is a bug, passed on.
+  local traceback = debug.traceback
+  local ok, status = xpcall(function() return command.run(ctx) end, function(e)
+    if type(e) == "table" and e.code then return e end
+    return traceback(tostring(e), 2)
+  end)
+  if ok then return status end
+  if type(status) == "table" then return common.api_failure(status) end
+  error(status, 0)
 end
 
 --- main(arg) -> exit status. arg[1..] are the command line words.
 function _M.main(args)
-  local first = args[1]
-  if first == nil or first == "help" or first == "--help" or first == "-h" then
-    io.stdout:write(USAGE, "\n")
-    return first == nil and common.USAGE or common.OK
-  elseif first == "version" or first == "--version" then
+  local words = {}
+  for i = 1, #args do words[i] = args[i] end
+  local asked_help = false
+  if words[1] == "help" then
+    table.remove(words, 1)
+    asked_help = true
+  elseif words[1] == "version" or words[1] == "--version" then
     io.stdout:write("cloudrun (lua-cloudrun) ", require("cloudrun")._VERSION, "\n")
     return common.OK
   end
-  local best
-  for _, c in ipairs(commands) do
-    if matches(c[1], args) and (not best or #c[1] > #best[1]) then best = c end
+  local node, rest, help = resolve(words)
+  if help or asked_help then
+    local stray
+    for _, w in ipairs(rest) do
+      if w:sub(1, 1) ~= "-" then stray = w break end
+    end
+    if asked_help and stray and not node.command then
+      return common.usage_error("unknown command '" .. concat(node.words, " ") .. (#node.words > 0 and " " or "")
+        .. stray .. "'", words_of(node) ~= "" and words_of(node) or nil)
+    end
+    io.stdout:write(node.command and common.command_help(node.command) or group_help(node), "\n")
+    return common.OK
   end
-  if not best then
-    return common.usage_error("unknown command '" .. table.concat(args, " ", 1, math.min(#args, 4)) .. "'")
+  if node.command then return run(node, rest) end
+  -- A group: a command must follow.
+  local key = words_of(node)
+  local stray
+  for _, w in ipairs(rest) do
+    if w:sub(1, 1) ~= "-" then stray = w break end
   end
-  return best[2](args)
+  if stray then
+    common.say("cloudrun: unknown command '", key ~= "" and (key .. " ") or "", stray, "'")
+  elseif key ~= "" then
+    common.say("cloudrun: '", key, "' needs a command")
+  end
+  io.stderr:write(group_help(node), "\n")
+  return common.USAGE
 end
 
 return _M

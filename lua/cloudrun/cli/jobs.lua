@@ -3,8 +3,8 @@ local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
 local wait = require("cloudrun.wait")
 
-local string, tostring = string, tostring
-local say, usage_error, api_failure = common.say, common.usage_error, common.api_failure
+local string, tostring, concat = string, tostring, table.concat
+local say, api_failure = common.say, common.api_failure
 
 local _M = {}
 
@@ -17,37 +17,30 @@ _M.succeeded = succeeded
 
 -- ---- execute -------------------------------------------------------------------
 
-_M.execute_flags = {
-  args = "value", ["update-env-vars"] = "value", tasks = "value", ["task-timeout"] = "value",
-  container = "value", wait = "bool", async = "bool",
-}
-
-function _M.execute(args)
-  local pos, flags = common.parse(args, 3, _M.execute_flags)
-  if not pos then return usage_error(flags) end
-  if #pos ~= 1 then return usage_error("jobs execute takes exactly one JOB") end
-  if flags.wait and flags.async then return usage_error("--wait and --async cannot be used together") end
+local function execute(ctx)
+  local flags = ctx.flags
+  if flags.wait and flags.async then return ctx:usage("--wait and --async cannot be used together") end
   local opts, err = {}
   if flags.args then opts.args = common.split_list(flags.args) end
   if flags["update-env-vars"] then
     opts.env, err = common.env_pairs("--update-env-vars", flags["update-env-vars"])
-    if not opts.env then return usage_error(err) end
+    if not opts.env then return ctx:usage(err) end
   end
   if flags.tasks then
     opts.task_count, err = common.count("--tasks", flags.tasks)
-    if not opts.task_count then return usage_error(err) end
+    if not opts.task_count then return ctx:usage(err) end
   end
   if flags["task-timeout"] then
     opts.timeout, err = common.duration("--task-timeout", flags["task-timeout"])
-    if not opts.timeout then return usage_error(err) end
+    if not opts.timeout then return ctx:usage(err) end
   end
   opts.container = flags.container
 
   local client
-  client, err = common.client(flags)
+  client, err = ctx:client()
   if not client then return api_failure(err) end
   local op
-  op, err = client:run_job(pos[1], opts)
+  op, err = client:run_job(ctx.pos[1], opts)
   if not op then return api_failure(err) end
   local id = common.short(op.execution)
   if not flags.format then say("Execution [", id, "] created.") end
@@ -90,12 +83,6 @@ end
 
 -- ---- create --------------------------------------------------------------------
 
-_M.create_flags = {
-  image = "value", command = "value", args = "value", tasks = "value", parallelism = "value",
-  ["max-retries"] = "value", ["task-timeout"] = "value", ["set-env-vars"] = "value",
-  ["service-account"] = "value", async = "bool",
-}
-
 --- The Job (REST form) that gcloud's flags describe.
 local function job_spec(flags)
   local container = { image = flags.image }
@@ -129,40 +116,37 @@ local function job_spec(flags)
   return { template = template }
 end
 
-function _M.create(args)
-  local pos, flags = common.parse(args, 3, _M.create_flags)
-  if not pos then return usage_error(flags) end
-  if #pos ~= 1 then return usage_error("jobs create takes exactly one JOB") end
-  if not flags.image then return usage_error("jobs create needs --image") end
-  local spec, err = job_spec(flags)
-  if not spec then return usage_error(err) end
+local function create(ctx)
+  local spec, err = job_spec(ctx.flags)
+  if not spec then return ctx:usage(err) end
   local client
-  client, err = common.client(flags)
+  client, err = ctx:client()
   if not client then return api_failure(err) end
   local op
-  op, err = client:create_job(pos[1], spec)
+  op, err = client:create_job(ctx.pos[1], spec)
   if not op then return api_failure(err) end
-  if not flags.async and not op.done then
+  if not ctx.flags.async and not op.done then
     op, err = client:wait_operation(op, 60)
     if not op then return api_failure(err) end
   end
-  if op.error then return api_failure(core.error("UNKNOWN", tostring(op.error.message))) end
-  if flags.format then
+  if op.error then return api_failure(common.operation_error(op)) end
+  if ctx.flags.format then
     common.print_json(op.response or op)
   else
-    say("Job [", pos[1], "] has successfully been created.")
+    say("Job [", ctx.pos[1], "] has successfully been created.")
   end
   return common.OK
 end
 
 -- ---- describe / delete / list ---------------------------------------------------
 
-function _M.describe(args)
-  local client, name, flags = common.one(args, 3, {}, "jobs describe", "JOB")
-  if not client then return name end
-  local job, err = client:get_job(name)
+local function describe(ctx)
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local job
+  job, err = client:get_job(ctx.pos[1])
   if not job then return api_failure(err) end
-  if flags.format then common.print_json(job) return common.OK end
+  if ctx.flags.format then common.print_json(job) return common.OK end
   local t = job.template or {}
   local task = t.template or {}
   local c = (task.containers or {})[1] or {}
@@ -171,8 +155,8 @@ function _M.describe(args)
     { "Job", common.short(job.name) },
     { "Name", job.name },
     { "Image", c.image },
-    { "Command", c.command and table.concat(c.command, " ") },
-    { "Args", c.args and table.concat(c.args, " ") },
+    { "Command", c.command and concat(c.command, " ") },
+    { "Args", c.args and concat(c.args, " ") },
     { "Tasks", t.taskCount or 1 },
     { "Parallelism", t.parallelism },
     { "Max retries", task.maxRetries },
@@ -185,18 +169,26 @@ function _M.describe(args)
   return common.OK
 end
 
-function _M.delete(args)
-  local client, name, flags = common.one(args, 3, { async = "bool" }, "jobs delete", "JOB")
-  if not client then return name end
-  local op, err = client:delete_job(name)
+local function delete(ctx)
+  local name = ctx.pos[1]
+  local go, status = common.confirm(ctx, "Job [" .. name .. "] will be deleted.")
+  if not go then return status end
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local op
+  op, err = client:delete_job(name)
   if not op then return api_failure(err) end
-  if flags.format then common.print_json(op) else say("Deleted job [", name, "].") end
+  if not ctx.flags.async and not op.done then
+    op, err = client:wait_operation(op, 120)
+    if not op then return api_failure(err) end
+  end
+  if op.error then return api_failure(common.operation_error(op)) end
+  if ctx.flags.format then common.print_json(op) else say("Deleted job [", name, "].") end
   return common.OK
 end
 
-function _M.list(args)
-  return common.list(args, 3, {}, {
-    check = function(pos) return #pos ~= 0 and "jobs list takes no arguments" or nil end,
+local function list(ctx)
+  return common.list(ctx, {
     each = function(client) return client:each_jobs() end,
     header = { "JOB", "REGION", "LAST RUN AT", "LAST STATUS", "CREATED" },
     row = function(j)
@@ -206,5 +198,55 @@ function _M.list(args)
     end,
   })
 end
+
+_M.commands = {
+  {
+    path = { "jobs", "execute" }, args = { "JOB" }, run = execute,
+    summary = "Run a job: start one execution, with per-execution overrides.",
+    details = "By default it returns once the execution has started running; --wait follows it to the end\n"
+      .. "(exit 1 when it failed), --async returns as soon as it is created.",
+    flags = {
+      { "args", "ARG,...", "the container's args for this execution, replacing the job's (gcloud's ^DELIM^a;b form "
+        .. "when an arg has a comma)" },
+      { "update-env-vars", "KEY=VALUE,...", "environment variables for this execution, merged into the job's" },
+      { "tasks", "N", "the number of tasks of this execution" },
+      { "task-timeout", "DURATION", "each task's timeout for this execution (600, 10m, 1h30m)" },
+      { "container", "NAME", "the container the overrides are for (jobs with several containers)" },
+      { "wait", false, "wait for the execution to finish; exit 1 when it failed" },
+      { "async", false, "return as soon as the execution is created" },
+    },
+  },
+  {
+    path = { "jobs", "create" }, args = { "JOB" }, run = create,
+    summary = "Create a job that runs an image's command.",
+    flags = {
+      { "image", "IMAGE", "the container image (the emulator records it; it runs --command locally)",
+        required = true },
+      { "command", "COMMAND,...", "the entrypoint, replacing the image's" },
+      { "args", "ARG,...", "the arguments to the entrypoint" },
+      { "tasks", "N", "the number of tasks each execution runs (default 1)" },
+      { "parallelism", "N", "how many tasks may run at once (0: as many as possible)" },
+      { "max-retries", "N", "how many times a failed task is retried (default 3)" },
+      { "task-timeout", "DURATION", "each task's timeout (600, 10m, 1h30m)" },
+      { "set-env-vars", "KEY=VALUE,...", "the container's environment variables" },
+      { "service-account", "EMAIL", "the service account the tasks run as" },
+      { "async", false, "return without waiting for the job to be ready" },
+    },
+  },
+  {
+    path = { "jobs", "describe" }, args = { "JOB" }, run = describe,
+    summary = "Show a job's settings and its last execution.",
+  },
+  {
+    path = { "jobs", "delete" }, args = { "JOB" }, run = delete,
+    summary = "Delete a job and its executions (asks first; --quiet does not).",
+    flags = { { "async", false, "return without waiting for the deletion to finish" } },
+  },
+  {
+    path = { "jobs", "list" }, run = list,
+    summary = "List the jobs of the region.",
+    flags = { common.limit_flag },
+  },
+}
 
 return _M
