@@ -12,6 +12,7 @@
 #include "auth/credentials.h"
 #include "check.h"
 #include "cloudrun.h"
+#include "machine/machine.h"
 
 static int connections;
 static int requests;
@@ -205,16 +206,15 @@ TEST(an_unreachable_endpoint_is_unavailable_and_never_sent)
 
 /* A credential source that hands out token-1, token-2, ... */
 static int fetches;
-static int counting_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at,
-                          cr_error *err)
+static cr_machine *counting_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "token-%d", ++fetches);
-    *token = strdup(buf);
-    *expires_at = time(NULL) + 3600;
-    return 0;
+    return cr_machine_ready_token(buf, time(NULL) + 3600);
 }
-static void no_destroy(void *data) {}
+static void no_destroy(void *data)
+{
+}
 static const cr_credentials_source counting_source = {.type = "test", .fetch = counting_fetch, .destroy = no_destroy};
 
 TEST(a_401_refreshes_the_token_once_and_sends_the_call_again)

@@ -23,13 +23,6 @@ CR_HIDDEN int cr_api_name_is_valid(const char *name, const char *kind);
 /* Whether `id` is a plausible short resource id (no URL syntax in it). */
 CR_HIDDEN int cr_api_id_is_valid(const char *id);
 
-/* Builds METHOD endpoint/v2/path?query (+ JSON body) and sends it under the
-** retry policy; `idempotent` marks a read. min_timeout_ms: the least timeout
-** of one exchange (0: the client's). The one way every method goes out. */
-CR_HIDDEN cJSON *cr_client_send(cr_client *c, const char *method, const char *path, const char *query,
-                                const cJSON *body, int idempotent, const cr_call_options *call, long min_timeout_ms,
-                                cr_error *err);
-
 /* Fills `out` with `in`'s settings, defaults for its zero fields (in may be NULL). */
 CR_HIDDEN void cr_retry_resolve(const cr_retry *in, cr_retry *out);
 

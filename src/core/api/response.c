@@ -86,8 +86,8 @@ cJSON *cr_api_parse_response(const cr_http_response *resp, const char *url, cr_e
         if (!json || !(cJSON_IsObject(json))) {
             cJSON_Delete(json);
             char *ex = excerpt(body, len);
-            cr_error_set(err, "UNKNOWN", status, "%s: the response (HTTP %d) is not a JSON object: \"%s\"", url,
-                         status, ex ? ex : "");
+            cr_error_set(err, "UNKNOWN", status, "%s: the response (HTTP %d) is not a JSON object: \"%s\"", url, status,
+                         ex ? ex : "");
             free(ex);
             return NULL;
         }

@@ -11,6 +11,7 @@
 #include "auth/adc.h"
 #include "auth/credentials.h"
 #include "auth/metadata.h"
+#include "machine/machine.h"
 
 #define ADC_FILE_NAME "application_default_credentials.json"
 
@@ -36,67 +37,149 @@ static void blame_env(cr_error *err, const char *var)
 }
 
 /*
+** Application Default Credentials as a machine: the variable and gcloud's
+** file are read in place; only the metadata server needs the wire (a probe
+** of its root, whose failure is remembered for the process).
+**
 ** Why a file that exists but is broken is an error rather than a reason to
 ** move on: the user pointed at it (or gcloud wrote it) and means it; silently
-** using another identity would be worse than failing. The metadata server is
-** only probed when no file applies, and its verdict kept for the message.
+** using another identity would be worse than failing.
 */
-cr_credentials *cr_credentials_default(cr_error *err)
+typedef struct adc_machine {
+    cr_machine base;
+    cr_credentials *found;
+    char *well_known; /* for the "none found" message */
+    char *host;
+} adc_machine;
+
+static void adc_step(cr_machine *m, cr_step *s)
 {
-    if (!err) {
-        cr_error scratch = CR_ERROR_INIT;
-        cr_credentials *c = cr_credentials_default(&scratch);
-        cr_error_clear(&scratch);
-        return c;
+    (void)s;
+    cr_machine_finish_errorf(m, "INTERNAL", 0, "credentials: nothing left to do");
+}
+
+static void adc_sub_done(cr_machine *m, cr_machine *sub)
+{
+    adc_machine *a = (adc_machine *)m;
+    cr_error probe = CR_ERROR_INIT, err = CR_ERROR_INIT;
+    char *root = cr_machine_take_text(sub, &probe);
+    if (root) {
+        free(root);
+        a->found = cr_credentials_from_metadata(a->host, &err);
+        if (a->found)
+            m->done = 1;
+        else
+            cr_machine_finish_error(m, &err);
+        return;
     }
+    /* The probe's message names the URL already, after "metadata server: ". */
+    const char *why = probe.message ? probe.message : probe.code;
+    if (strncmp(why, "metadata server: ", 17) == 0)
+        why += 17;
+    char *url = cr_metadata_url(a->host, "");
+    cr_machine_finish_errorf(m, "UNAUTHENTICATED", 0,
+                             "no credentials found: $GOOGLE_APPLICATION_CREDENTIALS is unset; %s%s%s; the metadata "
+                             "server at %s did not answer (%s). Set GOOGLE_APPLICATION_CREDENTIALS to a key file, run "
+                             "`gcloud auth application-default login`, or run on Google Cloud",
+                             a->well_known ? "gcloud's file " : "gcloud's file was not looked for (",
+                             a->well_known ? a->well_known : "neither $CLOUDSDK_CONFIG nor $HOME is set",
+                             a->well_known ? " does not exist" : ")", url ? url : a->host, why);
+    free(url);
+    cr_error_clear(&probe);
+}
+
+static void adc_destroy(cr_machine *m)
+{
+    adc_machine *a = (adc_machine *)m;
+    cr_credentials_unref(a->found);
+    free(a->well_known);
+    free(a->host);
+}
+
+static const cr_machine_ops adc_ops = {
+    .what = "credentials lookup",
+    .step = adc_step,
+    .sub_done = adc_sub_done,
+    .destroy = adc_destroy,
+};
+
+/* Ends the machine with what a file gave: the credential, or its error. */
+static cr_machine *adc_settle(adc_machine *a, cr_credentials *c, cr_error *err)
+{
+    if (c) {
+        a->found = c;
+        a->base.done = 1;
+    } else {
+        cr_machine_finish_error(&a->base, err);
+    }
+    return &a->base;
+}
+
+cr_machine *cr_adc_machine(cr_error *err)
+{
+    adc_machine *a = calloc(1, sizeof *a);
+    if (!a) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory looking for credentials");
+        return NULL;
+    }
+    cr_machine_init(&a->base, &adc_ops, NULL);
+    cr_error e = CR_ERROR_INIT;
     const char *env = cr_getenv("GOOGLE_APPLICATION_CREDENTIALS");
     if (env) {
-        cr_credentials *c = cr_credentials_from_file(env, err);
+        cr_credentials *c = cr_credentials_from_file(env, &e);
         if (!c)
-            blame_env(err, "GOOGLE_APPLICATION_CREDENTIALS");
-        return c;
+            blame_env(&e, "GOOGLE_APPLICATION_CREDENTIALS");
+        return adc_settle(a, c, &e);
     }
+    a->well_known = cr_adc_well_known_file();
+    if (a->well_known && access(a->well_known, F_OK) == 0)
+        return adc_settle(a, cr_credentials_from_file(a->well_known, &e), &e);
 
-    char *well_known = cr_adc_well_known_file();
-    if (well_known && access(well_known, F_OK) == 0) {
-        cr_credentials *c = cr_credentials_from_file(well_known, err);
-        free(well_known);
-        return c;
-    }
-
-    char *host = cr_metadata_host(NULL);
-    char *key = host ? cr_metadata_registry_key(host) : NULL;
-    char *probe_url = host ? cr_metadata_url(host, "") : NULL;
-    if (!host || !key || !probe_url) {
-        free(well_known), free(host), free(key), free(probe_url);
+    a->host = cr_metadata_host(NULL);
+    char *key = a->host ? cr_metadata_registry_key(a->host) : NULL;
+    if (!key) {
+        cr_machine_free(&a->base);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory looking for credentials");
         return NULL;
     }
     /* Already in use in this process: no need to ask again. */
-    cr_credentials *c = cr_credentials_lookup(key);
-    if (!c) {
-        cr_error probe = CR_ERROR_INIT;
-        cr_transport *t = cr_curl_transport_new(&probe);
-        char *root = t ? cr_metadata_get(t, host, "", cr_metadata_timeout_ms(), &probe) : NULL;
-        cr_transport_free(t);
-        if (root) {
-            free(root);
-            c = cr_credentials_from_metadata(host, err);
-        } else {
-            /* The probe's message names the URL already, after "metadata server: ". */
-            const char *why = probe.message ? probe.message : probe.code;
-            if (strncmp(why, "metadata server: ", 17) == 0)
-                why += 17;
-            cr_error_set(err, "UNAUTHENTICATED", 0,
-                         "no credentials found: $GOOGLE_APPLICATION_CREDENTIALS is unset; %s%s%s; the metadata "
-                         "server at %s did not answer (%s). Set GOOGLE_APPLICATION_CREDENTIALS to a key file, run "
-                         "`gcloud auth application-default login`, or run on Google Cloud",
-                         well_known ? "gcloud's file " : "gcloud's file was not looked for (",
-                         well_known ? well_known : "neither $CLOUDSDK_CONFIG nor $HOME is set",
-                         well_known ? " does not exist" : ")", probe_url, why);
-        }
-        cr_error_clear(&probe);
+    cr_credentials *known = cr_credentials_lookup(key);
+    free(key);
+    if (known)
+        return adc_settle(a, known, &e);
+    cr_machine *probe = cr_metadata_lookup_machine("", err);
+    if (!probe) {
+        cr_machine_free(&a->base);
+        return NULL;
     }
-    free(well_known), free(host), free(key), free(probe_url);
+    cr_machine_push(&a->base, probe);
+    return &a->base;
+}
+
+cr_credentials *cr_adc_take(cr_machine *m, cr_error *err)
+{
+    adc_machine *a = (adc_machine *)m;
+    if (a->found) {
+        cr_credentials *c = a->found;
+        a->found = NULL;
+        return c;
+    }
+    cr_machine_take_text(m, err); /* no text: hands the error over */
+    return NULL;
+}
+
+cr_credentials *cr_credentials_default(cr_error *err)
+{
+    cr_error scratch = CR_ERROR_INIT;
+    if (!err)
+        err = &scratch;
+    cr_credentials *c = NULL;
+    cr_machine *m = cr_adc_machine(err);
+    if (m) {
+        cr_machine_run(m);
+        c = cr_adc_take(m, err);
+        cr_machine_free(m);
+    }
+    cr_error_clear(&scratch);
     return c;
 }

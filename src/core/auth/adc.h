@@ -12,4 +12,11 @@
 ** or NULL when neither variable is set. */
 CR_HIDDEN char *cr_adc_well_known_file(void);
 
+/* The ADC chain as a machine: $GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
+** file, then a probe of the metadata server (a SEND). Its result is taken
+** with cr_adc_take: a credential (a new reference), or NULL with err set,
+** naming every place looked at when none was found. */
+CR_HIDDEN cr_machine *cr_adc_machine(cr_error *err);
+CR_HIDDEN cr_credentials *cr_adc_take(cr_machine *m, cr_error *err);
+
 #endif

@@ -31,7 +31,16 @@ static void user_destroy(void *data)
     }
 }
 
-static int user_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
+/* The endpoint rotated the refresh token: the old one may no longer work.
+** Only the one fetch in flight for this source writes it. */
+static void user_rotated(void *data, char *refresh_token)
+{
+    user_source *u = data;
+    cr_secret_free(u->refresh_token);
+    u->refresh_token = refresh_token;
+}
+
+static cr_machine *user_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
 {
     user_source *u = data;
     char *id = cr_url_escape(u->client_id), *secret = cr_url_escape(u->client_secret),
@@ -45,18 +54,12 @@ static int user_fetch(void *data, cr_transport *t, long timeout_ms, char **token
     cr_secret_free(refresh);
     if (!form) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", u->token_uri);
-        return -1;
+        return NULL;
     }
-    char *rotated = NULL;
-    int rc =
-        cr_token_exchange_form(t, "token endpoint", u->token_uri, form, timeout_ms, token, expires_at, &rotated, err);
+    cr_machine *m =
+        cr_token_exchange_machine(creds, "token endpoint", u->token_uri, form, timeout_ms, user_rotated, u, err);
     cr_secret_free(form);
-    if (rc == 0 && rotated) {
-        /* The old one may no longer work: from now on, the new one. */
-        cr_secret_free(u->refresh_token);
-        u->refresh_token = rotated;
-    }
-    return rc;
+    return m;
 }
 
 static const cr_credentials_source authorized_user_source = {

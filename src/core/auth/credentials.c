@@ -6,22 +6,29 @@
 ** metadata.c); this file only decides when, and keeps the result.
 */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <openssl/evp.h>
 
 #include "auth/credentials.h"
+#include "machine/machine.h"
 
 struct cr_credentials {
     /* Immutable after construction. */
-    const cr_credentials_source *source; /* NULL: a static access token */
+    const cr_credentials_source *source; /* NULL: a fixed access token */
     void *data;
-    char *key; /* registry key, NULL when not registered */
+    char *key;       /* registry key, NULL when not registered */
+    char *store_key; /* "<type>:<hex>": the key drivers store tokens under */
     char *account;
     char *quota_project;
     char *origin;
+    char *fixed_token; /* a fixed access token (source NULL) */
+    int64_t fixed_expires_at;
 
     /* Guarded by registry_lock. */
     long refs;
@@ -29,15 +36,9 @@ struct cr_credentials {
 
     /* Guarded by lock. */
     pthread_mutex_t lock;
-    pthread_cond_t refreshed;
-    int refreshing;           /* one thread is fetching; others wait on `refreshed` */
-    unsigned long generation; /* bumped at the end of every fetch */
-    int last_failed;          /* the fetch that ended `generation` failed with last_error */
-    cr_error last_error;
-    char *token;
-    int64_t expires_at;
     long timeout_ms;
-    cr_transport *transport; /* used only by the refreshing thread */
+    void *slot; /* the driver's token store entry */
+    void (*slot_drop)(void *);
 
     /* Guarded by project_lock: the project, from the file or looked up once;
     ** and every $GOOGLE_CLOUD_QUOTA_PROJECT value seen, kept until the end so
@@ -55,27 +56,17 @@ struct quota_override {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static cr_credentials *registry;
 
-static void error_copy(cr_error *dst, const cr_error *src)
-{
-    if (!dst)
-        return;
-    cr_error_set(dst, src->code, src->status, "%s", src->message ? src->message : src->code);
-    dst->retryable = src->retryable;
-    dst->sent = src->sent;
-    dst->details = src->details ? cJSON_Duplicate(src->details, 1) : NULL;
-}
-
 static void destroy(cr_credentials *c)
 {
+    if (c->slot && c->slot_drop)
+        c->slot_drop(c->slot);
     if (c->source && c->source->destroy)
         c->source->destroy(c->data);
-    cr_transport_free(c->transport);
-    cr_secret_free(c->token);
-    cr_error_clear(&c->last_error);
+    cr_secret_free(c->fixed_token);
     pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->refreshed);
     pthread_mutex_destroy(&c->project_lock);
     free(c->key);
+    free(c->store_key);
     free(c->account);
     free(c->project);
     free(c->quota_project);
@@ -108,6 +99,25 @@ cr_credentials *cr_credentials_lookup(const char *key)
 }
 
 /*
+** The store key: the registry key hashed (it names files and accounts, and
+** drivers put it into shared memory and logs), or for a source that is not
+** shared a number of its own, so that two such objects never share a token.
+*/
+static char *make_store_key(const char *type, const char *registry_key)
+{
+    static atomic_ulong serial;
+    char hex[65];
+    if (registry_key) {
+        if (cr_sha256_hex(registry_key, strlen(registry_key), hex) < 0)
+            return NULL;
+        hex[32] = '\0';
+        return cr_asprintf("%s:%s", type, hex);
+    }
+    return cr_asprintf("%s:local-%lu-%lu", type, (unsigned long)getpid(),
+                       (unsigned long)atomic_fetch_add(&serial, 1) + 1);
+}
+
+/*
 ** Why the lookup and the insertion happen under one lock: two threads loading
 ** the same key file at once must still end up with one object, one cache.
 */
@@ -133,14 +143,14 @@ cr_credentials *cr_credentials_intern(const cr_credentials_desc *d, cr_error *er
     c->refs = 1;
     c->timeout_ms = CR_TOKEN_TIMEOUT_MS;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->refreshed, NULL);
     pthread_mutex_init(&c->project_lock, NULL);
     c->key = cr_strdup(d->key);
+    c->store_key = make_store_key(d->source ? d->source->type : "access_token", d->key);
     c->account = cr_strdup(d->account);
     c->project = cr_strdup(d->project);
     c->origin = cr_strdup(d->origin);
     c->quota_project = cr_strdup(d->quota_project);
-    if ((d->key && !c->key) || (d->account && !c->account) || (d->project && !c->project) ||
+    if (!c->store_key || (d->key && !c->key) || (d->account && !c->account) || (d->project && !c->project) ||
         (d->origin && !c->origin) || (d->quota_project && !c->quota_project)) {
         destroy(c);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
@@ -182,9 +192,9 @@ cr_credentials *cr_credentials_from_access_token(const char *token, int64_t expi
     cr_credentials *c = cr_credentials_intern(&d, err);
     if (!c)
         return NULL;
-    c->token = cr_strdup(token);
-    c->expires_at = expires_at;
-    if (!c->token) {
+    c->fixed_token = cr_strdup(token);
+    c->fixed_expires_at = expires_at;
+    if (!c->fixed_token) {
         cr_credentials_unref(c);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
         return NULL;
@@ -232,152 +242,69 @@ void cr_credentials_set_timeout_ms(cr_credentials *c, long timeout_ms)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Must hold c->lock. A static token is always usable; a fetched one until
-** the refresh margin before it expires. */
-static int cached_token_usable(const cr_credentials *c, int64_t now)
+long cr_credentials_timeout_ms(cr_credentials *c)
 {
-    if (!c->token)
-        return 0;
-    if (!c->source)
-        return 1;
-    return now < c->expires_at - CR_TOKEN_REFRESH_MARGIN;
+    pthread_mutex_lock(&c->lock);
+    long ms = c->timeout_ms;
+    pthread_mutex_unlock(&c->lock);
+    return ms;
 }
 
-/* Must hold c->lock. */
-static int hand_out(const cr_credentials *c, char **token, int64_t *expires_at, cr_error *err)
+const char *cr_credentials_fixed_token(const cr_credentials *c, int64_t *expires_at)
 {
-    *token = cr_strdup(c->token);
-    if (!*token) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory copying a token");
-        return -1;
-    }
+    if (!c || c->source)
+        return NULL;
     if (expires_at)
-        *expires_at = c->expires_at;
-    return 0;
+        *expires_at = c->fixed_expires_at;
+    return c->fixed_token;
 }
 
-/*
-** Why a flag and a condition variable rather than holding the lock across
-** the fetch: exactly one request is in flight, while invalidate() and
-** set_timeout() stay instant. A thread that waited for a refresh takes that
-** refresh's outcome — its token even when it is already inside the margin
-** (a short-lived token must not send every waiter back to the server), or
-** its error (a dead token endpoint is asked once, not once per waiter).
-*/
-int cr_credentials_token(cr_credentials *c, char **token, int64_t *expires_at, cr_error *err)
+int64_t cr_credentials_fixed_expiry(const cr_credentials *c)
 {
-    return cr_credentials_token_within(c, 0, token, expires_at, err);
+    return c && !c->source ? c->fixed_expires_at : 0;
 }
 
-int cr_credentials_token_within(cr_credentials *c, long within_ms, char **token, int64_t *expires_at, cr_error *err)
+cr_machine *cr_credentials_fetch(cr_credentials *c, long timeout_ms, cr_error *err)
 {
-    if (!err) {
-        /* The sources write into the error as they go; give them one. */
-        cr_error scratch = CR_ERROR_INIT;
-        int rc = cr_credentials_token_within(c, within_ms, token, expires_at, &scratch);
-        cr_error_clear(&scratch);
-        return rc;
+    if (!c) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "cr_credentials_fetch: no credentials");
+        return NULL;
     }
-    if (!c || !token) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "cr_credentials_token: no credentials or no place for the token");
-        return -1;
+    if (!c->source) {
+        cr_error_set(err, "UNAUTHENTICATED", 0, "a fixed access token cannot be fetched again");
+        return NULL;
     }
-    *token = NULL;
-    int rc;
-    pthread_mutex_lock(&c->lock);
-    for (;;) {
-        if (cached_token_usable(c, cr_unix_time())) {
-            rc = hand_out(c, token, expires_at, err);
-            pthread_mutex_unlock(&c->lock);
-            return rc;
-        }
-        if (!c->source) {
-            /* A static token that was invalidated: there is nothing to refresh from. */
-            pthread_mutex_unlock(&c->lock);
-            cr_error_set(err, "UNAUTHENTICATED", 0, "the access token was rejected and cannot be refreshed");
-            return -1;
-        }
-        if (!c->refreshing)
-            break;
-        unsigned long gen = c->generation;
-        while (c->refreshing)
-            pthread_cond_wait(&c->refreshed, &c->lock);
-        if (c->generation != gen) {
-            if (c->last_failed) {
-                error_copy(err, &c->last_error);
-                pthread_mutex_unlock(&c->lock);
-                return -1;
-            }
-            if (c->token) {
-                rc = hand_out(c, token, expires_at, err);
-                pthread_mutex_unlock(&c->lock);
-                return rc;
-            }
-        }
-        /* Invalidated meanwhile: go round and refresh. */
-    }
-
-    c->refreshing = 1;
-    long timeout_ms = c->timeout_ms;
-    if (within_ms > 0 && within_ms < timeout_ms)
-        timeout_ms = within_ms;
-    if (!c->transport)
-        c->transport = cr_curl_transport_new(err);
-    cr_transport *t = c->transport;
-    pthread_mutex_unlock(&c->lock);
-
-    char *fresh = NULL;
-    int64_t fresh_exp = 0;
-    rc = t ? c->source->fetch(c->data, t, timeout_ms, &fresh, &fresh_exp, err) : -1;
-
-    pthread_mutex_lock(&c->lock);
-    c->refreshing = 0;
-    c->generation++;
-    if (rc == 0) {
-        cr_secret_free(c->token);
-        c->token = fresh;
-        c->expires_at = fresh_exp;
-        c->last_failed = 0;
-        cr_error_clear(&c->last_error);
-        rc = hand_out(c, token, expires_at, err);
-    } else {
-        c->last_failed = 1;
-        error_copy(&c->last_error, err);
-    }
-    pthread_cond_broadcast(&c->refreshed);
-    pthread_mutex_unlock(&c->lock);
-    return rc;
+    return c->source->fetch(c, c->data, timeout_ms > 0 ? timeout_ms : cr_credentials_timeout_ms(c), err);
 }
 
-void cr_credentials_invalidate(cr_credentials *c, const char *token)
+/* Under the lock, so that a fetch this refusal causes already sees the
+** source's new mode (the self-signed JWT's fallback). */
+void cr_credentials_refused(cr_credentials *c)
 {
-    if (!c || !token || !c->source)
+    if (!c || !c->source || !c->source->refused)
         return;
     pthread_mutex_lock(&c->lock);
-    int dropped = c->token && strcmp(c->token, token) == 0;
-    if (dropped) {
-        cr_secret_free(c->token);
-        c->token = NULL;
-        c->expires_at = 0;
-        /* Under the lock, so that the refresh this drop causes already sees
-        ** the source's new mode (the self-signed JWT's fallback). */
-        if (c->source->invalidated)
-            c->source->invalidated(c->data);
-    }
+    c->source->refused(c->data);
     pthread_mutex_unlock(&c->lock);
 }
 
-int64_t cr_credentials_expires_at(cr_credentials *c)
+void *cr_credentials_slot(cr_credentials *c, void *(*make)(cr_credentials *), void (*drop)(void *))
 {
-    if (!c)
-        return 0;
     pthread_mutex_lock(&c->lock);
-    int64_t at = c->token ? c->expires_at : 0;
+    if (!c->slot && (c->slot = make(c)))
+        c->slot_drop = drop;
+    void *slot = c->slot;
     pthread_mutex_unlock(&c->lock);
-    return at;
+    return slot;
 }
 
 const char *cr_credentials_key(const cr_credentials *c)
+{
+    return c ? c->store_key : NULL;
+}
+
+/* The registry key, for credentials built on another (impersonation). */
+const char *cr_credentials_registry_key(const cr_credentials *c)
 {
     return c ? c->key : NULL;
 }
@@ -445,24 +372,55 @@ const char *cr_credentials_origin(const cr_credentials *c)
     return c ? c->origin : NULL;
 }
 
+const char *cr_credentials_known_project(const cr_credentials *cc)
+{
+    if (!cc)
+        return NULL;
+    cr_credentials *c = (cr_credentials *)cc;
+    pthread_mutex_lock(&c->project_lock);
+    const char *p = c->project;
+    pthread_mutex_unlock(&c->project_lock);
+    return p;
+}
+
+void cr_credentials_set_project(cr_credentials *c, const char *project)
+{
+    if (!c || !project || !*project)
+        return;
+    pthread_mutex_lock(&c->project_lock);
+    if (!c->project)
+        c->project = cr_strdup(project);
+    pthread_mutex_unlock(&c->project_lock);
+}
+
+cr_machine *cr_credentials_project_machine(cr_credentials *c, long timeout_ms)
+{
+    if (!c || !c->source || !c->source->project)
+        return NULL;
+    return c->source->project(c->data, timeout_ms);
+}
+
 /*
 ** The project from the key file, or — for a source that can look it up, the
-** metadata server — asked once and then kept. A failed lookup is not
-** remembered, so a later call may succeed; the string lives as long as creds.
+** metadata server — asked once (a machine, run here by the blocking driver)
+** and then kept. A failed lookup is not remembered, so a later call may
+** succeed; the string lives as long as creds.
 */
 const char *cr_credentials_project(const cr_credentials *cc)
 {
     if (!cc)
         return NULL;
     cr_credentials *c = (cr_credentials *)cc; /* the lookup fills a cache */
-    pthread_mutex_lock(&c->project_lock);
-    if (!c->project && c->source && c->source->project) {
-        pthread_mutex_lock(&c->lock);
-        long timeout_ms = c->timeout_ms;
-        pthread_mutex_unlock(&c->lock);
-        c->project = c->source->project(c->data, timeout_ms);
-    }
-    const char *p = c->project;
-    pthread_mutex_unlock(&c->project_lock);
-    return p;
+    const char *known = cr_credentials_known_project(c);
+    if (known)
+        return known;
+    cr_machine *m = cr_credentials_project_machine(c, cr_credentials_timeout_ms(c));
+    if (!m)
+        return NULL;
+    cr_machine_run(m);
+    char *found = cr_machine_take_text(m, NULL);
+    cr_machine_free(m);
+    cr_credentials_set_project(c, found);
+    free(found);
+    return cr_credentials_known_project(c);
 }

@@ -1,7 +1,8 @@
 /*
 ** credentials.h — the credential object as the auth files share it: a
-** source (how to fetch a token) plus the process-wide registry and the token
-** cache that credentials.c owns. Internal to the core.
+** source (how to fetch a token: a machine) plus the process-wide registry
+** that credentials.c owns, and one slot a driver may hang its token store
+** entry on. Internal to the core.
 */
 #ifndef CR_AUTH_CREDENTIALS_H
 #define CR_AUTH_CREDENTIALS_H
@@ -19,29 +20,28 @@
 #define CR_METADATA_PROBE_TIMEOUT_MS 2000L
 
 /*
-** What a kind of credential knows how to do. `fetch` gets a new token over
-** `t` (a transport owned by the credential, handed exclusively to the one
-** thread that refreshes); it returns 0 with *token (a new string, freed with
-** cr_secret_free) and *expires_at set, or -1 with err set. `destroy` frees
-** the source's data. `project` (optional) looks the project up when no file
-** said it; it returns a new string or NULL. `invalidated` (optional) is
-** told when the current token was dropped by cr_credentials_invalidate (the
-** API refused it); it may run while another thread is inside `fetch`.
-** `account` (optional) names the account when it is learnt only later (the
-** metadata server's email): a string owned by data, set at most once.
+** What a kind of credential knows how to do. `fetch` makes a machine whose
+** result is a new token (each exchange waits at most timeout_ms), or NULL
+** with err set; the machine holds a reference to creds while it runs. `destroy` frees the source's data. `project`
+*(optional)
+** makes a machine whose text result is the project, when no file said it.
+** `refused` (optional) is told that the API refused the current token; it
+** may run while a fetch machine of the source is running. `account`
+** (optional) names the account when it is learnt only later (the metadata
+** server's email): a string owned by data, set at most once.
 */
 typedef struct cr_credentials_source {
     const char *type;
-    int (*fetch)(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err);
+    cr_machine *(*fetch)(cr_credentials *creds, void *data, long timeout_ms, cr_error *err);
     void (*destroy)(void *data);
-    char *(*project)(void *data, long timeout_ms);
-    void (*invalidated)(void *data);
+    cr_machine *(*project)(void *data, long timeout_ms);
+    void (*refused)(void *data);
     const char *(*account)(void *data);
 } cr_credentials_source;
 
 /* Describes a credential being made; strings are copied. */
 typedef struct cr_credentials_desc {
-    const cr_credentials_source *source; /* NULL: a static token */
+    const cr_credentials_source *source; /* NULL: a fixed token */
     void *data;                          /* owned by the new object (or destroyed) */
     const char *key;                     /* registry key; NULL: not shared */
     const char *account;
@@ -58,21 +58,36 @@ typedef struct cr_credentials_desc {
 */
 CR_HIDDEN cr_credentials *cr_credentials_intern(const cr_credentials_desc *desc, cr_error *err);
 
-/* The registered credential with this key, as a new reference, or NULL. */
-CR_HIDDEN cr_credentials *cr_credentials_lookup(const char *key);
-
-/* Timeout of each token request this credential makes (ms, > 0). Tests and
-** clients with a short deadline use it. */
-CR_HIDDEN void cr_credentials_set_timeout_ms(cr_credentials *creds, long timeout_ms);
-
 /* The registry key (owned by creds), NULL when not registered. */
-CR_HIDDEN const char *cr_credentials_key(const cr_credentials *creds);
+CR_HIDDEN const char *cr_credentials_registry_key(const cr_credentials *creds);
 
-/* cr_credentials_token, but a fetch it makes waits at most timeout_ms (when
-** shorter than the credential's own): a credential used as the source of
-** another one fails within the outer deadline. */
-CR_HIDDEN int cr_credentials_token_within(cr_credentials *creds, long timeout_ms, char **token, int64_t *expires_at,
-                                          cr_error *err);
+/* The registered credential with this registry key, as a new reference, or NULL. */
+CR_HIDDEN cr_credentials *cr_credentials_lookup(const char *registry_key);
+
+/* Timeout of each token request this credential's fetches make (ms, > 0). */
+CR_HIDDEN void cr_credentials_set_timeout_ms(cr_credentials *creds, long timeout_ms);
+CR_HIDDEN long cr_credentials_timeout_ms(cr_credentials *creds);
+
+/* The fixed token of a cr_credentials_from_access_token credential (owned by
+** creds), or NULL for one that fetches. */
+CR_HIDDEN const char *cr_credentials_fixed_token(const cr_credentials *creds, int64_t *expires_at);
+CR_HIDDEN int64_t cr_credentials_fixed_expiry(const cr_credentials *creds);
+
+/* Whether the source can look its project up (a machine, see cr_credentials_project_machine). */
+CR_HIDDEN cr_machine *cr_credentials_project_machine(cr_credentials *creds, long timeout_ms);
+
+/* Records the project a lookup found (copied), unless one is known. */
+CR_HIDDEN void cr_credentials_set_project(cr_credentials *creds, const char *project);
+
+/* The project known so far (from the file, or a finished lookup), without asking anyone. */
+CR_HIDDEN const char *cr_credentials_known_project(const cr_credentials *creds);
+
+/*
+** The driver's slot: the first call for a credential makes the entry with
+** make() (under the credential's lock); every later call returns the same
+** one. drop() frees it with the credential. NULL when make() failed.
+*/
+CR_HIDDEN void *cr_credentials_slot(cr_credentials *creds, void *(*make)(cr_credentials *), void (*drop)(void *));
 
 /* Lower-case hex SHA-256 of data: how a secret takes part in a registry key
 ** without being in it. Returns 0, or -1 when OpenSSL fails. */

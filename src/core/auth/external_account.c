@@ -6,6 +6,7 @@
 ** never quoted — nor is anything read from the subject token's source.
 */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "auth/jwt.h"
 #include "auth/keyfile.h"
 #include "auth/token_exchange.h"
+#include "machine/machine.h"
 
 #define TOKEN_EXCHANGE_GRANT "urn:ietf:params:oauth:grant-type:token-exchange"
 #define ACCESS_TOKEN_TYPE "urn:ietf:params:oauth:token-type:access_token"
@@ -90,58 +92,97 @@ static char *subject_from(const ext_source *x, const char *raw, size_t len, cons
     return out;
 }
 
-static char *subject_from_url(const ext_source *x, cr_transport *t, long timeout_ms, cr_error *err)
+/* GET the subject token's URL (with the file's headers): a token result. */
+typedef struct url_machine {
+    cr_machine base;
+    cr_http_request req;
+    const ext_source *x; /* alive: the fetch machine holds the credential */
+} url_machine;
+
+static void url_step(cr_machine *m, cr_step *s)
 {
-    cr_http_request req = {.method = "GET", .timeout_ms = timeout_ms};
-    cr_http_response resp = {0};
-    int ok = (req.url = cr_strdup(x->url)) != NULL;
-    for (const cJSON *h = x->headers ? x->headers->child : NULL; ok && h; h = h->next)
-        ok = cr_header_add(&req.headers, h->string, h->valuestring) == 0;
-    if (!ok) {
-        cr_http_request_clear(&req);
+    url_machine *u = (url_machine *)m;
+    s->kind = CR_STEP_SEND;
+    s->request = &u->req;
+}
+
+static void url_respond(cr_machine *m, cr_http_response *resp)
+{
+    url_machine *u = (url_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    char *out = NULL;
+    if (resp->status != 200) {
+        /* The body is not quoted: whatever serves subject tokens may echo one. */
+        const char *code = resp->status >= 500 ? "UNAVAILABLE" : cr_code_for_http_status((int)resp->status);
+        cr_error_set(&err, code, (int)resp->status, "subject token URL %s answered %ld", u->x->url, resp->status);
+    } else {
+        char where[1024];
+        snprintf(where, sizeof where, "URL %s", u->x->url);
+        out = subject_from(u->x, resp->body ? resp->body : "", resp->body ? resp->body_len : 0, where, &err);
+    }
+    if (out) {
+        cr_machine_finish_token(m, out, 0);
+        cr_secret_free(out);
+    } else {
+        cr_machine_finish_error(m, &err);
+    }
+}
+
+static void url_fail(cr_machine *m, cr_error *err)
+{
+    url_machine *u = (url_machine *)m;
+    cr_auth_transport_error(err, "subject token URL", u->x->url);
+    cr_machine_finish_error(m, err);
+}
+
+static void url_destroy(cr_machine *m)
+{
+    cr_http_request_clear(&((url_machine *)m)->req);
+}
+
+static const cr_machine_ops url_ops = {
+    .what = "subject token URL",
+    .step = url_step,
+    .respond = url_respond,
+    .fail = url_fail,
+    .destroy = url_destroy,
+};
+
+static cr_machine *subject_url_machine(const ext_source *x, long timeout_ms, cr_error *err)
+{
+    url_machine *u = calloc(1, sizeof *u);
+    if (!u) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "subject token URL %s: out of memory", x->url);
         return NULL;
     }
-    int rc = cr_transport_perform(t, &req, &resp, err);
-    cr_http_request_clear(&req);
-    if (rc < 0) {
-        cr_auth_transport_error(err, "subject token URL", x->url);
+    cr_machine_init(&u->base, &url_ops, NULL);
+    u->x = x;
+    snprintf(u->req.method, sizeof u->req.method, "GET");
+    u->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    u->req.idempotent = 1;
+    int ok = (u->req.url = cr_strdup(x->url)) != NULL;
+    for (const cJSON *h = x->headers ? x->headers->child : NULL; ok && h; h = h->next)
+        ok = cr_header_add(&u->req.headers, h->string, h->valuestring) == 0;
+    if (!ok) {
+        cr_machine_free(&u->base);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "subject token URL %s: out of memory", x->url);
         return NULL;
     }
-    char *out = NULL;
-    if (resp.status != 200) {
-        /* The body is not quoted: whatever serves subject tokens may echo one. */
-        const char *code = resp.status >= 500 ? "UNAVAILABLE" : cr_code_for_http_status((int)resp.status);
-        cr_error_set(err, code, (int)resp.status, "subject token URL %s answered %ld", x->url, resp.status);
-    } else {
-        char where[1024];
-        snprintf(where, sizeof where, "URL %s", x->url);
-        out = subject_from(x, resp.body ? resp.body : "", resp.body ? resp.body_len : 0, where, err);
-    }
-    cr_http_response_clear(&resp);
-    return out;
+    return &u->base;
 }
 
-static char *subject_token(const ext_source *x, cr_transport *t, long timeout_ms, cr_error *err)
+/* The subject token from the file, read now (files rotate), or NULL with err. */
+static char *subject_from_file(const ext_source *x, cr_error *err)
 {
-    char *out;
-    if (x->url) {
-        out = subject_from_url(x, t, timeout_ms, err);
-    } else {
-        size_t len = 0;
-        char *raw = cr_read_file(x->file, &len, "subject token file", err);
-        if (!raw) {
-            out = NULL;
-        } else {
-            char where[1024];
-            snprintf(where, sizeof where, "file %s", x->file);
-            out = subject_from(x, raw, len, where, err);
-            cr_wipe(raw, len);
-            free(raw);
-        }
-    }
-    if (!out)
-        blame(err, x->what, "credential_source");
+    size_t len = 0;
+    char *raw = cr_read_file(x->file, &len, "subject token file", err);
+    if (!raw)
+        return NULL;
+    char where[1024];
+    snprintf(where, sizeof where, "file %s", x->file);
+    char *out = subject_from(x, raw, len, where, err);
+    cr_wipe(raw, len);
+    free(raw);
     return out;
 }
 
@@ -172,34 +213,113 @@ done:
     return form;
 }
 
-static int ext_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
+/*
+** The subject token (read from its file, or fetched from its URL), traded at
+** STS, and the STS token traded at IAM Credentials when the file asks for
+** impersonation. Each exchange is a sub-machine; `stage` says which finished.
+*/
+typedef struct ext_machine {
+    cr_machine base;
+    cr_credentials *creds; /* keeps `x` alive */
+    ext_source *x;
+    long timeout_ms;
+    int stage; /* 0: subject token from the URL, 1: STS, 2: IAM */
+} ext_machine;
+
+static void ext_step(cr_machine *m, cr_step *s)
 {
-    ext_source *x = data;
-    char *subject = subject_token(x, t, timeout_ms, err);
-    if (!subject)
-        return -1;
-    char *form = sts_form(x, subject);
+    (void)s;
+    cr_machine_finish_errorf(m, "INTERNAL", 0, "external account: nothing left to do");
+}
+
+/* Takes the subject token (a secret). */
+static void trade_at_sts(ext_machine *e, char *subject)
+{
+    cr_error err = CR_ERROR_INIT;
+    char *form = sts_form(e->x, subject);
     cr_secret_free(subject);
     if (!form) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "STS endpoint %s: out of memory", x->token_url);
-        return -1;
+        cr_machine_finish_errorf(&e->base, "RESOURCE_EXHAUSTED", 0, "STS endpoint %s: out of memory", e->x->token_url);
+        return;
     }
-    char *sts = NULL;
-    int64_t sts_exp = 0;
-    int rc = cr_token_exchange_form(t, "STS endpoint", x->token_url, form, timeout_ms, &sts, &sts_exp, NULL, err);
+    cr_machine *sts =
+        cr_token_exchange_machine(NULL, "STS endpoint", e->x->token_url, form, e->timeout_ms, NULL, NULL, &err);
     cr_secret_free(form);
-    if (rc < 0)
-        return -1;
-    if (!x->impersonation_url) {
-        *token = sts;
-        *expires_at = sts_exp;
-        return 0;
+    if (!sts)
+        cr_machine_finish_error(&e->base, &err);
+    e->stage = 1;
+    cr_machine_push(&e->base, sts);
+}
+
+static void ext_sub_done(cr_machine *m, cr_machine *sub)
+{
+    ext_machine *e = (ext_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    char *token = NULL;
+    int64_t exp = 0;
+    if (cr_machine_take_token(sub, &token, &exp, &err) < 0) {
+        if (e->stage == 0)
+            blame(&err, e->x->what, "credential_source");
+        cr_machine_finish_error(m, &err);
+        return;
     }
-    int rejected = 0;
-    rc =
-        cr_iam_generate_access_token(t, x->impersonation_url, sts, NULL, timeout_ms, token, expires_at, &rejected, err);
-    cr_secret_free(sts);
-    return rc;
+    if (e->stage == 0) {
+        trade_at_sts(e, token);
+        return;
+    }
+    if (e->stage == 1 && e->x->impersonation_url) {
+        cr_machine *iam = cr_iam_machine(e->x->impersonation_url, token, NULL, e->timeout_ms, &err);
+        cr_secret_free(token);
+        if (!iam)
+            cr_machine_finish_error(m, &err);
+        e->stage = 2;
+        cr_machine_push(m, iam);
+        return;
+    }
+    cr_machine_finish_token(m, token, exp);
+    cr_secret_free(token);
+}
+
+static void ext_machine_destroy(cr_machine *m)
+{
+    cr_credentials_unref(((ext_machine *)m)->creds);
+}
+
+static const cr_machine_ops ext_ops = {
+    .what = "external account",
+    .step = ext_step,
+    .sub_done = ext_sub_done,
+    .destroy = ext_machine_destroy,
+};
+
+static cr_machine *ext_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
+{
+    ext_machine *e = calloc(1, sizeof *e);
+    if (!e) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+        return NULL;
+    }
+    cr_machine_init(&e->base, &ext_ops, NULL);
+    e->creds = cr_credentials_ref(creds);
+    e->x = data;
+    e->timeout_ms = timeout_ms;
+    if (e->x->url) {
+        cr_machine *get = subject_url_machine(e->x, timeout_ms, err);
+        if (!get) {
+            cr_machine_free(&e->base);
+            return NULL;
+        }
+        cr_machine_push(&e->base, get);
+        return &e->base;
+    }
+    char *subject = subject_from_file(e->x, err);
+    if (!subject) {
+        blame(err, e->x->what, "credential_source");
+        cr_machine_free(&e->base);
+        return NULL;
+    }
+    trade_at_sts(e, subject);
+    return &e->base;
 }
 
 static const cr_credentials_source external_account_source = {

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/credentials.h"
 #include "auth/iam.h"
 #include "auth/jwt.h"
 #include "auth/token_exchange.h"
+#include "machine/machine.h"
 
 char *cr_iam_target_from_url(const char *url)
 {
@@ -145,43 +147,87 @@ static const char *error_code(const cr_http_response *resp)
     return code;
 }
 
-int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *bearer, const cJSON *delegates,
-                                 long timeout_ms, char **token, int64_t *expires_at, int *rejected_bearer,
-                                 cr_error *err)
+typedef struct iam_machine {
+    cr_machine base;
+    cr_http_request req;
+    char *url;
+} iam_machine;
+
+static void iam_step(cr_machine *m, cr_step *s)
 {
-    *token = NULL;
-    *rejected_bearer = 0;
-    cr_http_request req = {.method = "POST", .timeout_ms = timeout_ms};
-    cr_http_response resp = {0};
-    char *auth = cr_asprintf("Bearer %s", bearer);
-    req.url = cr_strdup(url);
-    req.body = request_body(delegates);
-    int ok = auth && req.url && req.body && cr_header_add(&req.headers, "Authorization", auth) == 0 &&
-             cr_header_add(&req.headers, "Content-Type", "application/json") == 0 &&
-             cr_header_add(&req.headers, "Accept", "application/json") == 0;
-    cr_secret_free(auth);
-    if (!ok) {
-        cr_http_request_clear(&req);
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "IAM Credentials %s: out of memory", url);
-        return -1;
-    }
-    req.body_len = strlen(req.body);
-    int rc = cr_transport_perform(t, &req, &resp, err);
-    cr_http_request_clear(&req);
-    if (rc < 0) {
-        cr_auth_transport_error(err, "IAM Credentials", url);
-        return -1;
-    }
-    if (resp.status >= 200 && resp.status < 300) {
-        rc = parse_answer(&resp, url, token, expires_at, err);
+    iam_machine *x = (iam_machine *)m;
+    s->kind = CR_STEP_SEND;
+    s->request = &x->req;
+}
+
+static void iam_respond(cr_machine *m, cr_http_response *resp)
+{
+    iam_machine *x = (iam_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    char *token = NULL;
+    int64_t exp = 0;
+    if (resp->status >= 200 && resp->status < 300) {
+        if (parse_answer(resp, x->url, &token, &exp, &err) == 0) {
+            cr_machine_finish_token(m, token, exp);
+            cr_secret_free(token);
+            return;
+        }
     } else {
         char detail[512];
-        cr_auth_error_text(&resp, detail, sizeof detail);
-        cr_error_set(err, error_code(&resp), (int)resp.status, "IAM Credentials %s answered %ld%s", url, resp.status,
-                     detail);
-        *rejected_bearer = resp.status == 401;
-        rc = -1;
+        cr_auth_error_text(resp, detail, sizeof detail);
+        cr_error_set(&err, error_code(resp), (int)resp->status, "IAM Credentials %s answered %ld%s", x->url,
+                     resp->status, detail);
     }
-    cr_http_response_clear(&resp);
-    return rc;
+    cr_machine_finish_error(m, &err);
+}
+
+static void iam_fail(cr_machine *m, cr_error *err)
+{
+    iam_machine *x = (iam_machine *)m;
+    cr_auth_transport_error(err, "IAM Credentials", x->url);
+    cr_machine_finish_error(m, err);
+}
+
+static void iam_destroy(cr_machine *m)
+{
+    iam_machine *x = (iam_machine *)m;
+    cr_http_request_clear(&x->req);
+    free(x->url);
+}
+
+static const cr_machine_ops iam_ops = {
+    .what = "IAM generateAccessToken",
+    .step = iam_step,
+    .respond = iam_respond,
+    .fail = iam_fail,
+    .destroy = iam_destroy,
+};
+
+cr_machine *cr_iam_machine(const char *url, const char *bearer, const cJSON *delegates, long timeout_ms, cr_error *err)
+{
+    iam_machine *x = calloc(1, sizeof *x);
+    if (!x) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "IAM Credentials %s: out of memory", url);
+        return NULL;
+    }
+    cr_machine_init(&x->base, &iam_ops, NULL);
+    snprintf(x->req.method, sizeof x->req.method, "POST");
+    x->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    x->req.idempotent = 1; /* it mints a token; asking twice mints two, harmlessly */
+    char *auth = cr_asprintf("Bearer %s", bearer);
+    x->url = cr_strdup(url);
+    x->req.url = cr_strdup(url);
+    x->req.body = request_body(delegates);
+    int ok = auth && x->url && x->req.url && x->req.body &&
+             cr_header_add(&x->req.headers, "Authorization", auth) == 0 &&
+             cr_header_add(&x->req.headers, "Content-Type", "application/json") == 0 &&
+             cr_header_add(&x->req.headers, "Accept", "application/json") == 0;
+    cr_secret_free(auth);
+    if (!ok) {
+        cr_machine_free(&x->base);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "IAM Credentials %s: out of memory", url);
+        return NULL;
+    }
+    x->req.body_len = strlen(x->req.body);
+    return &x->base;
 }

@@ -21,18 +21,16 @@
 CR_HIDDEN char *cr_iam_target_from_url(const char *url);
 
 /*
-** POSTs {"delegates": delegates, "scope": [cloud-platform], "lifetime":
-** "3600s"} to url with "Authorization: Bearer <bearer>" and reads
-** {"accessToken", "expireTime"}. `delegates` is a JSON array or NULL
-** (borrowed). On success *token is new (cr_secret_free) and *expires_at the
-** expireTime. Errors name the URL: "IAM Credentials URL answered 403:
-** <google.rpc message>", the transport's (UNAVAILABLE / DEADLINE_EXCEEDED),
-** or INTERNAL for an answer that is not a token. *rejected_bearer is set to
-** 1 when the server answered 401 (the bearer was refused), else 0.
+** A machine that POSTs {"delegates": delegates, "scope": [cloud-platform],
+** "lifetime": "3600s"} to url with "Authorization: Bearer <bearer>" and
+** reads {"accessToken", "expireTime"} into its token result. `delegates` is
+** a JSON array or NULL (copied). Errors name the URL: "IAM Credentials URL
+** answered 403: <google.rpc message>" (err.status 401 when the bearer was
+** refused), the driver's (UNAVAILABLE / DEADLINE_EXCEEDED), or INTERNAL for
+** an answer that is not a token.
 */
-CR_HIDDEN int cr_iam_generate_access_token(cr_transport *t, const char *url, const char *bearer, const cJSON *delegates,
-                                           long timeout_ms, char **token, int64_t *expires_at, int *rejected_bearer,
-                                           cr_error *err);
+CR_HIDDEN cr_machine *cr_iam_machine(const char *url, const char *bearer, const cJSON *delegates, long timeout_ms,
+                                     cr_error *err);
 
 /* Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z", fractions and
 ** offsets allowed) into Unix seconds. Returns 0, or -1 when it is not one. */

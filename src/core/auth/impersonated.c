@@ -11,9 +11,11 @@
 #include "auth/iam.h"
 #include "auth/impersonated.h"
 #include "auth/keyfile.h"
+#include "machine/machine.h"
+#include "machine/token.h"
 
 typedef struct imp_source {
-    cr_credentials *source;
+    cr_credentials *source; /* the credential whose token is traded */
     char *url;
     char *what; /* "credentials file X", for the source's errors */
     cJSON *delegates;
@@ -41,21 +43,97 @@ static void blame_source(cr_error *err, const char *what)
     }
 }
 
-static int imp_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
+/*
+** The source's token (from the store, through a token machine), traded at
+** IAM Credentials. A 401 from IAM means the source's token was refused:
+** that one is dropped, a new one asked for, and the trade tried once more.
+*/
+typedef struct imp_machine {
+    cr_machine base;
+    cr_credentials *creds; /* keeps `src` alive */
+    imp_source *src;
+    long timeout_ms;
+    char *bearer; /* the source's token in use */
+    int trading;  /* the sub-machine running is the IAM call (else the source's token) */
+    int retried;
+} imp_machine;
+
+static void imp_step(cr_machine *m, cr_step *s)
 {
-    imp_source *m = data;
-    char *bearer = NULL;
-    if (cr_credentials_token_within(m->source, timeout_ms, &bearer, NULL, err) < 0) {
-        blame_source(err, m->what);
-        return -1;
+    (void)s;
+    cr_machine_finish_errorf(m, "INTERNAL", 0, "impersonation: nothing left to do");
+}
+
+static void imp_sub_done(cr_machine *m, cr_machine *sub)
+{
+    imp_machine *x = (imp_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    if (!x->trading) {
+        cr_secret_free(x->bearer);
+        if (cr_machine_take_token(sub, &x->bearer, NULL, &err) < 0) {
+            blame_source(&err, x->src->what);
+            cr_machine_finish_error(m, &err);
+            return;
+        }
+        x->trading = 1;
+        cr_machine *iam = cr_iam_machine(x->src->url, x->bearer, x->src->delegates, x->timeout_ms, &err);
+        if (!iam)
+            cr_machine_finish_error(m, &err);
+        cr_machine_push(m, iam);
+        return;
     }
-    int rejected = 0;
-    int rc =
-        cr_iam_generate_access_token(t, m->url, bearer, m->delegates, timeout_ms, token, expires_at, &rejected, err);
-    if (rejected)
-        cr_credentials_invalidate(m->source, bearer);
-    cr_secret_free(bearer);
-    return rc;
+    char *token = NULL;
+    int64_t exp = 0;
+    if (cr_machine_take_token(sub, &token, &exp, &err) == 0) {
+        cr_machine_finish_token(m, token, exp);
+        cr_secret_free(token);
+        return;
+    }
+    if (err.status == 401 && !x->retried) {
+        x->retried = 1;
+        x->trading = 0;
+        cr_error_clear(&err);
+        cr_machine *again = cr_token_machine_new(x->src->source, x->bearer, (double)x->timeout_ms / 1000.0, &err);
+        if (!again)
+            cr_machine_finish_error(m, &err);
+        cr_machine_push(m, again);
+        return;
+    }
+    cr_machine_finish_error(m, &err);
+}
+
+static void imp_machine_destroy(cr_machine *m)
+{
+    imp_machine *x = (imp_machine *)m;
+    cr_secret_free(x->bearer);
+    cr_credentials_unref(x->creds);
+}
+
+static const cr_machine_ops imp_ops = {
+    .what = "impersonation",
+    .step = imp_step,
+    .sub_done = imp_sub_done,
+    .destroy = imp_machine_destroy,
+};
+
+static cr_machine *imp_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
+{
+    imp_machine *x = calloc(1, sizeof *x);
+    if (!x) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+        return NULL;
+    }
+    cr_machine_init(&x->base, &imp_ops, NULL);
+    x->creds = cr_credentials_ref(creds);
+    x->src = data;
+    x->timeout_ms = timeout_ms;
+    cr_machine *first = cr_token_machine_new(x->src->source, NULL, (double)timeout_ms / 1000.0, err);
+    if (!first) {
+        cr_machine_free(&x->base);
+        return NULL;
+    }
+    cr_machine_push(&x->base, first);
+    return &x->base;
 }
 
 static const cr_credentials_source impersonated_source = {
@@ -126,14 +204,14 @@ cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const c
         goto done;
     dl = m->delegates ? cJSON_PrintUnformatted(m->delegates) : NULL;
     if (!(key = cr_asprintf("impersonated_service_account\n%s\n%s\n%s\n%s", m->url, dl ? dl : "[]", quota ? quota : "",
-                            cr_credentials_key(m->source) ? cr_credentials_key(m->source) : ""))) {
+                            cr_credentials_registry_key(m->source) ? cr_credentials_registry_key(m->source) : ""))) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto done;
     }
     cr_credentials_desc d = {
         .source = &impersonated_source,
         .data = m,
-        .key = cr_credentials_key(m->source) ? key : NULL,
+        .key = cr_credentials_registry_key(m->source) ? key : NULL,
         .account = target,
         .quota_project = quota,
         .origin = origin,

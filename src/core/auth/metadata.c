@@ -16,6 +16,7 @@
 #include "auth/credentials.h"
 #include "auth/metadata.h"
 #include "auth/token_exchange.h"
+#include "machine/machine.h"
 
 char *cr_metadata_host(const char *host)
 {
@@ -41,69 +42,6 @@ char *cr_metadata_registry_key(const char *host)
     return cr_asprintf("metadata\n%s", host);
 }
 
-/* Performs the GET; on success the response is left in *resp for the caller
-** (status 200 and the flavor header checked). *url is the URL, for messages. */
-static int metadata_request(cr_transport *t, const char *host, const char *path, long timeout_ms,
-                            cr_http_response *resp, char **url, cr_error *err)
-{
-    cr_http_request req = {.method = "GET", .timeout_ms = timeout_ms};
-    memset(resp, 0, sizeof *resp);
-    *url = cr_metadata_url(host, path);
-    req.url = cr_strdup(*url);
-    if (!*url || !req.url || cr_header_add(&req.headers, "Metadata-Flavor", "Google") < 0) {
-        cr_http_request_clear(&req);
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server: out of memory");
-        return -1;
-    }
-    int rc = cr_transport_perform(t, &req, resp, err);
-    cr_http_request_clear(&req);
-    if (rc < 0) {
-        cr_auth_transport_error(err, "metadata server", *url);
-        return -1;
-    }
-    /* Anything can listen on a name or port; only the metadata server says
-    ** so. A token from anything else must not be used. */
-    const char *flavor = cr_header_get(resp->headers, "Metadata-Flavor");
-    if (!flavor || strcmp(flavor, "Google") != 0) {
-        cr_error_set(
-            err, "FAILED_PRECONDITION", (int)resp->status,
-            "metadata server %s answered %ld without the \"Metadata-Flavor: Google\" header: not a metadata server",
-            *url, resp->status);
-        cr_http_response_clear(resp);
-        return -1;
-    }
-    if (resp->status != 200) {
-        const char *code = resp->status >= 500 ? "UNAVAILABLE" : cr_code_for_http_status((int)resp->status);
-        cr_error_set(err, code, (int)resp->status, "metadata server %s answered %ld%s", *url, resp->status,
-                     resp->status == 404 && strstr(path, "service-accounts")
-                         ? " (no service account is attached to this instance)"
-                         : "");
-        cr_http_response_clear(resp);
-        return -1;
-    }
-    return 0;
-}
-
-char *cr_metadata_get(cr_transport *t, const char *host, const char *path, long timeout_ms, cr_error *err)
-{
-    cr_http_response resp;
-    char *url = NULL;
-    char *body = NULL;
-    if (metadata_request(t, host, path, timeout_ms, &resp, &url, err) == 0) {
-        body = cr_strndup(resp.body ? resp.body : "", resp.body ? resp.body_len : 0);
-        if (!body)
-            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server %s: out of memory", url);
-        cr_http_response_clear(&resp);
-    }
-    free(url);
-    return body;
-}
-
-typedef struct metadata_source {
-    char *host;
-    _Atomic(char *) email; /* set once, by the refreshing thread; read by anyone */
-} metadata_source;
-
 /* Trims trailing (and, with both, leading) whitespace in place. */
 static void trim(char *s, int both)
 {
@@ -119,25 +57,187 @@ static void trim(char *s, int both)
 }
 
 /*
-** The account is learnt on the refreshing thread, with the first token and
-** over the same connection: asking for it at construction would cost every
-** process a round trip it may not need. A failure here is not the token's;
-** the next refresh tries again.
+** One GET with the Metadata-Flavor handshake. Its text result is the body
+** (trimmed), or with `as_token` its token result is the token response's.
+** Anything can listen on a name or port; only the metadata server says so in
+** its answer, and a token from anything else must not be used.
 */
-static void learn_email(metadata_source *m, cr_transport *t, long timeout_ms)
+typedef struct md_get {
+    cr_machine base;
+    cr_http_request req;
+    char *path;
+    int as_token;
+    int64_t sent_at;
+} md_get;
+
+static void get_step(cr_machine *m, cr_step *s)
 {
-    if (atomic_load(&m->email))
+    md_get *g = (md_get *)m;
+    if (!g->sent_at)
+        g->sent_at = cr_machine_unix_time(m);
+    s->kind = CR_STEP_SEND;
+    s->request = &g->req;
+}
+
+static void get_respond(cr_machine *m, cr_http_response *resp)
+{
+    md_get *g = (md_get *)m;
+    const char *url = g->req.url;
+    const char *flavor = cr_header_get(resp->headers, "Metadata-Flavor");
+    if (!flavor || strcmp(flavor, "Google") != 0) {
+        cr_machine_finish_errorf(
+            m, "FAILED_PRECONDITION", (int)resp->status,
+            "metadata server %s answered %ld without the \"Metadata-Flavor: Google\" header: not a metadata server",
+            url, resp->status);
         return;
+    }
+    if (resp->status != 200) {
+        const char *code = resp->status >= 500 ? "UNAVAILABLE" : cr_code_for_http_status((int)resp->status);
+        cr_machine_finish_errorf(m, code, (int)resp->status, "metadata server %s answered %ld%s", url, resp->status,
+                                 resp->status == 404 && strstr(g->path, "service-accounts")
+                                     ? " (no service account is attached to this instance)"
+                                     : "");
+        return;
+    }
     cr_error err = CR_ERROR_INIT;
-    char *email = cr_metadata_get(t, m->host, CR_METADATA_EMAIL_PATH, timeout_ms, &err);
-    cr_error_clear(&err);
-    if (email) {
-        trim(email, 1);
+    if (g->as_token) {
+        char who[1024], *token = NULL;
+        int64_t exp = 0;
+        snprintf(who, sizeof who, "metadata server %s", url);
+        if (cr_token_response_parse(resp, who, g->sent_at, &token, &exp, &err) < 0) {
+            cr_machine_finish_error(m, &err);
+            return;
+        }
+        cr_machine_finish_token(m, token, exp);
+        cr_secret_free(token);
+        return;
+    }
+    char *body = cr_strndup(resp->body ? resp->body : "", resp->body ? resp->body_len : 0);
+    if (!body) {
+        cr_machine_finish_errorf(m, "RESOURCE_EXHAUSTED", 0, "metadata server %s: out of memory", url);
+        return;
+    }
+    trim(body, 1);
+    cr_machine_finish_text(m, body);
+}
+
+static void get_fail(cr_machine *m, cr_error *err)
+{
+    md_get *g = (md_get *)m;
+    cr_auth_transport_error(err, "metadata server", g->req.url);
+    cr_machine_finish_error(m, err);
+}
+
+static void get_destroy(cr_machine *m)
+{
+    md_get *g = (md_get *)m;
+    cr_http_request_clear(&g->req);
+    free(g->path);
+}
+
+static const cr_machine_ops get_ops = {
+    .what = "metadata server",
+    .step = get_step,
+    .respond = get_respond,
+    .fail = get_fail,
+    .destroy = get_destroy,
+};
+
+static cr_machine *metadata_get(const char *host, const char *path, long timeout_ms, int as_token, cr_error *err)
+{
+    md_get *g = calloc(1, sizeof *g);
+    if (!g) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server: out of memory");
+        return NULL;
+    }
+    cr_machine_init(&g->base, &get_ops, NULL);
+    g->as_token = as_token;
+    snprintf(g->req.method, sizeof g->req.method, "GET");
+    g->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    g->req.idempotent = 1;
+    g->req.url = cr_metadata_url(host, path);
+    g->path = cr_strdup(path);
+    if (!g->req.url || !g->path || cr_header_add(&g->req.headers, "Metadata-Flavor", "Google") < 0) {
+        cr_machine_free(&g->base);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server: out of memory");
+        return NULL;
+    }
+    return &g->base;
+}
+
+cr_machine *cr_metadata_get_machine(const char *host, const char *path, long timeout_ms, cr_error *err)
+{
+    return metadata_get(host, path, timeout_ms, 0, err);
+}
+
+typedef struct metadata_source {
+    char *host;
+    _Atomic(char *) email; /* set once, by the one fetch in flight; read by anyone */
+} metadata_source;
+
+/*
+** The token, then — once — the account's email, over the same connection:
+** asking for it when the credential is made would cost every process a round
+** trip it may not need. A failure to learn the email is not the token's; the
+** next fetch tries again.
+*/
+typedef struct md_fetch_machine {
+    cr_machine base;
+    cr_credentials *creds; /* keeps `src` alive */
+    metadata_source *src;
+    long timeout_ms;
+    int asking_email;
+} md_fetch_machine;
+
+static void mf_step(cr_machine *m, cr_step *s)
+{
+    (void)s;
+    cr_machine_finish_errorf(m, "INTERNAL", 0, "metadata token: nothing left to do");
+}
+
+static void mf_sub_done(cr_machine *m, cr_machine *sub)
+{
+    md_fetch_machine *f = (md_fetch_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    if (f->asking_email) {
+        char *email = cr_machine_take_text(sub, &err);
+        cr_error_clear(&err);
         char *expected = NULL;
-        if (!*email || !atomic_compare_exchange_strong(&m->email, &expected, email))
+        if (email && (!*email || !atomic_compare_exchange_strong(&f->src->email, &expected, email)))
             free(email);
+        m->done = 1; /* the token result was kept */
+        return;
+    }
+    char *token = NULL;
+    int64_t exp = 0;
+    if (cr_machine_take_token(sub, &token, &exp, &err) < 0) {
+        cr_machine_finish_error(m, &err);
+        return;
+    }
+    cr_machine_finish_token(m, token, exp);
+    cr_secret_free(token);
+    if (m->token && !atomic_load(&f->src->email)) {
+        cr_machine *ask = metadata_get(f->src->host, CR_METADATA_EMAIL_PATH, f->timeout_ms, 0, &err);
+        cr_error_clear(&err);
+        if (ask) {
+            m->done = 0; /* not yet: the email first */
+            f->asking_email = 1;
+            cr_machine_push(m, ask);
+        }
     }
 }
+
+static void mf_destroy(cr_machine *m)
+{
+    cr_credentials_unref(((md_fetch_machine *)m)->creds);
+}
+
+static const cr_machine_ops mf_ops = {
+    .what = "metadata token",
+    .step = mf_step,
+    .sub_done = mf_sub_done,
+    .destroy = mf_destroy,
+};
 
 static const char *md_account(void *data)
 {
@@ -145,43 +245,32 @@ static const char *md_account(void *data)
     return atomic_load(&m->email);
 }
 
-static int md_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
+static cr_machine *md_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
 {
-    metadata_source *m = data;
-    cr_http_response resp;
-    char *url = NULL;
-    int64_t now = cr_unix_time();
-    int rc = metadata_request(t, m->host, CR_METADATA_TOKEN_PATH, timeout_ms, &resp, &url, err);
-    if (rc == 0) {
-        char who[1024];
-        snprintf(who, sizeof who, "metadata server %s", url);
-        rc = cr_token_response_parse(&resp, who, now, token, expires_at, err);
-        cr_http_response_clear(&resp);
+    metadata_source *src = data;
+    md_fetch_machine *f = calloc(1, sizeof *f);
+    cr_machine *get = f ? metadata_get(src->host, CR_METADATA_TOKEN_PATH, timeout_ms, 1, err) : NULL;
+    if (!get) {
+        if (!f)
+            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+        free(f);
+        return NULL;
     }
-    free(url);
-    if (rc == 0)
-        learn_email(m, t, timeout_ms);
-    return rc;
+    cr_machine_init(&f->base, &mf_ops, NULL);
+    f->creds = cr_credentials_ref(creds);
+    f->src = src;
+    f->timeout_ms = timeout_ms;
+    cr_machine_push(&f->base, get);
+    return &f->base;
 }
 
-/* Why a private transport: the credential's own one belongs to whichever
-** thread refreshes, and this runs at most a few times per process. */
-static char *md_project(void *data, long timeout_ms)
+static cr_machine *md_project(void *data, long timeout_ms)
 {
     metadata_source *m = data;
     cr_error err = CR_ERROR_INIT;
-    cr_transport *t = cr_curl_transport_new(&err);
-    char *project = t ? cr_metadata_get(t, m->host, "project/project-id", timeout_ms, &err) : NULL;
-    cr_transport_free(t);
+    cr_machine *get = metadata_get(m->host, "project/project-id", timeout_ms, 0, &err);
     cr_error_clear(&err);
-    if (project) {
-        trim(project, 0);
-        if (!*project) {
-            free(project);
-            project = NULL;
-        }
-    }
-    return project;
+    return get;
 }
 
 static void md_destroy(void *data)
@@ -289,44 +378,90 @@ static void remember_dead(const char *host, const cr_error *why)
 }
 
 /*
-** Why failures are remembered and successes are not: off Google Cloud every
-** lookup would otherwise wait for the probe's timeout again (project, then
-** region, then ...), while a metadata server that answered once is cheap to
-** ask again and its values may change (a region never does, but a project
-** lookup is the client's to cache).
+** A lookup against the metadata server of the environment, remembering
+** hosts that are not there. Why failures are remembered and successes are
+** not: off Google Cloud every lookup would otherwise wait for the probe's
+** timeout again (project, then region, then ...), while a metadata server
+** that answered once is cheap to ask again.
 */
-char *cr_metadata_lookup(const char *path, cr_error *err)
+typedef struct lookup_machine {
+    cr_machine base;
+    char *host;
+} lookup_machine;
+
+static void lookup_step(cr_machine *m, cr_step *s)
 {
-    cr_error scratch = CR_ERROR_INIT;
-    if (!err)
-        err = &scratch;
+    (void)s;
+    cr_machine_finish_errorf(m, "INTERNAL", 0, "metadata lookup: nothing left to do");
+}
+
+static void lookup_sub_done(cr_machine *m, cr_machine *sub)
+{
+    lookup_machine *l = (lookup_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    char *value = cr_machine_take_text(sub, &err);
+    if (value) {
+        cr_machine_finish_text(m, value);
+        return;
+    }
+    if (host_is_dead(&err))
+        remember_dead(l->host, &err);
+    cr_machine_finish_error(m, &err);
+}
+
+static void lookup_destroy(cr_machine *m)
+{
+    free(((lookup_machine *)m)->host);
+}
+
+static const cr_machine_ops lookup_ops = {
+    .what = "metadata lookup",
+    .step = lookup_step,
+    .sub_done = lookup_sub_done,
+    .destroy = lookup_destroy,
+};
+
+cr_machine *cr_metadata_lookup_machine(const char *path, cr_error *err)
+{
     if (!path) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "cr_metadata_lookup: no path given");
         return NULL;
     }
     while (*path == '/')
         path++;
-    char *host = cr_metadata_host(NULL);
-    if (!host) {
+    lookup_machine *l = calloc(1, sizeof *l);
+    if (!l || !(l->host = cr_metadata_host(NULL))) {
+        free(l);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server: out of memory");
         return NULL;
     }
-    char *value = NULL;
+    cr_machine_init(&l->base, &lookup_ops, NULL);
     pthread_mutex_lock(&dead_lock);
-    dead_host *d = dead_find(host);
+    dead_host *d = dead_find(l->host);
+    cr_error why = CR_ERROR_INIT;
     if (d)
-        error_copy(err, &d->why);
+        error_copy(&why, &d->why);
     pthread_mutex_unlock(&dead_lock);
-    if (!d) {
-        cr_transport *t = cr_curl_transport_new(err);
-        value = t ? cr_metadata_get(t, host, path, cr_metadata_timeout_ms(), err) : NULL;
-        cr_transport_free(t);
-        if (value)
-            trim(value, 1);
-        else if (t && host_is_dead(err))
-            remember_dead(host, err);
+    if (d) {
+        cr_machine_finish_error(&l->base, &why);
+        return &l->base;
     }
-    free(host);
-    cr_error_clear(&scratch);
+    cr_machine *get = metadata_get(l->host, path, cr_metadata_timeout_ms(), 0, err);
+    if (!get) {
+        cr_machine_free(&l->base);
+        return NULL;
+    }
+    cr_machine_push(&l->base, get);
+    return &l->base;
+}
+
+char *cr_metadata_lookup(const char *path, cr_error *err)
+{
+    cr_machine *m = cr_metadata_lookup_machine(path, err);
+    if (!m)
+        return NULL;
+    cr_machine_run(m);
+    char *value = cr_machine_take_text(m, err);
+    cr_machine_free(m);
     return value;
 }

@@ -24,14 +24,19 @@ CR_HIDDEN char *cr_metadata_url(const char *host, const char *path);
 CR_HIDDEN char *cr_metadata_registry_key(const char *host);
 
 /*
-** GET http://HOST/computeMetadata/v1/PATH with Metadata-Flavor: Google,
-** insisting the answer carries Metadata-Flavor: Google too (anything else
-** is not a metadata server). On 200 returns the body (caller frees) ...
-** otherwise NULL with err naming the URL: the transport's error,
-** FAILED_PRECONDITION for a server that is not a metadata server, or the
-** status's code (5xx -> UNAVAILABLE).
+** A machine that GETs http://HOST/computeMetadata/v1/PATH with
+** Metadata-Flavor: Google, insisting the answer carries Metadata-Flavor:
+** Google too (anything else is not a metadata server). Its text result is
+** the body, trimmed; its errors name the URL: the driver's, FAILED_PRECONDITION
+** for a server that is not a metadata server, or the status's code (5xx ->
+** UNAVAILABLE).
 */
-CR_HIDDEN char *cr_metadata_get(cr_transport *t, const char *host, const char *path, long timeout_ms, cr_error *err);
+CR_HIDDEN cr_machine *cr_metadata_get_machine(const char *host, const char *path, long timeout_ms, cr_error *err);
+
+/* The same against the environment's metadata server, with a timeout of
+** cr_metadata_timeout_ms(), remembering for the life of the process a host
+** that is not there (later lookups then fail at once with its error). */
+CR_HIDDEN cr_machine *cr_metadata_lookup_machine(const char *path, cr_error *err);
 
 #define CR_METADATA_EMAIL_PATH "instance/service-accounts/default/email"
 

@@ -16,6 +16,7 @@
 #include "auth/jwt.h"
 #include "auth/service_account.h"
 #include "auth/token_exchange.h"
+#include "machine/machine.h"
 
 typedef struct sa_source {
     cr_keyfile kf;
@@ -23,27 +24,41 @@ typedef struct sa_source {
     atomic_int exchange; /* 1 once a self-signed JWT was refused: exchange for good */
 } sa_source;
 
-static int sa_fetch(void *data, cr_transport *t, long timeout_ms, char **token, int64_t *expires_at, cr_error *err)
+/*
+** A self-signed JWT needs no exchange: the machine is done from the start.
+** Otherwise the grant assertion is signed now and exchanged. The audience of
+** the assertion is the endpoint it is meant for: the file's token_uri (as Go
+** does), which is also what a test server checks.
+*/
+static cr_machine *sa_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
 {
     sa_source *sa = data;
     cr_keyfile *kf = &sa->kf;
+    int64_t now = cr_unix_time();
     if (sa->audience && !atomic_load(&sa->exchange)) {
-        int64_t now = cr_unix_time();
-        *token = cr_jwt_self_signed(kf->pkey, kf->private_key_id, kf->client_email, sa->audience, now, err);
-        if (!*token)
-            return -1;
-        *expires_at = now + CR_JWT_LIFETIME;
-        return 0;
+        char *jwt = cr_jwt_self_signed(kf->pkey, kf->private_key_id, kf->client_email, sa->audience, now, err);
+        if (!jwt)
+            return NULL;
+        cr_machine *m = cr_machine_ready_token(jwt, now + CR_JWT_LIFETIME);
+        cr_secret_free(jwt);
+        if (!m)
+            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
+        return m;
     }
-    /* The audience is the endpoint the assertion is meant for: the file's
-    ** token_uri (as Go does), which is also what a test server checks. */
     char *jwt = cr_jwt_grant_assertion(kf->pkey, kf->private_key_id, kf->client_email, CR_CLOUD_PLATFORM_SCOPE,
-                                       kf->token_uri, cr_unix_time(), err);
+                                       kf->token_uri, now, err);
     if (!jwt)
-        return -1;
-    int rc = cr_token_exchange_jwt(t, kf->token_uri, jwt, timeout_ms, token, expires_at, err);
+        return NULL;
+    char *form = cr_token_jwt_form(jwt);
     cr_secret_free(jwt);
-    return rc;
+    if (!form) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", kf->token_uri);
+        return NULL;
+    }
+    cr_machine *m =
+        cr_token_exchange_machine(creds, "token endpoint", kf->token_uri, form, timeout_ms, NULL, NULL, err);
+    cr_secret_free(form);
+    return m;
 }
 
 static void sa_destroy(void *data)
@@ -59,7 +74,7 @@ static void sa_destroy(void *data)
 /* The API refused the current token. For a self-signed JWT that means this
 ** API does not take them (or not with this audience): the exchange, which
 ** every Google API accepts, from now on — as Google's clients fall back. */
-static void sa_invalidated(void *data)
+static void sa_refused(void *data)
 {
     sa_source *sa = data;
     if (sa->audience)
@@ -70,7 +85,7 @@ static const cr_credentials_source service_account_source = {
     .type = "service_account",
     .fetch = sa_fetch,
     .destroy = sa_destroy,
-    .invalidated = sa_invalidated,
+    .refused = sa_refused,
 };
 
 /* Hex SHA-256 of the public key's DER: identifies the key without revealing

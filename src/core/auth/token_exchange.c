@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/credentials.h"
 #include "auth/token_exchange.h"
+#include "machine/machine.h"
 
 /* An access token travels in an Authorization header: visible ASCII only. */
 static int header_safe(const char *s)
@@ -148,62 +150,122 @@ void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size)
     cr_json_delete_secret(root);
 }
 
-int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *assertion, long timeout_ms, char **token,
-                          int64_t *expires_at, cr_error *err)
+/* The JWT-bearer grant's form: the signed assertion, escaped. A secret. */
+char *cr_token_jwt_form(const char *assertion)
 {
-    *token = NULL;
     char *escaped = cr_url_escape(assertion);
     char *form = escaped ? cr_asprintf("grant_type=%s&assertion=%s",
                                        "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", escaped)
                          : NULL;
     cr_secret_free(escaped);
-    if (!form) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", token_uri);
-        return -1;
-    }
-    int rc = cr_token_exchange_form(t, "token endpoint", token_uri, form, timeout_ms, token, expires_at, NULL, err);
-    cr_secret_free(form);
-    return rc;
+    return form;
 }
 
-int cr_token_exchange_form(cr_transport *t, const char *what, const char *url, const char *form, long timeout_ms,
-                           char **token, int64_t *expires_at, char **refresh_token, cr_error *err)
-{
-    *token = NULL;
-    if (refresh_token)
-        *refresh_token = NULL;
-    cr_http_request req = {.method = "POST", .timeout_ms = timeout_ms};
-    cr_http_response resp = {0};
-    req.url = cr_strdup(url);
-    req.body = cr_strdup(form);
-    if (!req.url || !req.body || cr_header_add(&req.headers, "Content-Type", "application/x-www-form-urlencoded") < 0 ||
-        cr_header_add(&req.headers, "Accept", "application/json") < 0) {
-        cr_http_request_clear(&req);
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, url);
-        return -1;
-    }
-    req.body_len = strlen(req.body);
+/*
+** POST form -> token response. The machine holds a reference to the
+** credential whose token it fetches, so that `rotated` (which writes into
+** the credential's data) never outlives it.
+*/
+typedef struct form_machine {
+    cr_machine base;
+    cr_http_request req;
+    char *who; /* "token endpoint URL" */
+    char *what;
+    char *url;
+    int64_t sent_at;
+    cr_credentials *creds;
+    void (*rotated)(void *data, char *refresh_token);
+    void *data;
+} form_machine;
 
-    int64_t now = cr_unix_time();
-    int rc = cr_transport_perform(t, &req, &resp, err);
-    cr_http_request_clear(&req);
-    if (rc < 0) {
-        cr_auth_transport_error(err, what, url);
-        return -1;
-    }
-    char who[1024];
-    snprintf(who, sizeof who, "%s %s", what, url);
-    rc = -1;
-    if (resp.status >= 200 && resp.status < 300) {
-        rc = cr_token_response_parse_ex(&resp, who, now, token, expires_at, refresh_token, err);
+static void form_step(cr_machine *m, cr_step *s)
+{
+    form_machine *f = (form_machine *)m;
+    if (!f->sent_at)
+        f->sent_at = cr_machine_unix_time(m); /* a token's life counts from when it was asked for */
+    s->kind = CR_STEP_SEND;
+    s->request = &f->req;
+}
+
+static void form_respond(cr_machine *m, cr_http_response *resp)
+{
+    form_machine *f = (form_machine *)m;
+    cr_error err = CR_ERROR_INIT;
+    if (resp->status >= 200 && resp->status < 300) {
+        char *token = NULL, *refresh = NULL;
+        int64_t exp = 0;
+        if (cr_token_response_parse_ex(resp, f->who, f->sent_at, &token, &exp, f->rotated ? &refresh : NULL, &err) ==
+            0) {
+            if (refresh)
+                f->rotated(f->data, refresh); /* takes it */
+            cr_machine_finish_token(m, token, exp);
+            cr_secret_free(token);
+            return;
+        }
     } else {
         char detail[512];
-        cr_auth_error_text(&resp, detail, sizeof detail);
-        const char *code = resp.status == 400 || resp.status == 401 ? "UNAUTHENTICATED"
-                           : resp.status >= 500                     ? "UNAVAILABLE"
-                                                                    : cr_code_for_http_status((int)resp.status);
-        cr_error_set(err, code, (int)resp.status, "%s answered %ld%s", who, resp.status, detail);
+        cr_auth_error_text(resp, detail, sizeof detail);
+        const char *code = resp->status == 400 || resp->status == 401 ? "UNAUTHENTICATED"
+                           : resp->status >= 500                      ? "UNAVAILABLE"
+                                                                      : cr_code_for_http_status((int)resp->status);
+        cr_error_set(&err, code, (int)resp->status, "%s answered %ld%s", f->who, resp->status, detail);
     }
-    cr_http_response_clear(&resp);
-    return rc;
+    cr_machine_finish_error(m, &err);
+}
+
+static void form_fail(cr_machine *m, cr_error *err)
+{
+    form_machine *f = (form_machine *)m;
+    cr_auth_transport_error(err, f->what, f->url);
+    cr_machine_finish_error(m, err);
+}
+
+static void form_destroy(cr_machine *m)
+{
+    form_machine *f = (form_machine *)m;
+    cr_http_request_clear(&f->req);
+    free(f->who);
+    free(f->what);
+    free(f->url);
+    cr_credentials_unref(f->creds);
+}
+
+static const cr_machine_ops form_ops = {
+    .what = "token exchange",
+    .step = form_step,
+    .respond = form_respond,
+    .fail = form_fail,
+    .destroy = form_destroy,
+};
+
+cr_machine *cr_token_exchange_machine(cr_credentials *creds, const char *what, const char *url, const char *form,
+                                      long timeout_ms, void (*rotated)(void *data, char *refresh_token), void *data,
+                                      cr_error *err)
+{
+    form_machine *f = calloc(1, sizeof *f);
+    if (!f) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, url);
+        return NULL;
+    }
+    cr_machine_init(&f->base, &form_ops, NULL);
+    f->creds = cr_credentials_ref(creds);
+    f->rotated = rotated;
+    f->data = data;
+    snprintf(f->req.method, sizeof f->req.method, "POST");
+    f->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    f->req.idempotent = 1; /* a token grant changes nothing: a resend only fetches another */
+    f->req.url = cr_strdup(url);
+    f->req.body = cr_strdup(form);
+    f->who = cr_asprintf("%s %s", what, url);
+    f->what = cr_strdup(what);
+    f->url = cr_strdup(url);
+    if (!f->req.url || !f->req.body || !f->who || !f->what || !f->url ||
+        cr_header_add(&f->req.headers, "Content-Type", "application/x-www-form-urlencoded") < 0 ||
+        cr_header_add(&f->req.headers, "Accept", "application/json") < 0) {
+        cr_machine_free(&f->base);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, url);
+        return NULL;
+    }
+    f->req.body_len = strlen(f->req.body);
+    return &f->base;
 }

@@ -28,29 +28,29 @@ CR_HIDDEN int cr_token_response_parse_ex(const cr_http_response *resp, const cha
                                          int64_t *expires_at, char **refresh_token, cr_error *err);
 
 /*
-** POSTs an application/x-www-form-urlencoded `form` (a secret: wiped) to
-** `url` and reads a token response, as cr_token_exchange_jwt does; `who`
-** names the endpoint in messages ("token endpoint", "STS endpoint"), which
-** read "WHO URL answered STATUS: error: error_description".
+** A machine that POSTs an application/x-www-form-urlencoded `form` (a secret:
+** copied, wiped) to `url` and reads a token response into its token result.
+** `what` names the endpoint in messages ("token endpoint", "STS endpoint"),
+** which read "WHAT URL answered STATUS: error: error_description"; 400/401
+** are UNAUTHENTICATED, 5xx UNAVAILABLE, a 2xx that is not a token response
+** INTERNAL, a failed send the driver's error prefixed with WHAT. When
+** `rotated` is not NULL it is handed a rotated refresh token the answer
+** carried (a new string it takes) with `data`. The machine holds a reference
+** to creds (NULL is fine).
 */
-CR_HIDDEN int cr_token_exchange_form(cr_transport *t, const char *who, const char *url, const char *form,
-                                     long timeout_ms, char **token, int64_t *expires_at, char **refresh_token,
-                                     cr_error *err);
+CR_HIDDEN cr_machine *cr_token_exchange_machine(cr_credentials *creds, const char *what, const char *url,
+                                                const char *form, long timeout_ms,
+                                                void (*rotated)(void *data, char *refresh_token), void *data,
+                                                cr_error *err);
+
+/* The JWT-bearer grant's form for a signed assertion: a new string (a secret,
+** cr_secret_free), NULL when out of memory. */
+CR_HIDDEN char *cr_token_jwt_form(const char *assertion);
 
 /* Printable ASCII only, at most size-1 bytes: what may be quoted from a
 ** server's answer. Writes ": <error>[: <description>]" for an OAuth2 error
 ** body, ": <message>" for a google.rpc.Status body, or "" into out. */
 CR_HIDDEN void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size);
-
-/*
-** POSTs the grant to token_uri over t and reads the answer. Errors:
-** the transport's (UNAVAILABLE / DEADLINE_EXCEEDED naming the URL);
-** 400/401 -> UNAUTHENTICATED with the OAuth2 error and error_description;
-** 5xx -> UNAVAILABLE; other statuses -> their google.rpc code; a 2xx that is
-** not a token response -> INTERNAL.
-*/
-CR_HIDDEN int cr_token_exchange_jwt(cr_transport *t, const char *token_uri, const char *assertion, long timeout_ms,
-                                    char **token, int64_t *expires_at, cr_error *err);
 
 /* Prefixes err->message with `who` unless it already names `url`. */
 CR_HIDDEN void cr_auth_transport_error(cr_error *err, const char *who, const char *url);

@@ -70,14 +70,3 @@ void cr_http_response_clear(cr_http_response *resp)
     }
     memset(resp, 0, sizeof *resp);
 }
-
-int cr_transport_perform(cr_transport *t, const cr_http_request *req, cr_http_response *resp, cr_error *err)
-{
-    return t->perform(t, req, resp, err);
-}
-
-void cr_transport_free(cr_transport *t)
-{
-    if (t)
-        t->destroy(t);
-}

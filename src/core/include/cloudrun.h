@@ -38,15 +38,18 @@ extern "C" {
 ** Initialise with CR_ERROR_INIT (or zero it); release with cr_error_clear().
 */
 typedef struct cr_error {
-    char code[32];     /* google.rpc code name; "" while there is no error */
-    int status;        /* HTTP status, 0 when no response was received */
-    int retryable;     /* 1 when a read that failed this way may be retried */
-    int sent;          /* 1 when the request may have reached the server */
-    char *message;     /* owned by the error */
-    cJSON *details;    /* owned by the error; NULL when none */
+    char code[32];  /* google.rpc code name; "" while there is no error */
+    int status;     /* HTTP status, 0 when no response was received */
+    int retryable;  /* 1 when a read that failed this way may be retried */
+    int sent;       /* 1 when the request may have reached the server */
+    char *message;  /* owned by the error */
+    cJSON *details; /* owned by the error; NULL when none */
 } cr_error;
 
-#define CR_ERROR_INIT {"", 0, 0, 0, NULL, NULL}
+#define CR_ERROR_INIT                                                                                                  \
+    {                                                                                                                  \
+        "", 0, 0, 0, NULL, NULL                                                                                        \
+    }
 
 /* Frees what the error owns and resets it to "no error". Idempotent. */
 CR_API void cr_error_clear(cr_error *err);
@@ -107,7 +110,7 @@ CR_API int cr_duration_parse(const char *text, int64_t *nanos);
 CR_API char *cr_duration_format(int64_t nanos, char *buf, size_t size);
 
 /* ------------------------------------------------------------------------ */
-/* HTTP: the request/response types and the transport plug                   */
+/* HTTP: the request/response types                                          */
 /* ------------------------------------------------------------------------ */
 
 /* A header list: each node owns its name and value. */
@@ -128,14 +131,14 @@ CR_API void cr_header_free(cr_header *list);
 
 /* One HTTP request, as data. The request owns url, headers and body. */
 typedef struct cr_http_request {
-    char method[8];      /* "GET", "POST", "PATCH", "DELETE" */
+    char method[8]; /* "GET", "POST", "PATCH", "DELETE" */
     char *url;
     cr_header *headers;
-    char *body;          /* NULL for no body */
+    char *body; /* NULL for no body */
     size_t body_len;
-    long timeout_ms;     /* whole exchange; 0 means the transport's default */
-    int idempotent;      /* 0: the transport must never send it twice, not even on a fresh
-                            connection after a kept-alive one turned out dead */
+    long timeout_ms; /* whole exchange, > 0 */
+    int idempotent;  /* 0: a change; the driver must never send it twice, not even on a fresh
+                        connection after a kept-alive one turned out dead */
 } cr_http_request;
 
 /* One HTTP response. Owns headers and body (body is NUL-terminated). */
@@ -151,33 +154,97 @@ typedef struct cr_http_response {
 CR_API void cr_http_request_clear(cr_http_request *req);
 CR_API void cr_http_response_clear(cr_http_response *resp);
 
-/*
-** A transport moves one request and brings back its response; it knows
-** nothing of Google. perform() returns 0 when a response arrived (any HTTP
-** status), or -1 with err set: code UNAVAILABLE (connection failed; the
-** message names the URL) or DEADLINE_EXCEEDED (timed out), and err->sent = 0
-** when the request can not have reached the server (connection never made).
-** A request that is not idempotent is sent at most once: if the connection
-** dies after it went out, that is an error (sent = 1), never a silent resend.
-** A transport is used by one thread at a time.
-*/
-typedef struct cr_transport cr_transport;
-struct cr_transport {
-    int (*perform)(cr_transport *t, const cr_http_request *req, cr_http_response *resp, cr_error *err);
-    void (*destroy)(cr_transport *t);
-};
-
-/* The libcurl transport: one easy handle reused across calls, so connections
-** are kept alive. Free with cr_transport_free(). NULL with err set on failure. */
-CR_API cr_transport *cr_curl_transport_new(cr_error *err);
-
-CR_API int cr_transport_perform(cr_transport *t, const cr_http_request *req, cr_http_response *resp,
-                                cr_error *err);
-CR_API void cr_transport_free(cr_transport *t);
-
 /* Initialise libcurl and OpenSSL once for the process (thread-safe, idempotent).
 ** Every constructor here calls it; call it yourself before starting threads. */
 CR_API void cr_global_init(void);
+
+/* ------------------------------------------------------------------------ */
+/* Step machines: the protocol without I/O                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+** Everything the library does on the wire — an API call with its retries and
+** its one 401 refresh, a token fetch of any credential type, metadata probes,
+** project and region discovery — is a machine that performs no I/O and never
+** sleeps (it may read a local key or subject-token file). It hands out the
+** next step and is fed what came of it; a driver does the I/O. The libcurl
+** drivers below run machines from C; the Lua binding exposes the same steps
+** to Lua drivers (nginx cosockets).
+**
+**     for (;;) {
+**         cr_step s;
+**         cr_machine_step(m, &s);
+**         if (s.kind == CR_STEP_DONE) break;
+**         ... do what s asks, then feed exactly one of the cr_machine_* calls below
+**     }
+**     json = cr_machine_take_json(m, &err);   (or cr_machine_take_token)
+**     cr_machine_free(m);
+*/
+typedef struct cr_machine cr_machine;
+typedef struct cr_credentials cr_credentials;
+
+typedef enum cr_step_kind {
+    CR_STEP_SEND = 1, /* send `request`; feed cr_machine_respond, or cr_machine_fail when no answer came */
+    CR_STEP_WAIT,     /* wait `seconds`; feed cr_machine_waited */
+    CR_STEP_TOKEN,    /* a token of `credentials`; feed cr_machine_give_token, or cr_machine_fail */
+    CR_STEP_DONE      /* finished: take the result */
+} cr_step_kind;
+
+/*
+** What a machine wants next. Pointers are borrowed from the machine and valid
+** until the next feed.
+**
+** TOKEN: `key` names the credential source in the driver's token store (it
+** never contains a secret). With fresh = 0, give the stored token and its
+** expiry, or NULL when none is stored: the machine decides whether it is
+** still fresh (3 min 45 s before it expires it no longer is). With fresh = 1
+** the machine needs a new one: when the stored token is still `stale`, drop
+** it (with refused = 1 the API refused it: tell the credentials, see
+** cr_credentials_refused) and fetch another with cr_credentials_fetch, one
+** fetch at a time per key; when the store meanwhile holds another token,
+** give that. A token fetch may take at most `within` seconds.
+*/
+typedef struct cr_step {
+    cr_step_kind kind;
+    const cr_http_request *request; /* SEND */
+    double seconds;                 /* WAIT */
+    cr_credentials *credentials;    /* TOKEN */
+    const char *key;                /* TOKEN */
+    int fresh;                      /* TOKEN: 1 = the stored token will not do */
+    const char *stale;              /* TOKEN with fresh: the token not to give again, or NULL */
+    int refused;                    /* TOKEN with fresh: the API refused `stale` (a 401) */
+    double within;                  /* TOKEN: seconds a fetch may take */
+} cr_step;
+
+/* The next step. Calling it again without a feed returns the same step. */
+CR_API void cr_machine_step(cr_machine *m, cr_step *step);
+
+/* Feeds for SEND: the response (its contents are taken; *resp is zeroed), or
+** the failure to get one: code UNAVAILABLE (no connection, reset) or
+** DEADLINE_EXCEEDED (timed out), err->sent = 0 when the request cannot have
+** reached the server. The machine takes the error's contents (*err cleared). */
+CR_API void cr_machine_respond(cr_machine *m, cr_http_response *resp);
+CR_API void cr_machine_fail(cr_machine *m, cr_error *err);
+
+/* Feed for TOKEN: the token (copied; NULL: none stored) and its expiry in
+** Unix seconds (0: unknown). A token that cannot be had is cr_machine_fail. */
+CR_API void cr_machine_give_token(cr_machine *m, const char *token, int64_t expires_at);
+
+/* Feed for WAIT. */
+CR_API void cr_machine_waited(cr_machine *m);
+
+/* After DONE: the API call's decoded JSON (caller frees) or NULL with err
+** set; for a token machine, the token (cr_secret_free) and its expiry, 0 or
+** -1 with err set. Each may be taken once. */
+CR_API cJSON *cr_machine_take_json(cr_machine *m, cr_error *err);
+CR_API int cr_machine_take_token(cr_machine *m, char **token, int64_t *expires_at, cr_error *err);
+
+/* Frees a machine at any point (a driver that gives up). NULL is fine. */
+CR_API void cr_machine_free(cr_machine *m);
+
+/* Runs a machine to DONE with the blocking libcurl driver: one easy handle,
+** waits with nanosleep, tokens from the process-wide store (below). */
+CR_API void cr_machine_run(cr_machine *m);
 
 /* ------------------------------------------------------------------------ */
 /* Credentials                                                               */
@@ -185,12 +252,12 @@ CR_API void cr_global_init(void);
 
 /*
 ** A source of OAuth2 access tokens. Reference-counted and thread-safe: one
-** token cache per credential source, shared by every holder in the process
-** (two loads of the same key file, or two metadata-server credentials for the
-** same host, return the same object). Tokens are reused until shortly before
-** they expire.
+** object per credential source in the process (two loads of the same key
+** file, or two metadata-server credentials for the same host, return the
+** same object). It knows how to fetch a token (a machine); where tokens are
+** kept is the driver's: the libcurl drivers keep one per source for the whole
+** process, reused until shortly before it expires, one fetch in flight.
 */
-typedef struct cr_credentials cr_credentials;
 
 /* How to load a credentials file. Zero-initialise; zero means the default. */
 typedef struct cr_credentials_options {
@@ -199,7 +266,7 @@ typedef struct cr_credentials_options {
     ** the API rejects one (the client calls cr_credentials_invalidate after a
     ** 401), the credential falls back to the exchange for good. */
     int self_signed_jwt;
-    const char *audience;   /* self-signed JWT `aud`; NULL: "https://run.googleapis.com/" */
+    const char *audience; /* self-signed JWT `aud`; NULL: "https://run.googleapis.com/" */
 } cr_credentials_options;
 
 /* A fixed access token (never refreshed; expires_at 0 = unknown). */
@@ -210,8 +277,7 @@ CR_API cr_credentials *cr_credentials_from_access_token(const char *token, int64
 CR_API cr_credentials *cr_credentials_from_file(const char *path, cr_error *err);
 
 /* The same from JSON text in memory; `origin` names it in error messages. */
-CR_API cr_credentials *cr_credentials_from_json(const char *json, size_t len, const char *origin,
-                                                cr_error *err);
+CR_API cr_credentials *cr_credentials_from_json(const char *json, size_t len, const char *origin, cr_error *err);
 
 /* The same with options (NULL = defaults). Every credentials type Google's
 ** libraries accept: service_account, authorized_user,
@@ -233,13 +299,15 @@ CR_API cr_credentials *cr_credentials_default(cr_error *err);
 CR_API cr_credentials *cr_credentials_ref(cr_credentials *creds);
 CR_API void cr_credentials_unref(cr_credentials *creds);
 
-/* A valid access token: from the cache, or fetched now. *token is a new
-** string the caller frees with cr_secret_free(); *expires_at is Unix seconds
-** (0 when unknown). expires_at may be NULL. */
+/* A valid access token: from the process-wide store, or fetched now (the
+** token machine run by the blocking driver). *token is a new string the
+** caller frees with cr_secret_free(); *expires_at is Unix seconds (0 when
+** unknown). expires_at may be NULL. */
 CR_API int cr_credentials_token(cr_credentials *creds, char **token, int64_t *expires_at, cr_error *err);
 
-/* Drops the cached token if it is still `token` (the API answered 401 to it),
-** so that the next cr_credentials_token() fetches a fresh one. */
+/* Drops the stored token if it is still `token` (the API answered 401 to it,
+** so cr_credentials_refused is called too), so that the next
+** cr_credentials_token() fetches a fresh one. */
 CR_API void cr_credentials_invalidate(cr_credentials *creds, const char *token);
 
 /* Descriptions for diagnostics; strings owned by creds, never secrets.
@@ -256,8 +324,26 @@ CR_API const char *cr_credentials_origin(const cr_credentials *creds);
 /* The file's quota_project_id (sent as x-goog-user-project), or NULL. */
 CR_API const char *cr_credentials_quota_project(const cr_credentials *creds);
 
-/* Unix seconds at which the cached token expires; 0 when none is cached. */
+/* Unix seconds at which the token in the process-wide store expires; 0 when none is stored. */
 CR_API int64_t cr_credentials_expires_at(cr_credentials *creds);
+
+/* The key of this source in a token store: "<type>:<hex>", the same for every
+** object made from the same source, never a secret. Owned by creds. */
+CR_API const char *cr_credentials_key(const cr_credentials *creds);
+
+/* A machine that fetches a new token (its result: cr_machine_take_token),
+** waiting at most timeout_ms for each exchange (0: the default, 30 s). NULL
+** with err set for a fixed access token, which cannot be fetched again. */
+CR_API cr_machine *cr_credentials_fetch(cr_credentials *creds, long timeout_ms, cr_error *err);
+
+/* A machine whose result (cr_machine_take_token) is a token fit to use now:
+** the stored one while it is fresh, else a new one (TOKEN steps decide). */
+CR_API cr_machine *cr_credentials_token_machine(cr_credentials *creds, cr_error *err);
+
+/* Tells the credentials that the API refused their current token (a 401): a
+** service account sending self-signed JWTs falls back to the exchange for
+** good, as Google's clients do. The driver that drops a refused token calls it. */
+CR_API void cr_credentials_refused(cr_credentials *creds);
 
 /* A value from the metadata server ($GCE_METADATA_HOST or
 ** metadata.google.internal), e.g. "project/project-id" or "instance/region",
@@ -303,7 +389,6 @@ typedef struct cr_client_options {
     cr_credentials *credentials; /* borrowed (the client takes its own reference); NULL: ADC, looked
                                     up at the first call that needs a token */
     int anonymous;               /* 1: send no credentials at all */
-    cr_transport *transport;     /* NULL: libcurl; otherwise the client takes ownership */
     const cr_retry *retry;       /* NULL: the defaults above */
 } cr_client_options;
 
@@ -339,15 +424,15 @@ typedef struct cr_env_var {
 /* RunJobRequest's per-execution overrides. Zero-initialise, then set what
 ** you need: a field left zero / NULL is not sent. */
 typedef struct cr_run_job_options {
-    const char *const *args;  /* ContainerOverride.args; has_args says whether to send them */
+    const char *const *args; /* ContainerOverride.args; has_args says whether to send them */
     size_t nargs;
     int has_args;
-    const cr_env_var *env;    /* ContainerOverride.env (merged with the job's env by the server) */
+    const cr_env_var *env; /* ContainerOverride.env (merged with the job's env by the server) */
     size_t nenv;
-    int clear_args;           /* ContainerOverride.clearArgs */
-    const char *container;    /* ContainerOverride.name */
-    int32_t task_count;       /* Overrides.taskCount; 0 = not overridden */
-    int64_t timeout_nanos;    /* Overrides.timeout; 0 = not overridden */
+    int clear_args;        /* ContainerOverride.clearArgs */
+    const char *container; /* ContainerOverride.name */
+    int32_t task_count;    /* Overrides.taskCount; 0 = not overridden */
+    int64_t timeout_nanos; /* Overrides.timeout; 0 = not overridden */
     int validate_only;
     const char *etag;
 } cr_run_job_options;
@@ -371,14 +456,14 @@ typedef struct cr_list_options {
     int32_t page_size;
     const char *page_token;
     int show_deleted;
-    const char *filter;   /* ListOperations only */
+    const char *filter; /* ListOperations only */
 } cr_list_options;
 
 /* What calls that change something may also say; zero / NULL fields are not sent. */
 typedef struct cr_write_options {
     int validate_only;
     const char *etag;
-    int allow_missing;    /* UpdateJob: create the job when it does not exist */
+    int allow_missing; /* UpdateJob: create the job when it does not exist */
 } cr_write_options;
 
 /*
@@ -398,10 +483,10 @@ CR_API cJSON *cr_client_get_job(cr_client *client, const char *job, const cr_cal
 CR_API cJSON *cr_client_list_jobs(cr_client *client, const cr_list_options *list, const cr_call_options *call,
                                   cr_error *err);
 /* `job` is the new job's short id (or full name); `spec` a Job in its REST form. */
-CR_API cJSON *cr_client_create_job(cr_client *client, const char *job, const cJSON *spec,
-                                   const cr_write_options *write, const cr_call_options *call, cr_error *err);
-CR_API cJSON *cr_client_update_job(cr_client *client, const char *job, const cJSON *spec,
-                                   const cr_write_options *write, const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_create_job(cr_client *client, const char *job, const cJSON *spec, const cr_write_options *write,
+                                   const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_update_job(cr_client *client, const char *job, const cJSON *spec, const cr_write_options *write,
+                                   const cr_call_options *call, cr_error *err);
 CR_API cJSON *cr_client_delete_job(cr_client *client, const char *job, const cr_write_options *write,
                                    const cr_call_options *call, cr_error *err);
 
@@ -421,8 +506,8 @@ CR_API cJSON *cr_client_list_tasks(cr_client *client, const char *execution, con
 
 CR_API cJSON *cr_client_get_operation(cr_client *client, const char *operation, const cr_call_options *call,
                                       cr_error *err);
-CR_API cJSON *cr_client_list_operations(cr_client *client, const cr_list_options *list,
-                                        const cr_call_options *call, cr_error *err);
+CR_API cJSON *cr_client_list_operations(cr_client *client, const cr_list_options *list, const cr_call_options *call,
+                                        cr_error *err);
 /* WaitOperation: the server answers when the operation is done or `timeout`
 ** seconds passed, whichever comes first (so the answer may not be done). */
 CR_API cJSON *cr_client_wait_operation(cr_client *client, const char *operation, double timeout,
@@ -436,9 +521,73 @@ CR_API cJSON *cr_client_call(cr_client *client, const char *method, const char *
                              const cJSON *body, const cr_call_options *call, cr_error *err);
 
 /*
-** The retry decision, as data (the client uses it; exposed for tests and for
-** other transports): after attempt number `attempt` (1-based) failed with
-** `err`, with `retry_after` seconds asked by the server (< 0: none), for a
+** Every call above as data, for the machines: what cr_client_start turns
+** into an API call machine (names resolved, project and region discovered
+** when needed, the token asked for, retries and the one 401 refresh) and
+** what the functions above run with the blocking driver.
+*/
+typedef enum cr_method {
+    CR_RUN_JOB = 1,
+    CR_GET_JOB,
+    CR_LIST_JOBS,
+    CR_CREATE_JOB,
+    CR_UPDATE_JOB,
+    CR_DELETE_JOB,
+    CR_GET_EXECUTION,
+    CR_LIST_EXECUTIONS,
+    CR_CANCEL_EXECUTION,
+    CR_DELETE_EXECUTION,
+    CR_GET_TASK,
+    CR_LIST_TASKS,
+    CR_GET_OPERATION,
+    CR_LIST_OPERATIONS,
+    CR_WAIT_OPERATION,
+    CR_CALL /* cr_client_call: http_method, path, query, body */
+} cr_method;
+
+/* Borrowed for the duration of cr_client_start (the machine copies what it needs). */
+typedef struct cr_request {
+    cr_method method;
+    const char *name;              /* the job, execution, task or operation; for LIST_EXECUTIONS the
+                                      job (NULL: every job), for LIST_TASKS the execution */
+    const cr_run_job_options *run; /* RUN_JOB; NULL: no overrides */
+    const cJSON *spec;             /* CREATE_JOB, UPDATE_JOB: the Job */
+    const cr_list_options *list;   /* LIST_*; NULL: defaults */
+    const cr_write_options *write; /* changes; NULL: defaults */
+    double wait_timeout;           /* WAIT_OPERATION: seconds the server may hold the call */
+    const char *http_method;       /* CR_CALL: "GET", "POST", "PATCH", "DELETE" */
+    const char *path;              /* CR_CALL: relative to /v2/ */
+    const char *query;             /* CR_CALL: encoded, or NULL */
+    const cJSON *body;             /* CR_CALL: or NULL */
+} cr_request;
+
+/* The API call machine for `r` (its result: cr_machine_take_json). NULL with
+** err set for a request that is wrong whatever the server says (a malformed
+** name, a spec that is not an object). */
+CR_API cr_machine *cr_client_start(cr_client *client, const cr_request *r, const cr_call_options *call, cr_error *err);
+
+/* cr_client_start, run with the blocking driver: the decoded JSON, or NULL with err set. */
+CR_API cJSON *cr_client_perform(cr_client *client, const cr_request *r, const cr_call_options *call, cr_error *err);
+
+/*
+** Fan-out: the n RunJob requests at once on the multi driver (libcurl multi),
+** at most `in_flight` on the wire (0: 16), each under its own retry rules as
+** cr_client_run_job (`call` may be NULL). results[i] is the Operation of
+** jobs[i] (with "execution" added) or NULL with errs[i] set: one failure
+** never hides the others. The caller frees each result and clears each error.
+*/
+typedef struct cr_run_job_request {
+    const char *job;
+    const cr_run_job_options *opts; /* NULL: no overrides */
+} cr_run_job_request;
+
+CR_API void cr_client_run_jobs(cr_client *client, const cr_run_job_request *jobs, size_t n, size_t in_flight,
+                               const cr_call_options *call, cJSON **results, cr_error *errs);
+
+/*
+** The retry decision, as data (the call machine uses it; exposed for
+** tests): after attempt number `attempt` (1-based) failed with `err`, with `retry_after` seconds asked by the server (<
+*0: none), for a
 ** call that is a read (`idempotent`) or not, with `remaining` seconds left of
 ** the deadline: returns the seconds to wait before the next attempt, or -1
 ** to give up. `jitter` is a number in [0, 1) (full jitter).

@@ -1,0 +1,229 @@
+/*
+** curl_exchange.c — a cr_http_request on a libcurl easy handle: options,
+** the body (fed so that a change can never be rewound and resent), the
+** answer's headers and body, and libcurl's failures in google.rpc terms.
+** It moves bytes and reports failures; it knows nothing of Google.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/curl_exchange.h"
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+/* libcurl's global init is not thread-safe on old versions: do it once, here. */
+void cr_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+}
+
+CURL *cr_curl_easy_new(void)
+{
+    cr_global_init();
+    return curl_easy_init();
+}
+
+/* The request body of a call that must not be sent twice, fed by a read
+** callback instead of CURLOPT_POSTFIELDS: libcurl then has to rewind it to
+** resend, and seek_refuse says no. */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    cr_upload *u = ud;
+    size_t n = size * nitems;
+    if (n > u->len - u->off)
+        n = u->len - u->off;
+    memcpy(buf, u->data + u->off, n);
+    u->off += n;
+    return n;
+}
+
+/*
+** libcurl silently resends a request when a kept-alive connection turns out
+** to have died with no answer. For a RunJob that may already have started an
+** execution, that would start a second one: refuse the rewind it needs.
+*/
+static int seek_refuse(void *ud, curl_off_t offset, int origin)
+{
+    cr_upload *u = ud;
+    if (offset == 0 && origin == SEEK_SET && u->off == 0)
+        return CURL_SEEKFUNC_OK; /* nothing went out yet */
+    return CURL_SEEKFUNC_FAIL;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    cr_buf *b = ud;
+    cr_buf_append(b, data, size * nmemb);
+    return b->failed ? 0 : size * nmemb;
+}
+
+/* Collects response headers; a new status line (after a 100 Continue or a
+** redirect) starts the list afresh. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    cr_header **list = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        cr_header_free(*list);
+        *list = NULL;
+        return n;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon)
+        return n;
+    char *name = cr_strndup(data, (size_t)(colon - data));
+    const char *v = colon + 1, *end = data + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    char *value = cr_strndup(v, (size_t)(end - v));
+    if (name && value)
+        cr_header_add(list, name, value);
+    free(name);
+    cr_secret_free(value);
+    return n;
+}
+
+int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *req, cr_error *err)
+{
+    x->easy = h;
+    x->req = req;
+    /* Reset options but keep the connection cache of the handle. */
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "lua-cloudrun/" CR_VERSION);
+    long timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+
+    x->up = (cr_upload){req->body ? req->body : "", req->body ? req->body_len : 0, 0};
+    int has_body = req->body || strcmp(req->method, "POST") == 0;
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (has_body) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        if (strcmp(req->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    if (has_body && req->idempotent) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->up.data);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up.len);
+    } else if (has_body) {
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &x->up);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_refuse);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &x->up);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up.len);
+    }
+    /* Without a body there is nothing to rewind, so libcurl's resend cannot be
+    ** refused: a change without a body (a DELETE) goes on a connection of its own. */
+    if (!req->idempotent && (!has_body || x->up.len == 0))
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+
+    for (const cr_header *hd = req->headers; hd; hd = hd->next) {
+        char *line = cr_asprintf("%s: %s", hd->name, hd->value);
+        struct curl_slist *n = line ? curl_slist_append(x->headers, line) : NULL;
+        cr_secret_free(line);
+        if (!n) {
+            curl_slist_free_all(x->headers); /* cannot hold a secret: the failed line was wiped */
+            x->headers = NULL;
+            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", req->method, req->url);
+            return -1;
+        }
+        x->headers = n;
+    }
+    /* No "Expect: 100-continue" round trip for our small bodies. */
+    struct curl_slist *n = curl_slist_append(x->headers, "Expect:");
+    if (n)
+        x->headers = n;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->resp_headers);
+    return 0;
+}
+
+/*
+** Maps a libcurl failure to google.rpc terms. Whether the request could have
+** reached the server matters to retries of non-idempotent calls: only a
+** connection that was never made is safe to retry.
+*/
+static void set_transport_error(cr_error *err, CURLcode rc, const char *method, const char *url)
+{
+    int sent = 1;
+    const char *code = "UNAVAILABLE";
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        sent = 0;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        code = "DEADLINE_EXCEEDED";
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        sent = 0;
+        break;
+    case CURLE_SEND_FAIL_REWIND:
+        cr_error_set(err, "UNAVAILABLE", 0,
+                     "%s %s: the connection closed with no answer after the request went out; it was not sent "
+                     "again, as it may have taken effect",
+                     method, url);
+        err->sent = 1;
+        return;
+    default:
+        break;
+    }
+    if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+        code = "INVALID_ARGUMENT";
+    cr_error_set(err, code, 0, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    err->sent = sent;
+    if (strcmp(code, "DEADLINE_EXCEEDED") == 0 && !sent)
+        err->retryable = 1;
+}
+
+int cr_curl_exchange_finish(cr_curl_exchange *x, CURLcode rc, cr_http_response *resp, cr_error *err)
+{
+    memset(resp, 0, sizeof *resp);
+    /* The header list holds the Authorization line: wipe it before freeing. */
+    for (struct curl_slist *s = x->headers; s; s = s->next)
+        cr_wipe(s->data, strlen(s->data));
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+    const cr_http_request *req = x->req;
+    if (rc != CURLE_OK) {
+        cr_buf_free(&x->body);
+        cr_header_free(x->resp_headers);
+        x->resp_headers = NULL;
+        set_transport_error(err, rc, req->method, req->url);
+        return -1;
+    }
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->headers = x->resp_headers;
+    x->resp_headers = NULL;
+    resp->body = cr_buf_take(&x->body, &resp->body_len);
+    if (!resp->body) {
+        cr_http_response_clear(resp);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", req->method, req->url);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+** curl_exchange.h — one cr_http_request on a libcurl easy handle, for both
+** libcurl drivers: setting the handle up, collecting the answer, mapping
+** libcurl's failures to google.rpc terms, and the rule that a change is
+** never sent twice. The easy driver performs it at once; the multi driver
+** adds the handle to its multi stack.
+*/
+#ifndef CR_DRIVERS_CURL_EXCHANGE_H
+#define CR_DRIVERS_CURL_EXCHANGE_H
+
+#include <curl/curl.h>
+
+#include "util/util.h"
+
+typedef struct cr_upload {
+    const char *data;
+    size_t len, off;
+} cr_upload;
+
+/* What one exchange holds while libcurl works. Zero it before setup. */
+typedef struct cr_curl_exchange {
+    CURL *easy;                 /* borrowed: the driver's handle */
+    const cr_http_request *req; /* borrowed: the machine's, valid until the feed */
+    struct curl_slist *headers;
+    cr_upload up;
+    cr_buf body;
+    cr_header *resp_headers;
+} cr_curl_exchange;
+
+/* Sets easy up for req (keeping its connection cache). 0, or -1 with err set. */
+CR_HIDDEN int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *easy, const cr_http_request *req, cr_error *err);
+
+/*
+** After libcurl finished with result rc: 0 with *resp filled (any HTTP
+** status), or -1 with err set (UNAVAILABLE / DEADLINE_EXCEEDED naming the
+** URL, err->sent = 0 when the request cannot have reached the server).
+** Frees what the exchange held either way.
+*/
+CR_HIDDEN int cr_curl_exchange_finish(cr_curl_exchange *x, CURLcode rc, cr_http_response *resp, cr_error *err);
+
+/* A client's kept-alive handle (its pool's, or a new one), and giving it back. */
+CR_HIDDEN CURL *cr_client_easy_take(cr_client *c);
+CR_HIDDEN void cr_client_easy_give(cr_client *c, CURL *easy);
+
+/* A new easy handle (NULL when libcurl cannot make one). */
+CR_HIDDEN CURL *cr_curl_easy_new(void);
+
+#endif
