@@ -5,7 +5,8 @@ local core = require("cloudrun.core")
 local auth = require("cloudrun.auth")
 local wait = require("cloudrun.wait")
 
-local type, error, setmetatable, pairs, ipairs, tostring = type, error, setmetatable, pairs, ipairs, tostring
+local type, error, setmetatable, getmetatable, pairs, ipairs, tostring =
+  type, error, setmetatable, getmetatable, pairs, ipairs, tostring
 
 local _M = { _VERSION = core._VERSION, auth = auth, core = core }
 
@@ -76,6 +77,20 @@ function Client:run_job(job, opts)
     error("bad argument #2 to 'run_job' (table of options expected, got " .. type(opts) .. ")", 2)
   end
   return self._core:run_job(job, opts)
+end
+
+--- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, retry=})
+-- -> results, nfailed: in the order given, each the Operation (with
+-- .execution) or an err table (cloudrun.is_error); one failure never hides
+-- the others. At most in_flight (default 16) are on the wire at once.
+function Client:run_jobs(list, opts)
+  if type(list) ~= "table" then
+    error("bad argument #1 to 'run_jobs' (list of {job=, ...} expected, got " .. type(list) .. ")", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'run_jobs' (table of options expected, got " .. type(opts) .. ")", 2)
+  end
+  return self._core:run_jobs(list, opts)
 end
 
 local function check_opts(fn, opts, argn)
@@ -231,6 +246,13 @@ Client.__close = Client.close
 --- cloudrun.error(code, message [, status]) — an error value like the ones calls return.
 function _M.error(code, message, status, ...)
   return core.error(code, message, status, ...)
+end
+
+local error_mt = core.error_mt
+
+--- cloudrun.is_error(value) -> whether value is an err table (as run_jobs' results may be).
+function _M.is_error(value)
+  return type(value) == "table" and getmetatable(value) == error_mt
 end
 
 _M.json = { encode = core.json_encode, decode = core.json_decode }

@@ -11,6 +11,7 @@
 
 #define CLIENT_MT "cloudrun.core.Client"
 #define CREDS_MT "cloudrun.core.Credentials"
+#define MACHINE_MT "cloudrun.core.Machine"
 #define ERROR_MT "cloudrun.Error"
 
 /* return nil, err — releasing the core error */
@@ -26,8 +27,16 @@ void cr_lua_new_class(lua_State *L, const char *name, const luaL_Reg *methods, l
 /* The credentials behind a Credentials userdata at idx, or NULL if it is not one. */
 cr_credentials *cr_lua_to_credentials(lua_State *L, int idx);
 
+/* A new Credentials userdata holding a new reference to creds. */
+void cr_lua_push_credentials(lua_State *L, cr_credentials *creds);
+
+/* A new Machine userdata owning m; the value at index `owner` (0: none) is
+** kept alive as long as the machine is. */
+void cr_lua_push_machine(lua_State *L, cr_machine *m, int owner);
+
 /* Register each object's metatable and put its constructors into the module table at the top. */
 void cr_lua_open_credentials(lua_State *L);
 void cr_lua_open_client(lua_State *L);
+void cr_lua_open_machine(lua_State *L);
 
 #endif

@@ -127,8 +127,7 @@ static const cr_call_options *read_call(lua_State *L, int t, const char *fn, cr_
     lua_getfield(L, t, "retry");
     if (!lua_isnil(L, -1)) {
         if (!lua_istable(L, -1))
-            luaL_error(L, "%s: option 'retry' must be a table {attempts=, initial=, max=, multiplier=, deadline=}",
-                       fn);
+            luaL_error(L, "%s: option 'retry' must be a table {attempts=, initial=, max=, multiplier=, deadline=}", fn);
         read_retry(L, lua_gettop(L), fn, r);
         call->retry = r;
     }
@@ -174,8 +173,7 @@ static void read_write(lua_State *L, int t, const char *fn, cr_write_options *o)
 /* The client                                                                */
 /* ------------------------------------------------------------------------ */
 
-static const char *const client_options[] = {"project", "region", "endpoint", "timeout", "credentials", "retry",
-                                             NULL};
+static const char *const client_options[] = {"project", "region", "endpoint", "timeout", "credentials", "retry", NULL};
 
 /*
 ** core.client{project=, region=, endpoint=, timeout=, retry=, credentials=
@@ -242,8 +240,8 @@ static int l_client_endpoint(lua_State *L)
 /* run_job's overrides                                                       */
 /* ------------------------------------------------------------------------ */
 
-static const char *const run_job_options[] = {"args", "env",          "clear_args", "container", "task_count",
-                                              "timeout", "validate_only", "etag",     "retry",     NULL};
+static const char *const run_job_options[] = {"args",    "env",           "clear_args", "container", "task_count",
+                                              "timeout", "validate_only", "etag",       "retry",     NULL};
 
 /* A string, or a number turned into its decimal text (env values are strings on the wire). */
 static const char *env_value(lua_State *L, int idx, const char *name)
@@ -375,7 +373,8 @@ static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_opt
     } else if (ty == LUA_TSTRING) {
         int64_t ns;
         if (cr_duration_parse(lua_tostring(L, -1), &ns) < 0 || ns <= 0)
-            luaL_error(L, "run_job: option 'timeout' must be seconds or a duration like \"600s\" or \"10m\" (got \"%s\")",
+            luaL_error(L,
+                       "run_job: option 'timeout' must be seconds or a duration like \"600s\" or \"10m\" (got \"%s\")",
                        lua_tostring(L, -1));
         o->timeout_nanos = ns;
     } else if (ty != LUA_TNIL) {
@@ -385,38 +384,72 @@ static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_opt
     lua_pop(L, 1);
 }
 
+/*
+** client:run_jobs(list, {in_flight=, retry=}) — each entry {job=, <run_job
+** options>}, all of them on the multi driver. Returns a list in the same
+** order, each an Operation or an err table, and the number that failed.
+*/
+static const char *const run_jobs_options[] = {"in_flight", "retry", NULL};
+static const char *const run_jobs_entry[] = {"job",        "args",    "env",           "clear_args", "container",
+                                             "task_count", "timeout", "validate_only", "etag",       NULL};
 
-static int l_client_run_job(lua_State *L)
+static int l_client_run_jobs(lua_State *L)
 {
     client_box *b = check_client(L);
-    const char *job = luaL_checkstring(L, 2);
-    int t = options_at(L, 3, "run_job", run_job_options);
-    cr_run_job_options o;
-    memset(&o, 0, sizeof o);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int t = options_at(L, 3, "run_jobs", run_jobs_options);
+    size_t in_flight = t ? (size_t)opt_count(L, t, "in_flight", 1000, "run_jobs") : 0;
     cr_call_options call;
     cr_retry retry;
-    const cr_call_options *callp = NULL;
-    if (t) {
-        lua_newtable(L);
-        read_run_job_options(L, t, lua_gettop(L), &o);
-        /* run_job's `timeout` is the task timeout override: only retry= is per call here */
-        lua_getfield(L, t, "retry");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_istable(L, -1))
-                return luaL_error(L, "run_job: option 'retry' must be a table");
-            read_retry(L, lua_gettop(L), "run_job", &retry);
-            memset(&call, 0, sizeof call);
-            call.retry = &retry;
-            callp = &call;
-        }
+    const cr_call_options *cp = read_call(L, t, "run_jobs", &call, &retry);
+    size_t n = (size_t)lua_rawlen(L, 2);
+    lua_newtable(L); /* anchors every string and array until the call is over */
+    int anchor = lua_gettop(L);
+    cr_run_job_request *reqs = lua_newuserdata(L, (n ? n : 1) * sizeof *reqs);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    cr_run_job_options *opts = lua_newuserdata(L, (n ? n : 1) * sizeof *opts);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        int e = lua_gettop(L);
+        if (!lua_istable(L, e))
+            return luaL_error(L, "run_jobs: entry %d must be a table {job=, args=, ...} (got %s)", (int)i + 1,
+                              luaL_typename(L, e));
+        char where[48];
+        snprintf(where, sizeof where, "run_jobs: entry %d", (int)i + 1);
+        check_known(L, e, where, run_jobs_entry);
+        lua_getfield(L, e, "job");
+        if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
+            return luaL_error(L, "run_jobs: entry %d needs a job name (job=)", (int)i + 1);
+        reqs[i].job = lua_tostring(L, -1);
+        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        read_run_job_options(L, e, anchor, &opts[i]);
+        reqs[i].opts = &opts[i];
         lua_pop(L, 1);
     }
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, cr_client_run_job(b->client, job, &o, callp, &err), &err);
+    cJSON **results = lua_newuserdata(L, (n ? n : 1) * sizeof *results);
+    cr_error *errs = lua_newuserdata(L, (n ? n : 1) * sizeof *errs);
+    cr_client_run_jobs(b->client, reqs, n, in_flight, cp, results, errs);
+    /* from here on nothing raises before every result is pushed (or freed) */
+    lua_createtable(L, (int)n, 0);
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (results[i]) {
+            cr_lua_push_json(L, results[i]);
+            cJSON_Delete(results[i]);
+        } else {
+            cr_lua_push_failure(L, &errs[i]);
+            lua_remove(L, -2); /* the nil */
+            failed++;
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_pushinteger(L, failed);
+    return 2;
 }
 
 /* ------------------------------------------------------------------------ */
-/* The other methods: name [, spec] [, options]                              */
+/* The methods: each one's arguments read into a cr_request                  */
 /* ------------------------------------------------------------------------ */
 
 static const char *const call_only[] = {"retry", "timeout", NULL};
@@ -426,158 +459,183 @@ static const char *const write_opts[] = {"validate_only", "etag", "retry", "time
 static const char *const update_opts[] = {"validate_only", "allow_missing", "retry", "timeout", NULL};
 static const char *const create_opts[] = {"validate_only", "retry", "timeout", NULL};
 
-typedef cJSON *(*get_fn)(cr_client *, const char *, const cr_call_options *, cr_error *);
+/* How a method takes its arguments. */
+typedef enum {
+    TAKES_NAME,      /* (name [, opts]) */
+    TAKES_OPTS,      /* ([opts]) */
+    TAKES_OPT_NAME,  /* (name|nil [, opts]) */
+    TAKES_NAME_SPEC, /* (name, spec [, opts]) */
+    TAKES_RUN,       /* (job [, run_job opts]) */
+    TAKES_WAIT,      /* (name, seconds [, opts]) */
+    TAKES_CALL       /* (method, path [, query [, body [, opts]]]) */
+} takes;
 
-static int do_get(lua_State *L, const char *fn, get_fn f)
-{
-    client_box *b = check_client(L);
-    const char *name = luaL_checkstring(L, 2);
-    int t = options_at(L, 3, fn, call_only);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, f(b->client, name, cp, &err), &err);
-}
+typedef struct method_def {
+    const char *name;
+    cr_method method;
+    takes args;
+    const char *const *known;
+} method_def;
 
-static int l_get_job(lua_State *L) { return do_get(L, "get_job", cr_client_get_job); }
-static int l_get_execution(lua_State *L) { return do_get(L, "get_execution", cr_client_get_execution); }
-static int l_get_task(lua_State *L) { return do_get(L, "get_task", cr_client_get_task); }
-static int l_get_operation(lua_State *L) { return do_get(L, "get_operation", cr_client_get_operation); }
+static const method_def method_defs[] = {
+    {"run_job", CR_RUN_JOB, TAKES_RUN, run_job_options},
+    {"get_job", CR_GET_JOB, TAKES_NAME, call_only},
+    {"list_jobs", CR_LIST_JOBS, TAKES_OPTS, list_opts},
+    {"create_job", CR_CREATE_JOB, TAKES_NAME_SPEC, create_opts},
+    {"update_job", CR_UPDATE_JOB, TAKES_NAME_SPEC, update_opts},
+    {"delete_job", CR_DELETE_JOB, TAKES_NAME, write_opts},
+    {"get_execution", CR_GET_EXECUTION, TAKES_NAME, call_only},
+    {"list_executions", CR_LIST_EXECUTIONS, TAKES_OPT_NAME, list_opts},
+    {"cancel_execution", CR_CANCEL_EXECUTION, TAKES_NAME, write_opts},
+    {"delete_execution", CR_DELETE_EXECUTION, TAKES_NAME, write_opts},
+    {"get_task", CR_GET_TASK, TAKES_NAME, call_only},
+    {"list_tasks", CR_LIST_TASKS, TAKES_NAME, list_opts},
+    {"get_operation", CR_GET_OPERATION, TAKES_NAME, call_only},
+    {"list_operations", CR_LIST_OPERATIONS, TAKES_OPTS, op_list_opts},
+    {"wait_operation", CR_WAIT_OPERATION, TAKES_WAIT, call_only},
+    {"call", CR_CALL, TAKES_CALL, call_only},
+    {NULL, 0, 0, NULL},
+};
 
-static int l_list_jobs(lua_State *L)
-{
-    client_box *b = check_client(L);
-    int t = options_at(L, 2, "list_jobs", list_opts);
+/* A method's arguments as the core takes them. Strings stay owned by Lua
+** (on the stack, or anchored in a table pushed by read_request). */
+typedef struct lrequest {
+    cr_request r;
+    cr_run_job_options run;
     cr_list_options list;
-    read_list(L, t, "list_jobs", &list);
+    cr_write_options write;
     cr_call_options call;
     cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, "list_jobs", &call, &retry);
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, cr_client_list_jobs(b->client, &list, cp, &err), &err);
-}
+    const cr_call_options *cp;
+    cJSON *owned; /* a spec or body converted from Lua: the caller frees it */
+} lrequest;
 
-static int l_list_operations(lua_State *L)
+/*
+** Reads the arguments of method d from stack index `base` on, raising for
+** every mistake (naming the argument or option). Pushes one anchor table.
+*/
+static void read_request(lua_State *L, const method_def *d, int base, lrequest *q)
 {
-    client_box *b = check_client(L);
-    int t = options_at(L, 2, "list_operations", op_list_opts);
-    cr_list_options list;
-    read_list(L, t, "list_operations", &list);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, "list_operations", &call, &retry);
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, cr_client_list_operations(b->client, &list, cp, &err), &err);
-}
-
-typedef cJSON *(*list_fn)(cr_client *, const char *, const cr_list_options *, const cr_call_options *, cr_error *);
-
-/* list_executions(job|nil, opts) / list_tasks(execution, opts) */
-static int do_list_under(lua_State *L, const char *fn, list_fn f, int parent_optional)
-{
-    client_box *b = check_client(L);
-    const char *parent = parent_optional ? luaL_optstring(L, 2, NULL) : luaL_checkstring(L, 2);
-    int t = options_at(L, 3, fn, list_opts);
-    cr_list_options list;
-    read_list(L, t, fn, &list);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, f(b->client, parent, &list, cp, &err), &err);
-}
-
-static int l_list_executions(lua_State *L) { return do_list_under(L, "list_executions", cr_client_list_executions, 1); }
-static int l_list_tasks(lua_State *L) { return do_list_under(L, "list_tasks", cr_client_list_tasks, 0); }
-
-typedef cJSON *(*write_fn)(cr_client *, const char *, const cr_write_options *, const cr_call_options *,
-                           cr_error *);
-
-/* delete_job / cancel_execution / delete_execution (name, {validate_only=, etag=}) */
-static int do_write(lua_State *L, const char *fn, write_fn f)
-{
-    client_box *b = check_client(L);
-    const char *name = luaL_checkstring(L, 2);
-    int t = options_at(L, 3, fn, write_opts);
-    cr_write_options w;
-    read_write(L, t, fn, &w);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, f(b->client, name, &w, cp, &err), &err);
-}
-
-static int l_delete_job(lua_State *L) { return do_write(L, "delete_job", cr_client_delete_job); }
-static int l_cancel_execution(lua_State *L) { return do_write(L, "cancel_execution", cr_client_cancel_execution); }
-static int l_delete_execution(lua_State *L) { return do_write(L, "delete_execution", cr_client_delete_execution); }
-
-typedef cJSON *(*spec_fn)(cr_client *, const char *, const cJSON *, const cr_write_options *,
-                          const cr_call_options *, cr_error *);
-
-/* create_job / update_job (name, spec, opts): the spec is a Job in its REST form. */
-static int do_spec(lua_State *L, const char *fn, spec_fn f, const char *const *known)
-{
-    client_box *b = check_client(L);
-    const char *name = luaL_checkstring(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    int t = options_at(L, 4, fn, known);
-    cr_write_options w;
-    read_write(L, t, fn, &w);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, fn, &call, &retry);
-    cJSON *spec = cr_lua_to_json(L, 3, "spec");
-    if (!spec)
-        return luaL_argerror(L, 3, lua_tostring(L, -1));
-    cr_error err = CR_ERROR_INIT;
-    cJSON *out = f(b->client, name, spec, &w, cp, &err);
-    cJSON_Delete(spec);
-    return cr_lua_push_result(L, out, &err);
-}
-
-static int l_create_job(lua_State *L) { return do_spec(L, "create_job", cr_client_create_job, create_opts); }
-static int l_update_job(lua_State *L) { return do_spec(L, "update_job", cr_client_update_job, update_opts); }
-
-/* wait_operation(name, timeout_seconds [, opts]) */
-static int l_wait_operation(lua_State *L)
-{
-    client_box *b = check_client(L);
-    const char *name = luaL_checkstring(L, 2);
-    lua_Number timeout = luaL_optnumber(L, 3, 0);
-    luaL_argcheck(L, timeout >= 0, 3, "timeout must not be negative");
-    int t = options_at(L, 4, "wait_operation", call_only);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, "wait_operation", &call, &retry);
-    cr_error err = CR_ERROR_INIT;
-    return cr_lua_push_result(L, cr_client_wait_operation(b->client, name, (double)timeout, cp, &err), &err);
-}
-
-/* client:call(method, path [, query [, body [, opts]]]) — any v2 method. */
-static int l_client_call(lua_State *L)
-{
-    static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE", NULL};
-    client_box *b = check_client(L);
-    const char *method = methods[luaL_checkoption(L, 2, NULL, methods)];
-    const char *path = luaL_checkstring(L, 3);
-    const char *query = luaL_optstring(L, 4, NULL);
-    int t = options_at(L, 6, "call", call_only);
-    cr_call_options call;
-    cr_retry retry;
-    const cr_call_options *cp = read_call(L, t, "call", &call, &retry);
-    cJSON *body = NULL;
-    if (!lua_isnoneornil(L, 5)) {
-        luaL_checktype(L, 5, LUA_TTABLE);
-        body = cr_lua_to_json(L, 5, "body");
-        if (!body)
-            return luaL_argerror(L, 5, lua_tostring(L, -1));
+    memset(q, 0, sizeof *q);
+    q->r.method = d->method;
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    const char *fn = d->name;
+    int t = 0;
+    switch (d->args) {
+    case TAKES_NAME:
+        q->r.name = luaL_checkstring(L, base);
+        t = options_at(L, base + 1, fn, d->known);
+        break;
+    case TAKES_OPTS:
+        t = options_at(L, base, fn, d->known);
+        break;
+    case TAKES_OPT_NAME:
+        q->r.name = luaL_optstring(L, base, NULL);
+        t = options_at(L, base + 1, fn, d->known);
+        break;
+    case TAKES_NAME_SPEC:
+        q->r.name = luaL_checkstring(L, base);
+        luaL_checktype(L, base + 1, LUA_TTABLE);
+        t = options_at(L, base + 2, fn, d->known);
+        break;
+    case TAKES_RUN:
+        q->r.name = luaL_checkstring(L, base);
+        t = options_at(L, base + 1, fn, d->known);
+        break;
+    case TAKES_WAIT: {
+        q->r.name = luaL_checkstring(L, base);
+        lua_Number timeout = luaL_optnumber(L, base + 1, 0);
+        luaL_argcheck(L, timeout >= 0, base + 1, "timeout must not be negative");
+        q->r.wait_timeout = (double)timeout;
+        t = options_at(L, base + 2, fn, d->known);
+        break;
     }
+    case TAKES_CALL: {
+        static const char *const verbs[] = {"GET", "POST", "PATCH", "DELETE", NULL};
+        q->r.http_method = verbs[luaL_checkoption(L, base, NULL, verbs)];
+        q->r.path = luaL_checkstring(L, base + 1);
+        q->r.query = luaL_optstring(L, base + 2, NULL);
+        if (!lua_isnoneornil(L, base + 3))
+            luaL_checktype(L, base + 3, LUA_TTABLE);
+        t = options_at(L, base + 4, fn, d->known);
+        break;
+    }
+    }
+    if (d->args == TAKES_RUN) {
+        if (t) {
+            read_run_job_options(L, t, anchor, &q->run);
+            /* run_job's `timeout` is the task timeout override: only retry= is per call here */
+            lua_getfield(L, t, "retry");
+            if (!lua_isnil(L, -1)) {
+                if (!lua_istable(L, -1))
+                    luaL_error(L, "run_job: option 'retry' must be a table");
+                read_retry(L, lua_gettop(L), fn, &q->retry);
+                q->call.retry = &q->retry;
+                q->cp = &q->call;
+            }
+            lua_pop(L, 1);
+        }
+        q->r.run = &q->run;
+    } else {
+        q->cp = read_call(L, t, fn, &q->call, &q->retry);
+        if (d->known == list_opts || d->known == op_list_opts) {
+            read_list(L, t, fn, &q->list);
+            q->r.list = &q->list;
+        } else if (d->known == write_opts || d->known == update_opts || d->known == create_opts) {
+            read_write(L, t, fn, &q->write);
+            q->r.write = &q->write;
+        }
+    }
+    /* Last: a Lua table becomes JSON only once nothing else can raise. */
+    int json_at = d->args == TAKES_NAME_SPEC ? base + 1 : d->args == TAKES_CALL ? base + 3 : 0;
+    if (json_at && lua_istable(L, json_at)) {
+        q->owned = cr_lua_to_json(L, json_at, d->args == TAKES_CALL ? "body" : "spec");
+        if (!q->owned)
+            luaL_argerror(L, json_at, lua_tostring(L, -1));
+        if (d->args == TAKES_CALL)
+            q->r.body = q->owned;
+        else
+            q->r.spec = q->owned;
+    }
+}
+
+/* client:<method>(...) — the method's def is the upvalue. */
+static int l_method(lua_State *L)
+{
+    const method_def *d = lua_touserdata(L, lua_upvalueindex(1));
+    client_box *b = check_client(L);
+    lrequest q;
+    read_request(L, d, 2, &q);
     cr_error err = CR_ERROR_INIT;
-    cJSON *out = cr_client_call(b->client, method, path, query, body, cp, &err);
-    cJSON_Delete(body);
+    cJSON *out = cr_client_perform(b->client, &q.r, q.cp, &err);
+    cJSON_Delete(q.owned);
     return cr_lua_push_result(L, out, &err);
+}
+
+/*
+** client:start(method, ...) -> Machine | nil, err — the API call machine of
+** any method, for a Lua driver to run (see lmachine.c). The machine keeps
+** the client alive.
+*/
+static int l_client_start(lua_State *L)
+{
+    client_box *b = check_client(L);
+    const char *name = luaL_checkstring(L, 2);
+    const method_def *d = method_defs;
+    while (d->name && strcmp(d->name, name) != 0)
+        d++;
+    if (!d->name)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "no method '%s'", name));
+    lrequest q;
+    read_request(L, d, 3, &q);
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = cr_client_start(b->client, &q.r, q.cp, &err);
+    cJSON_Delete(q.owned);
+    if (!m)
+        return cr_lua_push_failure(L, &err);
+    cr_lua_push_machine(L, m, 1);
+    return 1;
 }
 
 typedef char *(*name_fn)(cr_client *, const char *, cr_error *);
@@ -594,10 +652,22 @@ static int do_name(lua_State *L, name_fn f)
     return 1;
 }
 
-static int l_job_name(lua_State *L) { return do_name(L, cr_client_job_name); }
-static int l_execution_name(lua_State *L) { return do_name(L, cr_client_execution_name); }
-static int l_task_name(lua_State *L) { return do_name(L, cr_client_task_name); }
-static int l_operation_name(lua_State *L) { return do_name(L, cr_client_operation_name); }
+static int l_job_name(lua_State *L)
+{
+    return do_name(L, cr_client_job_name);
+}
+static int l_execution_name(lua_State *L)
+{
+    return do_name(L, cr_client_execution_name);
+}
+static int l_task_name(lua_State *L)
+{
+    return do_name(L, cr_client_task_name);
+}
+static int l_operation_name(lua_State *L)
+{
+    return do_name(L, cr_client_operation_name);
+}
 
 static int l_client_parent(lua_State *L)
 {
@@ -612,30 +682,11 @@ static int l_client_parent(lua_State *L)
 }
 
 static const luaL_Reg client_methods[] = {
-    {"run_job", l_client_run_job},
-    {"get_job", l_get_job},
-    {"list_jobs", l_list_jobs},
-    {"create_job", l_create_job},
-    {"update_job", l_update_job},
-    {"delete_job", l_delete_job},
-    {"get_execution", l_get_execution},
-    {"list_executions", l_list_executions},
-    {"cancel_execution", l_cancel_execution},
-    {"delete_execution", l_delete_execution},
-    {"get_task", l_get_task},
-    {"list_tasks", l_list_tasks},
-    {"get_operation", l_get_operation},
-    {"list_operations", l_list_operations},
-    {"wait_operation", l_wait_operation},
-    {"call", l_client_call},
-    {"job_name", l_job_name},
-    {"execution_name", l_execution_name},
-    {"task_name", l_task_name},
-    {"operation_name", l_operation_name},
-    {"parent", l_client_parent},
-    {"endpoint", l_client_endpoint},
-    {"close", l_client_release},
-    {NULL, NULL},
+    {"run_jobs", l_client_run_jobs}, {"start", l_client_start},
+    {"job_name", l_job_name},        {"execution_name", l_execution_name},
+    {"task_name", l_task_name},      {"operation_name", l_operation_name},
+    {"parent", l_client_parent},     {"endpoint", l_client_endpoint},
+    {"close", l_client_release},     {NULL, NULL},
 };
 
 static const luaL_Reg client_functions[] = {
@@ -646,5 +697,14 @@ static const luaL_Reg client_functions[] = {
 void cr_lua_open_client(lua_State *L)
 {
     cr_lua_new_class(L, CLIENT_MT, client_methods, l_client_release, NULL);
+    /* every API method: one C function, its def as the upvalue */
+    luaL_getmetatable(L, CLIENT_MT);
+    lua_getfield(L, -1, "__index");
+    for (const method_def *d = method_defs; d->name; d++) {
+        lua_pushlightuserdata(L, (void *)d);
+        lua_pushcclosure(L, l_method, 1);
+        lua_setfield(L, -2, d->name);
+    }
+    lua_pop(L, 2);
     luaL_setfuncs(L, client_functions, 0);
 }

@@ -230,6 +230,7 @@ __attribute__((visibility("default"))) int luaopen_cloudrun_core(lua_State *L)
     luaL_newlib(L, module_functions);
     cr_lua_open_credentials(L);
     cr_lua_open_client(L);
+    cr_lua_open_machine(L);
     luaL_getmetatable(L, CR_ARRAY_MT);
     lua_setfield(L, -2, "array_mt");
     luaL_getmetatable(L, ERROR_MT);

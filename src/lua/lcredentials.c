@@ -201,6 +201,53 @@ static int l_creds_release(lua_State *L)
     return 0;
 }
 
+void cr_lua_push_credentials(lua_State *L, cr_credentials *creds)
+{
+    creds_box *b = new_creds_box(L);
+    b->creds = cr_credentials_ref(creds);
+}
+
+/* creds:key() -> the store key of this source ("<type>:<hex>", never a secret) */
+static int l_creds_key(lua_State *L)
+{
+    creds_box *b = check_creds(L, 1);
+    lua_pushstring(L, cr_credentials_key(b->creds));
+    return 1;
+}
+
+/* creds:fetch_machine([timeout_seconds]) -> Machine | nil, err: a new token, for a Lua driver */
+static int l_creds_fetch_machine(lua_State *L)
+{
+    creds_box *b = check_creds(L, 1);
+    lua_Number timeout = luaL_optnumber(L, 2, 0);
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = cr_credentials_fetch(b->creds, timeout > 0 ? (long)(timeout * 1000.0) : 0, &err);
+    if (!m)
+        return cr_lua_push_failure(L, &err);
+    cr_lua_push_machine(L, m, 1);
+    return 1;
+}
+
+/* creds:token_machine() -> Machine: a token fit to use (asks its driver for the stored one first) */
+static int l_creds_token_machine(lua_State *L)
+{
+    creds_box *b = check_creds(L, 1);
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = cr_credentials_token_machine(b->creds, &err);
+    if (!m)
+        return cr_lua_push_failure(L, &err);
+    cr_lua_push_machine(L, m, 1);
+    return 1;
+}
+
+/* creds:refused() — the API refused the current token (a Lua driver's store dropped it) */
+static int l_creds_refused(lua_State *L)
+{
+    creds_box *b = check_creds(L, 1);
+    cr_credentials_refused(b->creds);
+    return 0;
+}
+
 cr_credentials *cr_lua_to_credentials(lua_State *L, int idx)
 {
     creds_box *b = luaL_testudata(L, idx, CREDS_MT);
@@ -210,17 +257,18 @@ cr_credentials *cr_lua_to_credentials(lua_State *L, int idx)
 static const luaL_Reg creds_methods[] = {
     {"token", l_creds_token},
     {"info", l_creds_info},
+    {"key", l_creds_key},
+    {"fetch_machine", l_creds_fetch_machine},
+    {"token_machine", l_creds_token_machine},
+    {"refused", l_creds_refused},
     {"release", l_creds_release},
     {NULL, NULL},
 };
 
 static const luaL_Reg creds_functions[] = {
-    {"credentials_file", l_credentials_file},
-    {"credentials_json", l_credentials_json},
-    {"credentials_metadata", l_credentials_metadata},
-    {"credentials_token", l_credentials_token},
-    {"credentials_default", l_credentials_default},
-    {NULL, NULL},
+    {"credentials_file", l_credentials_file},         {"credentials_json", l_credentials_json},
+    {"credentials_metadata", l_credentials_metadata}, {"credentials_token", l_credentials_token},
+    {"credentials_default", l_credentials_default},   {NULL, NULL},
 };
 
 void cr_lua_open_credentials(lua_State *L)

@@ -131,6 +131,7 @@ int cr_store_begin(cr_credentials *creds, const char *stale, int refused, unsign
         rc = CR_STORE_BUSY;
     } else {
         e->fetching = 1;
+        *since = e->generation + 1; /* so that the fetcher too can wait for its own fetch */
         rc = CR_STORE_FETCH;
     }
     pthread_mutex_unlock(&e->lock);

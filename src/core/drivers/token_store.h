@@ -23,9 +23,11 @@ CR_HIDDEN int cr_store_lookup(cr_credentials *creds, char **token, int64_t *expi
 /*
 ** A TOKEN step with fresh = 1: drops `stale` when it is still stored (telling
 ** the credentials when `refused`), then READY with another stored token,
-** FETCH (the caller is the one fetch in flight), BUSY (*since records the
-** fetch being waited for), or FAILED with the error of the fetch waited for
-** (pass *since = 0 the first time, then what BUSY set).
+** FETCH (the caller is the one fetch in flight), BUSY (another is), or
+** FAILED with the error of the fetch waited for. Pass *since = 0 the first
+** time and the same variable after that: FETCH and BUSY record in it the
+** fetch to wait for, so that asking again after it failed gives its error
+** rather than starting another.
 */
 CR_HIDDEN int cr_store_begin(cr_credentials *creds, const char *stale, int refused, unsigned long *since, char **token,
                              int64_t *expires_at, cr_error *err);
