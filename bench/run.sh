@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the benchmarks on loopback and prints their tables:
-#   trigger.lua against `cloudrun emulator`, auth.lua against cr-fake-google.
+#   trigger.lua and fanout.lua against `cloudrun emulator`, auth.lua against cr-fake-google.
 #   bench/run.sh [BUILD_DIR] [N]
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,6 +23,9 @@ wait_line "$tmp/emu" listening
 emu=$(sed -n 's|^cloudrun emulator listening on http://||p' "$tmp/emu")
 echo "== trigger: the caller's cost of one call (emulator on $emu)"
 CLOUD_RUN_EMULATOR_HOST=$emu cloudrun-lua bench/trigger.lua "$N"
+echo
+echo "== fan-out: run_jobs on the multi driver against one trigger after another"
+CLOUD_RUN_EMULATOR_HOST=$emu cloudrun-lua bench/fanout.lua 100 32
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/key.pem" 2>/dev/null
 openssl pkey -in "$tmp/key.pem" -pubout -out "$tmp/pub.pem" 2>/dev/null

@@ -512,14 +512,13 @@ typedef struct lrequest {
 
 /*
 ** Reads the arguments of method d from stack index `base` on, raising for
-** every mistake (naming the argument or option). Pushes one anchor table.
+** every mistake (naming the argument or option). For run_job's overrides it
+** pushes a table that anchors their arrays while the call lasts.
 */
 static void read_request(lua_State *L, const method_def *d, int base, lrequest *q)
 {
     memset(q, 0, sizeof *q);
     q->r.method = d->method;
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
     const char *fn = d->name;
     int t = 0;
     switch (d->args) {
@@ -564,7 +563,8 @@ static void read_request(lua_State *L, const method_def *d, int base, lrequest *
     }
     if (d->args == TAKES_RUN) {
         if (t) {
-            read_run_job_options(L, t, anchor, &q->run);
+            lua_newtable(L);
+            read_run_job_options(L, t, lua_gettop(L), &q->run);
             /* run_job's `timeout` is the task timeout override: only retry= is per call here */
             lua_getfield(L, t, "retry");
             if (!lua_isnil(L, -1)) {

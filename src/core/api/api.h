@@ -13,6 +13,10 @@
 CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
                                    const char *body, cr_http_request *req, cr_error *err);
 
+/* RunJobRequest's JSON text for these overrides (NULL: none), checked: a new
+** string (cJSON_free), or NULL with err set. */
+CR_HIDDEN char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err);
+
 /* The Execution resource name in a RunJob Operation (metadata.name), or NULL. Borrowed. */
 CR_HIDDEN const char *cr_api_operation_execution(const cJSON *op);
 

@@ -157,18 +157,12 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
         return -1;
     }
     switch (r->method) {
-    case CR_RUN_JOB: {
-        cr_http_request req;
-        /* the body as cr_api_build_run_job makes it, checked the same way */
-        if (cr_api_build_run_job("", "j", r->run, &req, err) < 0) {
+    case CR_RUN_JOB:
+        if (!(call->body = cr_api_run_job_body(r->run, err))) {
             cr_call_clear(call);
             return -1;
         }
-        call->body = req.body;
-        req.body = NULL;
-        cr_http_request_clear(&req);
         break;
-    }
     case CR_LIST_JOBS:
     case CR_LIST_EXECUTIONS:
     case CR_LIST_TASKS:
@@ -289,8 +283,9 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
         }
         body = owned_body;
     }
-    char *path = cr_asprintf("%s%s", target, call->suffix ? call->suffix : "");
-    free(target);
+    char *path = call->suffix && *call->suffix ? cr_asprintf("%s%s", target, call->suffix) : target;
+    if (path != target)
+        free(target);
     int rc = path ? cr_api_build_request(c->endpoint, call->http_method, path, call->query, body, req, err) : -1;
     if (!path)
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
@@ -558,13 +553,20 @@ static const cr_machine_ops call_ops = {
     .destroy = call_destroy,
 };
 
-cr_machine *cr_call_machine(cr_client *c, cr_call *call, const cr_call_options *opts, cr_error *err)
+cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
+                            cr_error *err)
 {
     call_machine *k = calloc(1, sizeof *k);
     if (!k) {
         cr_call_clear(call);
+        cr_http_request_clear(built);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
         return NULL;
+    }
+    if (built) {
+        k->req = *built;
+        memset(built, 0, sizeof *built);
+        k->built = 1;
     }
     cr_machine_init(&k->base, &call_ops, NULL);
     k->client = c;

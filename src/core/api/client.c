@@ -346,16 +346,15 @@ cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_opt
     cr_call call;
     if (cr_call_init(&call, r, err) < 0)
         return NULL;
-    /* A malformed name is refused here, before any step. */
-    if (call.name) {
-        char *full = NULL;
-        if (cr_client_resolve(c, call.name, call.kind, &full, err) < 0) {
-            cr_call_clear(&call);
-            return NULL;
-        }
-        free(full);
+    /* Built now when the names allow it (a malformed one is refused here,
+    ** before any step); otherwise once discovery has found project and region. */
+    cr_http_request req;
+    int rc = cr_call_build(c, &call, &req, err);
+    if (rc < 0) {
+        cr_call_clear(&call);
+        return NULL;
     }
-    return cr_call_machine(c, &call, opts, err);
+    return cr_call_machine(c, &call, rc == 0 ? &req : NULL, opts, err);
 }
 
 cJSON *cr_client_perform(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)

@@ -60,35 +60,45 @@ static cJSON *run_job_body(const cr_run_job_options *o)
     return body;
 }
 
-int cr_api_build_run_job(const char *endpoint, const char *job_name, const cr_run_job_options *opts,
-                         cr_http_request *req, cr_error *err)
+char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err)
 {
-    memset(req, 0, sizeof *req);
     if (opts) {
         for (size_t i = 0; i < opts->nargs; i++)
             if (!opts->args[i]) {
                 cr_error_set(err, "INVALID_ARGUMENT", 0, "args[%zu] is NULL", i + 1);
-                return -1;
+                return NULL;
             }
         for (size_t i = 0; i < opts->nenv; i++)
             if (!opts->env[i].name || !opts->env[i].name[0]) {
                 cr_error_set(err, "INVALID_ARGUMENT", 0, "env[%zu] has no name", i + 1);
-                return -1;
+                return NULL;
             }
         if (opts->task_count < 0) {
             cr_error_set(err, "INVALID_ARGUMENT", 0, "task_count must not be negative");
-            return -1;
+            return NULL;
         }
     }
     cJSON *body = run_job_body(opts);
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
+    if (!text)
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building RunJob");
+    return text;
+}
+
+int cr_api_build_run_job(const char *endpoint, const char *job_name, const cr_run_job_options *opts,
+                         cr_http_request *req, cr_error *err)
+{
+    memset(req, 0, sizeof *req);
+    char *text = cr_api_run_job_body(opts, err);
+    if (!text)
+        return -1;
     char *path = cr_asprintf("%s:run", job_name);
-    int rc = text && path ? cr_api_build_request(endpoint, "POST", path, NULL, text, req, err) : -1;
-    if (!text || !path)
+    int rc = path ? cr_api_build_request(endpoint, "POST", path, NULL, text, req, err) : -1;
+    if (!path)
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building RunJob");
     free(path);
-    free(text);
+    cJSON_free(text);
     return rc;
 }
 

@@ -33,8 +33,6 @@ void cr_machine_init(cr_machine *m, const cr_machine_ops *ops, const cr_clock *c
         m->clock.monotonic = real_monotonic;
     if (!m->clock.unix_time)
         m->clock.unix_time = real_unix_time;
-    if (!m->clock.jitter && (getrandom(&m->rng, sizeof m->rng, GRND_NONBLOCK) != sizeof m->rng || m->rng == 0))
-        m->rng = (uint64_t)(uintptr_t)m ^ ((uint64_t)cr_unix_time() << 20) ^ 0x9e3779b97f4a7c15ULL;
 }
 
 void cr_machine_share_clock(cr_machine *to, const cr_machine *from)
@@ -60,11 +58,14 @@ int64_t cr_machine_unix_time(cr_machine *m)
     return m->clock.unix_time(m->clock.ud);
 }
 
-/* xorshift64*: jitter only, not security. */
+/* xorshift64*: jitter only, not security. Seeded when first needed (a
+** retry), so that the calls that never retry make no getrandom call. */
 double cr_machine_jitter(cr_machine *m)
 {
     if (m->clock.jitter)
         return m->clock.jitter(m->clock.ud);
+    if (m->rng == 0 && (getrandom(&m->rng, sizeof m->rng, GRND_NONBLOCK) != sizeof m->rng || m->rng == 0))
+        m->rng = (uint64_t)(uintptr_t)m ^ ((uint64_t)cr_unix_time() << 20) ^ 0x9e3779b97f4a7c15ULL;
     uint64_t x = m->rng;
     x ^= x >> 12;
     x ^= x << 25;
