@@ -97,7 +97,7 @@ function _M.count(flag, s, min)
   if not n or n < (min or 1) or n % 1 ~= 0 then
     return nil, flag .. " must be an integer of at least " .. (min or 1)
   end
-  return math.tointeger(n)
+  return math.floor(n) -- an integer on 5.3+ (n is integral), a number before
 end
 
 --- Seconds from a gcloud duration ("600", "10m", "1h30m"), or nil, message.
