@@ -12,7 +12,7 @@ M.sh_quote = sh_quote
 
 function M.tmpdir()
   local p = io.popen("mktemp -d")
-  local d = p:read("l")
+  local d = p:read("*l")
   p:close()
   return d
 end
@@ -26,7 +26,7 @@ end
 function M.read(path)
   local f = io.open(path)
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -46,9 +46,9 @@ end
 -- the pid is the server's and comes first, whatever the server prints.
 function M.spawn(cmd, pattern)
   local p = assert(io.popen("exec 2>/dev/null; echo $$; exec env " .. cmd, "r"))
-  local pid = p:read("l")
+  local pid = p:read("*l")
   for _ = 1, 50 do
-    local line = p:read("l")
+    local line = p:read("*l")
     if not line then break end
     local m = line:match(pattern)
     if m then return { pid = pid, pipe = p, match = m } end
@@ -132,7 +132,7 @@ end
 --- Runs a shell command; returns its stdout, and its exit code.
 function M.run(cmd)
   local p = io.popen(cmd .. "; echo \"__rc=$?\"")
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   local rc = tonumber(out:match("__rc=(%d+)%s*$"))
   return out:gsub("__rc=%d+%s*$", ""), rc
