@@ -32,9 +32,13 @@ function M.read(path)
 end
 
 --- Stops a process started by M.spawn: SIGTERM, then SIGKILL if it is still
--- there after 5 s, so that a stuck server can never hang the suite.
+-- there after 5 s, so that a stuck server can never hang the suite. The
+-- process is our child, so once it has exited it stays a zombie (which
+-- `kill -0` still finds) until pipe:close() reaps it: gone or a zombie is done.
 function M.stop(pid, pipe)
-  os.execute(("kill %s 2>/dev/null; for i in $(seq 1 50); do kill -0 %s 2>/dev/null || exit 0; sleep 0.1; done; "
+  os.execute(("kill %s 2>/dev/null; for i in $(seq 1 50); do "
+    .. "s=$(sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/%s/status 2>/dev/null); "
+    .. "[ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; "
     .. "kill -9 %s 2>/dev/null"):format(pid, pid, pid))
   pipe:close()
 end
