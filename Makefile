@@ -1,9 +1,12 @@
 # The two set-up commands of the README:
 #   make demo  — install, build, run the example against the emulator
-#   make test  — install, build, run every test
+#   make test  — install, build, run every test on every Lua (5.4's full suite,
+#                then the Lua specs on 5.1, 5.2, 5.3 and LuaJIT), with stage times
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# which Luas `make test` covers (scripts/test-all-luas)
+LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
 .PHONY: all deps build test demo asan clean bench
 
@@ -16,18 +19,18 @@ build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+test:
+	BUILD=$(BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/test-all-luas $(LUAS)
 
 demo: build
 	examples/demo.sh $(BUILD)
 
-# The same tests in a build with AddressSanitizer and UBSan.
+# The full suite (on Lua 5.4) in a build with AddressSanitizer and UBSan.
 asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCR_SANITIZE=ON"
+	$(MAKE) test BUILD=build-asan LUAS=5.4 CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCR_SANITIZE=ON"
 
 bench: build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-lua51 build-lua52 build-lua53 build-luajit

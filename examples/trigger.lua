@@ -53,7 +53,7 @@ if dir then
     local f = io.open(dir:gsub("/$", "") .. "/task" .. i .. ".log")
     if f then
       print(("--- task %d printed:"):format(i))
-      io.write(f:read("a"))
+      io.write(f:read("*a"))
       f:close()
     end
   end

@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "../lua/compat.h"
 #include "host.h"
 
 int cr_emulator_main(int argc, char **argv);
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cloudrun: internal error: %s\n", msg ? msg : "(no message)");
         code = 3;
     } else {
-        code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+        code = cr_lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
     }
     lua_close(L);
     return code;

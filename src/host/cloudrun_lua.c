@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "../lua/compat.h"
 #include "cloudrun.h"
 #include "host.h"
 
@@ -41,7 +42,7 @@ static void print_usage(const char *badoption)
 
 static void print_version(void)
 {
-    printf("%s (lua-cloudrun %s)\n", LUA_COPYRIGHT, CR_VERSION);
+    printf("%s (lua-cloudrun %s)\n", CR_LUA_COPYRIGHT, CR_VERSION);
     fflush(stdout);
 }
 
@@ -179,9 +180,10 @@ static int runargs(lua_State *L, char **argv, int n)
 
 static int pushargs(lua_State *L)
 {
-    if (lua_getglobal(L, "arg") != LUA_TTABLE)
+    lua_getglobal(L, "arg");
+    if (!lua_istable(L, -1))
         luaL_error(L, "'arg' is not a table");
-    int n = (int)luaL_len(L, -1);
+    int n = (int)lua_rawlen(L, -1);
     luaL_checkstack(L, n + 3, "too many arguments to script");
     for (int i = 1; i <= n; i++)
         lua_rawgeti(L, -i, i);
@@ -209,7 +211,7 @@ static int incomplete(lua_State *L, int status)
     if (status == LUA_ERRSYNTAX) {
         size_t lmsg;
         const char *msg = lua_tolstring(L, -1, &lmsg);
-        const char *eof = "<eof>";
+        const char *eof = CR_LUA_EOFMARK;
         size_t le = strlen(eof);
         if (lmsg >= le && strcmp(msg + lmsg - le, eof) == 0) {
             lua_pop(L, 1);
@@ -294,7 +296,7 @@ static void do_repl(lua_State *L)
 
 static int handle_luainit(lua_State *L)
 {
-    const char *name = "=LUA_INIT_5_4";
+    const char *name = "=" CR_LUA_INIT_VAR;
     const char *init = getenv(name + 1);
     if (init == NULL) {
         name = "=LUA_INIT";
@@ -327,7 +329,7 @@ static int pmain(lua_State *L)
     luaL_openlibs(L);
     cr_host_preload(L);
     create_arg_table(L, argv, argc, script);
-    lua_gc(L, LUA_GCRESTART);
+    cr_lua_gc(L, LUA_GCRESTART);
 #if LUA_VERSION_NUM >= 504
     lua_gc(L, LUA_GCGEN, 0, 0);
 #endif
@@ -360,7 +362,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
         return EXIT_FAILURE;
     }
-    lua_gc(L, LUA_GCSTOP);
+    cr_lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, pmain);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);

@@ -26,9 +26,12 @@ static int load_embedded(lua_State *L)
     return 1;
 }
 
+/* package.preload: the same table on every Lua (5.1 keeps no _PRELOAD in the registry). */
 void cr_host_preload(lua_State *L)
 {
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    lua_remove(L, -2);
     lua_pushcfunction(L, luaopen_cloudrun_core);
     lua_setfield(L, -2, "cloudrun.core");
     for (const cr_embedded_module *m = cr_embedded_modules; m->name; m++) {

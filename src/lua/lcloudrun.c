@@ -200,6 +200,11 @@ static int l_json_decode(lua_State *L)
     return 1;
 }
 
+/* Which Lua's headers this module was built against, kept readable in the
+** .so itself: the rock's post-install check names it when a Lua cannot load
+** the module (rockspec/lua-cloudrun-scm-1.rockspec). */
+__attribute__((used)) static const char built_against[] = "lua-cloudrun built against " CR_LUA_BUILT_FOR;
+
 static const luaL_Reg module_functions[] = {
     {"error", l_error},
     {"code_name", l_code_name},

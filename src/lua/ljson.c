@@ -95,15 +95,23 @@ static cJSON *to_json(lua_State *L, int idx, char *path, size_t pathcap, int dep
             lua_pushfstring(L, "%s: %s cannot be encoded as JSON", path, isnan(d) ? "NaN" : "infinity");
             return NULL;
         }
-#if LUA_VERSION_NUM >= 503
         /* cJSON prints doubles with 15-17 significant digits and a loose
-        ** round-trip check, which can change a large integer: print those ourselves. */
-        if (lua_isinteger(L, idx) && (d > 2147483647.0 || d < -2147483648.0)) {
+        ** round-trip check, which can change a large integer: print those
+        ** ourselves — a Lua integer (5.3+), and an integral float (the only
+        ** kind of number 5.1 and 5.2 have). */
+        if (d > 2147483647.0 || d < -2147483648.0) {
             char buf[32];
-            snprintf(buf, sizeof buf, LUA_INTEGER_FMT, lua_tointeger(L, idx));
-            return cJSON_CreateRaw(buf);
-        }
+#if LUA_VERSION_NUM >= 503
+            if (lua_isinteger(L, idx)) {
+                snprintf(buf, sizeof buf, LUA_INTEGER_FMT, lua_tointeger(L, idx));
+                return cJSON_CreateRaw(buf);
+            }
 #endif
+            if (d == floor(d) && fabs(d) < 9.2e18) {
+                snprintf(buf, sizeof buf, "%.0f", d);
+                return cJSON_CreateRaw(buf);
+            }
+        }
         return cJSON_CreateNumber(d);
     }
     case LUA_TSTRING: {

@@ -12,7 +12,7 @@ M.sh_quote = sh_quote
 
 function M.tmpdir()
   local p = io.popen("mktemp -d")
-  local d = p:read("l")
+  local d = p:read("*l")
   p:close()
   return d
 end
@@ -26,15 +26,19 @@ end
 function M.read(path)
   local f = io.open(path)
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
 
 --- Stops a process started by M.spawn: SIGTERM, then SIGKILL if it is still
--- there after 5 s, so that a stuck server can never hang the suite.
+-- there after 5 s, so that a stuck server can never hang the suite. The
+-- process is our child, so once it has exited it stays a zombie (which
+-- `kill -0` still finds) until pipe:close() reaps it: gone or a zombie is done.
 function M.stop(pid, pipe)
-  os.execute(("kill %s 2>/dev/null; for i in $(seq 1 50); do kill -0 %s 2>/dev/null || exit 0; sleep 0.1; done; "
+  os.execute(("kill %s 2>/dev/null; for i in $(seq 1 50); do "
+    .. "s=$(sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/%s/status 2>/dev/null); "
+    .. "[ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; "
     .. "kill -9 %s 2>/dev/null"):format(pid, pid, pid))
   pipe:close()
 end
@@ -46,9 +50,9 @@ end
 -- the pid is the server's and comes first, whatever the server prints.
 function M.spawn(cmd, pattern)
   local p = assert(io.popen("exec 2>/dev/null; echo $$; exec env " .. cmd, "r"))
-  local pid = p:read("l")
+  local pid = p:read("*l")
   for _ = 1, 50 do
-    local line = p:read("l")
+    local line = p:read("*l")
     if not line then break end
     local m = line:match(pattern)
     if m then return { pid = pid, pipe = p, match = m } end
@@ -132,7 +136,7 @@ end
 --- Runs a shell command; returns its stdout, and its exit code.
 function M.run(cmd)
   local p = io.popen(cmd .. "; echo \"__rc=$?\"")
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   local rc = tonumber(out:match("__rc=(%d+)%s*$"))
   return out:gsub("__rc=%d+%s*$", ""), rc

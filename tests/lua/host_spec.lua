@@ -4,8 +4,14 @@
 local h = require("helpers")
 
 local HOST = h.sh_quote(h.bin .. "/cloudrun-lua")
--- no LUA_PATH, no LUA_CPATH, no LUA_INIT: the module must be built in
-local CLEAN = "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 "
+-- no LUA_PATH, no LUA_CPATH, no LUA_INIT (of any Lua): the module must be built in
+local CLEAN = "env -u LUA_PATH -u LUA_CPATH -u LUA_INIT"
+for _, v in ipairs({ "5_2", "5_3", "5_4" }) do
+  CLEAN = CLEAN .. " -u LUA_PATH_" .. v .. " -u LUA_CPATH_" .. v .. " -u LUA_INIT_" .. v
+end
+CLEAN = CLEAN .. " "
+-- the Lua this build embeds: CR_LUA_VERSION (5.1 ... 5.4, luajit)
+local LUA_VERSION = assert(os.getenv("CLOUDRUN_LUA_VERSION"))
 
 local function run(args, stdin)
   local cmd = CLEAN .. HOST .. " " .. args
@@ -30,11 +36,19 @@ describe("cloudrun-lua", function()
     end
   end)
 
-  it("prints its version with -v", function()
+  it("prints its version with -v: the Lua it embeds", function()
     local out, rc = run("-v")
     assert.are.equal(0, rc)
-    assert.matches("Lua 5.4", out, 1, true)
+    assert.matches(LUA_VERSION == "luajit" and "^LuaJIT 2%.1" or ("^Lua " .. LUA_VERSION:gsub("%.", "%%.") .. "%.%d"), out)
     assert.matches("lua-cloudrun", out, 1, true)
+  end)
+
+  it("runs LUA_INIT first, under the name this Lua reads", function()
+    local name = (LUA_VERSION == "5.1" or LUA_VERSION == "luajit") and "LUA_INIT"
+      or "LUA_INIT_" .. LUA_VERSION:gsub("%.", "_")
+    local out, rc = h.run(CLEAN .. name .. "='greeting = \"hi\"' " .. HOST .. " -e 'print(greeting)' 2>&1")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("hi\n", out)
   end)
 
   it("runs a script with its arguments in arg and ...", function()

@@ -9,7 +9,6 @@ local core = require("cloudrun.core")
 local io, os, tostring, tonumber, ipairs, type, pcall, error, setmetatable =
   io, os, tostring, tonumber, ipairs, type, pcall, error, setmetatable
 local concat, rep = table.concat, string.rep
-local tointeger = math.tointeger or function(n) return n end
 
 local _M = {}
 
@@ -200,7 +199,7 @@ function _M.count(flag, s, min)
   if not n or n < (min or 1) or n % 1 ~= 0 or n > 2 ^ 31 - 1 then
     return nil, flag .. " must be a whole number of at least " .. (min or 1) .. ", not '" .. s .. "'"
   end
-  return tointeger(n)
+  return math.floor(n) -- an integer on 5.3+ (n is integral), a number before
 end
 
 --- Seconds from a gcloud duration ("600", "10m", "1h30m"), or nil, message.
