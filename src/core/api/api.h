@@ -30,7 +30,8 @@ CR_HIDDEN int cr_api_id_is_valid(const char *id);
 /* Fills `out` with `in`'s settings, defaults for its zero fields (in may be NULL). */
 CR_HIDDEN void cr_retry_resolve(const cr_retry *in, cr_retry *out);
 
-/* Seconds the server asked to wait (Retry-After or google.rpc.RetryInfo), -1 if it did not. */
-CR_HIDDEN double cr_retry_after(const cr_header *headers, const cr_error *err);
+/* Seconds the server asked to wait (Retry-After, whose HTTP-date form is
+** counted from `now` in Unix seconds, or google.rpc.RetryInfo), -1 if it did not. */
+CR_HIDDEN double cr_retry_after(const cr_header *headers, const cr_error *err, int64_t now);
 
 #endif

@@ -445,12 +445,15 @@ static void call_sub_done(cr_machine *m, cr_machine *sub)
         cr_credentials_unref(found);
         break;
     }
-    case SUB_DISCOVERY:
-        if (!cr_machine_take_json(sub, &err)) {
+    case SUB_DISCOVERY: {
+        cJSON *found = cr_machine_take_json(sub, &err);
+        if (!found) {
             cr_machine_finish_error(m, &err);
             return;
         }
+        cJSON_Delete(found);
         break;
+    }
     case SUB_TOKEN:
         cr_secret_free(k->token);
         if (cr_machine_take_token(sub, &k->token, NULL, &err) < 0) {
@@ -514,7 +517,7 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
         cr_machine_finish_json(m, result);
         return;
     }
-    decide(k, &err, cr_retry_after(resp->headers, &err));
+    decide(k, &err, cr_retry_after(resp->headers, &err, cr_machine_unix_time(m)));
 }
 
 static void call_fail(cr_machine *m, cr_error *err)
@@ -746,8 +749,10 @@ static void d_sub_done(cr_machine *m, cr_machine *sub)
             set_found(c, &c->project, p);
             d->stage = D_REGION;
         } else {
-            cr_buf_printf(&d->looked, "; the credentials (%s) name no project_id", cr_credentials_origin(d->creds));
-            d->stage = D_MD_PROJECT;
+            /* the source that looks its project up is the metadata server: asked already */
+            cr_buf_printf(&d->looked, "; the credentials (%s) name no project_id; the metadata server: %s",
+                          cr_credentials_origin(d->creds), err.message ? err.message : err.code);
+            d->stage = D_REGION;
         }
         free(p);
         break;

@@ -74,8 +74,9 @@ double cr_retry_delay(const cr_retry *policy, int attempt, const cr_error *err, 
     return delay;
 }
 
-/* Retry-After: delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */
-static double parse_retry_after(const char *v)
+/* Retry-After: delta-seconds or an HTTP-date (RFC 9110 §10.2.3), the date
+** against `now` (Unix seconds). */
+static double parse_retry_after(const char *v, int64_t now)
 {
     if (!v || !*v)
         return -1;
@@ -88,15 +89,15 @@ static double parse_retry_after(const char *v)
     const char *rest = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     if (!rest)
         return -1;
-    double d = difftime(timegm(&tm), time(NULL));
+    double d = difftime(timegm(&tm), (time_t)now);
     return d > 0 ? d : 0;
 }
 
 /* The wait the server asked for: the Retry-After header, or a
 ** google.rpc.RetryInfo detail's retryDelay, whichever is longer; -1 if none. */
-double cr_retry_after(const cr_header *headers, const cr_error *err)
+double cr_retry_after(const cr_header *headers, const cr_error *err, int64_t now)
 {
-    double after = parse_retry_after(cr_header_get(headers, "Retry-After"));
+    double after = parse_retry_after(cr_header_get(headers, "Retry-After"), now);
     const cJSON *details = err ? err->details : NULL;
     const cJSON *d;
     cJSON_ArrayForEach(d, details)

@@ -25,40 +25,100 @@ typedef struct sa_source {
 } sa_source;
 
 /*
-** A self-signed JWT needs no exchange: the machine is done from the start.
-** Otherwise the grant assertion is signed now and exchanged. The audience of
-** the assertion is the endpoint it is meant for: the file's token_uri (as Go
-** does), which is also what a test server checks.
+** A self-signed JWT needs no exchange: it is the token. Otherwise the grant
+** assertion is exchanged. Either is signed at the first step, on the
+** machine's clock. The audience of the assertion is the endpoint it is meant
+** for: the file's token_uri (as Go does), which is also what a test server
+** checks.
 */
-static cr_machine *sa_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
+typedef struct sa_machine {
+    cr_machine base;
+    cr_credentials *creds; /* keeps `sa` alive */
+    sa_source *sa;
+    long timeout_ms;
+    int signed_;
+} sa_machine;
+
+static void sa_step(cr_machine *m, cr_step *s)
 {
-    sa_source *sa = data;
+    (void)s;
+    sa_machine *x = (sa_machine *)m;
+    sa_source *sa = x->sa;
     cr_keyfile *kf = &sa->kf;
-    int64_t now = cr_unix_time();
+    if (x->signed_) {
+        cr_machine_finish_errorf(m, "INTERNAL", 0, "service account: nothing left to do");
+        return;
+    }
+    x->signed_ = 1;
+    cr_error err = CR_ERROR_INIT;
+    int64_t now = cr_machine_unix_time(m);
     if (sa->audience && !atomic_load(&sa->exchange)) {
-        char *jwt = cr_jwt_self_signed(kf->pkey, kf->private_key_id, kf->client_email, sa->audience, now, err);
-        if (!jwt)
-            return NULL;
-        cr_machine *m = cr_machine_ready_token(jwt, now + CR_JWT_LIFETIME);
+        char *jwt = cr_jwt_self_signed(kf->pkey, kf->private_key_id, kf->client_email, sa->audience, now, &err);
+        if (jwt)
+            cr_machine_finish_token(m, jwt, now + CR_JWT_LIFETIME);
+        else
+            cr_machine_finish_error(m, &err);
         cr_secret_free(jwt);
-        if (!m)
-            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
-        return m;
+        return;
     }
     char *jwt = cr_jwt_grant_assertion(kf->pkey, kf->private_key_id, kf->client_email, CR_CLOUD_PLATFORM_SCOPE,
-                                       kf->token_uri, now, err);
-    if (!jwt)
-        return NULL;
+                                       kf->token_uri, now, &err);
+    if (!jwt) {
+        cr_machine_finish_error(m, &err);
+        return;
+    }
     char *form = cr_token_jwt_form(jwt);
     cr_secret_free(jwt);
-    if (!form) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", kf->token_uri);
+    cr_machine *ex = form ? cr_token_exchange_machine(x->creds, "token endpoint", kf->token_uri, form, x->timeout_ms,
+                                                      NULL, NULL, &err)
+                          : NULL;
+    if (!form)
+        cr_error_set(&err, "RESOURCE_EXHAUSTED", 0, "token endpoint %s: out of memory", kf->token_uri);
+    cr_secret_free(form);
+    if (!ex) {
+        cr_machine_finish_error(m, &err);
+        return;
+    }
+    cr_machine_push(m, ex);
+}
+
+static void sa_sub_done(cr_machine *m, cr_machine *sub)
+{
+    cr_error err = CR_ERROR_INIT;
+    char *token = NULL;
+    int64_t exp = 0;
+    if (cr_machine_take_token(sub, &token, &exp, &err) < 0) {
+        cr_machine_finish_error(m, &err);
+        return;
+    }
+    cr_machine_finish_token(m, token, exp);
+    cr_secret_free(token);
+}
+
+static void sa_machine_destroy(cr_machine *m)
+{
+    cr_credentials_unref(((sa_machine *)m)->creds);
+}
+
+static const cr_machine_ops sa_ops = {
+    .what = "service account token",
+    .step = sa_step,
+    .sub_done = sa_sub_done,
+    .destroy = sa_machine_destroy,
+};
+
+static cr_machine *sa_fetch(cr_credentials *creds, void *data, long timeout_ms, cr_error *err)
+{
+    sa_machine *x = calloc(1, sizeof *x);
+    if (!x) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
         return NULL;
     }
-    cr_machine *m =
-        cr_token_exchange_machine(creds, "token endpoint", kf->token_uri, form, timeout_ms, NULL, NULL, err);
-    cr_secret_free(form);
-    return m;
+    cr_machine_init(&x->base, &sa_ops, NULL);
+    x->creds = cr_credentials_ref(creds);
+    x->sa = data;
+    x->timeout_ms = timeout_ms;
+    return &x->base;
 }
 
 static void sa_destroy(void *data)

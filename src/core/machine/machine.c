@@ -131,6 +131,9 @@ void cr_machine_step(cr_machine *m, cr_step *s)
 {
     memset(s, 0, sizeof *s);
     while (m->sub) {
+        /* A sub-machine reads its parent's clock, also one pushed before the
+        ** parent's clock was set (by a constructor). */
+        cr_machine_share_clock(m->sub, m);
         cr_machine_step(m->sub, s);
         if (s->kind != CR_STEP_DONE)
             return;
@@ -148,6 +151,13 @@ void cr_machine_step(cr_machine *m, cr_step *s)
         return;
     }
     m->ops->step(m, s);
+    /* A kind's step may instead have finished the machine or pushed a
+    ** sub-machine (work it does at its first step): go again. */
+    if (s->kind)
+        return;
+    if (!m->done && !m->sub)
+        cr_machine_finish_errorf(m, "INTERNAL", 0, "%s: no step to take", m->ops->what);
+    cr_machine_step(m, s);
 }
 
 static void driver_mistake(cr_machine *m, const char *fed)

@@ -24,7 +24,9 @@ typedef struct cr_clock {
 /*
 ** A kind of machine. step() is called only while the machine is not done
 ** and has no sub-machine; it fills the step from the machine's state and
-** changes nothing (so asking twice gives the same step). The feeds move the
+** changes nothing (so asking twice gives the same step) — or, leaving the
+** step empty, does work that needs no I/O (signing a JWT) and finishes the
+** machine or pushes a sub-machine, whose step is then given instead. The feeds move the
 ** state on; a feed the kind does not expect (NULL here) ends the machine
 ** with INTERNAL, naming the driver's mistake. sub_done() is handed a
 ** finished sub-machine (freed after it returns). destroy() frees what the
