@@ -17,6 +17,9 @@
 /* return nil, err — releasing the core error */
 int cr_lua_push_failure(lua_State *L, cr_error *err);
 
+/* Pushes token, expires_at (nil when unknown) and frees the token; or nil, err when rc < 0. */
+int cr_lua_push_token(lua_State *L, int rc, char *token, int64_t expires_at, cr_error *err);
+
 /* Pushes a decoded resource and frees it, or nil, err. */
 int cr_lua_push_result(lua_State *L, cJSON *json, cr_error *err);
 

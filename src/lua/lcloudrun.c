@@ -88,6 +88,20 @@ static int l_code_name(lua_State *L)
     return 1;
 }
 
+/* Pushes token, expires_at (nil when unknown) and frees the token; or nil, err when rc < 0. */
+int cr_lua_push_token(lua_State *L, int rc, char *token, int64_t expires_at, cr_error *err)
+{
+    if (rc < 0)
+        return cr_lua_push_failure(L, err);
+    lua_pushstring(L, token);
+    cr_secret_free(token);
+    if (expires_at > 0)
+        lua_pushinteger_ll(L, expires_at);
+    else
+        lua_pushnil(L);
+    return 2;
+}
+
 /* Pushes a decoded resource and frees it, or nil, err. */
 int cr_lua_push_result(lua_State *L, cJSON *json, cr_error *err)
 {

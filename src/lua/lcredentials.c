@@ -142,15 +142,8 @@ static int l_creds_token(lua_State *L)
     cr_error err = CR_ERROR_INIT;
     char *token = NULL;
     int64_t exp = 0;
-    if (cr_credentials_token(b->creds, &token, &exp, &err) < 0)
-        return cr_lua_push_failure(L, &err);
-    lua_pushstring(L, token);
-    cr_secret_free(token);
-    if (exp > 0)
-        lua_pushinteger_ll(L, exp);
-    else
-        lua_pushnil(L);
-    return 2;
+    int rc = cr_credentials_token(b->creds, &token, &exp, &err);
+    return cr_lua_push_token(L, rc, token, exp, &err);
 }
 
 /* creds:info() -> {type=, account=, project=, origin=} — never a secret */

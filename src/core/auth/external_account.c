@@ -254,10 +254,13 @@ static void trade_at_sts(ext_machine *e, char *subject)
 static void ext_sub_done(cr_machine *m, cr_machine *sub)
 {
     ext_machine *e = (ext_machine *)m;
+    if (e->stage != 0 && !(e->stage == 1 && e->x->impersonation_url)) {
+        cr_machine_finish_from(m, sub); /* the last exchange's token is the result */
+        return;
+    }
     cr_error err = CR_ERROR_INIT;
     char *token = NULL;
-    int64_t exp = 0;
-    if (cr_machine_take_token(sub, &token, &exp, &err) < 0) {
+    if (cr_machine_take_token(sub, &token, NULL, &err) < 0) {
         if (e->stage == 0)
             blame(&err, e->x->what, "credential_source");
         cr_machine_finish_error(m, &err);
@@ -267,17 +270,12 @@ static void ext_sub_done(cr_machine *m, cr_machine *sub)
         trade_at_sts(e, token);
         return;
     }
-    if (e->stage == 1 && e->x->impersonation_url) {
-        cr_machine *iam = cr_iam_machine(e->x->impersonation_url, token, NULL, e->timeout_ms, &err);
-        cr_secret_free(token);
-        if (!iam)
-            cr_machine_finish_error(m, &err);
-        e->stage = 2;
-        cr_machine_push(m, iam);
-        return;
-    }
-    cr_machine_finish_token(m, token, exp);
+    cr_machine *iam = cr_iam_machine(e->x->impersonation_url, token, NULL, e->timeout_ms, &err);
     cr_secret_free(token);
+    if (!iam)
+        cr_machine_finish_error(m, &err);
+    e->stage = 2;
+    cr_machine_push(m, iam);
 }
 
 static void ext_machine_destroy(cr_machine *m)

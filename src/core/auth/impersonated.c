@@ -82,24 +82,17 @@ static void imp_sub_done(cr_machine *m, cr_machine *sub)
         cr_machine_push(m, iam);
         return;
     }
-    char *token = NULL;
-    int64_t exp = 0;
-    if (cr_machine_take_token(sub, &token, &exp, &err) == 0) {
-        cr_machine_finish_token(m, token, exp);
-        cr_secret_free(token);
+    /* the trade's outcome, unless IAM refused the source's token the first time */
+    if (sub->token || sub->err.status != 401 || x->retried) {
+        cr_machine_finish_from(m, sub);
         return;
     }
-    if (err.status == 401 && !x->retried) {
-        x->retried = 1;
-        x->trading = 0;
-        cr_error_clear(&err);
-        cr_machine *again = cr_token_machine_new(x->src->source, x->bearer, (double)x->timeout_ms / 1000.0, &err);
-        if (!again)
-            cr_machine_finish_error(m, &err);
-        cr_machine_push(m, again);
-        return;
-    }
-    cr_machine_finish_error(m, &err);
+    x->retried = 1;
+    x->trading = 0;
+    cr_machine *again = cr_token_machine_new(x->src->source, x->bearer, (double)x->timeout_ms / 1000.0, &err);
+    if (!again)
+        cr_machine_finish_error(m, &err);
+    cr_machine_push(m, again);
 }
 
 static void imp_machine_destroy(cr_machine *m)

@@ -208,15 +208,9 @@ static void mf_sub_done(cr_machine *m, cr_machine *sub)
         m->done = 1; /* the token result was kept */
         return;
     }
-    char *token = NULL;
-    int64_t exp = 0;
-    if (cr_machine_take_token(sub, &token, &exp, &err) < 0) {
-        cr_machine_finish_error(m, &err);
+    if (cr_machine_finish_from(m, sub) < 0)
         return;
-    }
-    cr_machine_finish_token(m, token, exp);
-    cr_secret_free(token);
-    if (m->token && !atomic_load(&f->src->email)) {
+    if (!atomic_load(&f->src->email)) {
         cr_machine *ask = metadata_get(f->src->host, CR_METADATA_EMAIL_PATH, f->timeout_ms, 0, &err);
         cr_error_clear(&err);
         if (ask) {

@@ -84,15 +84,7 @@ static void sa_step(cr_machine *m, cr_step *s)
 
 static void sa_sub_done(cr_machine *m, cr_machine *sub)
 {
-    cr_error err = CR_ERROR_INIT;
-    char *token = NULL;
-    int64_t exp = 0;
-    if (cr_machine_take_token(sub, &token, &exp, &err) < 0) {
-        cr_machine_finish_error(m, &err);
-        return;
-    }
-    cr_machine_finish_token(m, token, exp);
-    cr_secret_free(token);
+    cr_machine_finish_from(m, sub);
 }
 
 static void sa_machine_destroy(cr_machine *m)

@@ -221,6 +221,22 @@ static void take_error(cr_machine *m, cr_error *err)
         cr_error_set(err, "INTERNAL", 0, "%s: no result (taken already?)", m->ops->what);
 }
 
+int cr_machine_finish_from(cr_machine *m, cr_machine *sub)
+{
+    if (sub->token) {
+        cr_secret_free(m->token);
+        m->token = sub->token;
+        m->expires_at = sub->expires_at;
+        sub->token = NULL;
+        m->done = 1;
+        return 0;
+    }
+    cr_error err = CR_ERROR_INIT;
+    take_error(sub, &err);
+    cr_machine_finish_error(m, &err);
+    return -1;
+}
+
 cJSON *cr_machine_take_json(cr_machine *m, cr_error *err)
 {
     cr_error scratch = CR_ERROR_INIT;

@@ -70,6 +70,10 @@ CR_HIDDEN void cr_machine_finish_json(cr_machine *m, cJSON *json);
 CR_HIDDEN void cr_machine_finish_token(cr_machine *m, const char *token, int64_t expires_at);
 CR_HIDDEN void cr_machine_finish_text(cr_machine *m, char *text);
 
+/* Ends m with the token result of a finished sub-machine (moved), or with
+** its error. 0 for a token, -1 for an error. */
+CR_HIDDEN int cr_machine_finish_from(cr_machine *m, cr_machine *sub);
+
 /* Ends it with a new error (printf message). */
 CR_HIDDEN void cr_machine_finish_errorf(cr_machine *m, const char *code, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
