@@ -4,9 +4,11 @@
 -- environment, and reports what it got. Exit status 0 means success.
 --
 --   cloudrun-lua examples/manage.lua job --id=42
-local command = arg[1]
+--   cloudrun-lua examples/manage.lua manage.py job --id=42   (the args the nginx example sends)
+local first = arg[1] == "manage.py" and 2 or 1
+local command = arg[first]
 local id
-for i = 2, #arg do
+for i = first + 1, #arg do
   id = arg[i]:match("^%-%-id=(%d+)$") or id
 end
 

@@ -3,7 +3,17 @@
 -- one token cache with every client in the process (the C core owns it).
 local core = require("cloudrun.core")
 
-local type, error, setmetatable, tostring = type, error, setmetatable, tostring
+local type, error, setmetatable, tostring, pcall = type, error, setmetatable, tostring, pcall
+
+-- Inside nginx, what needs the wire runs on cosockets (cloudrun.ngx).
+local ngx_driver
+local function nginx()
+  if ngx_driver == nil then
+    local ok, d = pcall(require, "cloudrun.ngx")
+    ngx_driver = ok and d.available() and d or false
+  end
+  return ngx_driver
+end
 
 local _M = {}
 
@@ -18,6 +28,15 @@ end
 
 --- cloudrun.auth.default() -> creds | nil, err (the Application Default Credentials chain)
 function _M.default()
+  local d = nginx()
+  if d then
+    -- the metadata server's probe must not block the worker
+    local ok, err = d.check_phase("cloudrun.auth.default")
+    if not ok then return nil, err end
+    local m = core.credentials_default_machine()
+    d.run(m, d.store())
+    return wrap(m:credentials_result())
+  end
   return wrap(core.credentials_default())
 end
 
@@ -68,6 +87,8 @@ end
 
 --- creds:token() -> token, expires_at (Unix seconds) | nil, err
 function Credentials:token()
+  local d = nginx()
+  if d then return d.token(self._handle) end
   return self._handle:token()
 end
 

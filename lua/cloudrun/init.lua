@@ -16,8 +16,19 @@ _M.Client = Client
 
 local client_options = {
   project = "string", region = "string", endpoint = "string",
-  timeout = "number", credentials = "any", retry = "table",
+  timeout = "number", credentials = "any", retry = "table", shared_dict = "string",
 }
+
+-- Inside nginx the calls run on cosockets (cloudrun.ngx), elsewhere on libcurl
+-- in the C core. Loaded only where it can work.
+local ngx_driver
+local function nginx()
+  if ngx_driver == nil then
+    local ok, d = pcall(require, "cloudrun.ngx")
+    ngx_driver = ok and d.available() and d or false
+  end
+  return ngx_driver
+end
 
 local function check_options(fn, opts, known)
   for k, v in pairs(opts) do
@@ -55,12 +66,25 @@ function _M.client(opts)
       return nil, err
     end
   end
+  local driver
+  local d = nginx()
+  if d then
+    driver = d.new(opts.shared_dict)
+  elseif opts.shared_dict ~= nil then
+    error("client: option 'shared_dict' names a lua_shared_dict, which needs nginx's Lua module", 2)
+  end
   local c, cerr = core.client{
     project = opts.project, region = opts.region, endpoint = opts.endpoint,
     timeout = opts.timeout, credentials = handle, retry = opts.retry,
   }
   if not c then return nil, cerr end
-  return setmetatable({ _core = c, _credentials = creds }, Client)
+  return setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)
+end
+
+-- One API call: on the client's driver inside nginx, else the core's own.
+local function call(self, method, ...)
+  if self._driver then return self._driver:call(self._core, method, ...) end
+  return self._core[method](self._core, ...)
 end
 
 local function check_name(fn, value, argn, what)
@@ -76,7 +100,7 @@ function Client:run_job(job, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #2 to 'run_job' (table of options expected, got " .. type(opts) .. ")", 2)
   end
-  return self._core:run_job(job, opts)
+  return call(self, "run_job", job, opts)
 end
 
 --- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, retry=})
@@ -90,6 +114,7 @@ function Client:run_jobs(list, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #2 to 'run_jobs' (table of options expected, got " .. type(opts) .. ")", 2)
   end
+  if self._driver then return self._driver:run_jobs(self._core, list, opts) end
   return self._core:run_jobs(list, opts)
 end
 
@@ -112,27 +137,27 @@ for method, what in pairs(named) do
     if what == "operation" and type(name) == "table" and type(name.name) == "string" then name = name.name end
     check_name(method, name, 1, what)
     check_opts(method, opts, 2)
-    return self._core[method](self._core, name, opts)
+    return call(self, method, name, opts)
   end
 end
 
 --- client:list_jobs{page_size=, page_token=} -> { jobs = {...}, nextPageToken = "..." } | nil, err
 function Client:list_jobs(opts)
   check_opts("list_jobs", opts, 1)
-  return self._core:list_jobs(opts)
+  return call(self, "list_jobs", opts)
 end
 
 --- client:list_executions(job_or_nil, opts): nil (or "-") lists every job's executions.
 function Client:list_executions(job, opts)
   if job ~= nil then check_name("list_executions", job, 1, "job") end
   check_opts("list_executions", opts, 2)
-  return self._core:list_executions(job, opts)
+  return call(self, "list_executions", job, opts)
 end
 
 --- client:list_operations{page_size=, page_token=, filter=}
 function Client:list_operations(opts)
   check_opts("list_operations", opts, 1)
-  return self._core:list_operations(opts)
+  return call(self, "list_operations", opts)
 end
 
 --- client:create_job(job, spec, {validate_only=}) -> Operation (its response is the Job)
@@ -142,7 +167,7 @@ function Client:create_job(job, spec, opts)
     error("bad argument #2 to 'create_job' (Job table expected, got " .. type(spec) .. ")", 2)
   end
   check_opts("create_job", opts, 3)
-  return self._core:create_job(job, spec, opts)
+  return call(self, "create_job", job, spec, opts)
 end
 
 --- client:update_job(job, spec, {validate_only=, allow_missing=}) -> Operation
@@ -152,7 +177,7 @@ function Client:update_job(job, spec, opts)
     error("bad argument #2 to 'update_job' (Job table expected, got " .. type(spec) .. ")", 2)
   end
   check_opts("update_job", opts, 3)
-  return self._core:update_job(job, spec, opts)
+  return call(self, "update_job", job, spec, opts)
 end
 
 --- client:wait_operation(op, timeout_seconds) -> Operation (done, or not yet when the timeout passed)
@@ -163,7 +188,7 @@ function Client:wait_operation(op, timeout, opts)
     error("bad argument #2 to 'wait_operation' (seconds expected)", 2)
   end
   check_opts("wait_operation", opts, 3)
-  return self._core:wait_operation(op, timeout, opts)
+  return call(self, "wait_operation", op, timeout, opts)
 end
 
 -- Iterators over every resource across pages: for job in client:each_jobs() do ... end.
@@ -198,24 +223,24 @@ end
 
 function Client:each_jobs(opts)
   check_opts("each_jobs", opts, 1)
-  return pager(function(o) return self._core:list_jobs(o) end, "jobs", opts)
+  return pager(function(o) return call(self, "list_jobs", o) end, "jobs", opts)
 end
 
 function Client:each_executions(job, opts)
   if job ~= nil then check_name("each_executions", job, 1, "job") end
   check_opts("each_executions", opts, 2)
-  return pager(function(o) return self._core:list_executions(job, o) end, "executions", opts)
+  return pager(function(o) return call(self, "list_executions", job, o) end, "executions", opts)
 end
 
 function Client:each_tasks(execution, opts)
   check_name("each_tasks", execution, 1, "execution")
   check_opts("each_tasks", opts, 2)
-  return pager(function(o) return self._core:list_tasks(execution, o) end, "tasks", opts)
+  return pager(function(o) return call(self, "list_tasks", execution, o) end, "tasks", opts)
 end
 
 function Client:each_operations(opts)
   check_opts("each_operations", opts, 1)
-  return pager(function(o) return self._core:list_operations(o) end, "operations", opts)
+  return pager(function(o) return call(self, "list_operations", o) end, "operations", opts)
 end
 
 --- client:wait(op_or_execution, {timeout=, on_progress=, interval=, max_interval=})
@@ -229,6 +254,11 @@ for _, what in ipairs({ "job", "execution", "task", "operation" }) do
   local method = what .. "_name"
   Client[method] = function(self, name)
     check_name(method, name, 1, what)
+    if self._driver then
+      -- project and region may have to be found first: on cosockets
+      local ok, err = self._driver:discover(self._core)
+      if not ok and not name:find("^projects/") then return nil, err end
+    end
     return self._core[method](self._core, name)
   end
 end

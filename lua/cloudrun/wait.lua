@@ -68,7 +68,7 @@ function _M.execution(client, target, opts)
     error("bad argument #1 to 'wait' (an Operation from run_job, an Execution or an execution name expected)", 3)
   end
   local sleep, now = core.sleep, core.monotonic
-  if ngx and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then
+  if client._driver then -- inside nginx: sleeping must not block the worker either
     sleep, now = ngx.sleep, function() ngx.update_time(); return ngx.now() end
   end
   local deadline = opts.timeout and now() + opts.timeout
@@ -78,7 +78,7 @@ function _M.execution(client, target, opts)
   while true do
     -- each poll retries transient failures itself, but never past the wait's own deadline
     local poll_opts = deadline and { retry = { deadline = math.max(0.05, deadline - now()) } } or nil
-    local e, err = client._core:get_execution(name, poll_opts)
+    local e, err = client:get_execution(name, poll_opts)
     if e then
       local key = progress_key(e)
       if on_progress and key ~= last_key then on_progress(e) end

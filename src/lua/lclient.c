@@ -681,7 +681,21 @@ static int l_client_parent(lua_State *L)
     return 1;
 }
 
+/* client:discovery() -> Machine: finds the project and region the client
+** lacks (its result: true, or nil, err saying where it looked) */
+static int l_client_discovery(lua_State *L)
+{
+    client_box *b = check_client(L);
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = cr_client_discovery(b->client, &err);
+    if (!m)
+        return cr_lua_push_failure(L, &err);
+    cr_lua_push_machine(L, m, 1);
+    return 1;
+}
+
 static const luaL_Reg client_methods[] = {
+    {"discovery", l_client_discovery},
     {"run_jobs", l_client_run_jobs}, {"start", l_client_start},
     {"job_name", l_job_name},        {"execution_name", l_execution_name},
     {"task_name", l_task_name},      {"operation_name", l_operation_name},

@@ -127,6 +127,18 @@ static int l_credentials_token(lua_State *L)
     return finish_creds(L, b, cr_credentials_from_access_token(token, (int64_t)exp, &err), &err);
 }
 
+/* core.credentials_default_machine() -> Machine: the ADC chain for a Lua driver
+** (its result: m:credentials_result()) */
+static int l_credentials_default_machine(lua_State *L)
+{
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = cr_credentials_default_machine(&err);
+    if (!m)
+        return cr_lua_push_failure(L, &err);
+    cr_lua_push_machine(L, m, 0);
+    return 1;
+}
+
 /* core.credentials_default() — the ADC chain */
 static int l_credentials_default(lua_State *L)
 {
@@ -261,7 +273,8 @@ static const luaL_Reg creds_methods[] = {
 static const luaL_Reg creds_functions[] = {
     {"credentials_file", l_credentials_file},         {"credentials_json", l_credentials_json},
     {"credentials_metadata", l_credentials_metadata}, {"credentials_token", l_credentials_token},
-    {"credentials_default", l_credentials_default},   {NULL, NULL},
+    {"credentials_default", l_credentials_default},
+    {"credentials_default_machine", l_credentials_default_machine},   {NULL, NULL},
 };
 
 void cr_lua_open_credentials(lua_State *L)

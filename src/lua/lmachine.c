@@ -225,6 +225,19 @@ static int l_token_result(lua_State *L)
     return cr_lua_push_token(L, rc, token, exp, &err);
 }
 
+/* m:credentials_result() -> Credentials | nil, err (the ADC machine's) */
+static int l_credentials_result(lua_State *L)
+{
+    machine_box *b = check_machine(L);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_machine_take_credentials(b->m, &err);
+    if (!c)
+        return cr_lua_push_failure(L, &err);
+    cr_lua_push_credentials(L, c);
+    cr_credentials_unref(c); /* the userdata holds its own reference */
+    return 1;
+}
+
 /* __gc and __close: the same idempotent release. */
 static int l_machine_release(lua_State *L)
 {
@@ -251,6 +264,7 @@ static const luaL_Reg machine_methods[] = {
     {"waited", l_waited},
     {"result", l_result},
     {"token_result", l_token_result},
+    {"credentials_result", l_credentials_result},
     {"close", l_machine_release},
     {NULL, NULL},
 };

@@ -341,6 +341,11 @@ int cr_api_build_request(const char *endpoint, const char *method, const char *p
     return 0;
 }
 
+cr_machine *cr_client_discovery(cr_client *c, cr_error *err)
+{
+    return cr_discovery_machine(c, err);
+}
+
 cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
 {
     cr_call call;

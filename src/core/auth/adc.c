@@ -156,8 +156,22 @@ cr_machine *cr_adc_machine(cr_error *err)
     return &a->base;
 }
 
+cr_machine *cr_credentials_default_machine(cr_error *err)
+{
+    return cr_adc_machine(err);
+}
+
+cr_credentials *cr_machine_take_credentials(cr_machine *m, cr_error *err)
+{
+    return cr_adc_take(m, err);
+}
+
 cr_credentials *cr_adc_take(cr_machine *m, cr_error *err)
 {
+    if (m->ops != &adc_ops) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "this machine does not look up credentials");
+        return NULL;
+    }
     adc_machine *a = (adc_machine *)m;
     if (a->found) {
         cr_credentials *c = a->found;

@@ -287,6 +287,12 @@ CR_API cr_credentials *cr_credentials_from_file_opts(const char *path, const cr_
 CR_API cr_credentials *cr_credentials_from_json_opts(const char *json, size_t len, const char *origin,
                                                      const cr_credentials_options *opts, cr_error *err);
 
+/* cr_credentials_default as a machine, for a driver of one's own: its result
+** is taken with cr_machine_take_credentials (a new reference, or NULL with
+** err set naming every place looked at). */
+CR_API cr_machine *cr_credentials_default_machine(cr_error *err);
+CR_API cr_credentials *cr_machine_take_credentials(cr_machine *m, cr_error *err);
+
 /* The metadata server at `host` ("host[:port]"); NULL means $GCE_METADATA_HOST,
 ** else metadata.google.internal. */
 CR_API cr_credentials *cr_credentials_from_metadata(const char *host, cr_error *err);
@@ -565,6 +571,11 @@ typedef struct cr_request {
 ** err set for a request that is wrong whatever the server says (a malformed
 ** name, a spec that is not an object). */
 CR_API cr_machine *cr_client_start(cr_client *client, const cr_request *r, const cr_call_options *call, cr_error *err);
+
+/* A machine that finds the project and region the client lacks (from the
+** credentials, then the metadata server) and keeps them in the client; its
+** result (cr_machine_take_json) is true, or the error saying where it looked. */
+CR_API cr_machine *cr_client_discovery(cr_client *client, cr_error *err);
 
 /* cr_client_start, run with the blocking driver: the decoded JSON, or NULL with err set. */
 CR_API cJSON *cr_client_perform(cr_client *client, const cr_request *r, const cr_call_options *call, cr_error *err);
