@@ -432,6 +432,61 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
     end
   end)
 
+  it("runs examples/openresty/nginx.conf as it is, but for its port", function()
+    -- the example's paths are relative to its prefix: lay the same tree out around a copy
+    local top = dir .. "/example"
+    local prefix = top .. "/examples/openresty"
+    local build = CPATH:match("^(.-)/lua/%?%.so")
+    sh(("mkdir -p %s/logs && ln -s %s/lua %s/lua && ln -s %s %s/build-luajit && cp %s/examples/openresty/handler.lua %s/")
+      :format(h.sh_quote(prefix), h.sh_quote(SRC), h.sh_quote(top), h.sh_quote(build), h.sh_quote(top),
+        h.sh_quote(SRC), h.sh_quote(prefix)))
+    local conf = assert(h.read(SRC .. "/examples/openresty/nginx.conf"))
+    local port
+    local nginx_pid, pipe
+    for _ = 1, 10 do
+      port = random_port()
+      h.write(prefix .. "/nginx.conf", (conf:gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")))
+      pipe = assert(io.popen(("echo $$; exec env CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project "
+        .. "CLOUDSDK_RUN_REGION=us-central1 %s -p %s/ -c nginx.conf >%s/stdout 2>&1"):format(emu.host, NGINX,
+        prefix, top)))
+      nginx_pid = pipe:read("*l")
+      local up = false
+      for _ = 1, 100 do
+        if h.run(("curl -s -m 2 http://127.0.0.1:%d/ping"):format(port)) == "ok\n" then up = true break end
+        if not h.run("kill -0 " .. nginx_pid .. " 2>/dev/null && echo alive"):find("alive") then break end
+        os.execute("sleep 0.05")
+      end
+      if up then break end
+      h.stop(nginx_pid, pipe)
+      nginx_pid = nil
+      assert((h.read(prefix .. "/logs/error.log") or ""):find("Address already in use", 1, true),
+        h.read(prefix .. "/logs/error.log"))
+    end
+    assert(nginx_pid, "the example's nginx did not start")
+    local ok, err = pcall(function()
+      local out = h.run(("curl -s -w ' %%{http_code}' http://127.0.0.1:%d/job/4300"):format(port))
+      assert.matches('^{"execution":"projects/test%-project/locations/us%-central1/jobs/report/executions/report%-%w+"} 202$',
+        (out:gsub("\n", "")))
+      out = h.run(("curl -s -w ' %%{http_code}' -X POST -H 'Content-Type: application/json' "
+        .. "-d '{\"args\": [\"manage.py\", \"job\", \"--id=4301\"], \"env\": {\"ID\": \"4301\"}}' "
+        .. "http://127.0.0.1:%d/jobs/report:run"):format(port))
+      assert.matches(" 202$", (out:gsub("\n", "")))
+      out = h.run(("curl -s -w ' %%{http_code}' -X POST -d '{\"colour\": 1}' http://127.0.0.1:%d/jobs/report:run")
+        :format(port))
+      assert.matches("INVALID_ARGUMENT.* 400$", (out:gsub("\n", "")))
+      out = h.run(("curl -s -w ' %%{http_code}' -X POST -d '{}' http://127.0.0.1:%d/jobs/nosuch:run"):format(port))
+      assert.matches("NOT_FOUND.* 404$", (out:gsub("\n", "")))
+      for _ = 1, 100 do
+        if h.read(dir .. "/out/4301") then break end
+        os.execute("sleep 0.1")
+      end
+      assert.are.equal("manage.py job --id=4301\n", h.read(dir .. "/out/4301"))
+      assert.are.equal("manage.py job --id=4300\n", h.read(dir .. "/out/4300"))
+    end)
+    h.stop(nginx_pid, pipe)
+    assert(ok, err)
+  end)
+
   it("answers a call from init_worker_by_lua with an error naming the phase", function()
     local out = get(one.port, "/init-worker")
     assert.matches("^FAILED_PRECONDITION: ", out)
