@@ -16,7 +16,7 @@ _M.Client = Client
 
 local client_options = {
   project = "string", region = "string", endpoint = "string",
-  timeout = "number", credentials = "any", retry = "table", shared_dict = "string",
+  timeout = "number", credentials = "any", retry = "table", shared_dict = "string", ca_file = "string",
 }
 
 -- Inside nginx the calls run on cosockets (cloudrun.ngx), elsewhere on libcurl
@@ -73,9 +73,12 @@ function _M.client(opts)
   elseif opts.shared_dict ~= nil then
     error("client: option 'shared_dict' names a lua_shared_dict, which needs nginx's Lua module", 2)
   end
+  if driver and opts.ca_file then
+    error("client: option 'ca_file': inside nginx, TLS trusts lua_ssl_trusted_certificate", 2)
+  end
   local c, cerr = core.client{
     project = opts.project, region = opts.region, endpoint = opts.endpoint,
-    timeout = opts.timeout, credentials = handle, retry = opts.retry,
+    timeout = opts.timeout, credentials = handle, retry = opts.retry, ca_file = opts.ca_file,
   }
   if not c then return nil, cerr end
   return setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)

@@ -138,8 +138,8 @@ local function read_headers(sock, req, deadline)
     if line == "" then return headers end
     size = size + #line + 2
     if size > _M.MAX_HEADERS then
-      return nil, failure("UNAVAILABLE", req, ("the answer's headers are larger than %d bytes"):format(_M.MAX_HEADERS),
-        true)
+      return nil, failure("RESOURCE_EXHAUSTED", req, ("the answer's headers are larger than %d bytes: refused")
+        :format(_M.MAX_HEADERS), true)
     end
     local name, value = line:match("^([^:%s]+):%s*(.-)%s*$")
     if name then headers[#headers + 1] = { name, value } end
@@ -153,8 +153,10 @@ local function header(headers, name)
   end
 end
 
+-- Not transient: asking again brings the same (a code the machine does not retry).
 local function too_large(req)
-  return failure("UNAVAILABLE", req, ("the answer's body is larger than %d bytes: refused"):format(_M.MAX_BODY), true)
+  return failure("RESOURCE_EXHAUSTED", req, ("the answer is larger than this client takes (%d MiB of body): refused")
+    :format(floor(_M.MAX_BODY / 1048576)), true)
 end
 
 local function read_chunked(sock, req, deadline)

@@ -173,7 +173,8 @@ static void read_write(lua_State *L, int t, const char *fn, cr_write_options *o)
 /* The client                                                                */
 /* ------------------------------------------------------------------------ */
 
-static const char *const client_options[] = {"project", "region", "endpoint", "timeout", "credentials", "retry", NULL};
+static const char *const client_options[] = {"project",     "region", "endpoint", "timeout",
+                                             "credentials", "retry",  "ca_file",  NULL};
 
 /*
 ** core.client{project=, region=, endpoint=, timeout=, retry=, credentials=
@@ -187,6 +188,7 @@ static int l_client(lua_State *L)
     o.project = opt_string(L, 1, "project", "client");
     o.region = opt_string(L, 1, "region", "client");
     o.endpoint = opt_string(L, 1, "endpoint", "client");
+    o.ca_file = opt_string(L, 1, "ca_file", "client");
     o.timeout = opt_seconds(L, 1, "timeout", "client");
     cr_retry retry;
     lua_getfield(L, 1, "retry");
@@ -696,11 +698,16 @@ static int l_client_discovery(lua_State *L)
 
 static const luaL_Reg client_methods[] = {
     {"discovery", l_client_discovery},
-    {"run_jobs", l_client_run_jobs}, {"start", l_client_start},
-    {"job_name", l_job_name},        {"execution_name", l_execution_name},
-    {"task_name", l_task_name},      {"operation_name", l_operation_name},
-    {"parent", l_client_parent},     {"endpoint", l_client_endpoint},
-    {"close", l_client_release},     {NULL, NULL},
+    {"run_jobs", l_client_run_jobs},
+    {"start", l_client_start},
+    {"job_name", l_job_name},
+    {"execution_name", l_execution_name},
+    {"task_name", l_task_name},
+    {"operation_name", l_operation_name},
+    {"parent", l_client_parent},
+    {"endpoint", l_client_endpoint},
+    {"close", l_client_release},
+    {NULL, NULL},
 };
 
 static const luaL_Reg client_functions[] = {

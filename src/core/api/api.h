@@ -24,6 +24,9 @@ CR_HIDDEN const char *cr_api_operation_execution(const cJSON *op);
 ** (kind "jobs", "operations"; "executions" expects .../jobs/J/executions/E). */
 CR_HIDDEN int cr_api_name_is_valid(const char *name, const char *kind);
 
+/* Whether a path for cr_client_call addresses exactly what it says (see names.c). */
+CR_HIDDEN int cr_api_path_is_valid(const char *path);
+
 /* Whether `id` is a plausible short resource id (no URL syntax in it). */
 CR_HIDDEN int cr_api_id_is_valid(const char *id);
 

@@ -132,6 +132,13 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
                          "path are needed");
             return -1;
         }
+        if (!cr_api_path_is_valid(r->path)) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0,
+                         "call: path \"%.200s\" is not a resource path (segments of letters, digits and -_.~, an "
+                         "optional :verb at the end; no . or .. segments)",
+                         r->path);
+            return -1;
+        }
         snprintf(call->http_method, sizeof call->http_method, "%s", r->http_method);
         call->idempotent = strcmp(r->http_method, "GET") == 0;
         call->path = cr_strdup(r->path);
@@ -325,6 +332,14 @@ static double remaining(call_machine *k)
     return k->deadline - cr_machine_now(&k->base);
 }
 
+/* How long a token fetch may take: the client's timeout for one exchange,
+** within what is left of the call. */
+static double token_within(call_machine *k)
+{
+    double left = remaining(k), per = (double)k->timeout_ms / 1000.0;
+    return left < per ? left : per;
+}
+
 /* Replaces (or adds) the Authorization header with a bearer token. */
 static int set_bearer(cr_http_request *req, const char *token)
 {
@@ -380,7 +395,7 @@ static void prepare(call_machine *k)
     }
     if (k->creds && !k->token) {
         k->sub = SUB_TOKEN;
-        cr_machine *t = cr_token_machine_new(k->creds, NULL, remaining(k), &err);
+        cr_machine *t = cr_token_machine_new(k->creds, NULL, token_within(k), &err);
         if (!t)
             cr_machine_finish_error(m, &err);
         cr_machine_push(m, t);
@@ -499,7 +514,7 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
         k->refreshed = 1;
         k->sub = SUB_TOKEN;
         cr_error err = CR_ERROR_INIT;
-        cr_machine *t = cr_token_machine_new(k->creds, k->token, remaining(k), &err);
+        cr_machine *t = cr_token_machine_new(k->creds, k->token, token_within(k), &err);
         if (!t)
             cr_machine_finish_error(m, &err);
         cr_machine_push(m, t);
@@ -508,6 +523,11 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
     k->attempt++;
     cr_error err = CR_ERROR_INIT;
     cJSON *result = cr_api_parse_response(resp, k->req.url, &err);
+    if (!result && k->token) {
+        /* a server that quotes the request back must not put our token into a message */
+        const char *secrets[] = {k->token};
+        cr_error_scrub(&err, secrets, 1);
+    }
     if (result) {
         if (k->call.method == CR_RUN_JOB) {
             const char *exec = cr_api_operation_execution(result);

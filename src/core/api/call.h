@@ -21,6 +21,7 @@ struct cr_client {
     int creds_resolved;
     cr_credentials *creds;
     cr_retry retry; /* resolved: no zero fields */
+    char *ca_file;  /* a CA bundle trusted besides the system's, or NULL */
     void *conns;    /* the blocking driver's kept-alive handles */
     void (*conns_free)(void *);
 };

@@ -71,6 +71,21 @@ cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
                                                                : cr_getenv("CLOUDSDK_CORE_PROJECT"));
     c->region = cr_strdup(opts->region ? opts->region : cr_getenv("CLOUDSDK_RUN_REGION"));
     c->timeout_ms = opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : 30000;
+    const char *ca = opts->ca_file ? opts->ca_file : cr_getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
+    if (ca) {
+        /* checked now: a bundle that cannot be read would otherwise fail every call with a TLS error */
+        size_t len = 0;
+        char *pem = cr_read_file(ca, &len, opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", err);
+        int looks_pem = pem && strstr(pem, "-----BEGIN CERTIFICATE-----") != NULL;
+        free(pem);
+        if (pem && !looks_pem)
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: no PEM certificate in it",
+                         opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", ca);
+        if (!looks_pem || !(c->ca_file = cr_strdup(ca))) {
+            cr_client_free(c);
+            return NULL;
+        }
+    }
     cr_retry_resolve(opts->retry, &c->retry);
     if (c->anonymous) {
         c->creds_resolved = 1;
@@ -90,6 +105,7 @@ void cr_client_free(cr_client *c)
     if (c->creds)
         cr_credentials_unref(c->creds);
     free(c->endpoint);
+    free(c->ca_file);
     free(c->project);
     free(c->region);
     pthread_mutex_destroy(&c->lock);

@@ -17,7 +17,8 @@ static int id_char_ok(char c)
 
 static int segment_ok(const char *s, size_t n)
 {
-    if (n == 0)
+    /* "." and ".." are path syntax: a URL with them addresses another resource */
+    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!id_char_ok(s[i]))
@@ -73,4 +74,26 @@ int cr_api_name_is_valid(const char *name, const char *kind)
 int cr_api_id_is_valid(const char *id)
 {
     return id && segment_ok(id, strlen(id));
+}
+
+/* A CR_CALL path: segments of resource-name characters (and a ":verb" on the
+** last), nothing that a URL would read as syntax, no "." or ".." segment. */
+int cr_api_path_is_valid(const char *path)
+{
+    if (!path || !*path || *path == '/')
+        return 0;
+    const char *seg = path;
+    for (const char *p = path;; p++) {
+        if (*p == '/' || *p == '\0') {
+            size_t n = (size_t)(p - seg);
+            const char *colon = memchr(seg, ':', n);
+            if (colon && (*p != '\0' || !segment_ok(colon + 1, (size_t)(p - colon - 1))))
+                return 0;
+            if (!segment_ok(seg, colon ? (size_t)(colon - seg) : n))
+                return 0;
+            if (*p == '\0')
+                return 1;
+            seg = p + 1;
+        }
+    }
 }

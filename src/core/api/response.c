@@ -31,12 +31,17 @@ void cr_api_status_to_error(const cJSON *status, int http_status, cr_error *err)
         code = "UNKNOWN";
 
     const char *msg = cJSON_IsString(jmsg) ? jmsg->valuestring : "";
-    if (*msg)
-        cr_error_set(err, code, http_status, "%s", msg);
+    /* the server's words, but not without bound: a 50 MB message stays a line */
+    char *quoted = *msg ? cr_quote_bounded(msg, strlen(msg), CR_MAX_QUOTE) : NULL;
+    if (quoted)
+        cr_error_set(err, code, http_status, "%s", quoted);
+    else if (*msg)
+        cr_error_set(err, code, http_status, "HTTP %d %s (the message could not be kept)", http_status, code);
     else if (http_status)
         cr_error_set(err, code, http_status, "HTTP %d %s", http_status, code);
     else
         cr_error_set(err, code, 0, "%s", code);
+    free(quoted);
     if (cJSON_IsArray(jdetails))
         err->details = cJSON_Duplicate(jdetails, 1);
 }
@@ -77,10 +82,14 @@ cJSON *cr_api_parse_response(const cr_http_response *resp, const char *url, cr_e
     int ok = status >= 200 && status < 300;
 
     cJSON *json = NULL;
-    if (!is_blank(body, len))
+    if (!is_blank(body, len)) {
         json = cr_json_parse(body, len, NULL);
-    else if (ok)
-        return cJSON_CreateObject();
+    } else if (ok) {
+        /* every method answers with a resource or an Operation: nothing is not an answer */
+        cr_error_set(err, "UNKNOWN", status, "%s: the answer (HTTP %d) is empty where a resource was expected", url,
+                     status);
+        return NULL;
+    }
 
     if (ok) {
         if (!json || !(cJSON_IsObject(json))) {

@@ -105,9 +105,10 @@ double cr_retry_after(const cr_header *headers, const cr_error *err, int64_t now
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d, "@type");
         const cJSON *delay = cJSON_GetObjectItemCaseSensitive(d, "retryDelay");
         if (cJSON_IsString(type) && strstr(type->valuestring, "google.rpc.RetryInfo") && cJSON_IsString(delay)) {
-            int64_t ns;
-            if (cr_duration_parse(delay->valuestring, &ns) == 0 && (double)ns / 1e9 > after)
-                after = (double)ns / 1e9;
+            /* the server's Duration, strictly: "1.5s" (a longer one than any deadline just ends the call) */
+            double secs;
+            if (cr_duration_parse_proto(delay->valuestring, &secs) == 0 && secs > after)
+                after = secs;
         }
     }
     return after;

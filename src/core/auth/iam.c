@@ -177,6 +177,10 @@ static void iam_respond(cr_machine *m, cr_http_response *resp)
         cr_auth_error_text(resp, detail, sizeof detail);
         cr_error_set(&err, error_code(resp), (int)resp->status, "IAM Credentials %s answered %ld%s", x->url,
                      resp->status, detail);
+        /* the bearer it was sent must not come back in a message */
+        const char *auth = cr_header_get(x->req.headers, "Authorization");
+        const char *secrets[] = {auth && strlen(auth) > 7 ? auth + 7 : NULL};
+        cr_error_scrub(&err, secrets, 1);
     }
     cr_machine_finish_error(m, &err);
 }

@@ -178,6 +178,32 @@ typedef struct form_machine {
     void *data;
 } form_machine;
 
+/* Hides from err whatever secret the form sent (an OAuth error_description
+** may quote the request back): the assertion, a refresh token, the client
+** secret, a subject token. */
+static void scrub_form_secrets(cr_error *err, const char *form)
+{
+    static const char *const secret_fields[] = {"assertion", "refresh_token", "client_secret", "subject_token"};
+    char *copy = cr_strdup(form);
+    if (!copy)
+        return;
+    const char *secrets[8];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *pair = strtok_r(copy, "&", &save); pair && n < 8; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        for (size_t i = 0; i < sizeof secret_fields / sizeof *secret_fields; i++)
+            if (strcmp(pair, secret_fields[i]) == 0)
+                secrets[n++] = cr_url_unescape_inplace(eq + 1);
+    }
+    cr_error_scrub(err, secrets, n);
+    cr_wipe(copy, strlen(form));
+    free(copy);
+}
+
 static void form_step(cr_machine *m, cr_step *s)
 {
     form_machine *f = (form_machine *)m;
@@ -209,6 +235,7 @@ static void form_respond(cr_machine *m, cr_http_response *resp)
                            : resp->status >= 500                      ? "UNAVAILABLE"
                                                                       : cr_code_for_http_status((int)resp->status);
         cr_error_set(&err, code, (int)resp->status, "%s answered %ld%s", f->who, resp->status, detail);
+        scrub_form_secrets(&err, f->req.body);
     }
     cr_machine_finish_error(m, &err);
 }

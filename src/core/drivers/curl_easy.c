@@ -19,7 +19,14 @@
 #include "drivers/token_store.h"
 #include "machine/machine.h"
 
-static void run_with(cr_machine *m, CURL *easy);
+/* What one run holds: the handle its SENDs go on, and the CA bundle they trust
+** besides the system's (the client's ca_file, or NULL). */
+typedef struct run_ctx {
+    CURL *easy;
+    const char *ca_file;
+} run_ctx;
+
+static void run_with(cr_machine *m, run_ctx *ctx);
 
 static void sleep_seconds(double s)
 {
@@ -30,7 +37,7 @@ static void sleep_seconds(double s)
     }
 }
 
-static void perform(cr_machine *m, CURL *easy, const cr_http_request *req)
+static void perform(cr_machine *m, CURL *easy, const char *ca_file, const cr_http_request *req)
 {
     cr_curl_exchange x;
     memset(&x, 0, sizeof x);
@@ -41,7 +48,7 @@ static void perform(cr_machine *m, CURL *easy, const cr_http_request *req)
         cr_machine_fail(m, &err);
         return;
     }
-    if (cr_curl_exchange_setup(&x, easy, req, &err) < 0) {
+    if (cr_curl_exchange_setup(&x, easy, req, ca_file, &err) < 0) {
         cr_machine_fail(m, &err);
         return;
     }
@@ -54,7 +61,8 @@ static void perform(cr_machine *m, CURL *easy, const cr_http_request *req)
 
 /* The fetch this thread was chosen for: run it, then tell the store (and so
 ** every thread waiting for it) how it went. */
-static int fetch_now(cr_credentials *creds, double within, char **token, int64_t *expires_at, cr_error *err)
+static int fetch_now(cr_credentials *creds, double within, const char *ca_file, char **token, int64_t *expires_at,
+                     cr_error *err)
 {
     long timeout_ms = cr_credentials_timeout_ms(creds);
     if (within > 0 && within * 1000.0 < (double)timeout_ms)
@@ -62,7 +70,8 @@ static int fetch_now(cr_credentials *creds, double within, char **token, int64_t
     int rc = -1;
     cr_machine *f = cr_credentials_fetch(creds, timeout_ms, err);
     if (f) {
-        run_with(f, cr_store_easy(creds));
+        run_ctx fetch_ctx = {cr_store_easy(creds), ca_file};
+        run_with(f, &fetch_ctx);
         rc = cr_machine_take_token(f, token, expires_at, err);
         cr_machine_free(f);
     }
@@ -73,7 +82,7 @@ static int fetch_now(cr_credentials *creds, double within, char **token, int64_t
     return rc == 0 ? CR_STORE_READY : CR_STORE_FAILED;
 }
 
-static void give_token(cr_machine *m, const cr_step *s)
+static void give_token(cr_machine *m, const cr_step *s, const char *ca_file)
 {
     char *token = NULL;
     int64_t exp = 0;
@@ -86,7 +95,7 @@ static void give_token(cr_machine *m, const cr_step *s)
         while ((rc = cr_store_begin(s->credentials, s->stale, s->refused, &since, &token, &exp, &err)) == CR_STORE_BUSY)
             cr_store_wait(s->credentials);
         if (rc == CR_STORE_FETCH)
-            rc = fetch_now(s->credentials, s->within, &token, &exp, &err);
+            rc = fetch_now(s->credentials, s->within, ca_file, &token, &exp, &err);
     }
     if (rc == CR_STORE_READY)
         cr_machine_give_token(m, token, exp);
@@ -96,8 +105,8 @@ static void give_token(cr_machine *m, const cr_step *s)
     cr_error_clear(&err);
 }
 
-/* Runs m to DONE; easy NULL: a handle made for the run (kept for its sends). */
-static void run_with(cr_machine *m, CURL *easy)
+/* Runs m to DONE; ctx->easy NULL: a handle made for the run (kept for its sends). */
+static void run_with(cr_machine *m, run_ctx *ctx)
 {
     CURL *own = NULL;
     for (;;) {
@@ -105,21 +114,23 @@ static void run_with(cr_machine *m, CURL *easy)
         cr_machine_step(m, &s);
         switch (s.kind) {
         case CR_STEP_SEND:
-            if (!easy)
-                easy = own = cr_curl_easy_new();
-            perform(m, easy, s.request);
+            if (!ctx->easy)
+                ctx->easy = own = cr_curl_easy_new();
+            perform(m, ctx->easy, ctx->ca_file, s.request);
             break;
         case CR_STEP_WAIT:
             sleep_seconds(s.seconds);
             cr_machine_waited(m);
             break;
         case CR_STEP_TOKEN:
-            give_token(m, &s);
+            give_token(m, &s, ctx->ca_file);
             break;
         case CR_STEP_DONE:
         default:
-            if (own)
+            if (own) {
                 curl_easy_cleanup(own);
+                ctx->easy = NULL;
+            }
             return;
         }
     }
@@ -127,8 +138,9 @@ static void run_with(cr_machine *m, CURL *easy)
 
 void cr_machine_run(cr_machine *m)
 {
+    run_ctx ctx = {NULL, NULL};
     if (m)
-        run_with(m, NULL);
+        run_with(m, &ctx);
 }
 
 /* ---- a client's kept-alive handles --------------------------------------------- */
@@ -199,7 +211,7 @@ void cr_client_easy_give(cr_client *c, CURL *easy)
 
 void cr_machine_run_on(cr_machine *m, cr_client *c)
 {
-    CURL *easy = cr_client_easy_take(c);
-    run_with(m, easy);
-    cr_client_easy_give(c, easy);
+    run_ctx ctx = {cr_client_easy_take(c), c->ca_file};
+    run_with(m, &ctx);
+    cr_client_easy_give(c, ctx.easy);
 }

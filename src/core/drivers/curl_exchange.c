@@ -11,6 +11,9 @@
 
 #include "drivers/curl_exchange.h"
 
+/* Where Debian (and most distributions) keep the system's CA certificates, hashed. */
+#define CR_SYSTEM_CA_DIR "/etc/ssl/certs"
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
 static void global_init_once(void)
@@ -57,19 +60,30 @@ static int seek_refuse(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_FAIL;
 }
 
+/* The body as it arrives, decompressed; past the cap the transfer stops. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
-    cr_buf *b = ud;
-    cr_buf_append(b, data, size * nmemb);
-    return b->failed ? 0 : size * nmemb;
+    cr_curl_exchange *x = ud;
+    size_t n = size * nmemb;
+    if (x->body.len + n > (size_t)CR_MAX_BODY) {
+        x->too_large = 1;
+        return 0;
+    }
+    cr_buf_append(&x->body, data, n);
+    return x->body.failed ? 0 : n;
 }
 
 /* Collects response headers; a new status line (after a 100 Continue or a
 ** redirect) starts the list afresh. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
-    cr_header **list = ud;
+    cr_curl_exchange *x = ud;
+    cr_header **list = &x->resp_headers;
     size_t n = size * nmemb;
+    if ((x->header_bytes += n) > (size_t)CR_MAX_HEADERS) {
+        x->too_large = 1;
+        return 0;
+    }
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         cr_header_free(*list);
         *list = NULL;
@@ -92,7 +106,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *req, cr_error *err)
+int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *req, const char *ca_file, cr_error *err)
 {
     x->easy = h;
     x->req = req;
@@ -106,6 +120,17 @@ int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *
     long timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+    /* a Content-Length past the cap is refused before anything is read */
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CR_MAX_BODY);
+    /* TLS is always verified (libcurl's default, never switched off here); a
+    ** bundle of one's own (a TLS-inspecting proxy's CA) is trusted besides the
+    ** system's, as NODE_EXTRA_CA_CERTS does */
+    if (!ca_file)
+        ca_file = cr_getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
+    if (ca_file) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+        curl_easy_setopt(h, CURLOPT_CAPATH, CR_SYSTEM_CA_DIR);
+    }
 
     x->up = (cr_upload){req->body ? req->body : "", req->body ? req->body_len : 0, 0};
     int has_body = req->body || strcmp(req->method, "POST") == 0;
@@ -151,9 +176,9 @@ int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *
         x->headers = n;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->resp_headers);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     return 0;
 }
 
@@ -162,10 +187,28 @@ int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *
 ** reached the server matters to retries of non-idempotent calls: only a
 ** connection that was never made is safe to retry.
 */
-static void set_transport_error(cr_error *err, CURLcode rc, const char *method, const char *url)
+static void set_transport_error(cr_error *err, CURLcode rc, const char *method, const char *url, int too_large)
 {
     int sent = 1;
     const char *code = "UNAVAILABLE";
+    if (too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        /* not transient: asking again brings the same; not retried (a code retries do not take) */
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0,
+                     "%s %s: the answer is larger than this client takes (%ld MiB of body, %ld KiB of headers): "
+                     "refused",
+                     method, url, CR_MAX_BODY >> 20, CR_MAX_HEADERS >> 10);
+        err->sent = 1;
+        return;
+    }
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_ISSUER_ERROR) {
+        /* a certificate that does not verify will not verify on the next try either */
+        cr_error_set(err, "FAILED_PRECONDITION", 0,
+                     "%s %s: the server's TLS certificate did not verify (%s); if a proxy of yours inspects TLS, "
+                     "trust its CA with the client's ca_file option or $CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+                     method, url, curl_easy_strerror(rc));
+        err->sent = 0;
+        return;
+    }
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -213,7 +256,7 @@ int cr_curl_exchange_finish(cr_curl_exchange *x, CURLcode rc, cr_http_response *
         cr_buf_free(&x->body);
         cr_header_free(x->resp_headers);
         x->resp_headers = NULL;
-        set_transport_error(err, rc, req->method, req->url);
+        set_transport_error(err, rc, req->method, req->url, x->too_large);
         return -1;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status);

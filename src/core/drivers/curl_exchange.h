@@ -17,6 +17,12 @@ typedef struct cr_upload {
     size_t len, off;
 } cr_upload;
 
+/* What one answer may take, at most: its body after decompression (a
+** generous bound for any Cloud Run answer: a page of 1,000 jobs is a few MB),
+** and its headers. The nginx driver applies the same. */
+#define CR_MAX_BODY (32L * 1024 * 1024)
+#define CR_MAX_HEADERS (64L * 1024)
+
 /* What one exchange holds while libcurl works. Zero it before setup. */
 typedef struct cr_curl_exchange {
     CURL *easy;                 /* borrowed: the driver's handle */
@@ -25,10 +31,17 @@ typedef struct cr_curl_exchange {
     cr_upload up;
     cr_buf body;
     cr_header *resp_headers;
+    size_t header_bytes;
+    int too_large; /* the body or the headers went past their cap */
 } cr_curl_exchange;
 
-/* Sets easy up for req (keeping its connection cache). 0, or -1 with err set. */
-CR_HIDDEN int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *easy, const cr_http_request *req, cr_error *err);
+/*
+** Sets easy up for req (keeping its connection cache). ca_file: a CA bundle
+** trusted besides the system's (NULL: $CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE, or
+** none). 0, or -1 with err set.
+*/
+CR_HIDDEN int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *easy, const cr_http_request *req, const char *ca_file,
+                                     cr_error *err);
 
 /*
 ** After libcurl finished with result rc: 0 with *resp filled (any HTTP

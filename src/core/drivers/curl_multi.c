@@ -44,6 +44,7 @@ typedef struct multi {
     int nidle;
     cJSON **results;
     cr_error *errs;
+    const char *ca_file; /* the client's */
 } multi;
 
 static CURL *easy_get(multi *mu)
@@ -154,7 +155,7 @@ static void advance(multi *mu, slot *s, double now)
             cr_error err = CR_ERROR_INIT;
             memset(&s->x, 0, sizeof s->x);
             s->easy = easy_get(mu);
-            if (!s->easy || cr_curl_exchange_setup(&s->x, s->easy, st.request, &err) < 0 ||
+            if (!s->easy || cr_curl_exchange_setup(&s->x, s->easy, st.request, mu->ca_file, &err) < 0 ||
                 curl_multi_add_handle(mu->stack, s->easy) != CURLM_OK) {
                 if (!err.code[0])
                     cr_error_set(&err, "RESOURCE_EXHAUSTED", 0, "%s %s: cannot start the request", st.request->method,
@@ -320,6 +321,7 @@ void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, 
     memset(&mu, 0, sizeof mu);
     mu.results = results;
     mu.errs = errs;
+    mu.ca_file = c->ca_file;
     cr_global_init();
     mu.stack = curl_multi_init();
     if (!mu.stack) {

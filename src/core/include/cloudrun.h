@@ -396,6 +396,9 @@ typedef struct cr_client_options {
                                     up at the first call that needs a token */
     int anonymous;               /* 1: send no credentials at all */
     const cr_retry *retry;       /* NULL: the defaults above */
+    const char *ca_file;         /* PEM CA bundle trusted besides the system's (a TLS-inspecting proxy's
+                                    CA); NULL: $CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE, or none. TLS is always
+                                    verified. */
 } cr_client_options;
 
 /* A client. NULL with err set for an unusable option (a bad endpoint URL). */
@@ -450,8 +453,9 @@ CR_API int cr_api_build_run_job(const char *endpoint, const char *job_name, cons
 
 /* Turns a response into decoded JSON, or an error: a non-2xx status becomes
 ** the google.rpc.Status it carries (or one made from the HTTP status); a body
-** that is not JSON becomes an error naming the URL. Caller frees the result
-** with cJSON_Delete(). An empty 2xx body decodes to an empty object. */
+** that is not JSON, or an empty 2xx body (every method answers with a
+** resource), becomes an error naming the URL. The server's message is kept to
+** 2 KiB (marked when cut). Caller frees the result with cJSON_Delete(). */
 CR_API cJSON *cr_api_parse_response(const cr_http_response *resp, const char *url, cr_error *err);
 
 /* Maps a google.rpc.Status JSON object ({code, message, status, details}) into err. */

@@ -67,29 +67,49 @@ int cr_duration_parse(const char *text, int64_t *nanos)
             return -1;
         int64_t unit;
         switch (*p) {
-        case 'd': unit = 86400; p++; break;
-        case 'h': unit = 3600; p++; break;
+        case 'd':
+            unit = 86400;
+            p++;
+            break;
+        case 'h':
+            unit = 3600;
+            p++;
+            break;
         case 'm':
             if (p[1] == 's') { /* "ms" */
                 p += 2;
-                if (whole > MAX_SECONDS / 1000 * 1000)
+                if (whole > MAX_SECONDS * 1000)
                     return -1;
-                total += whole * 1000000 + frac / 1000;
+                int64_t part = whole * 1000000 + frac / 1000;
+                if (part > MAX_SECONDS * NS_PER_S - total)
+                    return -1;
+                total += part;
                 parts++;
                 continue;
             }
-            unit = 60; p++; break;
-        case 's': unit = 1; p++; break;
-        case '\0': unit = parts == 0 ? 1 : -1; break; /* a bare number is seconds */
-        default: return -1;
+            unit = 60;
+            p++;
+            break;
+        case 's':
+            unit = 1;
+            p++;
+            break;
+        case '\0':
+            unit = parts == 0 ? 1 : -1;
+            break; /* a bare number is seconds */
+        default:
+            return -1;
         }
         if (unit < 0)
             return -1;
         if (whole > MAX_SECONDS / unit)
             return -1;
-        total += whole * unit * NS_PER_S + frac * unit;
-        if (total > MAX_SECONDS * NS_PER_S)
+        /* each part is at most MAX_SECONDS (~3.2e18 ns), so the check below
+        ** is made before a sum could leave int64 */
+        int64_t part = whole * unit * NS_PER_S + frac * unit;
+        if (part > MAX_SECONDS * NS_PER_S - total)
             return -1;
+        total += part;
         parts++;
     }
     while (isspace((unsigned char)*p))
@@ -114,4 +134,47 @@ char *cr_duration_format(int64_t nanos, char *buf, size_t size)
     else
         snprintf(buf, size, "%lld.%09llds", (long long)s, (long long)ns);
     return buf;
+}
+
+/*
+** A Duration as the protobuf JSON mapping writes it, and nothing else: an
+** optional '-', whole seconds, at most 9 fraction digits, 's'. The range is
+** the message's own, +-315,576,000,000 s (10,000 years) — wider than int64
+** nanoseconds, hence a double: this is for a server's retryDelay, which only
+** needs comparing with a deadline.
+*/
+int cr_duration_parse_proto(const char *text, double *seconds)
+{
+    if (!text)
+        return -1;
+    const char *p = text;
+    int negative = *p == '-';
+    if (negative)
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    int64_t whole = 0;
+    int digits = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (++digits > 12)
+            return -1;
+        whole = whole * 10 + (*p++ - '0');
+    }
+    double frac = 0, scale = 0.1;
+    if (*p == '.') {
+        p++;
+        int fdigits = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (++fdigits > 9)
+                return -1;
+            frac += (*p++ - '0') * scale;
+            scale /= 10;
+        }
+        if (fdigits == 0)
+            return -1;
+    }
+    if (*p++ != 's' || *p != '\0' || whole > CR_DURATION_MAX_SECONDS)
+        return -1;
+    *seconds = (negative ? -1.0 : 1.0) * ((double)whole + frac);
+    return 0;
 }

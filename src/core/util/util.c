@@ -5,13 +5,16 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 char *cr_strdup(const char *s)
 {
@@ -206,8 +209,8 @@ char *cr_url_escape(const char *s)
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
             out[o++] = (char)c;
         } else {
             out[o++] = '%';
@@ -219,38 +222,228 @@ char *cr_url_escape(const char *s)
     return out;
 }
 
+/*
+** Why regular files only, opened without blocking, and a size cap: a
+** credentials path that names a FIFO would block the caller forever, a device
+** (/dev/zero) would eat memory, and no real key file comes near the cap.
+*/
 char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         int e = errno;
-        cr_error_set(err, e == ENOENT ? "NOT_FOUND" : e == EACCES ? "PERMISSION_DENIED" : "INVALID_ARGUMENT", 0,
-                     "%s %s: %s", what, path, strerror(e));
+        cr_error_set(err,
+                     e == ENOENT   ? "NOT_FOUND"
+                     : e == EACCES ? "PERMISSION_DENIED"
+                                   : "INVALID_ARGUMENT",
+                     0, "%s %s: %s", what, path, strerror(e));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: is a directory", what, path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        if (S_ISDIR(st.st_mode))
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: is a directory", what, path);
+        else
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: not a regular file", what, path);
+        return NULL;
+    }
+    if (st.st_size > CR_MAX_FILE) {
+        close(fd);
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
+                     path, CR_MAX_FILE);
         return NULL;
     }
     cr_buf b = {0};
     char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        cr_buf_append(&b, chunk, n);
-    int failed = ferror(f);
-    fclose(f);
+    ssize_t n;
+    int failed = 0;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            failed = 1;
+            break;
+        }
+        if (b.len + (size_t)n > CR_MAX_FILE) {
+            failed = 2; /* it grew while we read */
+            break;
+        }
+        cr_buf_append(&b, chunk, (size_t)n);
+    }
+    close(fd);
     cr_wipe(chunk, sizeof chunk);
     if (failed) {
         cr_buf_free(&b);
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: read error", what, path);
+        if (failed == 2)
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
+                         path, CR_MAX_FILE);
+        else
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: read error", what, path);
         return NULL;
     }
     char *data = cr_buf_take(&b, len);
     if (!data)
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, path);
     return data;
+}
+
+char *cr_url_unescape_inplace(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+            char hex[3] = {r[1], r[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            r += 2;
+        } else {
+            *w++ = *r == '+' ? ' ' : *r;
+        }
+    }
+    *w = '\0';
+    return s;
+}
+
+/* ---- text quoted from a server -------------------------------------------------- */
+
+/* Appends `s` in the form `form` takes it: 0 raw, 1 percent-encoded (upper
+** hex), 2 percent-encoded (lower hex), 3 JSON-escaped (with "\/"). */
+static char *secret_form(const char *s, int form)
+{
+    if (form == 0)
+        return cr_strdup(s);
+    cr_buf b = {0};
+    static const char upper[] = "0123456789ABCDEF", lower[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char c = (char)*p;
+        if (form == 3) {
+            if (c == '"' || c == '\\' || c == '/') {
+                char e[2] = {'\\', c};
+                cr_buf_append(&b, e, 2);
+            } else if (*p < 0x20) {
+                cr_buf_printf(&b, "\\u%04x", *p);
+            } else {
+                cr_buf_append(&b, &c, 1);
+            }
+        } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                   c == '.' || c == '~') {
+            cr_buf_append(&b, &c, 1);
+        } else {
+            const char *hex = form == 1 ? upper : lower;
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            cr_buf_append(&b, e, 3);
+        }
+    }
+    return cr_buf_take(&b, NULL);
+}
+
+/* The shortest run of a secret's characters worth hiding: a server may quote
+** a token only in part (an 80-byte excerpt), and 16 characters of one are
+** still too many to show. */
+#define MIN_RUN 16
+
+/* Whether text[0..len) occurs in secret. */
+static int occurs_in(const char *secret, const char *text, size_t len)
+{
+    size_t n = strlen(secret);
+    for (const char *p = secret; (size_t)(p - secret) + len <= n; p++) {
+        p = memchr(p, text[0], n - (size_t)(p - secret));
+        if (!p || (size_t)(p - secret) + len > n)
+            return 0;
+        if (memcmp(p, text, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Replaces in *text (a heap string) every run of MIN_RUN or more characters
+** that also occurs in `secret` with "[REDACTED]". */
+static void redact(char **text, const char *secret)
+{
+    size_t tlen = strlen(*text);
+    if (strlen(secret) < MIN_RUN || tlen < MIN_RUN)
+        return;
+    cr_buf out = {0};
+    int changed = 0;
+    size_t i = 0;
+    while (i < tlen) {
+        if (i + MIN_RUN <= tlen && occurs_in(secret, *text + i, MIN_RUN)) {
+            size_t j = i + MIN_RUN;
+            while (j < tlen && occurs_in(secret, *text + i, j + 1 - i))
+                j++;
+            cr_buf_puts(&out, "[REDACTED]");
+            changed = 1;
+            i = j;
+        } else {
+            cr_buf_append(&out, *text + i, 1);
+            i++;
+        }
+    }
+    char *fresh = cr_buf_take(&out, NULL);
+    if (fresh && changed) {
+        cr_wipe(*text, tlen);
+        free(*text);
+        *text = fresh;
+    } else {
+        cr_secret_free(fresh);
+    }
+}
+
+void cr_scrub(char **text, const char *const *secrets, size_t n)
+{
+    if (!text || !*text)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!secrets[i] || !*secrets[i])
+            continue;
+        for (int form = 0; form < 4; form++) {
+            char *variant = secret_form(secrets[i], form);
+            if (variant)
+                redact(text, variant);
+            cr_secret_free(variant);
+        }
+    }
+}
+
+static void scrub_json(cJSON *j, const char *const *secrets, size_t n)
+{
+    for (; j; j = j->next) {
+        if (cJSON_IsString(j) && j->valuestring) {
+            char *copy = cr_strdup(j->valuestring);
+            if (copy) {
+                cr_scrub(&copy, secrets, n);
+                if (strcmp(copy, j->valuestring) != 0) {
+                    cr_wipe(j->valuestring, strlen(j->valuestring));
+                    cJSON_free(j->valuestring);
+                    j->valuestring = cJSON_malloc(strlen(copy) + 1);
+                    if (j->valuestring)
+                        strcpy(j->valuestring, copy);
+                }
+                free(copy);
+            }
+        }
+        scrub_json(j->child, secrets, n);
+    }
+}
+
+void cr_error_scrub(cr_error *err, const char *const *secrets, size_t n)
+{
+    if (!err)
+        return;
+    cr_scrub(&err->message, secrets, n);
+    if (err->details)
+        scrub_json(err->details->child, secrets, n);
+}
+
+char *cr_quote_bounded(const char *text, size_t len, size_t max)
+{
+    if (len <= max)
+        return cr_strndup(text, len);
+    /* cut at a character boundary: no half of a UTF-8 sequence */
+    size_t cut = max;
+    while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+        cut--;
+    return cr_asprintf("%.*s... [%zu more bytes not shown]", (int)cut, text, len - cut);
 }
 
 int64_t cr_unix_time(void)

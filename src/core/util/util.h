@@ -43,10 +43,38 @@ CR_HIDDEN unsigned char *cr_base64url_decode(const char *text, size_t len, size_
 /* application/x-www-form-urlencoded / URL component escaping (RFC 3986 unreserved kept). Caller frees. */
 CR_HIDDEN char *cr_url_escape(const char *s);
 
-/* Reads a whole file into a new NUL-terminated buffer. On failure returns NULL
+/* The largest file cr_read_file reads (credentials, subject tokens): 1 MiB. */
+#define CR_MAX_FILE (1024 * 1024)
+
+/* The most of a server's text (an error message) quoted in a message. */
+#define CR_MAX_QUOTE 2048
+
+/* Decodes %XX and '+' in place (a form value); returns s. */
+CR_HIDDEN char *cr_url_unescape_inplace(char *s);
+
+/* Reads a whole regular file (at most CR_MAX_FILE bytes, never blocking on a
+** FIFO) into a new NUL-terminated buffer. On failure returns NULL
 ** and sets err (NOT_FOUND for a missing file, PERMISSION_DENIED, ...), with a
 ** message naming the path and what: e.g. "credentials file /x/y.json: no such file". */
 CR_HIDDEN char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err);
+
+/* Replaces in *text (a heap string, reallocated) every run of 16 or more
+** characters of a secret — in its raw, percent-encoded and JSON-escaped forms
+** — with "[REDACTED]": a server may quote a secret whole or in part. */
+CR_HIDDEN void cr_scrub(char **text, const char *const *secrets, size_t n);
+
+/* cr_scrub on an error's message and on the strings of its details. */
+CR_HIDDEN void cr_error_scrub(cr_error *err, const char *const *secrets, size_t n);
+
+/* A copy of text (len bytes) of at most `max` bytes, marked when cut. Caller frees. */
+CR_HIDDEN char *cr_quote_bounded(const char *text, size_t len, size_t max);
+
+/* google.protobuf.Duration's range: +-315,576,000,000 s. */
+#define CR_DURATION_MAX_SECONDS 315576000000LL
+
+/* A protobuf JSON Duration ("1.5s", "-3s"; nothing else) in seconds: 0, or -1
+** for text that is not one or is out of the Duration's range. */
+CR_HIDDEN int cr_duration_parse_proto(const char *text, double *seconds);
 
 /* Wall-clock Unix time in seconds, and a monotonic clock in seconds. */
 CR_HIDDEN int64_t cr_unix_time(void);
