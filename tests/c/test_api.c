@@ -3,6 +3,7 @@
 ** request body, responses and google.rpc errors, durations. No server needed.
 */
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "check.h"
@@ -52,8 +53,14 @@ TEST(a_short_execution_id_names_its_job)
 TEST(a_malformed_full_name_or_url_syntax_is_refused)
 {
     cr_client *c = anonymous_client("p", "r");
-    const char *bad[] = {"projects/p/locations/r/jobs/", "projects/p/jobs/j", "projects/p/locations/r/jobs/j/x",
-                         "my job", "job?x=1", "../etc", "a/b", ""};
+    const char *bad[] = {"projects/p/locations/r/jobs/",
+                         "projects/p/jobs/j",
+                         "projects/p/locations/r/jobs/j/x",
+                         "my job",
+                         "job?x=1",
+                         "../etc",
+                         "a/b",
+                         ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_error err = CR_ERROR_INIT;
         char *name = cr_client_job_name(c, bad[i], &err);
@@ -278,9 +285,9 @@ TEST(durations_parse_protobuf_and_gcloud_forms)
     struct {
         const char *text;
         long long nanos;
-    } ok[] = {{"600s", 600000000000LL}, {"1.5s", 1500000000LL},   {"600", 600000000000LL},
+    } ok[] = {{"600s", 600000000000LL}, {"1.5s", 1500000000LL},     {"600", 600000000000LL},
               {"10m", 600000000000LL},  {"1h30m", 5400000000000LL}, {"0.000000001s", 1},
-              {"2h", 7200000000000LL},  {"1d", 86400000000000LL},  {"250ms", 250000000LL}};
+              {"2h", 7200000000000LL},  {"1d", 86400000000000LL},   {"250ms", 250000000LL}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t ns = -1;
         CHECK_INT(cr_duration_parse(ok[i].text, &ns), 0);
@@ -298,6 +305,77 @@ TEST(durations_parse_protobuf_and_gcloud_forms)
     CHECK_STR(cr_duration_format(1500000000LL, buf, sizeof buf), "1.500s");
     CHECK_STR(cr_duration_format(1000, buf, sizeof buf), "0.000001s");
     CHECK_STR(cr_duration_format(1, buf, sizeof buf), "0.000000001s");
+}
+
+TEST(no_duration_wraps_however_many_parts_it_has)
+{
+    const char *bad[] = {"3153600000000ms3153600000000ms3153600000000ms",
+                         "3153600000s3153600000s3153600000s",
+                         "18446744074s1s",
+                         "106751d",
+                         "9223372036854775807ms",
+                         "100000000000h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ns = 0;
+        CHECK_INT(cr_duration_parse(bad[i], &ns), -1);
+    }
+    int64_t ns = 0;
+    CHECK_INT(cr_duration_parse("36500d", &ns), 0); /* 100 years: the most a client duration takes */
+    CHECK_INT(ns, 36500LL * 86400 * 1000000000LL);
+}
+
+TEST(a_servers_duration_is_read_strictly_over_the_whole_duration_range)
+{
+    struct {
+        const char *text;
+        double seconds;
+    } ok[] = {{"1.5s", 1.5}, {"0s", 0}, {"-3s", -3}, {"0.000000001s", 1e-9}, {"315576000000s", 315576000000.0}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double s = -99;
+        CHECK_INT(cr_duration_parse_proto(ok[i].text, &s), 0);
+        double d = s - ok[i].seconds;
+        CHECK(d * d <= 1e-24 * (1 + ok[i].seconds * ok[i].seconds));
+    }
+    const char *bad[] = {"1.5", "1m",  "1h30m", "315576000001s", "1.0000000001s", "s",   "1.s",
+                         " 1s", "1s ", "+1s",   "0x10s",         "1e3s",          "nan", "99999999999999s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double s;
+        if (cr_duration_parse_proto(bad[i], &s) == 0)
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+        CHECK_INT(cr_duration_parse_proto(bad[i], &s), -1);
+    }
+}
+
+TEST(a_secret_quoted_back_is_redacted_whole_in_part_and_encoded)
+{
+    const char *secret = "1//0gREFRESH+token/SECRET=value-0123456789";
+    const char *secrets[] = {secret};
+    const char *quoted[] = {
+        "grant failed for refresh_token=1//0gREFRESH+token/SECRET=value-0123456789 (raw)",
+        "refresh_token=1%2F%2F0gREFRESH%2Btoken%2FSECRET%3Dvalue-0123456789&client_id=x",
+        "refresh_token=1%2f%2f0gREFRESH%2btoken%2fSECRET%3dvalue-0123456789",
+        "{\"refresh_token\":\"1\\/\\/0gREFRESH+token\\/SECRET=value-0123456789\"}",
+        "cut at 40: 1//0gREFRESH+token/SECRET=val...",
+    };
+    for (size_t i = 0; i < sizeof quoted / sizeof quoted[0]; i++) {
+        char *text = strdup(quoted[i]);
+        cr_scrub(&text, secrets, 1);
+        CHECK_CONTAINS(text, "[REDACTED]");
+        CHECK(!strstr(text, "REFRESH") && !strstr(text, "SECRET"));
+        free(text);
+    }
+    /* what is not the secret stays */
+    char *text = strdup("invalid_grant: Token has been expired or revoked.");
+    cr_scrub(&text, secrets, 1);
+    CHECK_STR(text, "invalid_grant: Token has been expired or revoked.");
+    free(text);
+    /* and a long server text is kept to its bound, marked */
+    char big[5000];
+    memset(big, 'm', sizeof big);
+    char *cut = cr_quote_bounded(big, sizeof big, 2048);
+    CHECK(strlen(cut) < 2100);
+    CHECK_CONTAINS(cut, "[2952 more bytes not shown]");
+    free(cut);
 }
 
 TEST(http_statuses_and_rpc_codes_map_both_ways)

@@ -214,6 +214,12 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
     }
     case CR_WAIT_OPERATION: {
         /* the server holds the call up to `timeout`: the exchange must outlast it */
+        if (!(r->wait_timeout >= 0 && r->wait_timeout <= CR_MAX_WAIT_SECONDS)) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "wait_operation: the timeout must be 0 to %.0f seconds",
+                         CR_MAX_WAIT_SECONDS);
+            cr_call_clear(call);
+            return -1;
+        }
         cJSON *body = cJSON_CreateObject();
         if (r->wait_timeout > 0) {
             char buf[40];
@@ -579,6 +585,12 @@ static const cr_machine_ops call_ops = {
 cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
                             cr_error *err)
 {
+    if (opts && !(opts->timeout <= CR_MAX_EXCHANGE_SECONDS)) {
+        cr_call_clear(call);
+        cr_http_request_clear(built);
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "timeout must be at most %.0f seconds", CR_MAX_EXCHANGE_SECONDS);
+        return NULL;
+    }
     call_machine *k = calloc(1, sizeof *k);
     if (!k) {
         cr_call_clear(call);

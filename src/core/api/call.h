@@ -26,6 +26,12 @@ struct cr_client {
     void (*conns_free)(void *);
 };
 
+/* The longest a single exchange may be given (a week), and a WaitOperation's
+** wait (a day): numbers past them are mistakes, refused before any arithmetic
+** could wrap. */
+#define CR_MAX_EXCHANGE_SECONDS (7.0 * 24 * 3600)
+#define CR_MAX_WAIT_SECONDS (24.0 * 3600)
+
 /* A request, copied and encoded as far as it can be before names resolve. */
 typedef struct cr_call {
     cr_method method;

@@ -70,6 +70,11 @@ cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
                            : cr_getenv("GOOGLE_CLOUD_PROJECT") ? cr_getenv("GOOGLE_CLOUD_PROJECT")
                                                                : cr_getenv("CLOUDSDK_CORE_PROJECT"));
     c->region = cr_strdup(opts->region ? opts->region : cr_getenv("CLOUDSDK_RUN_REGION"));
+    if (!(opts->timeout <= CR_MAX_EXCHANGE_SECONDS)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "timeout must be at most %.0f seconds", CR_MAX_EXCHANGE_SECONDS);
+        cr_client_free(c);
+        return NULL;
+    }
     c->timeout_ms = opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : 30000;
     const char *ca = opts->ca_file ? opts->ca_file : cr_getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
     if (ca) {
