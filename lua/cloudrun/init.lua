@@ -84,10 +84,49 @@ function _M.client(opts)
   return setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)
 end
 
+-- The API leaves out counts that are zero (proto3 defaults); Google's client
+-- libraries give 0 for them, and so do Execution and Task tables here. Only a
+-- read of a missing field answers 0: the table holds what the API sent (what
+-- json encoding and --format json print).
+local EXECUTION_COUNTS = {
+  taskCount = true, parallelism = true, runningCount = true, succeededCount = true, failedCount = true,
+  cancelledCount = true, retriedCount = true,
+}
+local TASK_COUNTS = { index = true, retried = true, maxRetries = true }
+local execution_mt = { __index = function(_, k) if EXECUTION_COUNTS[k] then return 0 end end }
+local task_mt = { __index = function(_, k) if TASK_COUNTS[k] then return 0 end end }
+_M.execution_mt, _M.task_mt = execution_mt, task_mt
+
+local function counted(resource, mt)
+  if type(resource) == "table" and getmetatable(resource) == nil then setmetatable(resource, mt) end
+  return resource
+end
+
+local function counted_list(page, field, mt)
+  if type(page) == "table" and type(page[field]) == "table" then
+    for _, r in ipairs(page[field]) do counted(r, mt) end
+  end
+  return page
+end
+
+-- What each method's result holds that reads counts as 0.
+local shapes = {
+  get_execution = function(r) return counted(r, execution_mt) end,
+  list_executions = function(r) return counted_list(r, "executions", execution_mt) end,
+  get_task = function(r) return counted(r, task_mt) end,
+  list_tasks = function(r) return counted_list(r, "tasks", task_mt) end,
+}
+
 -- One API call: on the client's driver inside nginx, else the core's own.
 local function call(self, method, ...)
-  if self._driver then return self._driver:call(self._core, method, ...) end
-  return self._core[method](self._core, ...)
+  local result, err
+  if self._driver then
+    result, err = self._driver:call(self._core, method, ...)
+  else
+    result, err = self._core[method](self._core, ...)
+  end
+  if result and shapes[method] then result = shapes[method](result) end
+  return result, err
 end
 
 local function check_name(fn, value, argn, what)
@@ -275,6 +314,55 @@ function Client:close()
   self._core:close()
 end
 Client.__close = Client.close
+
+-- ---- the task side ------------------------------------------------------------
+
+--- cloudrun.task() -> { index =, count =, attempt =, execution =, job =, in_cloud_run = }
+-- What Cloud Run tells a running task (CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_COUNT,
+-- CLOUD_RUN_TASK_ATTEMPT, CLOUD_RUN_EXECUTION, CLOUD_RUN_JOB). Outside Cloud Run
+-- (none of them set) the task is index 0 of 1, attempt 0, so that the same code
+-- does the whole of the work when run by hand.
+function _M.task()
+  local function number(name, default)
+    local v = os.getenv(name)
+    local n = tonumber(v)
+    if v ~= nil and (not n or n < 0 or n % 1 ~= 0) then
+      error("cloudrun.task: $" .. name .. " is not a whole number (" .. tostring(v) .. ")", 2)
+    end
+    return n or default
+  end
+  local t = {
+    index = number("CLOUD_RUN_TASK_INDEX", 0),
+    count = number("CLOUD_RUN_TASK_COUNT", 1),
+    attempt = number("CLOUD_RUN_TASK_ATTEMPT", 0),
+    execution = os.getenv("CLOUD_RUN_EXECUTION"),
+    job = os.getenv("CLOUD_RUN_JOB"),
+  }
+  t.in_cloud_run = os.getenv("CLOUD_RUN_TASK_INDEX") ~= nil
+  if t.count < 1 or t.index >= t.count then
+    error(("cloudrun.task: task index %d is not below the task count %d"):format(t.index, t.count), 2)
+  end
+  return t
+end
+
+--- cloudrun.shard(list [, task]) -> this task's contiguous share of list (a new list).
+-- The rule: with n items and c tasks, task i (0-based) takes the items from
+-- floor(i*n/c)+1 to floor((i+1)*n/c): shares in order, their sizes differing by
+-- at most one, every item in exactly one share. task defaults to cloudrun.task().
+function _M.shard(list, task)
+  if type(list) ~= "table" then
+    error("bad argument #1 to 'shard' (list expected, got " .. type(list) .. ")", 2)
+  end
+  task = task or _M.task()
+  if type(task) ~= "table" or type(task.index) ~= "number" or type(task.count) ~= "number" then
+    error("bad argument #2 to 'shard' (a task {index=, count=} expected)", 2)
+  end
+  local n, c, i = #list, task.count, task.index
+  local from, to = math.floor(i * n / c) + 1, math.floor((i + 1) * n / c)
+  local share = {}
+  for k = from, to do share[#share + 1] = list[k] end
+  return share
+end
 
 --- cloudrun.error(code, message [, status]) — an error value like the ones calls return.
 function _M.error(code, message, status, ...)

@@ -6,8 +6,8 @@
 local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
 
-local io, os, tostring, tonumber, ipairs, type, pcall, error, setmetatable =
-  io, os, tostring, tonumber, ipairs, type, pcall, error, setmetatable
+local io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable =
+  io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable
 local concat, rep = table.concat, string.rep
 
 local _M = {}
@@ -43,6 +43,29 @@ function _M.api_failure(err)
   return _M.API
 end
 
+--- The candidate closest to `word` (edit distance), if it is close enough to be a typo.
+function _M.closest(word, candidates)
+  local function distance(a, b)
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+      local cur = { [0] = i }
+      for j = 1, #b do
+        local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    return prev[#b]
+  end
+  local best, best_d
+  for _, c in ipairs(candidates) do
+    local d = distance(word, c)
+    if not best_d or d < best_d then best, best_d = c, d end
+  end
+  if best and best_d <= math.max(2, math.floor(#word / 3)) then return best end
+end
+
 -- name -> flag, for the command's flags and the global ones.
 local function index(flags)
   local by_name = {}
@@ -72,7 +95,16 @@ function _M.parse(words, flags)
       local name, value = a:match("^%-%-([^=]+)=(.*)$")
       name = name or a:match("^%-%-(.+)$")
       local f = by_name[name or a]
-      if not f then return nil, "unknown flag " .. a:match("^[^=]*") end
+      if not f then
+        local names = {}
+        for n, flag in pairs(by_name) do
+          if n == flag[1] then names[#names + 1] = "--" .. n end
+        end
+        table.sort(names)
+        local given = a:match("^[^=]*")
+        local near = _M.closest(given, names)
+        return nil, "unknown flag " .. given .. (near and ("; did you mean " .. near .. "?") or "")
+      end
       name = f[1]
       if not f[2] then
         if value then return nil, "flag --" .. name .. " takes no value" end

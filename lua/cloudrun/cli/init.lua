@@ -215,7 +215,9 @@ function _M.main(args)
     if w:sub(1, 1) ~= "-" then stray = w break end
   end
   if stray then
-    common.say("cloudrun: unknown command '", key ~= "" and (key .. " ") or "", stray, "'")
+    local near = common.closest(stray, node.names)
+    common.say("cloudrun: unknown command '", key ~= "" and (key .. " ") or "", stray, "'",
+      near and ("; did you mean '" .. (key ~= "" and (key .. " ") or "") .. near .. "'?") or "")
   elseif key ~= "" then
     common.say("cloudrun: '", key, "' needs a command")
   end

@@ -672,10 +672,14 @@ static void d_finish(discovery *d)
     const char *looked = d->looked.data ? d->looked.data : "";
     if (!have(c, &c->project))
         cr_machine_finish_errorf(m, "INVALID_ARGUMENT", 0,
-                                 "no project: pass project= to the client, or set GOOGLE_CLOUD_PROJECT (%s)", looked);
+                                 "no project: pass project= to the client (--project), set GOOGLE_CLOUD_PROJECT, or "
+                                 "run `gcloud config set project PROJECT` (%s)",
+                                 looked);
     else if (!have(c, &c->region))
         cr_machine_finish_errorf(m, "INVALID_ARGUMENT", 0,
-                                 "no region: pass region= to the client, or set CLOUDSDK_RUN_REGION (%s)", looked);
+                                 "no region: pass region= to the client (--region), set CLOUDSDK_RUN_REGION, or run "
+                                 "`gcloud config set run/region REGION` (%s)",
+                                 looked);
     else
         cr_machine_finish_json(m, cJSON_CreateTrue());
 }
@@ -696,6 +700,8 @@ static void d_advance(discovery *d)
                 break;
             }
             cr_buf_puts(&d->looked, "the project option, $GOOGLE_CLOUD_PROJECT and $CLOUDSDK_CORE_PROJECT are unset");
+            if (c->gcloud_project_where)
+                cr_buf_printf(&d->looked, "; %s sets no [core] project", c->gcloud_project_where);
             d->stage = c->anonymous ? D_FINISH : D_CREDS;
             break;
         case D_CREDS:
@@ -733,6 +739,8 @@ static void d_advance(discovery *d)
                 break;
             }
             cr_buf_puts(&d->looked, "the region option and $CLOUDSDK_RUN_REGION are unset");
+            if (c->gcloud_region_where)
+                cr_buf_printf(&d->looked, "; %s sets no [run] region", c->gcloud_region_where);
             if (c->anonymous)
                 d->stage = D_FINISH;
             else

@@ -22,6 +22,8 @@ struct cr_client {
     cr_credentials *creds;
     cr_retry retry; /* resolved: no zero fields */
     char *ca_file;  /* a CA bundle trusted besides the system's, or NULL */
+    char *gcloud_project_where; /* the gcloud configuration looked at for the project (for messages) */
+    char *gcloud_region_where;
     void *conns;    /* the blocking driver's kept-alive handles */
     void (*conns_free)(void *);
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/call.h"
+#include "api/gcloud_config.h"
 #include "drivers/drivers.h"
 #include "machine/machine.h"
 
@@ -70,6 +71,12 @@ cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
                            : cr_getenv("GOOGLE_CLOUD_PROJECT") ? cr_getenv("GOOGLE_CLOUD_PROJECT")
                                                                : cr_getenv("CLOUDSDK_CORE_PROJECT"));
     c->region = cr_strdup(opts->region ? opts->region : cr_getenv("CLOUDSDK_RUN_REGION"));
+    /* then what `gcloud config set` keeps (a local file: read now, as gcloud would) */
+    if (!c->project) {
+        c->project = cr_gcloud_property("core", "project", &c->gcloud_project_where);
+    }
+    if (!c->region)
+        c->region = cr_gcloud_property("run", "region", &c->gcloud_region_where);
     if (!(opts->timeout <= CR_MAX_EXCHANGE_SECONDS)) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "timeout must be at most %.0f seconds", CR_MAX_EXCHANGE_SECONDS);
         cr_client_free(c);
@@ -111,6 +118,8 @@ void cr_client_free(cr_client *c)
         cr_credentials_unref(c->creds);
     free(c->endpoint);
     free(c->ca_file);
+    free(c->gcloud_project_where);
+    free(c->gcloud_region_where);
     free(c->project);
     free(c->region);
     pthread_mutex_destroy(&c->lock);
