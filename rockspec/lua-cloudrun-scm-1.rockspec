@@ -33,6 +33,7 @@ external_dependencies = {
   CJSON = { header = "cjson/cJSON.h", library = "cjson" },
   CURL = { library = "curl" }, -- Debian keeps curl/curl.h under a multiarch include dir
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+  YAML = { header = "yaml.h", library = "yaml" },
 }
 -- LuaRocks itself refuses a LUA_INCDIR whose lua.h is another Lua's. This
 -- check runs after the install and catches what gets past that (headers found
@@ -78,6 +79,8 @@ build = {
     ["cloudrun.ngx_http"] = "lua/cloudrun/ngx_http.lua",
     ["cloudrun.cli"] = "lua/cloudrun/cli/init.lua",
     ["cloudrun.cli.common"] = "lua/cloudrun/cli/common.lua",
+    ["cloudrun.cli.spec"] = "lua/cloudrun/cli/spec.lua",
+    ["cloudrun.cli.progress"] = "lua/cloudrun/cli/progress.lua",
     ["cloudrun.cli.jobs"] = "lua/cloudrun/cli/jobs.lua",
     ["cloudrun.cli.executions"] = "lua/cloudrun/cli/executions.lua",
     ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",
@@ -90,6 +93,7 @@ build = {
         "src/lua/lmachine.c",
         "src/core/api/call.c",
         "src/core/api/client.c",
+        "src/core/api/gcloud_config.c",
         "src/core/api/methods.c",
         "src/core/api/names.c",
         "src/core/api/response.c",
@@ -117,11 +121,12 @@ build = {
         "src/core/util/error.c",
         "src/core/util/json.c",
         "src/core/util/util.c",
+        "src/core/util/yaml.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
-      incdirs = { "src/core/include", "src/core", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(CJSON_LIBDIR)", "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-      libraries = { "cjson", "curl", "crypto", "pthread", "m" },
+      incdirs = { "src/core/include", "src/core", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)", "$(YAML_INCDIR)" },
+      libdirs = { "$(CJSON_LIBDIR)", "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(YAML_LIBDIR)" },
+      libraries = { "cjson", "curl", "crypto", "yaml", "pthread", "m" },
     },
   },
 }

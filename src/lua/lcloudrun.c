@@ -7,6 +7,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,16 @@ static int l_error(lua_State *L)
     return 1;
 }
 
+/* core.yaml_string_map(text, origin) -> {NAME = "value"} | nil, err (gcloud's --env-vars-file) */
+static int l_yaml_string_map(lua_State *L)
+{
+    size_t len = 0;
+    const char *text = luaL_checklstring(L, 1, &len);
+    const char *origin = luaL_optstring(L, 2, "YAML");
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_yaml_string_map(text, len, origin, &err), &err);
+}
+
 /* core.code_name(number) -> the google.rpc code name (5 -> "NOT_FOUND"; "UNKNOWN" for others) */
 static int l_code_name(lua_State *L)
 {
@@ -137,15 +148,46 @@ void cr_lua_new_class(lua_State *L, const char *name, const luaL_Reg *methods, l
 /* ------------------------------------------------------------------------ */
 
 /* core.sleep(seconds): blocks this thread (the Lua layer uses ngx.sleep inside nginx). */
+/* Set by SIGINT once core.catch_interrupt() installed the handler. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* core.catch_interrupt() — from now on Ctrl-C (SIGINT) does not kill the
+** process but is noted: core.interrupted() says so, and core.sleep returns
+** early. For the CLI's waits, which stop waiting and say how to go on. */
+static int l_catch_interrupt(lua_State *L)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    lua_pushboolean(L, sigaction(SIGINT, &sa, NULL) == 0);
+    return 1;
+}
+
+/* core.interrupted() -> whether Ctrl-C came since core.catch_interrupt() */
+static int l_interrupted(lua_State *L)
+{
+    lua_pushboolean(L, interrupted);
+    return 1;
+}
+
+/* core.sleep(seconds) -> false, or true when Ctrl-C cut it short (see catch_interrupt) */
 static int l_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
-    if (s <= 0)
-        return 0;
-    struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    if (s > 0) {
+        struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !interrupted) {
+        }
     }
-    return 0;
+    lua_pushboolean(L, interrupted);
+    return 1;
 }
 
 /* core.monotonic() -> seconds from an arbitrary start, never going back */
@@ -222,9 +264,12 @@ __attribute__((used)) static const char built_against[] = "lua-cloudrun built ag
 static const luaL_Reg module_functions[] = {
     {"error", l_error},
     {"code_name", l_code_name},
+    {"yaml_string_map", l_yaml_string_map},
     {"sleep", l_sleep},
     {"monotonic", l_monotonic},
     {"isatty", l_isatty},
+    {"catch_interrupt", l_catch_interrupt},
+    {"interrupted", l_interrupted},
     {"duration", l_duration},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},

@@ -1,9 +1,11 @@
 --- cloudrun jobs execute|create|describe|delete|list — as gcloud run jobs.
 local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
+local progress = require("cloudrun.cli.progress")
+local spec = require("cloudrun.cli.spec")
 local wait = require("cloudrun.wait")
 
-local string, tostring, concat = string, tostring, table.concat
+local tostring, concat = tostring, table.concat
 local say, api_failure = common.say, common.api_failure
 
 local _M = {}
@@ -16,6 +18,51 @@ end
 _M.succeeded = succeeded
 
 -- ---- execute -------------------------------------------------------------------
+
+local INTERRUPTED = 130 -- as a shell reports a command stopped by Ctrl-C
+
+--[[
+After a RunJob: --async returns at once; the default waits until the
+execution has started (as gcloud); --wait follows it to the end with
+progress, then says how it went (exit 1 when it failed).
+]]
+local function after_run(ctx, client, op)
+  local flags = ctx.flags
+  local id = common.short(op.execution)
+  if not flags.format then say("Execution [", id, "] created.") end
+  if flags.async then
+    if flags.format then common.print_json(op) end
+    return common.OK
+  end
+  local execution, err, why
+  if flags.wait then
+    if flags.format then
+      execution, err = client:wait(op)
+    else
+      execution, err, why = progress.follow(client, op.execution)
+    end
+  else
+    -- gcloud's default: return once the execution has started running
+    repeat
+      execution, err = client:get_execution(op.execution)
+      if not execution then break end
+      if execution.startTime or wait.finished(execution) then break end
+      core.sleep(0.2)
+    until false
+  end
+  if why == "interrupted" then
+    progress.interrupted(id)
+    return INTERRUPTED
+  end
+  if not execution then return api_failure(err) end
+  if flags.format then common.print_json(execution) end
+  if not flags.wait then
+    if not flags.format then say("Execution [", id, "] has successfully started running.") end
+    return common.OK
+  end
+  if flags.format then return succeeded(execution) and common.OK or common.FAILED end
+  return progress.report(client, execution, id) and common.OK or common.FAILED
+end
 
 local function execute(ctx)
   local flags = ctx.flags
@@ -42,100 +89,91 @@ local function execute(ctx)
   local op
   op, err = client:run_job(ctx.pos[1], opts)
   if not op then return api_failure(err) end
-  local id = common.short(op.execution)
-  if not flags.format then say("Execution [", id, "] created.") end
-
-  if flags.async then
-    if flags.format then common.print_json(op) end
-    return common.OK
-  end
-  local execution
-  if flags.wait then
-    execution, err = client:wait(op, {
-      on_progress = not flags.format and function(e)
-        say(string.format("  %d running, %d succeeded, %d failed of %d task(s)",
-          e.runningCount or 0, e.succeededCount or 0, e.failedCount or 0, e.taskCount or 0))
-      end or nil,
-    })
-  else
-    -- gcloud's default: return once the execution has started running
-    repeat
-      execution, err = client:get_execution(op.execution)
-      if not execution then break end
-      if execution.startTime or wait.finished(execution) then break end
-      core.sleep(0.2)
-    until false
-  end
-  if not execution then return api_failure(err) end
-  if flags.format then common.print_json(execution) end
-  if not flags.wait then
-    if not flags.format then say("Execution [", id, "] has successfully started running.") end
-    return common.OK
-  end
-  if succeeded(execution) then
-    if not flags.format then say("Execution [", id, "] has successfully completed.") end
-    return common.OK
-  end
-  local _, message = common.condition(execution, "Completed")
-  if not flags.format then say("Execution [", id, "] failed: ", message or "see its tasks") end
-  return common.FAILED
+  return after_run(ctx, client, op)
 end
 
--- ---- create --------------------------------------------------------------------
+-- ---- create / update / deploy ----------------------------------------------------
 
---- The Job (REST form) that gcloud's flags describe.
-local function job_spec(flags)
-  local container = { image = flags.image }
+-- Waits for a job operation (unless --async) and reports it.
+local function finish_job_op(ctx, client, op, verb)
   local err
-  if flags.command then container.command = common.split_list(flags.command) end
-  if flags.args then container.args = common.split_list(flags.args) end
-  if flags["set-env-vars"] then
-    container.env, err = common.env_pairs("--set-env-vars", flags["set-env-vars"])
-    if not container.env then return nil, err end
-  end
-  local task = { containers = { container }, serviceAccount = flags["service-account"] }
-  local template = { template = task }
-  if flags.tasks then
-    template.taskCount, err = common.count("--tasks", flags.tasks)
-    if not template.taskCount then return nil, err end
-  end
-  if flags.parallelism then
-    template.parallelism, err = common.count("--parallelism", flags.parallelism, 0)
-    if not template.parallelism then return nil, err end
-  end
-  if flags["max-retries"] then
-    task.maxRetries, err = common.count("--max-retries", flags["max-retries"], 0)
-    if not task.maxRetries then return nil, err end
-  end
-  if flags["task-timeout"] then
-    local secs
-    secs, err = common.duration("--task-timeout", flags["task-timeout"])
-    if not secs then return nil, err end
-    task.timeout = string.format("%ds", math.floor(secs))
-  end
-  return { template = template }
-end
-
-local function create(ctx)
-  local spec, err = job_spec(ctx.flags)
-  if not spec then return ctx:usage(err) end
-  local client
-  client, err = ctx:client()
-  if not client then return api_failure(err) end
-  local op
-  op, err = client:create_job(ctx.pos[1], spec)
-  if not op then return api_failure(err) end
   if not ctx.flags.async and not op.done then
     op, err = client:wait_operation(op, 60)
     if not op then return api_failure(err) end
   end
   if op.error then return api_failure(common.operation_error(op)) end
+  if ctx.flags["execute-now"] then
+    local run
+    run, err = client:run_job(ctx.pos[1])
+    if not run then return api_failure(err) end
+    if not ctx.flags.format then say("Job [", ctx.pos[1], "] has successfully been ", verb, ".") end
+    return after_run(ctx, client, run)
+  end
   if ctx.flags.format then
     common.print_json(op.response or op)
   else
-    say("Job [", ctx.pos[1], "] has successfully been created.")
+    say("Job [", ctx.pos[1], "] has successfully been ", verb, ".")
   end
   return common.OK
+end
+
+local function check_execute_now(ctx)
+  if ctx.flags.wait and not ctx.flags["execute-now"] then return "--wait goes with --execute-now" end
+  if ctx.flags.wait and ctx.flags.async then return "--wait and --async cannot be used together" end
+end
+
+local function create(ctx)
+  local problem = check_execute_now(ctx)
+  if problem then return ctx:usage(problem) end
+  local job, err = spec.apply({}, ctx.flags, true)
+  if not job then return ctx:usage(err) end
+  local client
+  client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local op
+  op, err = client:create_job(ctx.pos[1], job)
+  if not op then return api_failure(err) end
+  return finish_job_op(ctx, client, op, "created")
+end
+
+-- Update: the job as it is, changed by the flags, sent back whole.
+local function update_from(ctx, client, job)
+  local changed, err = spec.apply(spec.for_update(job), ctx.flags, false)
+  if not changed then return ctx:usage(err) end
+  local op
+  op, err = client:update_job(ctx.pos[1], changed)
+  if not op then return api_failure(err) end
+  return finish_job_op(ctx, client, op, "updated")
+end
+
+local function update(ctx)
+  local problem = check_execute_now(ctx)
+  if problem then return ctx:usage(problem) end
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local job
+  job, err = client:get_job(ctx.pos[1])
+  if not job then return api_failure(err) end
+  return update_from(ctx, client, job)
+end
+
+-- Deploy: update the job when it exists, create it when it does not.
+local function deploy(ctx)
+  local problem = check_execute_now(ctx)
+  if problem then return ctx:usage(problem) end
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  local job
+  job, err = client:get_job(ctx.pos[1])
+  if job then return update_from(ctx, client, job) end
+  if err.code ~= "NOT_FOUND" then return api_failure(err) end
+  local fresh
+  fresh, err = spec.apply({}, ctx.flags, true)
+  if not fresh then return ctx:usage(err) end
+  local op
+  op, err = client:create_job(ctx.pos[1], fresh)
+  if not op then return api_failure(err) end
+  return finish_job_op(ctx, client, op, "created")
 end
 
 -- ---- describe / delete / list ---------------------------------------------------
@@ -199,6 +237,16 @@ local function list(ctx)
   })
 end
 
+-- The template flags and what every create/update/deploy also takes.
+local function with_run_flags(template_flags, async_help)
+  local out = {}
+  for i, f in ipairs(template_flags) do out[i] = f end
+  out[#out + 1] = { "execute-now", false, "run the job at once, as `jobs execute` would" }
+  out[#out + 1] = { "wait", false, "with --execute-now: wait for the execution to finish; exit 1 when it failed" }
+  out[#out + 1] = { "async", false, async_help }
+  return out
+end
+
 _M.commands = {
   {
     path = { "jobs", "execute" }, args = { "JOB" }, run = execute,
@@ -212,26 +260,25 @@ _M.commands = {
       { "tasks", "N", "the number of tasks of this execution" },
       { "task-timeout", "DURATION", "each task's timeout for this execution (600, 10m, 1h30m)" },
       { "container", "NAME", "the container the overrides are for (jobs with several containers)" },
-      { "wait", false, "wait for the execution to finish; exit 1 when it failed" },
+      { "wait", false, "follow the execution to its end (progress on stderr); exit 1 when it failed, 130 "
+        .. "when Ctrl-C stopped the waiting (the execution goes on)" },
       { "async", false, "return as soon as the execution is created" },
     },
   },
   {
     path = { "jobs", "create" }, args = { "JOB" }, run = create,
     summary = "Create a job that runs an image's command.",
-    flags = {
-      { "image", "IMAGE", "the container image (the emulator records it; it runs --command locally)",
-        required = true },
-      { "command", "COMMAND,...", "the entrypoint, replacing the image's" },
-      { "args", "ARG,...", "the arguments to the entrypoint" },
-      { "tasks", "N", "the number of tasks each execution runs (default 1)" },
-      { "parallelism", "N", "how many tasks may run at once (0: as many as possible)" },
-      { "max-retries", "N", "how many times a failed task is retried (default 3)" },
-      { "task-timeout", "DURATION", "each task's timeout (600, 10m, 1h30m)" },
-      { "set-env-vars", "KEY=VALUE,...", "the container's environment variables" },
-      { "service-account", "EMAIL", "the service account the tasks run as" },
-      { "async", false, "return without waiting for the job to be ready" },
-    },
+    flags = with_run_flags(spec.flags, "return without waiting for the job to be ready"),
+  },
+  {
+    path = { "jobs", "update" }, args = { "JOB" }, run = update,
+    summary = "Change a job's settings (the flags given; the rest as it is).",
+    flags = with_run_flags(spec.flags, "return without waiting for the change to be done"),
+  },
+  {
+    path = { "jobs", "deploy" }, args = { "JOB" }, run = deploy,
+    summary = "Create a job, or update it when it exists.",
+    flags = with_run_flags(spec.flags, "return without waiting for the job to be ready"),
   },
   {
     path = { "jobs", "describe" }, args = { "JOB" }, run = describe,

@@ -91,6 +91,13 @@ CR_API void cr_secret_free(char *secret);
 ** to the 0-based byte where parsing failed. */
 CR_API cJSON *cr_json_parse(const char *text, size_t len, size_t *error_offset);
 
+/* A YAML document that is a map of names to scalars (gcloud's
+** --env-vars-file: `NAME: value` lines) as a JSON object of strings (caller
+** frees with cJSON_Delete), a value as written (PORT: 8080 is "8080"), or NULL
+** with err naming `origin` and what is wrong (a list, a nested map, a name
+** given twice, not YAML). */
+CR_API cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_error *err);
+
 /* Frees a tree after wiping every string in it (names and values): for trees
 ** that held a private key or a token. NULL is fine. */
 CR_API void cr_json_delete_secret(cJSON *root);

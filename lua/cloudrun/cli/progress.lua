@@ -1,0 +1,133 @@
+--- cloudrun.cli.progress — following an execution from the command line. On
+-- a terminal one line updated in place (elapsed time, the stage, tasks
+-- running/succeeded/failed of the total); in a pipe one plain line per
+-- change. Polls briskly at first (completion is noticed within about a
+-- second) and backs off only for long executions. Ctrl-C stops the waiting,
+-- not the execution.
+local common = require("cloudrun.cli.common")
+local core = require("cloudrun.core")
+local wait = require("cloudrun.wait")
+
+local io, string, math = io, string, math
+
+local _M = {}
+
+--- The stage of an execution, as a person would say it.
+function _M.stage(e)
+  if wait.finished(e) then return "done" end
+  local total = e.taskCount
+  local ended = e.succeededCount + e.failedCount + e.cancelledCount
+  if total > 0 and ended >= total then return "finishing" end
+  if not e.startTime and e.runningCount == 0 and ended == 0 then return "queued" end
+  return "running"
+end
+
+local function clock(seconds)
+  seconds = math.floor(seconds)
+  if seconds < 60 then return seconds .. "s" end
+  if seconds < 3600 then return ("%dm%02ds"):format(math.floor(seconds / 60), seconds % 60) end
+  return ("%dh%02dm"):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60))
+end
+_M.clock = clock
+
+--- The line that says where an execution is.
+function _M.line(e, elapsed)
+  local parts = {
+    ("%s %-9s tasks: %d running, %d succeeded, %d failed"):format(clock(elapsed), _M.stage(e), e.runningCount,
+      e.succeededCount, e.failedCount),
+  }
+  if e.cancelledCount > 0 then parts[#parts + 1] = (", %d cancelled"):format(e.cancelledCount) end
+  parts[#parts + 1] = (" of %d"):format(e.taskCount)
+  if e.retriedCount > 0 then parts[#parts + 1] = (" (%d retried)"):format(e.retriedCount) end
+  return table.concat(parts)
+end
+
+-- How long to wait before the next look: 0.5 s for the first 30 s, then
+-- longer, up to 5 s for an execution that has run for many minutes.
+local function interval(elapsed)
+  if elapsed < 30 then return 0.5 end
+  if elapsed < 120 then return 1 end
+  if elapsed < 600 then return 2 end
+  return 5
+end
+_M.interval = interval
+
+--[[
+follow(client, name) -> execution | nil, err | nil, nil, "interrupted"
+Shows progress on stderr until the execution is done. The polls retry
+transient failures themselves; Ctrl-C ends the wait (the execution goes on).
+]]
+function _M.follow(client, name)
+  local tty = core.isatty(2)
+  local started = core.monotonic()
+  local last, width = nil, 0
+  core.catch_interrupt()
+  while true do
+    local e, err = client:get_execution(name)
+    local elapsed = core.monotonic() - started
+    if not e and not err.retryable then
+      if tty and width > 0 then io.stderr:write("\n") end
+      return nil, err
+    end
+    if e then
+      local line = _M.line(e, elapsed)
+      if tty then
+        -- one line, rewritten: \r and enough spaces to cover a longer earlier one
+        io.stderr:write("\r", line, string.rep(" ", math.max(0, width - #line)))
+        width = #line
+      elseif line:gsub("^%S+ ", "") ~= last then
+        io.stderr:write(line, "\n")
+        last = line:gsub("^%S+ ", "")
+      end
+      io.stderr:flush()
+      if wait.finished(e) then
+        if tty then io.stderr:write("\n") end
+        return e
+      end
+    end
+    if core.sleep(interval(elapsed)) or core.interrupted() then
+      if tty and width > 0 then io.stderr:write("\n") end
+      return nil, nil, "interrupted"
+    end
+  end
+end
+
+--- What to say when an execution ended: the outcome, each failed task's exit
+-- code or reason, and the command that shows its logs.
+function _M.report(client, e, id)
+  local state, message = common.condition(e, "Completed")
+  if state == "CONDITION_SUCCEEDED" then
+    common.say(("Execution [%s] has successfully completed: %d task(s) succeeded."):format(id, e.succeededCount))
+    return true
+  end
+  common.say(("Execution [%s] failed: %s"):format(id, message or "see its tasks"))
+  local ok, tasks = pcall(function()
+    local out = {}
+    for t in client:each_tasks(e.name) do out[#out + 1] = t end
+    return out
+  end)
+  if ok then
+    for _, t in ipairs(tasks) do
+      local tstate, tmessage = common.condition(t, "Completed")
+      if tstate == "CONDITION_FAILED" then
+        local last = t.lastAttemptResult or {}
+        local why = last.exitCode and ("exit code " .. last.exitCode)
+          or (last.termSignal and ("signal " .. last.termSignal)) or tmessage or "failed"
+        common.say(("  task %d: %s"):format(t.index, why))
+      end
+    end
+  end
+  common.say(("Logs: cloudrun jobs executions logs %s"):format(id))
+  return false
+end
+
+--- What to say when Ctrl-C ended the wait.
+function _M.interrupted(id)
+  common.say(("\nStopped waiting; execution [%s] goes on. To follow it:"):format(id))
+  common.say(("  cloudrun jobs executions describe %s"):format(id))
+  common.say(("  cloudrun jobs executions logs %s --follow"):format(id))
+  common.say("To cancel it:")
+  common.say(("  cloudrun jobs executions cancel %s"):format(id))
+end
+
+return _M
