@@ -84,6 +84,7 @@ build = {
     ["cloudrun.cli.jobs"] = "lua/cloudrun/cli/jobs.lua",
     ["cloudrun.cli.executions"] = "lua/cloudrun/cli/executions.lua",
     ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",
+    ["cloudrun.cli.logs"] = "lua/cloudrun/cli/logs.lua",
     ["cloudrun.core"] = {
       sources = {
         "src/lua/lclient.c",

@@ -358,6 +358,10 @@ function _M.shard(list, task)
     error("bad argument #2 to 'shard' (a task {index=, count=} expected)", 2)
   end
   local n, c, i = #list, task.count, task.index
+  if c < 1 or c % 1 ~= 0 or i < 0 or i % 1 ~= 0 or i >= c then
+    error(("bad argument #2 to 'shard' (index %s of count %s: a whole index from 0 below a whole count from 1)")
+      :format(tostring(i), tostring(c)), 2)
+  end
   local from, to = math.floor(i * n / c) + 1, math.floor((i + 1) * n / c)
   local share = {}
   for k = from, to do share[#share + 1] = list[k] end

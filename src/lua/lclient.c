@@ -460,6 +460,7 @@ static const char *const op_list_opts[] = {"page_size", "page_token", "filter", 
 static const char *const write_opts[] = {"validate_only", "etag", "retry", "timeout", NULL};
 static const char *const update_opts[] = {"validate_only", "allow_missing", "retry", "timeout", NULL};
 static const char *const create_opts[] = {"validate_only", "retry", "timeout", NULL};
+static const char *const call_opts[] = {"base", "read", "retry", "timeout", NULL};
 
 /* How a method takes its arguments. */
 typedef enum {
@@ -495,7 +496,7 @@ static const method_def method_defs[] = {
     {"get_operation", CR_GET_OPERATION, TAKES_NAME, call_only},
     {"list_operations", CR_LIST_OPERATIONS, TAKES_OPTS, op_list_opts},
     {"wait_operation", CR_WAIT_OPERATION, TAKES_WAIT, call_only},
-    {"call", CR_CALL, TAKES_CALL, call_only},
+    {"call", CR_CALL, TAKES_CALL, call_opts},
     {NULL, 0, 0, NULL},
 };
 
@@ -560,6 +561,10 @@ static void read_request(lua_State *L, const method_def *d, int base, lrequest *
         if (!lua_isnoneornil(L, base + 3))
             luaL_checktype(L, base + 3, LUA_TTABLE);
         t = options_at(L, base + 4, fn, d->known);
+        if (t) {
+            q->r.base = opt_string(L, t, "base", fn);
+            q->r.read = opt_bool(L, t, "read", fn);
+        }
         break;
     }
     }

@@ -77,6 +77,16 @@
 **                  "scope" (a list with a googleapis.com/auth scope), "lifetime" ("Ns") and
 **                  optional "delegates" (a list of strings; recorded), else 400 google.rpc.
 **                  Answers {"accessToken":"ya29.impersonated-N","expireTime":"<RFC 3339 now+lifetime>"}.
+**   POST /v2/entries:list   (Cloud Logging) needs "Authorization: Bearer T" with T a token this
+**                  fake issued; a JSON body with resourceNames ["projects/P"], orderBy "timestamp
+**                  asc" (or absent), pageSize 1..1000, optional pageToken, and a filter that is
+**                  clauses joined by " AND ": resource.type = "cloud_run_job", then
+**                  resource.labels.project_id, resource.labels.location, resource.labels.job_name,
+**                  labels."run.googleapis.com/execution_name" = "..." (all required, in that
+**                  order), optional labels."run.googleapis.com/task_index" = "N" and
+**                  timestamp > "RFC 3339"; anything else 400 google.rpc INVALID_ARGUMENT. Serves
+**                  three lines for each of tasks 0 and 1 (timestamps 2026-01-01T00:00:0Ns),
+**                  those the filter keeps, at most 4 a page (nextPageToken for the rest).
 **   GET /subject-token[?format=json]
 **                  the subject token as text, or {"id_token": "<subject token>"} with format=json.
 **   GET /computeMetadata/v1/                                     probe (lists "instance/ project/")
@@ -89,7 +99,8 @@
 **   GET /stats     {"token_requests":N,"metadata_requests":N,"rejected":N,"probe_requests":N,
 **                   "project_requests":N,"refresh_requests":N,"sts_requests":N,"iam_requests":N,
 **                   "subject_requests":N,"region_requests":N,"email_requests":N,
-**                   "last_delegates":[...] or null}: POSTs to /token (refresh_requests: those
+**                   "last_delegates":[...] or null,
+**                   "entries_requests":N,"last_filter":"..." or null}: POSTs to /token (refresh_requests: those
 **                  with the refresh_token grant), metadata token GETs, requests refused (bad
 **                  grant, missing Metadata-Flavor, bad bearer), probes, project lookups, STS
 **                  exchanges, IAM calls, subject token GETs, region and email lookups, and the
@@ -162,6 +173,8 @@ static char *current_refresh;
 static char **issued;
 static size_t nissued;
 static char *last_delegates;
+static char *last_filter;
+static long entries_requests;
 
 /* cJSON's parser writes a process-global error pointer: one parse at a time. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -674,6 +687,154 @@ static enum MHD_Result handle_iam(struct MHD_Connection *conn, request *rq)
     return reply_json(conn, 200, j, 0);
 }
 
+/* ---- Cloud Logging's entries:list ------------------------------------------------ */
+
+/* Reads `"VALUE"` at *p (no escapes needed for the names tests use) into out. */
+static int quoted(const char **p, char *out, size_t size)
+{
+    const char *s = *p;
+    if (*s != '"')
+        return -1;
+    const char *e = strchr(s + 1, '"');
+    if (!e || (size_t)(e - s - 1) >= size)
+        return -1;
+    memcpy(out, s + 1, (size_t)(e - s - 1));
+    out[e - s - 1] = 0;
+    *p = e + 1;
+    return 0;
+}
+
+/* The filter's clauses, in the order the client must write them. */
+static const char *parse_filter(const char *f, char vals[7][128])
+{
+    static const char *const keys[] = {"resource.type = ",
+                                       "resource.labels.project_id = ",
+                                       "resource.labels.location = ",
+                                       "resource.labels.job_name = ",
+                                       "labels.\"run.googleapis.com/execution_name\" = ",
+                                       "labels.\"run.googleapis.com/task_index\" = ",
+                                       "timestamp > "};
+    for (int i = 0; i < 7; i++)
+        vals[i][0] = 0;
+    const char *p = f;
+    for (int i = 0; i < 7; i++) {
+        size_t n = strlen(keys[i]);
+        if (strncmp(p, keys[i], n) != 0) {
+            if (i < 5)
+                return "filter: a clause is missing or out of order";
+            continue;
+        }
+        p += n;
+        if (quoted(&p, vals[i], sizeof vals[i]) != 0 || !vals[i][0])
+            return "filter: a value is not a quoted string";
+        if (*p == 0)
+            break;
+        if (strncmp(p, " AND ", 5) != 0)
+            return "filter: clauses must be joined by \" AND \"";
+        p += 5;
+    }
+    if (*p)
+        return "filter: an unknown clause, or one out of order";
+    if (strcmp(vals[0], "cloud_run_job") != 0)
+        return "filter: resource.type must be \"cloud_run_job\"";
+    if (vals[5][0] && strspn(vals[5], "0123456789") != strlen(vals[5]))
+        return "filter: task_index must be a number";
+    return NULL;
+}
+
+static enum MHD_Result handle_entries(struct MHD_Connection *conn, request *rq)
+{
+    count(&entries_requests);
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !was_issued(auth + 7)) {
+        count(&rejected);
+        return rpc_error(conn, 401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
+    }
+    cJSON *body = rq->body && !rq->too_big ? parse_json(rq->body, rq->len) : NULL;
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(body, "resourceNames");
+    const cJSON *filter = cJSON_GetObjectItemCaseSensitive(body, "filter");
+    const cJSON *order = cJSON_GetObjectItemCaseSensitive(body, "orderBy");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(body, "pageSize");
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive(body, "pageToken");
+    char vals[7][128];
+    const char *bad = NULL;
+    if (!cJSON_IsObject(body))
+        bad = "The request body is not a JSON object.";
+    else if (!cJSON_IsArray(names) || cJSON_GetArraySize(names) != 1 || !cJSON_IsString(names->child) ||
+             strncmp(names->child->valuestring, "projects/", 9) != 0 || !names->child->valuestring[9])
+        bad = "resourceNames must be [\"projects/PROJECT\"].";
+    else if (order && (!cJSON_IsString(order) || strcmp(order->valuestring, "timestamp asc") != 0))
+        bad = "orderBy must be \"timestamp asc\".";
+    else if (size && (!cJSON_IsNumber(size) || size->valuedouble < 1 || size->valuedouble > 1000))
+        bad = "pageSize must be 1 to 1000.";
+    else if (token && !cJSON_IsString(token))
+        bad = "pageToken must be a string.";
+    else if (!cJSON_IsString(filter))
+        bad = "filter must be a string.";
+    else
+        bad = parse_filter(filter->valuestring, vals);
+    if (cJSON_IsString(filter)) {
+        char *copy = strdup(filter->valuestring);
+        pthread_mutex_lock(&stats_lock);
+        free(last_filter);
+        last_filter = copy;
+        pthread_mutex_unlock(&stats_lock);
+    }
+    if (!bad && strcmp(names->child->valuestring + 9, vals[1]) != 0)
+        bad = "resourceNames and the filter's project_id differ.";
+    if (bad) {
+        cJSON_Delete(body);
+        count(&rejected);
+        return rpc_error(conn, 400, "INVALID_ARGUMENT", bad);
+    }
+    int from = cJSON_IsString(token) ? atoi(token->valuestring) : 0;
+    int limit = size ? (int)size->valuedouble : 50;
+    if (limit > 4)
+        limit = 4;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(j, "entries");
+    int seen = 0, more = 0;
+    for (int task = 0; task < 2; task++)
+        for (int n = 1; n <= 3; n++) {
+            char when[32], idx[8], text[160], id[32];
+            snprintf(when, sizeof when, "2026-01-01T00:00:0%dZ", task * 3 + n);
+            snprintf(idx, sizeof idx, "%d", task);
+            if (vals[5][0] && strcmp(vals[5], idx) != 0)
+                continue;
+            if (vals[6][0] && strcmp(when, vals[6]) <= 0)
+                continue;
+            if (seen++ < from)
+                continue;
+            if (cJSON_GetArraySize(list) >= limit) {
+                more = 1;
+                continue;
+            }
+            snprintf(text, sizeof text, "line %d of task %d of %s", n, task, vals[4]);
+            snprintf(id, sizeof id, "e-%d-%d", task, n);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "insertId", id);
+            cJSON_AddStringToObject(e, "timestamp", when);
+            cJSON_AddStringToObject(e, "textPayload", text);
+            cJSON *labels = cJSON_AddObjectToObject(e, "labels");
+            cJSON_AddStringToObject(labels, "run.googleapis.com/execution_name", vals[4]);
+            cJSON_AddStringToObject(labels, "run.googleapis.com/task_index", idx);
+            cJSON *res = cJSON_AddObjectToObject(e, "resource");
+            cJSON_AddStringToObject(res, "type", "cloud_run_job");
+            cJSON *rl = cJSON_AddObjectToObject(res, "labels");
+            cJSON_AddStringToObject(rl, "project_id", vals[1]);
+            cJSON_AddStringToObject(rl, "location", vals[2]);
+            cJSON_AddStringToObject(rl, "job_name", vals[3]);
+            cJSON_AddItemToArray(list, e);
+        }
+    if (more) {
+        char next[16];
+        snprintf(next, sizeof next, "%d", from + cJSON_GetArraySize(list));
+        cJSON_AddStringToObject(j, "nextPageToken", next);
+    }
+    cJSON_Delete(body);
+    return reply_json(conn, 200, j, 0);
+}
+
 /* ---- a URL-sourced subject token ------------------------------------------------- */
 
 static enum MHD_Result handle_subject(struct MHD_Connection *conn)
@@ -756,6 +917,8 @@ static enum MHD_Result handle_stats(struct MHD_Connection *conn)
     cJSON_AddNumberToObject(j, "email_requests", (double)email_requests);
     cJSON *dl = last_delegates ? parse_json(last_delegates, strlen(last_delegates)) : NULL;
     cJSON_AddItemToObject(j, "last_delegates", dl ? dl : cJSON_CreateNull());
+    cJSON_AddNumberToObject(j, "entries_requests", (double)entries_requests);
+    cJSON_AddItemToObject(j, "last_filter", last_filter ? cJSON_CreateString(last_filter) : cJSON_CreateNull());
     pthread_mutex_unlock(&stats_lock);
     return reply_json(conn, 200, j, 0);
 }
@@ -800,6 +963,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return handle_iam(conn, rq);
     if (strcmp(url, "/subject-token") == 0 && strcmp(method, "GET") == 0)
         return handle_subject(conn);
+    if (strcmp(url, "/v2/entries:list") == 0 && strcmp(method, "POST") == 0)
+        return handle_entries(conn, rq);
     return reply(conn, 404, "text/plain", "Not Found\n", 0);
 }
 
@@ -928,6 +1093,7 @@ int main(int argc, char **argv)
     EVP_PKEY_free(opt.public_key);
     free(current_refresh);
     free(last_delegates);
+    free(last_filter);
     for (size_t i = 0; i < nissued; i++)
         free(issued[i]);
     free(issued);

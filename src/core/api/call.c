@@ -102,6 +102,7 @@ void cr_call_clear(cr_call *call)
 {
     free(call->name);
     free(call->path);
+    free(call->base);
     free(call->query);
     if (call->body) {
         cr_wipe(call->body, strlen(call->body));
@@ -139,12 +140,20 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
                          r->path);
             return -1;
         }
+        if (r->base && ((strncmp(r->base, "http://", 7) != 0 && strncmp(r->base, "https://", 8) != 0) ||
+                        strpbrk(r->base + 7, "@?#") || strchr(r->base + (r->base[4] == 's' ? 8 : 7), '/'))) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "call: base \"%.200s\" is not an http(s)://host[:port] endpoint",
+                         r->base);
+            return -1;
+        }
         snprintf(call->http_method, sizeof call->http_method, "%s", r->http_method);
-        call->idempotent = strcmp(r->http_method, "GET") == 0;
+        call->idempotent = strcmp(r->http_method, "GET") == 0 || r->read;
         call->path = cr_strdup(r->path);
+        call->base = r->base ? cr_strdup(r->base) : NULL;
         call->query = r->query && *r->query ? cr_strdup(r->query) : NULL;
         call->body = print_json(r->body);
-        oom = !call->path || (r->query && *r->query && !call->query) || (r->body && !call->body);
+        oom = !call->path || (r->base && !call->base) || (r->query && *r->query && !call->query) ||
+              (r->body && !call->body);
         goto done;
     }
     const struct method_shape *shape = &shapes[r->method];
@@ -299,7 +308,9 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
     char *path = call->suffix && *call->suffix ? cr_asprintf("%s%s", target, call->suffix) : target;
     if (path != target)
         free(target);
-    int rc = path ? cr_api_build_request(c->endpoint, call->http_method, path, call->query, body, req, err) : -1;
+    int rc = path ? cr_api_build_request(call->base ? call->base : c->endpoint, call->http_method, path, call->query,
+                                         body, req, err)
+                  : -1;
     if (!path)
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
     free(path);

@@ -42,6 +42,7 @@ typedef struct cr_call {
     const char *kind;   /* what `name` is: "jobs", "executions", "tasks", "operations" */
     const char *suffix; /* after the resolved name: ":run", "/executions", ... */
     char *path;         /* CR_CALL: the path under /v2/ as given */
+    char *base;         /* CR_CALL: another API's endpoint, or NULL for the client's */
     char *query;        /* encoded, or NULL */
     char *body;         /* JSON text, or NULL */
     cJSON *spec;        /* UPDATE_JOB: the Job, whose name is set when it is known */

@@ -559,7 +559,7 @@ typedef enum cr_method {
     CR_GET_OPERATION,
     CR_LIST_OPERATIONS,
     CR_WAIT_OPERATION,
-    CR_CALL /* cr_client_call: http_method, path, query, body */
+    CR_CALL /* cr_client_call: http_method, path, query, body (and base, read) */
 } cr_method;
 
 /* Borrowed for the duration of cr_client_start (the machine copies what it needs). */
@@ -576,6 +576,11 @@ typedef struct cr_request {
     const char *path;              /* CR_CALL: relative to /v2/ */
     const char *query;             /* CR_CALL: encoded, or NULL */
     const cJSON *body;             /* CR_CALL: or NULL */
+    const char *base;              /* CR_CALL: another Google API's endpoint (http(s)://host[:port], its
+                                      path then under base/v2/), with the client's credentials; NULL:
+                                      the client's Cloud Run endpoint */
+    int read;                      /* CR_CALL: 1 = retried as a read whatever the method (a POST that
+                                      only reads, as Cloud Logging's entries:list) */
 } cr_request;
 
 /* The API call machine for `r` (its result: cr_machine_take_json). NULL with

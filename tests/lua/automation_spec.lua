@@ -1,0 +1,416 @@
+-- The CLI as automation glue (issue 12), as subprocesses against the real
+-- emulator: gcloud's configuration, global flags anywhere, suggestions,
+-- jobs update/deploy, create --execute-now, --env-vars-file, the progress
+-- line in a pipe and on a pseudo-terminal (script(1)), Ctrl-C while waiting,
+-- logs from Cloud Logging (the in-tree fake checks the exact filter), and the
+-- task side of the Lua API (cloudrun.task, cloudrun.shard, zero counts).
+local cloudrun = require("cloudrun")
+local h = require("helpers")
+
+local CLI = h.sh_quote(h.bin .. "/cloudrun")
+local LUA = h.sh_quote(h.bin .. "/cloudrun-lua")
+local FAKE = assert(os.getenv("CR_FAKE_GOOGLE"), "CR_FAKE_GOOGLE: the cr-fake-google binary")
+
+local function has_script()
+  local _, rc = h.run("script --version >/dev/null 2>&1")
+  return rc == 0
+end
+
+describe("gcloud's configuration", function()
+  local emu, dir
+
+  setup(function()
+    dir = h.tmpdir()
+    emu = h.emulator()
+    os.execute("mkdir -p " .. h.sh_quote(dir .. "/gc/configurations"))
+    h.write(dir .. "/gc/active_config", "work\n")
+    h.write(dir .. "/gc/configurations/config_work",
+      "[core]\naccount = someone@example.com\nproject = cfg-project\n\n[run]\nregion = europe-west1\n")
+    h.write(dir .. "/gc/configurations/config_other", "[core]\nproject = other-project\n[run]\nregion = asia-east1\n")
+    h.write(dir .. "/gc/configurations/config_empty", "[core]\naccount = someone@example.com\n")
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(dir))
+  end)
+
+  -- the CLI with no project or region but gcloud's configuration in dir/gc
+  local function run(args, extra)
+    return h.run(("env -u GOOGLE_CLOUD_PROJECT -u CLOUDSDK_CORE_PROJECT -u CLOUDSDK_RUN_REGION "
+      .. "-u CLOUDSDK_ACTIVE_CONFIG_NAME CLOUDSDK_CONFIG=%s CLOUD_RUN_EMULATOR_HOST=%s %s %s %s 2>&1")
+      :format(h.sh_quote(dir .. "/gc"), emu.host, extra or "", CLI, args))
+  end
+
+  it("takes [core] project and [run] region from the active configuration", function()
+    local out, rc = run("jobs create cfg --image=x --command=true -q")
+    assert.are.equal(0, rc, out)
+    out, rc = run("jobs describe cfg --format json")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("projects/cfg-project/locations/europe-west1/jobs/cfg", cloudrun.json.decode(out).name)
+  end)
+
+  it("takes CLOUDSDK_ACTIVE_CONFIG_NAME over active_config, and flags anywhere over both", function()
+    local out, rc = run("jobs create other --image=x --command=true -q", "CLOUDSDK_ACTIVE_CONFIG_NAME=other")
+    assert.are.equal(0, rc, out)
+    out, rc = run("--format json jobs describe other", "CLOUDSDK_ACTIVE_CONFIG_NAME=other")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("projects/other-project/locations/asia-east1/jobs/other", cloudrun.json.decode(out).name)
+    -- global flags before the command, between, and after
+    out, rc = run("--project flag-project jobs --region us-east1 create flagged --image=x --command=true -q")
+    assert.are.equal(0, rc, out)
+    out, rc = run("jobs list --project=flag-project --region=us-east1 --format json")
+    assert.are.equal(0, rc, out)
+    local listed = cloudrun.json.decode(out)
+    assert.are.equal(1, #listed)
+    assert.are.equal("projects/flag-project/locations/us-east1/jobs/flagged", listed[1].name)
+  end)
+
+  it("names the configuration file among the places looked when it sets no project or region", function()
+    local out, rc = run("jobs list", "CLOUDSDK_ACTIVE_CONFIG_NAME=empty GCE_METADATA_HOST=127.0.0.1:1")
+    assert.are.equal(3, rc, out)
+    assert.matches("no project", out, 1, true)
+    assert.matches(dir .. "/gc/configurations/config_empty", out, 1, true)
+    out, rc = run("jobs list --project p", "CLOUDSDK_ACTIVE_CONFIG_NAME=empty GCE_METADATA_HOST=127.0.0.1:1")
+    assert.are.equal(3, rc, out)
+    assert.matches("no region", out, 1, true)
+    assert.matches(dir .. "/gc/configurations/config_empty", out, 1, true)
+  end)
+
+  it("is read by the Lua client too", function()
+    local out, rc = h.run(("env -u GOOGLE_CLOUD_PROJECT -u CLOUDSDK_CORE_PROJECT -u CLOUDSDK_RUN_REGION "
+      .. "CLOUDSDK_CONFIG=%s CLOUD_RUN_EMULATOR_HOST=%s %s -e %s 2>&1"):format(h.sh_quote(dir .. "/gc"), emu.host, LUA,
+      h.sh_quote('local c = assert(require("cloudrun").client{}) print(assert(c:job_name("x")))')))
+    assert.are.equal(0, rc, out)
+    assert.are.equal("projects/cfg-project/locations/europe-west1/jobs/x\n", out)
+  end)
+end)
+
+describe("cloudrun suggestions", function()
+  it("suggests the closest flag and command, and exits 2", function()
+    local out, rc = h.run(CLI .. " jobs execute report --wiat 2>&1")
+    assert.are.equal(2, rc, out)
+    assert.matches("unknown flag --wiat", out, 1, true)
+    assert.matches("--wait", out, 1, true)
+    out, rc = h.run(CLI .. " jobs exceute report 2>&1")
+    assert.are.equal(2, rc, out)
+    assert.matches("execute", out, 1, true)
+  end)
+end)
+
+describe("cloudrun jobs update, deploy and --execute-now", function()
+  local emu, dir
+
+  local function run(args)
+    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project CLOUDSDK_RUN_REGION=us-central1 %s %s 2>&1")
+      :format(emu.host, CLI, args))
+  end
+
+  local function describe_job(name)
+    local out, rc = run("jobs describe " .. name .. " --format json")
+    assert.are.equal(0, rc, out)
+    return cloudrun.json.decode(out)
+  end
+
+  local function env_of(job)
+    local env = {}
+    for _, e in ipairs(job.template.template.containers[1].env or {}) do env[e.name] = e.value end
+    return env
+  end
+
+  setup(function()
+    dir = h.tmpdir()
+    emu = h.emulator()
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(dir))
+  end)
+
+  it("changes only the settings given, with gcloud's flag names", function()
+    local out, rc = run("jobs create upd --image=img:1 --command=/bin/sh --args=-c,true --set-env-vars=A=1,B=2,C=3 "
+      .. "--labels=team=data,tier=batch --tasks=2 -q")
+    assert.are.equal(0, rc, out)
+    out, rc = run("jobs update upd --image=img:2 --update-env-vars=B=20,D=4 --remove-env-vars=A --update-labels=tier=gold "
+      .. "--remove-labels=team --cpu=2 --memory=1Gi --parallelism=1 --max-retries=2 --task-timeout=5m -q")
+    assert.are.equal(0, rc, out)
+    assert.matches("Job [upd] has successfully been updated.", out, 1, true)
+    local job = describe_job("upd")
+    local c = job.template.template.containers[1]
+    assert.are.equal("img:2", c.image)
+    assert.are.same({ "/bin/sh" }, c.command)
+    assert.are.same({ "-c", "true" }, c.args)
+    assert.are.same({ B = "20", C = "3", D = "4" }, env_of(job))
+    assert.are.same({ tier = "gold" }, job.labels)
+    assert.are.same({ cpu = "2", memory = "1Gi" }, c.resources.limits)
+    assert.are.equal(2, job.template.taskCount)
+    assert.are.equal(1, job.template.parallelism)
+    assert.are.equal(2, job.template.template.maxRetries)
+    assert.are.equal("300s", job.template.template.timeout)
+    assert.are.equal("2", job.generation)
+
+    out, rc = run("jobs update upd --clear-env-vars --clear-labels --args=-c,'exit 0' -q")
+    assert.are.equal(0, rc, out)
+    job = describe_job("upd")
+    assert.are.same({}, env_of(job))
+    assert.is_nil(job.labels)
+    assert.are.same({ "-c", "exit 0" }, job.template.template.containers[1].args)
+  end)
+
+  it("reads --env-vars-file as a YAML map of strings, and names the file when it is not one", function()
+    h.write(dir .. "/env.yaml", "# the job's settings\nDATABASE_URL: postgres://db/app\nWORKERS: \"4\"\nQUOTED: 'a: b'\n")
+    local out, rc = run("jobs create envf --image=x --command=true --env-vars-file=" .. h.sh_quote(dir .. "/env.yaml") .. " -q")
+    assert.are.equal(0, rc, out)
+    assert.are.same({ DATABASE_URL = "postgres://db/app", WORKERS = "4", QUOTED = "a: b" }, env_of(describe_job("envf")))
+
+    for _, case in ipairs({
+      { "a list", "- a\n- b\n" },
+      { "nested maps", "A:\n  B: c\n" },
+      { "broken YAML", "A: [unclosed\n" },
+    }) do
+      h.write(dir .. "/bad.yaml", case[2])
+      out, rc = run("jobs update envf --env-vars-file=" .. h.sh_quote(dir .. "/bad.yaml") .. " -q")
+      assert.are.equal(2, rc, case[1] .. ": " .. out)
+      assert.matches(dir .. "/bad.yaml", out, 1, true)
+    end
+    out, rc = run("jobs update envf --env-vars-file=" .. h.sh_quote(dir .. "/missing.yaml") .. " -q")
+    assert.are.equal(2, rc, out)
+    assert.matches("missing.yaml", out, 1, true)
+    -- nothing changed by the refused updates
+    assert.are.equal("1", describe_job("envf").generation)
+  end)
+
+  it("deploys: creates a job that is not there, updates one that is", function()
+    local out, rc = run("jobs deploy dep --image=x --command=/bin/sh --args=-c,'exit 0' --tasks=1 -q")
+    assert.are.equal(0, rc, out)
+    assert.matches("created", out, 1, true)
+    assert.are.equal("1", describe_job("dep").generation)
+    out, rc = run("jobs deploy dep --update-env-vars=STAGE=2 -q")
+    assert.are.equal(0, rc, out)
+    assert.matches("updated", out, 1, true)
+    local job = describe_job("dep")
+    assert.are.equal("2", job.generation)
+    assert.are.same({ STAGE = "2" }, env_of(job))
+  end)
+
+  it("runs the job at once with --execute-now, and --wait gives the execution's outcome as the exit status", function()
+    local out, rc = run("jobs create now --image=x --command=/bin/sh --args=-c,'exit 0' --execute-now --wait -q")
+    assert.are.equal(0, rc, out)
+    assert.matches("Execution %[now%-%w+%] has successfully completed", out)
+    out, rc = run("jobs update now --args=-c,'exit 5' --max-retries=0 --execute-now --wait -q")
+    assert.are.equal(1, rc, out)
+    assert.matches("task 0: exit code 5", out, 1, true)
+    out, rc = run("jobs deploy now --args=-c,'exit 0' --execute-now --wait -q")
+    assert.are.equal(0, rc, out)
+    out, rc = run("jobs executions list --job now --format json")
+    assert.are.equal(0, rc, out)
+    assert.are.equal(3, #cloudrun.json.decode(out))
+    out, rc = run("jobs create later --image=x --command=true --wait -q")
+    assert.are.equal(2, rc, out)
+    assert.matches("--execute-now", out, 1, true)
+  end)
+end)
+
+describe("cloudrun --wait progress", function()
+  local emu
+
+  local function env()
+    return ("CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project CLOUDSDK_RUN_REGION=us-central1")
+      :format(emu.host)
+  end
+
+  setup(function()
+    emu = h.emulator{ jobs = {
+      h.sh_job("steps", 'sleep 1.2; [ "$CLOUD_RUN_TASK_INDEX" = 1 ] && exit 7; exit 0', { taskCount = 3 }),
+      h.sh_job("long", "sleep 30"),
+    } }
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+  end)
+
+  it("prints a plain line per change in a pipe, then each failed task's exit code and the logs command", function()
+    local t0 = os.time()
+    local out, rc = h.run(("%s %s jobs execute steps --wait 2>&1 | cat"):format(env(), CLI))
+    local took = os.time() - t0
+    assert.is_nil(out:find("\r", 1, true))
+    assert.matches("\n0s running +tasks: 3 running, 0 succeeded, 0 failed of 3\n", out)
+    assert.matches("done +tasks: 0 running, 2 succeeded, 1 failed of 3\n", out)
+    assert.matches("Execution %[steps%-%w+%] failed", out)
+    assert.matches("  task 1: exit code 7\n", out, 1, true)
+    assert.matches("Logs: cloudrun jobs executions logs steps%-%w+\n", out)
+    assert.is_nil(out:find("task 0: exit", 1, true))
+    assert.is_true(took <= 5, "the end noticed within about a second (" .. took .. " s)")
+    rc = h.run(("%s %s jobs execute steps --wait >/dev/null 2>&1; echo $?"):format(env(), CLI))
+    assert.are.equal("1\n", rc)
+  end)
+
+  it("updates one line in place on a terminal, and Ctrl-C leaves the execution running (exit 130)", function()
+    if not has_script() then
+      pending("script(1) (bsdutils) is not installed")
+      return
+    end
+    local cmd = ("%s %s jobs execute long --wait"):format(env(), CLI)
+    local out = h.run(("(sleep 2.5; printf '\\003'; sleep 1) | script -qec %s /dev/null; echo \"exit=$?\"")
+      :format(h.sh_quote(cmd)))
+    assert.matches("exit=130", out, 1, true)
+    -- the line is rewritten with \r, with the elapsed time counting
+    assert.matches("\r0s running +tasks: 1 running", out)
+    assert.matches("\r2s running +tasks: 1 running", out)
+    local short = out:match("Execution %[(long%-%w+)%] created")
+    assert.is_truthy(short, out)
+    assert.matches("cloudrun jobs executions describe " .. short, out, 1, true)
+    assert.matches("cloudrun jobs executions logs " .. short .. " --follow", out, 1, true)
+    assert.matches("cloudrun jobs executions cancel " .. short, out, 1, true)
+    -- the execution goes on
+    local client = h.client(emu.host)
+    local e = assert(client:get_execution(short))
+    assert.is_nil(e.completionTime)
+    assert.are.equal(1, e.runningCount)
+    assert(client:cancel_execution(short))
+  end)
+end)
+
+describe("cloudrun jobs executions logs against Cloud Logging", function()
+  local dir, fake, emu
+
+  setup(function()
+    dir = h.tmpdir()
+    local out, rc = h.run(("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>&1 && "
+      .. "openssl pkey -in key.pem -pubout -out pub.pem 2>&1"):format(h.sh_quote(dir)))
+    assert(rc == 0, out)
+    local s = h.spawn(("%s --port 0 --public-key %s"):format(h.sh_quote(FAKE), h.sh_quote(dir .. "/pub.pem")),
+      "^fake%-google listening on 127%.0%.0%.1:(%d+)$")
+    fake = { port = s.match, stop = function() h.stop(s.pid, s.pipe) end }
+    h.write(dir .. "/sa.json", cloudrun.json.encode({
+      type = "service_account", project_id = "log-project", private_key_id = "kid-1",
+      private_key = assert(h.read(dir .. "/key.pem")), client_email = "runner@log-project.iam.gserviceaccount.com",
+      client_id = "1", token_uri = "http://127.0.0.1:" .. fake.port .. "/token",
+    }))
+    emu = h.emulator()
+  end)
+
+  teardown(function()
+    if fake then fake.stop() end
+    if emu then emu.stop() end
+    os.execute("rm -rf " .. h.sh_quote(dir))
+  end)
+
+  local function run(args)
+    -- Cloud Run calls to the emulator with the key's token; logs to the fake
+    return h.run(("env -u CLOUD_RUN_EMULATOR_HOST GOOGLE_APPLICATION_CREDENTIALS=%s CLOUDSDK_RUN_REGION=europe-west4 "
+      .. "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://%s/ CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING=http://127.0.0.1:%s/ "
+      .. "%s %s 2>&1"):format(h.sh_quote(dir .. "/sa.json"), emu.host, fake.port, CLI, args))
+  end
+
+  local function stats()
+    return h.control_url("http://127.0.0.1:" .. fake.port .. "/stats")
+  end
+
+  it("asks entries:list with gcloud's filter, in order across pages", function()
+    local out, rc = run("jobs executions logs report-x7k2p")
+    assert.are.equal(0, rc, out)
+    assert.are.equal(
+      'resource.type = "cloud_run_job" AND resource.labels.project_id = "log-project" AND '
+      .. 'resource.labels.location = "europe-west4" AND resource.labels.job_name = "report" AND '
+      .. 'labels."run.googleapis.com/execution_name" = "report-x7k2p"', stats().last_filter)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.equal(6, #lines, out) -- two pages of the fake's (4 a page)
+    assert.are.equal("2026-01-01T00:00:01Z  task 0  line 1 of task 0 of report-x7k2p", lines[1])
+    assert.are.equal("2026-01-01T00:00:06Z  task 1  line 3 of task 1 of report-x7k2p", lines[6])
+  end)
+
+  it("narrows to one task with --task and stops at --limit", function()
+    local out, rc = run("jobs executions logs report-x7k2p --task 1 --limit 2")
+    assert.are.equal(0, rc, out)
+    assert.matches('AND labels."run.googleapis.com/task_index" = "1"$', stats().last_filter)
+    assert.are.equal("2026-01-01T00:00:04Z  task 1  line 1 of task 1 of report-x7k2p\n"
+      .. "2026-01-01T00:00:05Z  task 1  line 2 of task 1 of report-x7k2p\n", out)
+  end)
+
+  it("prints the entries as the API sent them with --format json", function()
+    local out, rc = run("jobs executions logs report-x7k2p --task 0 --format json")
+    assert.are.equal(0, rc, out)
+    local entries = cloudrun.json.decode(out)
+    assert.are.equal(3, #entries)
+    assert.are.equal("cloud_run_job", entries[1].resource.type)
+    assert.are.equal("0", entries[1].labels["run.googleapis.com/task_index"])
+  end)
+
+  it("refuses a bad --task and reports an unreachable Cloud Logging with exit 3", function()
+    local out, rc = run("jobs executions logs report-x7k2p --task=-1")
+    assert.are.equal(2, rc, out)
+    out, rc = h.run(("GOOGLE_APPLICATION_CREDENTIALS=%s CLOUDSDK_RUN_REGION=europe-west4 CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://%s/ "
+      .. "CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING=http://127.0.0.1:1/ %s jobs executions logs report-x7k2p 2>&1")
+      :format(h.sh_quote(dir .. "/sa.json"), emu.host, CLI))
+    assert.are.equal(3, rc, out)
+    assert.matches("127.0.0.1:1", out, 1, true)
+    assert.is_nil(out:find("ya29", 1, true))
+  end)
+end)
+
+describe("the task side", function()
+  local function lua(code, env)
+    return h.run(("env -u CLOUD_RUN_TASK_INDEX -u CLOUD_RUN_TASK_COUNT %s %s -e %s 2>&1")
+      :format(env or "", LUA, h.sh_quote(code)))
+  end
+
+  it("cloudrun.task() reads Cloud Run's environment, and defaults outside it", function()
+    local out, rc = lua('local t = require("cloudrun").task() print(t.index, t.count, t.attempt, t.execution, t.job, t.in_cloud_run)',
+      "CLOUD_RUN_TASK_INDEX=2 CLOUD_RUN_TASK_COUNT=5 CLOUD_RUN_TASK_ATTEMPT=1 CLOUD_RUN_EXECUTION=report-abc CLOUD_RUN_JOB=report")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("2\t5\t1\treport-abc\treport\ttrue\n", out)
+    out, rc = lua('local t = require("cloudrun").task() print(t.index, t.count, t.attempt, t.execution, t.in_cloud_run)')
+    assert.are.equal(0, rc, out)
+    assert.are.equal("0\t1\t0\tnil\tfalse\n", out)
+    out, rc = lua('require("cloudrun").task()', "CLOUD_RUN_TASK_INDEX=x")
+    assert.are_not.equal(0, rc)
+    assert.matches("CLOUD_RUN_TASK_INDEX is not a whole number", out, 1, true)
+    out, rc = lua('require("cloudrun").task()', "CLOUD_RUN_TASK_INDEX=3 CLOUD_RUN_TASK_COUNT=3")
+    assert.are_not.equal(0, rc)
+    assert.matches("task index 3 is not below the task count 3", out, 1, true)
+  end)
+
+  it("cloudrun.shard() gives every item to exactly one task, in order, shares within one of each other", function()
+    for n = 0, 23 do
+      for c = 1, 7 do
+        local list, all, sizes = {}, {}, {}
+        for i = 1, n do list[i] = "item" .. i end
+        for i = 0, c - 1 do
+          local share = cloudrun.shard(list, { index = i, count = c })
+          sizes[#sizes + 1] = #share
+          for _, v in ipairs(share) do all[#all + 1] = v end
+        end
+        assert.are.same(list, all)
+        assert.is_true(math.max(table.unpack and table.unpack(sizes) or unpack(sizes)) -
+          math.min(table.unpack and table.unpack(sizes) or unpack(sizes)) <= 1)
+      end
+    end
+    assert.are.same({ "c", "d", "e" }, cloudrun.shard({ "a", "b", "c", "d", "e" }, { index = 1, count = 2 }))
+    assert.has_error(function() cloudrun.shard({}, { index = 2, count = 2 }) end)
+    assert.has_error(function() cloudrun.shard({}, { index = 0, count = 0 }) end)
+    assert.has_error(function() cloudrun.shard("abc") end)
+  end)
+
+  it("reads omitted Execution and Task counts as 0; --format json prints what the API sent", function()
+    local emu = h.emulator{ jobs = { h.sh_job("zero", "exit 0") } }
+    local client = h.client(emu.host)
+    local e = assert(client:wait(assert(client:run_job("zero")), { timeout = 30 }))
+    assert.are.equal(1, e.succeededCount)
+    assert.are.equal(0, e.failedCount)
+    assert.are.equal(0, e.cancelledCount)
+    assert.are.equal(0, e.runningCount)
+    assert.are.equal(0, e.retriedCount)
+    local task = assert(client:list_tasks(e.name)).tasks[1]
+    assert.are.equal(0, task.retried)
+    local out, rc = h.run(("CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project CLOUDSDK_RUN_REGION=us-central1 "
+      .. "%s jobs executions describe %s --format json"):format(emu.host, CLI, e.name:match("[^/]+$")))
+    emu.stop()
+    assert.are.equal(0, rc, out)
+    assert.is_nil(out:find("failedCount", 1, true))
+    assert.are.equal(1, cloudrun.json.decode(out).succeededCount)
+  end)
+end)
