@@ -79,6 +79,7 @@ build = {
     ["cloudrun.ngx_http"] = "lua/cloudrun/ngx_http.lua",
     ["cloudrun.cli"] = "lua/cloudrun/cli/init.lua",
     ["cloudrun.cli.common"] = "lua/cloudrun/cli/common.lua",
+    ["cloudrun.cli.format"] = "lua/cloudrun/cli/format.lua",
     ["cloudrun.cli.spec"] = "lua/cloudrun/cli/spec.lua",
     ["cloudrun.cli.progress"] = "lua/cloudrun/cli/progress.lua",
     ["cloudrun.cli.jobs"] = "lua/cloudrun/cli/jobs.lua",
