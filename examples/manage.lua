@@ -14,9 +14,10 @@ end
 
 local function env(name) return os.getenv(name) or "(unset)" end
 
-print(("task %s/%s (attempt %s) of execution %s of job %s"):format(
-  env("CLOUD_RUN_TASK_INDEX"), env("CLOUD_RUN_TASK_COUNT"), env("CLOUD_RUN_TASK_ATTEMPT"),
-  env("CLOUD_RUN_EXECUTION"), env("CLOUD_RUN_JOB")))
+-- what Cloud Run tells the task (CLOUD_RUN_TASK_INDEX, ...), as numbers
+local task = require("cloudrun").task()
+print(("task %d/%d (attempt %d) of execution %s of job %s"):format(
+  task.index, task.count, task.attempt, task.execution or "(unset)", task.job or "(unset)"))
 print("args: " .. table.concat(arg, " "))
 
 if command ~= "job" or not id then

@@ -7,9 +7,10 @@ local CLI = h.sh_quote(h.bin .. "/cloudrun")
 describe("cloudrun jobs execute", function()
   local emu, out
 
-  local function run(args)
-    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project CLOUDSDK_RUN_REGION=us-central1 %s %s 2>&1")
-      :format(emu.host, CLI, args))
+  -- stdout and stderr together, or (stdout_only) stdout alone
+  local function run(args, stdout_only)
+    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project CLOUDSDK_RUN_REGION=us-central1 %s %s %s")
+      :format(emu.host, CLI, args, stdout_only and "2>/dev/null" or "2>&1"))
   end
 
   setup(function()
@@ -41,11 +42,11 @@ describe("cloudrun jobs execute", function()
   end)
 
   it("prints the execution as JSON with --format json", function()
-    local stdout, rc = run("jobs execute record --wait --format json")
+    local stdout, rc = run("jobs execute record --wait --format json", true)
     assert.are.equal(0, rc, stdout)
     local e = require("cloudrun").json.decode(stdout)
     assert.are.equal(1, e.succeededCount)
-    local described, rc2 = run("jobs executions describe " .. e.name:match("[^/]+$") .. " --format json")
+    local described, rc2 = run("jobs executions describe " .. e.name:match("[^/]+$") .. " --format json", true)
     assert.are.equal(0, rc2, described)
     assert.are.equal(e.name, require("cloudrun").json.decode(described).name)
   end)
@@ -84,9 +85,9 @@ describe("cloudrun jobs create/describe/list and executions", function()
   local emu, out
   local json = require("cloudrun").json
 
-  local function run(args)
-    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s %s %s --project cli-project --region europe-west1 2>&1")
-      :format(emu.host, CLI, args))
+  local function run(args, stdout_only)
+    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s %s %s --project cli-project --region europe-west1 %s")
+      :format(emu.host, CLI, args, stdout_only and "2>/dev/null" or "2>&1"))
   end
 
   setup(function()
@@ -151,7 +152,7 @@ describe("cloudrun jobs create/describe/list and executions", function()
   it("cancels a running execution", function()
     local stdout, rc = run("jobs create slow --image x --command sleep --args 30")
     assert.are.equal(0, rc, stdout)
-    stdout, rc = run("jobs execute slow --format json")
+    stdout, rc = run("jobs execute slow --format json", true)
     assert.are.equal(0, rc, stdout)
     local exec = json.decode(stdout).name:match("[^/]+$")
     stdout, rc = run("jobs executions cancel " .. exec .. " --format json")

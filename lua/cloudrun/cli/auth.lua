@@ -33,7 +33,7 @@ local function describe(ctx)
   info.expires = expires_at and os.date("!%Y-%m-%dT%H:%M:%SZ", expires_at) or nil
   info.error = err and tostring(err) or nil
   if ctx.flags.format then
-    common.print_json(info)
+    common.print(ctx.flags, info)
   else
     common.fields{
       { "Type", info.type }, { "Source", info.origin }, { "Account", info.account },

@@ -5,6 +5,7 @@
 -- prompt; exit statuses.
 local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
+local format = require("cloudrun.cli.format")
 
 local io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable =
   io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable
@@ -20,7 +21,8 @@ _M.global_flags = {
   { "project", "PROJECT", "the Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_CORE_PROJECT, "
     .. "the credentials, the metadata server)" },
   { "region", "REGION", "the region of the jobs (default: $CLOUDSDK_RUN_REGION, the metadata server)" },
-  { "format", "json", "print the result as JSON instead of text" },
+  { "format", "FORMAT", "print the result for scripts: " .. format.forms
+    .. " (field paths are the v2 REST API's names, as --format json shows them)" },
   { "quiet", false, "never ask: answer prompts with their default (deleting goes ahead)", short = "-q" },
   { "help", false, "print this help and do nothing else", short = "-h" },
 }
@@ -122,7 +124,11 @@ function _M.parse(words, flags)
     end
     i = i + 1
   end
-  if values.format and values.format ~= "json" then return nil, "--format must be json" end
+  if values.format then
+    local spec, err = format.parse(values.format)
+    if not spec then return nil, "--format: " .. err end
+    values.format_spec = spec
+  end
   return pos, values
 end
 
@@ -263,8 +269,9 @@ function _M.operation_error(op)
   return core.error(code, tostring(e.message or "the operation failed"))
 end
 
-function _M.print_json(value)
-  io.stdout:write(core.json_encode(value, true), "\n")
+--- Prints a resource (or, with list = true, a list of them) as --format says.
+function _M.print(flags, value, list)
+  io.stdout:write(format.render(flags.format_spec, value, { list = list or false }))
 end
 
 function _M.short(name)
@@ -374,7 +381,7 @@ function _M.list(ctx, spec)
   items, err = _M.collect(spec.each(client, ctx.flags), limit)
   if not items then return _M.api_failure(err) end
   if ctx.flags.format then
-    _M.print_json(setmetatable(items, core.array_mt))
+    _M.print(ctx.flags, setmetatable(items, core.array_mt), true)
     return _M.OK
   end
   local rows = {}

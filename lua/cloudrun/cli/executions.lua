@@ -44,7 +44,7 @@ local function describe(ctx)
   local e
   e, err = client:get_execution(ctx.pos[1])
   if not e then return api_failure(err) end
-  if ctx.flags.format then common.print_json(e) else describe_execution(e) end
+  if ctx.flags.format then common.print(ctx.flags, e) else describe_execution(e) end
   return common.OK
 end
 
@@ -62,7 +62,7 @@ local function cancel(ctx)
     op = e
   end
   if ctx.flags.format then
-    common.print_json(op)
+    common.print(ctx.flags, op)
   else
     say("Execution [", common.short(name), "] has been cancelled.")
   end
@@ -83,7 +83,7 @@ local function delete(ctx)
     if not op then return api_failure(err) end
   end
   if op.error then return api_failure(common.operation_error(op)) end
-  if ctx.flags.format then common.print_json(op) else say("Deleted execution [", common.short(name), "].") end
+  if ctx.flags.format then common.print(ctx.flags, op) else say("Deleted execution [", common.short(name), "].") end
   return common.OK
 end
 
@@ -114,7 +114,7 @@ local function tasks_describe(ctx)
   local t
   t, err = client:get_task(ctx.pos[1])
   if not t then return api_failure(err) end
-  if ctx.flags.format then common.print_json(t) return common.OK end
+  if ctx.flags.format then common.print(ctx.flags, t) return common.OK end
   local last = t.lastAttemptResult or {}
   local state, message = common.condition(t, "Completed")
   common.fields{

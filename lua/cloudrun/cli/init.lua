@@ -91,7 +91,7 @@ local function group_help(node)
     out[#out + 1] = "also:"
     out[#out + 1] = common.listing(extra)
     out[#out + 1] = ""
-    out[#out + 1] = "Every command takes --project, --region, --format json, --quiet and --help, anywhere on the"
+    out[#out + 1] = "Every command takes --project, --region, --format, --quiet and --help, anywhere on the"
     out[#out + 1] = "line. With $CLOUD_RUN_EMULATOR_HOST set, requests go to that emulator without credentials."
     out[#out + 1] = "Exit status: 0 success, 1 the execution failed (--wait), 2 bad usage, 3 the API or credentials"
     out[#out + 1] = "refused or failed."

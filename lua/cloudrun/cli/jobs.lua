@@ -29,18 +29,15 @@ progress, then says how it went (exit 1 when it failed).
 local function after_run(ctx, client, op)
   local flags = ctx.flags
   local id = common.short(op.execution)
-  if not flags.format then say("Execution [", id, "] created.") end
+  -- what is said goes to stderr, as gcloud's; stdout has only --format's output
+  say("Execution [", id, "] created.")
   if flags.async then
-    if flags.format then common.print_json(op) end
+    if flags.format then common.print(flags, op) end
     return common.OK
   end
   local execution, err, why
   if flags.wait then
-    if flags.format then
-      execution, err = client:wait(op)
-    else
-      execution, err, why = progress.follow(client, op.execution)
-    end
+    execution, err, why = progress.follow(client, op.execution)
   else
     -- gcloud's default: return once the execution has started running
     repeat
@@ -55,12 +52,11 @@ local function after_run(ctx, client, op)
     return INTERRUPTED
   end
   if not execution then return api_failure(err) end
-  if flags.format then common.print_json(execution) end
+  if flags.format then common.print(flags, execution) end
   if not flags.wait then
-    if not flags.format then say("Execution [", id, "] has successfully started running.") end
+    say("Execution [", id, "] has successfully started running.")
     return common.OK
   end
-  if flags.format then return succeeded(execution) and common.OK or common.FAILED end
   return progress.report(client, execution, id) and common.OK or common.FAILED
 end
 
@@ -106,11 +102,11 @@ local function finish_job_op(ctx, client, op, verb)
     local run
     run, err = client:run_job(ctx.pos[1])
     if not run then return api_failure(err) end
-    if not ctx.flags.format then say("Job [", ctx.pos[1], "] has successfully been ", verb, ".") end
+    say("Job [", ctx.pos[1], "] has successfully been ", verb, ".")
     return after_run(ctx, client, run)
   end
   if ctx.flags.format then
-    common.print_json(op.response or op)
+    common.print(ctx.flags, op.response or op)
   else
     say("Job [", ctx.pos[1], "] has successfully been ", verb, ".")
   end
@@ -184,7 +180,7 @@ local function describe(ctx)
   local job
   job, err = client:get_job(ctx.pos[1])
   if not job then return api_failure(err) end
-  if ctx.flags.format then common.print_json(job) return common.OK end
+  if ctx.flags.format then common.print(ctx.flags, job) return common.OK end
   local t = job.template or {}
   local task = t.template or {}
   local c = (task.containers or {})[1] or {}
@@ -221,7 +217,7 @@ local function delete(ctx)
     if not op then return api_failure(err) end
   end
   if op.error then return api_failure(common.operation_error(op)) end
-  if ctx.flags.format then common.print_json(op) else say("Deleted job [", name, "].") end
+  if ctx.flags.format then common.print(ctx.flags, op) else say("Deleted job [", name, "].") end
   return common.OK
 end
 

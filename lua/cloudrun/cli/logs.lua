@@ -84,7 +84,8 @@ local function run(ctx)
   local name
   name, err = client:execution_name(ctx.pos[1])
   if not name then return common.api_failure(err) end
-  local project, location, job, execution = name:match("^projects/([^/]+)/locations/([^/]+)/jobs/([^/]+)/executions/([^/]+)$")
+  local project, location, job, execution =
+    name:match("^projects/([^/]+)/locations/([^/]+)/jobs/([^/]+)/executions/([^/]+)$")
   local base = _M.endpoint(client)
   local seen, last = {}, nil
   local function show(entries)
@@ -102,7 +103,7 @@ local function run(ctx)
   entries, err = fetch(client, base, project, _M.filter(project, location, job, execution, task), limit)
   if not entries then return common.api_failure(err) end
   if flags.format then
-    common.print_json(setmetatable(entries, core.array_mt))
+    common.print(flags, setmetatable(entries, core.array_mt), true)
     return common.OK
   end
   show(entries)
