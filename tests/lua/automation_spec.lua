@@ -367,6 +367,27 @@ describe("cloudrun jobs executions logs against Cloud Logging", function()
     assert.are.equal("0", entries[1].labels["run.googleapis.com/task_index"])
   end)
 
+  it("retries entries:list as a read (a 503 too), after the Retry-After of a 429", function()
+    local s = h.spawn(("%s --port 0 --public-key %s --entries-busy 3"):format(h.sh_quote(FAKE),
+      h.sh_quote(dir .. "/pub.pem")), "^fake%-google listening on 127%.0%.0%.1:(%d+)$")
+    -- a key whose tokens come from this fake, which accepts only its own
+    local key = cloudrun.json.decode(h.read(dir .. "/sa.json"))
+    key.token_uri = "http://127.0.0.1:" .. s.match .. "/token"
+    h.write(dir .. "/sa2.json", cloudrun.json.encode(key))
+    local started = os.time()
+    local out, rc = h.run(("env -u CLOUD_RUN_EMULATOR_HOST GOOGLE_APPLICATION_CREDENTIALS=%s CLOUDSDK_RUN_REGION=r1 "
+      .. "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://%s/ CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING=http://127.0.0.1:%s/ "
+      .. "%s jobs executions logs report-x7k2p --task 0 2>&1"):format(h.sh_quote(dir .. "/sa2.json"), emu.host, s.match, CLI))
+    local took = os.time() - started
+    local st = h.control_url("http://127.0.0.1:" .. s.match .. "/stats")
+    h.stop(s.pid, s.pipe)
+    assert.are.equal(0, rc, out)
+    local _, lines = out:gsub("\n", "")
+    assert.are.equal(3, lines, out) -- task 0's three lines
+    assert.are.equal(4, st.entries_requests) -- a 503, two 429s, then the answer
+    assert.is_true(took >= 2, "Retry-After: 1 honoured twice (" .. took .. " s)")
+  end)
+
   it("refuses a bad --task and reports an unreachable Cloud Logging with exit 3", function()
     local out, rc = run("jobs executions logs report-x7k2p --task=-1")
     assert.are.equal(2, rc, out)

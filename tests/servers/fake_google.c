@@ -9,7 +9,7 @@
 **                  [--expires-in SECONDS] [--kid KEY_ID] [--project ID] [--delay SECONDS]
 **                  [--fault-on LIST] [--client-id X] [--client-secret Y] [--refresh-token Z]
 **                  [--rotate-refresh-token NEW] [--subject-token VALUE] [--subject-header NAME:VALUE]
-**                  [--region R] [--email E]
+**                  [--region R] [--email E] [--entries-busy N]
 **
 **   --port N          TCP port on 127.0.0.1; 0 (the default) picks a free one.
 **   --public-key F    PEM public key (SubjectPublicKeyInfo) that JWT assertions must
@@ -49,6 +49,9 @@
 **   --region R        what instance/region answers: projects/123456/regions/R (default us-central1).
 **   --email E         instance/service-accounts/default/email (default
 **                     fake-sa@fake-project.iam.gserviceaccount.com).
+**   --entries-busy N  the first N entries:list requests (checked as below) fail: the
+**                     first 503 UNAVAILABLE (which only a read may retry), the others 429
+**                     RESOURCE_EXHAUSTED with Retry-After: 1.
 **
 ** The first line on stdout is "fake-google listening on 127.0.0.1:PORT". Runs until
 ** SIGTERM or SIGINT.
@@ -141,6 +144,7 @@ static struct {
     const char *fault_on;
     const char *client_id, *client_secret, *refresh_token, *rotate_refresh_token;
     const char *subject_token, *subject_header, *region, *email;
+    long entries_busy; /* the first N entries:list fail: a 503, then 429s with Retry-After: 1 */
 } opt = {0,
          NULL,
          "ok",
@@ -157,7 +161,8 @@ static struct {
          "test-subject-token",
          NULL,
          "us-central1",
-         "fake-sa@fake-project.iam.gserviceaccount.com"};
+         "fake-sa@fake-project.iam.gserviceaccount.com",
+         0};
 
 /* Written by main after the daemon started / when stopping; read by its threads. */
 static atomic_int stopping;
@@ -787,6 +792,33 @@ static enum MHD_Result handle_entries(struct MHD_Connection *conn, request *rq)
         count(&rejected);
         return rpc_error(conn, 400, "INVALID_ARGUMENT", bad);
     }
+    pthread_mutex_lock(&stats_lock);
+    static long busy_answers;
+    int busy = opt.entries_busy > 0;
+    int first = busy && busy_answers++ == 0;
+    if (busy)
+        opt.entries_busy--;
+    pthread_mutex_unlock(&stats_lock);
+    if (first) {
+        cJSON_Delete(body);
+        return rpc_error(conn, 503, "UNAVAILABLE", "The service is currently unavailable.");
+    }
+    if (busy) {
+        cJSON_Delete(body);
+        cJSON *j = cJSON_CreateObject();
+        cJSON *e = cJSON_AddObjectToObject(j, "error");
+        cJSON_AddNumberToObject(e, "code", 429);
+        cJSON_AddStringToObject(e, "message", "Quota exceeded for quota metric 'Read requests'.");
+        cJSON_AddStringToObject(e, "status", "RESOURCE_EXHAUSTED");
+        char *text = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Retry-After", "1");
+        enum MHD_Result ret = MHD_queue_response(conn, 429, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     int from = cJSON_IsString(token) ? atoi(token->valuestring) : 0;
     int limit = size ? (int)size->valuedouble : 50;
     if (limit > 4)
@@ -986,7 +1018,7 @@ static void usage(void)
                     "no_flavor|denied] [--token T] [--expires-in N] [--kid ID] [--project ID] [--delay S]\n"
                     "                      [--fault-on token,sts,iam,metadata] [--client-id X] [--client-secret Y]\n"
                     "                      [--refresh-token Z] [--rotate-refresh-token NEW] [--subject-token V]\n"
-                    "                      [--subject-header NAME:VALUE] [--region R] [--email E]\n");
+                    "                      [--subject-header NAME:VALUE] [--region R] [--email E] [--entries-busy N]\n");
     exit(2);
 }
 
@@ -1047,6 +1079,8 @@ int main(int argc, char **argv)
             opt.region = v;
         else if (strcmp(a, "--email") == 0)
             opt.email = v;
+        else if (strcmp(a, "--entries-busy") == 0)
+            opt.entries_busy = atol(v);
         else
             usage();
         i++;
