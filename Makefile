@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench
+.PHONY: all deps build test demo asan clean bench bench-quick
 
 all: build
 
@@ -29,8 +29,14 @@ demo: build
 asan:
 	$(MAKE) test BUILD=build-asan LUAS=5.4 CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCR_SANITIZE=ON"
 
+# Issue 13's benchmark: floors, our C and Lua APIs, one-shots, Google's Node client,
+# fan-out and the emulator on loopback; a table and bench/results.json (bench/run.sh).
 bench: build
 	bench/run.sh $(BUILD)
+
+# Every part of `make bench` with tiny N: a smoke test for CI (no thresholds).
+bench-quick: build
+	BENCH_QUICK=1 bench/run.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-lua51 build-lua52 build-lua53 build-luajit
