@@ -24,6 +24,7 @@
 #   BENCH_QUICK=1 bench/run.sh [BUILD]  every part with tiny N, no thresholds (make bench-quick)
 # Environment: BENCH_ROUNDS (7; quick 1), BENCH_JSON (bench/results.json),
 #   BENCH_EXTRAS=0 to skip the older tables (trigger.lua, fanout.lua, auth.lua), BENCH_NODE=0 to skip (f),
+#   BENCH_PIN=0 not to pin the warm loops (see PLACES below),
 #   CR_REQUIRE_NODE_TESTS=1 to fail instead of skipping (f) without node/npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,7 +105,18 @@ stop() { # PID
   wait "$1" 2>/dev/null || true
 }
 
-start standin "standin listening on " "$BUILD/tests/servers/cr-standin" --require-auth
+# Where a warm client runs matters more than anything it does: on this kind of machine a
+# request and its answer between two CPUs cost the client twice the CPU of the same
+# exchange on one (wake-ups across CPUs). So the stand-in for the warm loops is pinned to
+# CPU 0 and each warm loop runs twice, on CPU 0 beside it and on CPU 1 (ids with _x);
+# without taskset or a second CPU, once, where the scheduler puts it.
+PIN=()
+PLACES=("")
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ] && [ "${BENCH_PIN:-1}" = 1 ]; then
+  PIN=(taskset -c 0)
+  PLACES=(0 1)
+fi
+start standin "standin listening on " "${PIN[@]}" "$BUILD/tests/servers/cr-standin" --require-auth
 SI=$addr
 start slow "standin listening on " "$BUILD/tests/servers/cr-standin" --require-auth --delay-ms 20
 SLOW=$addr
@@ -182,9 +194,23 @@ run() {
   "$@" 2>"$tmp/run.err" || { cat "$tmp/run.err" >&2; die "failed: $*"; }
 }
 
-# warm ID COMMAND... — a warm loop, recorded with what the stand-in saw meanwhile:
-# its RunJob calls and its own CPU per call (so that the server is seen not to be the limit).
+# warm ID COMMAND... — a warm loop in each place (PLACES), recorded with what the stand-in
+# saw meanwhile: its RunJob calls and its own CPU per call (so that the server is seen not
+# to be the limit). ID on CPU 0 or unpinned, ID_x on CPU 1.
 warm() {
+  local id=$1 place
+  shift
+  for place in "${PLACES[@]}"; do
+    if [ -z "$place" ]; then
+      warm_once "$id" "$@"
+    elif [ "$place" = 0 ]; then
+      warm_once "$id" taskset -c 0 "$@"
+    else
+      warm_once "${id}_x" taskset -c "$place" "$@"
+    fi
+  done
+}
+warm_once() {
   local id=$1 s0 s1 out calls cpu
   shift
   s0=$(curl -sS "http://$SI/stats")
@@ -272,7 +298,7 @@ stats=$(curl -sS "http://$SLOW/stats")
 BENCH_META="{\"quick\":$([ "$QUICK" = 1 ] && echo true || echo false),\"rounds\":$ROUNDS,\"warm_calls\":$WARM_N,\
 \"node_warm_calls\":$NODE_WARM_N,\"oneshot_processes\":$ONESHOT_N,\"node_cold_processes\":$NODE_COLD_N,\
 \"fanout_calls\":$FAN_N,\"in_flight\":$IN_FLIGHT,\"emulator_executions\":$EMU_N,\"spawns\":$SPAWN_N,\
-\"get_seconds\":$GET_S,\"node\":$([ "$NODE" = 1 ] && echo true || echo false),\"cpus\":$(nproc),\
+\"get_seconds\":$GET_S,\"pinned\":$([ ${#PIN[@]} -gt 0 ] && echo true || echo false),\"node\":$([ "$NODE" = 1 ] && echo true || echo false),\"cpus\":$(nproc),\
 \"load_before\":\"$load0\",\"load_after\":\"$load1\",\"seconds\":$(($(date +%s) - t_start)),\
 \"commit\":\"${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
 [ -n "${BENCH_DEBUG:-}" ] && { echo "$BENCH_META"; cat "$RES"; } >&2
