@@ -388,6 +388,43 @@ describe("cloudrun jobs executions logs against Cloud Logging", function()
     assert.is_true(took >= 2, "Retry-After: 1 honoured twice (" .. took .. " s)")
   end)
 
+  it("prints what it can of odd entries, and says so, without a crash or a loop, when the answer is garbage", function()
+    local body = dir .. "/entries.json"
+    h.write(body, "{}")
+    local s = h.spawn(("%s --port 0 --public-key %s --entries-body %s"):format(h.sh_quote(FAKE),
+      h.sh_quote(dir .. "/pub.pem"), h.sh_quote(body)), "^fake%-google listening on 127%.0%.0%.1:(%d+)$")
+    local key = cloudrun.json.decode(h.read(dir .. "/sa.json"))
+    key.token_uri = "http://127.0.0.1:" .. s.match .. "/token"
+    h.write(dir .. "/sa3.json", cloudrun.json.encode(key))
+    local function logs()
+      return h.run(("env -u CLOUD_RUN_EMULATOR_HOST GOOGLE_APPLICATION_CREDENTIALS=%s CLOUDSDK_RUN_REGION=r1 "
+        .. "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://%s/ CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING=http://127.0.0.1:%s/ "
+        .. "timeout 20 %s jobs executions logs report-x7k2p 2>&1"):format(h.sh_quote(dir .. "/sa3.json"), emu.host,
+        s.match, CLI))
+    end
+    local cases = {
+      { "{}", 0, "^$" },
+      { '{"entries": []}', 0, "^$" },
+      { '{"entries": [1, "a", null, {"labels": 5, "textPayload": {"a": 1}, "timestamp": 7}, '
+        .. '{"timestamp": "2026-01-01T00:00:00Z", "jsonPayload": {"message": "from json"}, '
+        .. '"labels": {"run.googleapis.com/task_index": 3}}]}', 0,
+        "^7  \n2026%-01%-01T00:00:00Z  task 3  from json\n$" },
+      { '{"entries": "lots"}', 3, "entries that are not a list" },
+      { '{"entries": [], "nextPageToken": 5}', 3, "nextPageToken that is not a string" },
+      { '{"entries": [], "nextPageToken": "again"}', 3, "the same nextPageToken twice" },
+      { "[1, 2]", 3, "entries:list" },
+      { "<html>busy</html>", 3, "" },
+    }
+    for _, case in ipairs(cases) do
+      h.write(body, case[1])
+      local out, rc = logs()
+      assert.are.equal(case[2], rc, case[1] .. ": " .. out)
+      assert.matches(case[3], out, 1, case[2] == 3)
+      assert.is_nil(out:find("ya29", 1, true))
+    end
+    h.stop(s.pid, s.pipe)
+  end)
+
   it("refuses a bad --task and reports an unreachable Cloud Logging with exit 3", function()
     local out, rc = run("jobs executions logs report-x7k2p --task=-1")
     assert.are.equal(2, rc, out)

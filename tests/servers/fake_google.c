@@ -10,6 +10,7 @@
 **                  [--fault-on LIST] [--client-id X] [--client-secret Y] [--refresh-token Z]
 **                  [--rotate-refresh-token NEW] [--subject-token VALUE] [--subject-header NAME:VALUE]
 **                  [--region R] [--email E] [--entries-busy N]
+**                  [--entries-body FILE]
 **
 **   --port N          TCP port on 127.0.0.1; 0 (the default) picks a free one.
 **   --public-key F    PEM public key (SubjectPublicKeyInfo) that JWT assertions must
@@ -52,6 +53,9 @@
 **   --entries-busy N  the first N entries:list requests (checked as below) fail: the
 **                     first 503 UNAVAILABLE (which only a read may retry), the others 429
 **                     RESOURCE_EXHAUSTED with Retry-After: 1.
+**   --entries-body F  entries:list requests that pass the checks are answered 200 with the
+**                     text of file F (read at each request, so a test may rewrite it), as
+**                     application/json whatever it holds: a server that answers garbage.
 **
 ** The first line on stdout is "fake-google listening on 127.0.0.1:PORT". Runs until
 ** SIGTERM or SIGINT.
@@ -87,7 +91,7 @@
 **                  resource.labels.project_id, resource.labels.location, resource.labels.job_name,
 **                  labels."run.googleapis.com/execution_name" = "..." (all required, in that
 **                  order), optional labels."run.googleapis.com/task_index" = "N" and
-**                  timestamp > "RFC 3339"; anything else 400 google.rpc INVALID_ARGUMENT. Serves
+**                  timestamp >= "RFC 3339"; anything else 400 google.rpc INVALID_ARGUMENT. Serves
 **                  three lines for each of tasks 0 and 1 (timestamps 2026-01-01T00:00:0Ns),
 **                  those the filter keeps, at most 4 a page (nextPageToken for the rest).
 **   GET /subject-token[?format=json]
@@ -145,6 +149,7 @@ static struct {
     const char *client_id, *client_secret, *refresh_token, *rotate_refresh_token;
     const char *subject_token, *subject_header, *region, *email;
     long entries_busy; /* the first N entries:list fail: a 503, then 429s with Retry-After: 1 */
+    const char *entries_body; /* a file whose text answers entries:list (read at each request) */
 } opt = {0,
          NULL,
          "ok",
@@ -162,7 +167,8 @@ static struct {
          NULL,
          "us-central1",
          "fake-sa@fake-project.iam.gserviceaccount.com",
-         0};
+         0,
+         NULL};
 
 /* Written by main after the daemon started / when stopping; read by its threads. */
 static atomic_int stopping;
@@ -718,7 +724,7 @@ static const char *parse_filter(const char *f, char vals[7][128])
                                        "resource.labels.job_name = ",
                                        "labels.\"run.googleapis.com/execution_name\" = ",
                                        "labels.\"run.googleapis.com/task_index\" = ",
-                                       "timestamp > "};
+                                       "timestamp >= "};
     for (int i = 0; i < 7; i++)
         vals[i][0] = 0;
     const char *p = f;
@@ -819,6 +825,21 @@ static enum MHD_Result handle_entries(struct MHD_Connection *conn, request *rq)
         MHD_destroy_response(r);
         return ret;
     }
+    if (opt.entries_body) {
+        cJSON_Delete(body);
+        FILE *f = fopen(opt.entries_body, "rb");
+        char *text = calloc(1, MAX_BODY + 1);
+        size_t n = f && text ? fread(text, 1, MAX_BODY, f) : 0;
+        if (f)
+            fclose(f);
+        if (!text)
+            return MHD_NO;
+        struct MHD_Response *r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     int from = cJSON_IsString(token) ? atoi(token->valuestring) : 0;
     int limit = size ? (int)size->valuedouble : 50;
     if (limit > 4)
@@ -833,7 +854,7 @@ static enum MHD_Result handle_entries(struct MHD_Connection *conn, request *rq)
             snprintf(idx, sizeof idx, "%d", task);
             if (vals[5][0] && strcmp(vals[5], idx) != 0)
                 continue;
-            if (vals[6][0] && strcmp(when, vals[6]) <= 0)
+            if (vals[6][0] && strcmp(when, vals[6]) < 0)
                 continue;
             if (seen++ < from)
                 continue;
@@ -1018,7 +1039,8 @@ static void usage(void)
                     "no_flavor|denied] [--token T] [--expires-in N] [--kid ID] [--project ID] [--delay S]\n"
                     "                      [--fault-on token,sts,iam,metadata] [--client-id X] [--client-secret Y]\n"
                     "                      [--refresh-token Z] [--rotate-refresh-token NEW] [--subject-token V]\n"
-                    "                      [--subject-header NAME:VALUE] [--region R] [--email E] [--entries-busy N]\n");
+                    "                      [--subject-header NAME:VALUE] [--region R] [--email E] [--entries-busy N]\n"
+                    "                      [--entries-body FILE]\n");
     exit(2);
 }
 
@@ -1081,6 +1103,8 @@ int main(int argc, char **argv)
             opt.email = v;
         else if (strcmp(a, "--entries-busy") == 0)
             opt.entries_busy = atol(v);
+        else if (strcmp(a, "--entries-body") == 0)
+            opt.entries_body = v;
         else
             usage();
         i++;

@@ -19,8 +19,9 @@ _M.OK, _M.FAILED, _M.USAGE, _M.API = 0, 1, 2, 3
 -- { name, VALUE-or-false (false: a switch), help, short = "-x" }.
 _M.global_flags = {
   { "project", "PROJECT", "the Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_CORE_PROJECT, "
-    .. "the credentials, the metadata server)" },
-  { "region", "REGION", "the region of the jobs (default: $CLOUDSDK_RUN_REGION, the metadata server)" },
+    .. "gcloud's [core] project, the credentials, the metadata server)" },
+  { "region", "REGION", "the region of the jobs (default: $CLOUDSDK_RUN_REGION, gcloud's [run] region, "
+    .. "the metadata server)" },
   { "format", "FORMAT", "print the result for scripts: " .. format.forms
     .. " (field paths are the v2 REST API's names, as --format json shows them)" },
   { "quiet", false, "never ask: answer prompts with their default (deleting goes ahead)", short = "-q" },

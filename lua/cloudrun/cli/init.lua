@@ -3,7 +3,7 @@
 -- module of its group; this file finds the command a line names, answers
 -- --help from the same table without doing anything else, parses the flags
 -- and runs it. Exit statuses: 0 ok, 1 the execution failed (--wait), 2 bad
--- usage, 3 the API or credentials refused or failed. Only the C launcher
+-- usage, 3 the API or credentials refused or failed, 130 Ctrl-C while waiting. Only the C launcher
 -- exits; `cloudrun emulator` is handled there before Lua starts.
 local common = require("cloudrun.cli.common")
 
@@ -94,7 +94,7 @@ local function group_help(node)
     out[#out + 1] = "Every command takes --project, --region, --format, --quiet and --help, anywhere on the"
     out[#out + 1] = "line. With $CLOUD_RUN_EMULATOR_HOST set, requests go to that emulator without credentials."
     out[#out + 1] = "Exit status: 0 success, 1 the execution failed (--wait), 2 bad usage, 3 the API or credentials"
-    out[#out + 1] = "refused or failed."
+    out[#out + 1] = "refused or failed, 130 Ctrl-C stopped the waiting (the execution goes on)."
   end
   out[#out + 1] = ""
   out[#out + 1] = "Run 'cloudrun " .. (key ~= "" and (key .. " ") or "") .. "<command> --help' for a command's flags."

@@ -11,6 +11,7 @@ local io, os, ipairs, type, tostring, concat = io, os, ipairs, type, tostring, t
 local _M = {}
 
 local LOGGING = "https://logging.googleapis.com"
+local INTERRUPTED = 130 -- as a shell reports a command stopped by Ctrl-C
 
 --- Where Cloud Logging is: gcloud's override, the emulator a client talks to, or Google.
 function _M.endpoint(client)
@@ -33,35 +34,55 @@ function _M.filter(project, location, job, execution, task, after)
     ('labels."run.googleapis.com/execution_name" = "%s"'):format(execution),
   }
   if task then parts[#parts + 1] = ('labels."run.googleapis.com/task_index" = "%d"'):format(task) end
-  if after then parts[#parts + 1] = ('timestamp > "%s"'):format(after) end
+  -- >= and not >: a line with the same time as the last one shown may come in later (seen ones are skipped)
+  if after then parts[#parts + 1] = ('timestamp >= "%s"'):format(after) end
   return concat(parts, " AND ")
 end
 
--- One line of a log entry: when, which task, what.
-local function line(entry)
-  local labels = entry.labels or {}
-  local task = labels["run.googleapis.com/task_index"]
-  local text = entry.textPayload
-  if text == nil and type(entry.jsonPayload) == "table" then
-    text = entry.jsonPayload.message or core.json_encode(entry.jsonPayload)
-  end
-  return ("%s  %s%s"):format(entry.timestamp or entry.receiveTimestamp or "-",
-    task and ("task " .. task .. "  ") or "", (tostring(text or ""):gsub("\n$", "")))
+local function str(v)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "number" or t == "boolean" then return tostring(v) end
+  return nil
 end
 
--- Every entry after `after` (a timestamp, or nil), across pages; or nil, err.
+-- One line of a log entry: when, which task, what (whatever shape the server gave it).
+local function line(entry)
+  local labels = type(entry.labels) == "table" and entry.labels or {}
+  local task = str(labels["run.googleapis.com/task_index"])
+  local text = str(entry.textPayload)
+  if text == nil and type(entry.jsonPayload) == "table" then
+    text = str(entry.jsonPayload.message) or core.json_encode(entry.jsonPayload)
+  end
+  return ("%s  %s%s"):format(str(entry.timestamp) or str(entry.receiveTimestamp) or "-",
+    task and ("task " .. task .. "  ") or "", (text or ""):gsub("\n$", ""))
+end
+
+local function bad_answer(what)
+  return core.error("UNKNOWN", "Cloud Logging's entries:list answered " .. what)
+end
+
+-- Every entry (up to limit), across pages; or nil, err.
 local function fetch(client, base, project, filter, limit)
-  local out, token = {}, nil
+  local out, token, seen = {}, nil, {}
   repeat
     local body = { resourceNames = setmetatable({ "projects/" .. project }, core.array_mt), filter = filter,
       orderBy = "timestamp asc", pageSize = 1000, pageToken = token }
     local page, err = client._core:call("POST", "entries:list", nil, body, { base = base, read = true })
     if not page then return nil, err end
-    for _, e in ipairs(page.entries or {}) do
-      out[#out + 1] = e
-      if limit and #out >= limit then return out end
+    if type(page) ~= "table" then return nil, bad_answer("something other than an object") end
+    local entries = page.entries
+    if entries ~= nil and type(entries) ~= "table" then return nil, bad_answer("entries that are not a list") end
+    for _, e in ipairs(entries or {}) do
+      if type(e) == "table" then
+        out[#out + 1] = e
+        if limit and #out >= limit then return out end
+      end
     end
     token = page.nextPageToken
+    if token ~= nil and type(token) ~= "string" then return nil, bad_answer("a nextPageToken that is not a string") end
+    if token and seen[token] then return nil, bad_answer("the same nextPageToken twice") end
+    if token then seen[token] = true end
   until not token or token == ""
   return out
 end
@@ -90,11 +111,13 @@ local function run(ctx)
   local seen, last = {}, nil
   local function show(entries)
     for _, e in ipairs(entries) do
-      local id = e.insertId or (tostring(e.timestamp) .. tostring(e.textPayload))
+      local id = str(e.insertId) or ((str(e.timestamp) or "") .. "\0" .. (str(e.textPayload) or ""))
       if not seen[id] then
         seen[id] = true
         io.stdout:write(line(e), "\n")
-        last = e.timestamp or last
+        -- the next round asks from here on (an RFC 3339 time, nothing else goes into the filter)
+        local t = str(e.timestamp)
+        if t and t:match("^%d%d%d%d%-%d%d%-%d%dT[%d:%.]+[Z%d:+-]*$") then last = t end
       end
     end
     io.stdout:flush()
@@ -112,8 +135,9 @@ local function run(ctx)
   core.catch_interrupt()
   local done = false
   while true do
-    if core.sleep(2) or core.interrupted() then return common.OK end
-    local e = client:get_execution(name)
+    if core.sleep(2) or core.interrupted() then return INTERRUPTED end
+    local e, gerr = client:get_execution(name)
+    if not e and gerr.code == "NOT_FOUND" then return common.api_failure(gerr) end
     entries, err = fetch(client, base, project, _M.filter(project, location, job, execution, task, last))
     if not entries then return common.api_failure(err) end
     show(entries)
@@ -128,7 +152,7 @@ _M.commands = {
     summary = "Print an execution's logs (Cloud Logging; the emulator's own task logs against it).",
     flags = {
       { "task", "N", "only this task's lines (its index)" },
-      { "follow", false, "keep printing new lines until the execution is done (Ctrl-C stops)" },
+      { "follow", false, "keep printing new lines until the execution is done (Ctrl-C stops: exit 130)" },
       common.limit_flag,
     },
   },
