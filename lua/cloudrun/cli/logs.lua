@@ -73,7 +73,13 @@ local function fetch(client, base, project, filter, limit)
     if type(page) ~= "table" then return nil, bad_answer("something other than an object") end
     local entries = page.entries
     if entries ~= nil and type(entries) ~= "table" then return nil, bad_answer("entries that are not a list") end
-    for _, e in ipairs(entries or {}) do
+    -- a null in the list decodes to a hole: go by the highest index, not ipairs
+    local n = 0
+    for k in pairs(entries or {}) do
+      if type(k) == "number" and k > n then n = k end
+    end
+    for i = 1, n do
+      local e = entries[i]
       if type(e) == "table" then
         out[#out + 1] = e
         if limit and #out >= limit then return out end
