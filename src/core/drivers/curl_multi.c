@@ -217,6 +217,36 @@ static void slot_free(multi *mu, slot *s)
     free(s);
 }
 
+/* Hands every finished exchange to its machine; returns how many there were. */
+static int drain(multi *mu)
+{
+    int finished = 0;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(mu->stack, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (slot *s = mu->slots; s; s = s->next) {
+            if (s->easy != msg->easy_handle)
+                continue;
+            CURLcode rc = msg->data.result;
+            curl_multi_remove_handle(mu->stack, s->easy);
+            cr_http_response resp;
+            cr_error err = CR_ERROR_INIT;
+            if (cr_curl_exchange_finish(&s->x, rc, &resp, &err) == 0)
+                cr_machine_respond(s->m, &resp);
+            else
+                cr_machine_fail(s->m, &err);
+            easy_put(mu, s->easy);
+            s->easy = NULL;
+            s->state = S_READY;
+            finished++;
+            break;
+        }
+    }
+    return finished;
+}
+
 /* Runs every slot to DONE, starting requests from `next` as room frees up. */
 static void run(multi *mu, cr_client *c, const cr_run_job_request *jobs, size_t n, size_t in_flight,
                 const cr_call_options *call)
@@ -277,31 +307,17 @@ static void run(multi *mu, cr_client *c, const cr_run_job_request *jobs, size_t 
         }
         if (parked && timeout_ms > PARKED_POLL_MS)
             timeout_ms = PARKED_POLL_MS;
+        /* Exchanges that finish in this perform are read at once: polling first
+           would wait out the whole timeout for a socket that has nothing more to say. */
         int running = 0;
         curl_multi_perform(mu->stack, &running);
-        curl_multi_poll(mu->stack, NULL, 0, timeout_ms, NULL);
-        curl_multi_perform(mu->stack, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(mu->stack, &left))) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            for (slot *s = mu->slots; s; s = s->next) {
-                if (s->easy != msg->easy_handle)
-                    continue;
-                CURLcode rc = msg->data.result;
-                curl_multi_remove_handle(mu->stack, s->easy);
-                cr_http_response resp;
-                cr_error err = CR_ERROR_INIT;
-                if (cr_curl_exchange_finish(&s->x, rc, &resp, &err) == 0)
-                    cr_machine_respond(s->m, &resp);
-                else
-                    cr_machine_fail(s->m, &err);
-                easy_put(mu, s->easy);
-                s->easy = NULL;
-                s->state = S_READY;
-                break;
-            }
+        if (drain(mu) == 0) {
+            long curl_ms = -1;
+            if (curl_multi_timeout(mu->stack, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < timeout_ms)
+                timeout_ms = (int)curl_ms;
+            curl_multi_poll(mu->stack, NULL, 0, timeout_ms, NULL);
+            curl_multi_perform(mu->stack, &running);
+            drain(mu);
         }
     }
 }
