@@ -88,6 +88,7 @@ done
 start() {
   name=$1 pattern=$2
   shift 2
+  : >"$tmp/$name.out" # there before the server's shell opens it, for the sed below
   "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   last_pid=$!
   pids="$pids $last_pid"
