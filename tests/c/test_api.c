@@ -219,6 +219,31 @@ TEST(an_error_body_becomes_code_status_message_and_details)
     cr_error_clear(&err);
 }
 
+TEST(a_status_name_that_is_not_google_rpcs_is_read_from_the_http_status)
+{
+    /* a server cannot name its own code: "OK", made-up names and over-long ones fall back */
+    const char *bodies[] = {
+        "{\"error\":{\"code\":400,\"message\":\"m\",\"status\":\"OK\"}}",
+        "{\"error\":{\"code\":400,\"message\":\"m\",\"status\":\"PLEASE_RETRY\"}}",
+        "{\"error\":{\"code\":400,\"message\":\"m\",\"status\":\"UNAVAILABLEUNAVAILABLEUNAVAILABLEUNAVAILABLE\"}}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        cr_http_response r = response(400, bodies[i]);
+        cr_error err = CR_ERROR_INIT;
+        CHECK(cr_api_parse_response(&r, "http://h/v2/x", &err) == NULL);
+        CHECK_STR(err.code, "INVALID_ARGUMENT");
+        CHECK_INT(err.retryable, 0);
+        cr_error_clear(&err);
+    }
+    /* an Operation's error with code 0 (OK) is still an error */
+    cJSON *st = cJSON_Parse("{\"code\":0,\"message\":\"odd\"}");
+    cr_error err = CR_ERROR_INIT;
+    cr_api_status_to_error(st, 0, &err);
+    CHECK_STR(err.code, "UNKNOWN");
+    cr_error_clear(&err);
+    cJSON_Delete(st);
+}
+
 TEST(an_error_without_a_status_body_is_named_by_its_http_status)
 {
     cr_http_response r = response(503, "<html>Service Unavailable</html>");

@@ -266,7 +266,7 @@ end
 --- The error of a finished Operation (a google.rpc.Status) as an err value.
 function _M.operation_error(op)
   local e = op.error
-  local code = type(e.code) == "number" and core.code_name(e.code) or "UNKNOWN"
+  local code = type(e.code) == "number" and e.code ~= 0 and core.code_name(e.code) or "UNKNOWN"
   return core.error(code, tostring(e.message or "the operation failed"))
 end
 

@@ -21,9 +21,12 @@ void cr_api_status_to_error(const cJSON *status, int http_status, cr_error *err)
     const cJSON *jdetails = cJSON_GetObjectItemCaseSensitive(status, "details");
 
     const char *code = NULL;
-    if (cJSON_IsString(jstatus) && jstatus->valuestring[0])
+    /* the server's code name when it is one of google.rpc's (never "OK" on an error);
+       anything else is read from the HTTP status */
+    if (cJSON_IsString(jstatus) && jstatus->valuestring[0] && strcmp(jstatus->valuestring, "OK") != 0 &&
+        (cr_code_number(jstatus->valuestring) != 2 || strcmp(jstatus->valuestring, "UNKNOWN") == 0))
         code = jstatus->valuestring;
-    else if (http_status == 0 && cJSON_IsNumber(jcode))
+    else if (http_status == 0 && cJSON_IsNumber(jcode) && jcode->valueint != 0)
         code = cr_code_name(jcode->valueint);
     else if (http_status)
         code = cr_code_for_http_status(http_status);
