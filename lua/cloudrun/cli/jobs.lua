@@ -185,12 +185,28 @@ local function describe(ctx)
   local task = t.template or {}
   local c = (task.containers or {})[1] or {}
   local latest = job.latestCreatedExecution or {}
+  -- lists as gcloud's flags take them back (a,b,c), key=value pairs sorted
+  local function pairs_text(list)
+    local out = {}
+    for k, v in pairs(list or {}) do out[#out + 1] = tostring(k) .. "=" .. tostring(v) end
+    table.sort(out)
+    return #out > 0 and concat(out, ",") or nil
+  end
+  local env = {}
+  for _, e in ipairs(c.env or {}) do
+    env[#env + 1] = tostring(e.name) .. "=" .. (e.value ~= nil and tostring(e.value) or "(from a secret)")
+  end
+  local limits = (c.resources or {}).limits
   common.fields{
     { "Job", common.short(job.name) },
     { "Name", job.name },
     { "Image", c.image },
-    { "Command", c.command and concat(c.command, " ") },
-    { "Args", c.args and concat(c.args, " ") },
+    { "Command", c.command and concat(c.command, ",") },
+    { "Args", c.args and concat(c.args, ",") },
+    { "Env", #env > 0 and concat(env, ",") or nil },
+    { "Labels", pairs_text(job.labels) },
+    { "Limits", pairs_text(limits) },
+    { "Service account", task.serviceAccount },
     { "Tasks", t.taskCount or 1 },
     { "Parallelism", t.parallelism },
     { "Max retries", task.maxRetries },
