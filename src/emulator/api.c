@@ -23,6 +23,7 @@
 #define MAX_PAGE_SIZE 1000
 #define MAX_SEGMENTS 12
 #define WAIT_DEFAULT_NS (30 * EMU_NS_PER_S)
+#define WAIT_MAX_NS (600 * EMU_NS_PER_S) /* a WaitOperation holds a thread at most this long */
 
 /* A parsed path: /v2/projects/P/locations/L/<collection>/... */
 typedef struct route {
@@ -537,11 +538,16 @@ static cJSON *wait_operation(call *c, const char *id)
         return NULL;
     int64_t timeout = WAIT_DEFAULT_NS;
     const char *t = body_string(c, "timeout");
-    if (t && emu_duration_parse(t, &timeout) < 0) {
-        emu_error_set(&c->err, "INVALID_ARGUMENT", "timeout is not a valid Duration, such as \"30s\".");
+    emu_duration d;
+    if (t && (emu_duration_parse(t, &d) < 0 || emu_duration_less(d, (emu_duration){0, 0}))) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT",
+                      "timeout must be a Duration of 0s or more, such as \"30s\" (at most %llds).",
+                      (long long)EMU_DURATION_MAX_SECONDS);
         return NULL;
     }
-    int64_t until = emu_mono_ns() + timeout;
+    if (t) /* a longer wait is cut short, as the API allows: it may return before the operation is done */
+        timeout = emu_duration_ns(d) < WAIT_MAX_NS ? emu_duration_ns(d) : WAIT_MAX_NS;
+    int64_t until = emu_add_sat(emu_mono_ns(), timeout);
     char *name = emu_strdup(op->name); /* op may be deleted while the mutex is released */
     while (op && name && !operation_done(op) && emu_mono_ns() < until && !c->s->draining) {
         pthread_mutex_unlock(&c->s->mu);

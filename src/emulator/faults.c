@@ -43,6 +43,8 @@
 ** METHOD:FAULT[:COUNT] such as RunJob:unavailable:2.
 */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,10 +256,12 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
     }
     const cJSON *ri = member(spec, "retry_info", "retryInfo");
     if (ri) {
-        int64_t ns;
-        if (!cJSON_IsString(ri) || emu_duration_parse(ri->valuestring, &ns) < 0 ||
-            strlen(ri->valuestring) >= sizeof out->fault.retry_info) {
-            emu_error_set(err, "INVALID_ARGUMENT", "fault.retry_info must be a Duration such as \"1.5s\".");
+        emu_duration d;
+        if (!cJSON_IsString(ri) || emu_duration_parse(ri->valuestring, &d) < 0 ||
+            emu_duration_less(d, (emu_duration){0, 0}) || strlen(ri->valuestring) >= sizeof out->fault.retry_info) {
+            emu_error_set(err, "INVALID_ARGUMENT",
+                          "fault.retry_info must be a Duration of 0s or more such as \"1.5s\" (at most %llds).",
+                          (long long)EMU_DURATION_MAX_SECONDS);
             return -1;
         }
         snprintf(out->fault.retry_info, sizeof out->fault.retry_info, "%s", ri->valuestring);
@@ -329,16 +333,29 @@ int emu_faults_add_spec(emu_faults *f, const char *spec, emu_error *err)
             return -1;
         }
     } else {
+        /* METHOD:FAULT[:COUNT], each part non-empty; COUNT checked by emu_faults_add_json */
         char method[64], kind[64];
         long count = 1;
-        char tail;
-        int n = sscanf(spec, "%63[^:]:%63[^:]:%ld%c", method, kind, &count, &tail);
-        if (n != 2 && n != 3) {
+        const char *c1 = strchr(spec, ':');
+        const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        size_t mlen = c1 ? (size_t)(c1 - spec) : 0;
+        size_t klen = c1 ? (c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1)) : 0;
+        char *end = NULL;
+        if (c2) {
+            errno = 0;
+            count = strtol(c2 + 1, &end, 10);
+        }
+        if (!c1 || !mlen || mlen >= sizeof method || !klen || klen >= sizeof kind ||
+            (c2 && (!isdigit((unsigned char)c2[1]) || *end || errno == ERANGE))) {
             emu_error_set(err, "INVALID_ARGUMENT",
                           "--fault '%s': expected METHOD:FAULT[:COUNT] (e.g. RunJob:unavailable:2) or a JSON object.",
                           spec);
             return -1;
         }
+        memcpy(method, spec, mlen);
+        method[mlen] = '\0';
+        memcpy(kind, c1 + 1, klen);
+        kind[klen] = '\0';
         json = cJSON_CreateObject();
         cJSON_AddStringToObject(json, "method", method);
         cJSON_AddStringToObject(json, "fault", kind);

@@ -159,14 +159,17 @@ static int check_env(const cJSON *env, const char *path, emu_error *err)
     return 0;
 }
 
+/* A task timeout: a Duration above zero and at most EMU_MAX_TASK_TIMEOUT_S. */
 static int check_timeout(const cJSON *obj, const char *path, emu_error *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "timeout");
-    int64_t ns;
-    if (v && (!cJSON_IsString(v) || emu_duration_parse(v->valuestring, &ns) < 0 || ns <= 0)) {
+    emu_duration d;
+    if (v && (!cJSON_IsString(v) || emu_duration_parse(v->valuestring, &d) < 0 ||
+              !emu_duration_less((emu_duration){0, 0}, d) ||
+              emu_duration_less((emu_duration){EMU_MAX_TASK_TIMEOUT_S, 0}, d))) {
         emu_error_set(err, "INVALID_ARGUMENT",
-                      "%s.timeout must be a positive Duration in seconds with an 's' suffix, such as \"600s\".",
-                      path);
+                      "%s.timeout must be a Duration above 0s and at most %llds (168 hours), such as \"600s\".", path,
+                      (long long)EMU_MAX_TASK_TIMEOUT_S);
         return -1;
     }
     return 0;
@@ -331,14 +334,16 @@ cJSON *emu_overrides_apply(const cJSON *spec, const cJSON *overrides, const char
     }
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(overrides, "timeout");
     if (timeout && !cJSON_IsNull(timeout)) {
-        int64_t ns;
-        if (!cJSON_IsString(timeout) || emu_duration_parse(timeout->valuestring, &ns) < 0) {
+        emu_duration d;
+        if (!cJSON_IsString(timeout) || emu_duration_parse(timeout->valuestring, &d) < 0 ||
+            emu_duration_less(d, (emu_duration){0, 0}) ||
+            emu_duration_less((emu_duration){EMU_MAX_TASK_TIMEOUT_S, 0}, d)) {
             emu_error_set(err, "INVALID_ARGUMENT",
-                          "overrides.timeout is not a valid Duration: expected seconds with an 's' suffix, such "
-                          "as \"600s\".");
+                          "overrides.timeout must be a Duration from 0s to %llds (168 hours), such as \"600s\".",
+                          (long long)EMU_MAX_TASK_TIMEOUT_S);
             goto fail;
         }
-        if (ns > 0)
+        if (d.seconds || d.nanos) /* 0 is proto3's "not set" */
             set_item(tt, "timeout", cJSON_CreateString(timeout->valuestring));
     }
     const cJSON *cos = cJSON_GetObjectItemCaseSensitive(overrides, "containerOverrides");

@@ -13,6 +13,8 @@
 
 #define EMU_MAX_TASKS 10000
 #define EMU_MAX_RETRIES 10
+/* A task's timeout: at most 168 hours (Cloud Run's limit; beyond 24 h in Preview). */
+#define EMU_MAX_TASK_TIMEOUT_S (168LL * 3600)
 
 /* Rewrites snake_case keys to lowerCamelCase, in place and recursively (map
 ** fields such as labels keep their keys). */

@@ -257,8 +257,11 @@ emu_execution *emu_store_add_execution(emu_store *s, emu_job *job, cJSON *task_t
     e->parallelism = spec_int(exec_tmpl, "parallelism", 0);
     e->max_retries = spec_int(task_template, "maxRetries", 3);
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(task_template, "timeout");
-    if (!cJSON_IsString(timeout) || emu_duration_parse(timeout->valuestring, &e->timeout_ns) < 0)
-        e->timeout_ns = 600 * EMU_NS_PER_S;
+    emu_duration d;
+    /* validated on the way in (job_spec.c): positive and at most 168 hours */
+    e->timeout_ns = cJSON_IsString(timeout) && emu_duration_parse(timeout->valuestring, &d) == 0
+                        ? emu_duration_ns(d)
+                        : 600 * EMU_NS_PER_S;
     for (int i = 0; i < task_count; i++) {
         emu_task *t = &e->tasks[i];
         t->index = i;
