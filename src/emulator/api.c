@@ -5,9 +5,12 @@
 ** and messages.
 */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api.h"
@@ -15,13 +18,16 @@
 #include "enum_encoding.h"
 #include "errors.h"
 #include "job_spec.h"
+#include "json_strict.h"
 #include "resource_json.h"
 #include "runner.h"
+#include "schema.h"
 #include "wire_values.h"
 
 #define DEFAULT_PAGE_SIZE 100
 #define MAX_PAGE_SIZE 1000
 #define MAX_SEGMENTS 12
+#define MAX_SEGMENT 255 /* bytes of one path segment */
 #define WAIT_DEFAULT_NS (30 * EMU_NS_PER_S)
 #define WAIT_MAX_NS (600 * EMU_NS_PER_S) /* a WaitOperation holds a thread at most this long */
 
@@ -39,23 +45,38 @@ typedef struct call {
     const emu_request *req;
     route rt;
     cJSON *body;               /* parsed body (an object) for POST/PATCH, else NULL */
+    int64_t wait_ns;           /* WaitOperation: how long, read from the body before the wait */
     emu_error err;
 } call;
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-static const char *query(const call *c, const char *camel, const char *snake)
+/* A query parameter's value by its JSON name (checked_query has made sure
+** it came at most once, by either of its names). */
+static const char *query(const call *c, const char *name)
 {
-    const char *v = c->req->query ? c->req->query(c->req->query_ctx, camel) : NULL;
-    if (!v && snake && c->req->query)
-        v = c->req->query(c->req->query_ctx, snake);
-    return v;
+    char snake[64];
+    size_t w = 0;
+    for (const char *p = name; *p && w + 2 < sizeof snake; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            snake[w++] = '_';
+            snake[w++] = (char)(*p - 'A' + 'a');
+        } else {
+            snake[w++] = *p;
+        }
+    }
+    snake[w] = '\0';
+    for (size_t i = 0; i < c->req->nquery; i++)
+        if (strcmp(c->req->query[i].key, name) == 0 || strcmp(c->req->query[i].key, snake) == 0)
+            return c->req->query[i].value;
+    return NULL;
 }
 
-static int query_bool(const call *c, const char *camel, const char *snake)
+/* A bool query parameter (checked: true, false, 1 or 0). */
+static int query_bool(const call *c, const char *name)
 {
-    const char *v = query(c, camel, snake);
-    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "True") == 0);
+    const char *v = query(c, name);
+    return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static int body_bool(const call *c, const char *key)
@@ -76,16 +97,16 @@ static cJSON *not_found(call *c, const char *id, const char *kind)
     return NULL;
 }
 
-/* pageSize: the default when absent or 0, at most MAX_PAGE_SIZE. */
+/* pageSize: the default when absent or 0, at most MAX_PAGE_SIZE (checked_query has made it an int32). */
 static int page_size(call *c, int *size)
 {
-    const char *ps = query(c, "pageSize", "page_size");
+    const char *ps = query(c, "pageSize");
     *size = DEFAULT_PAGE_SIZE;
-    if (ps && *ps) {
-        char *end;
-        long v = strtol(ps, &end, 10);
-        if (*end || v < 0) {
-            emu_error_set(&c->err, "INVALID_ARGUMENT", "pageSize must be a non-negative integer, got '%s'.", ps);
+    if (ps) {
+        long v = strtol(ps, NULL, 10);
+        if (v < 0) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT", "pageSize must not be negative, got %ld.", v);
+            emu_error_field(&c->err, "page_size");
             return -1;
         }
         if (v > 0)
@@ -94,18 +115,33 @@ static int page_size(call *c, int *size)
     return 0;
 }
 
+/* A page token: the decimal text of a non-negative int64, or -1 when it is not one. */
+static long long token_value(const char *text, const char **end)
+{
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    errno = 0;
+    char *stop;
+    long long v = strtoll(text, &stop, 10);
+    if (errno == ERANGE)
+        return -1;
+    *end = stop;
+    return v;
+}
+
 /* pageSize and pageToken; the token is the opaque position after the last item. */
 static int paging(call *c, int *size, long long *token)
 {
-    const char *pt = query(c, "pageToken", "page_token");
+    const char *pt = query(c, "pageToken");
     *token = -1;
     if (page_size(c, size) < 0)
         return -1;
     if (pt && *pt) {
-        char *end;
-        long long v = strtoll(pt, &end, 10);
-        if (*end || v < 0) {
+        const char *end = pt;
+        long long v = token_value(pt, &end);
+        if (v < 0 || *end) {
             emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid pageToken '%s'.", pt);
+            emu_error_field(&c->err, "page_token");
             return -1;
         }
         *token = v;
@@ -189,7 +225,7 @@ static void delete_execution(emu_store *s, emu_execution *e)
 
 static cJSON *create_job(call *c)
 {
-    const char *id = query(c, "jobId", "job_id");
+    const char *id = query(c, "jobId");
     if (!id || !*id) {
         emu_error_set(&c->err, "INVALID_ARGUMENT", "The request is missing the required query parameter 'jobId'.");
         return NULL;
@@ -214,7 +250,7 @@ static cJSON *create_job(call *c)
         return NULL;
     }
     cJSON *json = emu_job_json(c->s, job);
-    if (query_bool(c, "validateOnly", "validate_only")) {
+    if (query_bool(c, "validateOnly")) {
         emu_store_remove_job(c->s, job);
         return validated_operation(c, json, EMU_TYPE_JOB);
     }
@@ -257,7 +293,7 @@ static cJSON *list_jobs(call *c)
 static cJSON *update_job(call *c, const char *id)
 {
     emu_job *job = emu_store_find_job(c->s, c->rt.project, c->rt.location, id);
-    if (!job && !query_bool(c, "allowMissing", "allow_missing"))
+    if (!job && !query_bool(c, "allowMissing"))
         return not_found(c, id, "JOB");
     cJSON *spec = emu_job_spec_from_json(c->body, &c->err);
     if (!spec)
@@ -274,13 +310,13 @@ static cJSON *update_job(call *c, const char *id)
             return NULL;
         }
         cJSON *json = emu_job_json(c->s, job);
-        if (query_bool(c, "validateOnly", "validate_only")) {
+        if (query_bool(c, "validateOnly")) {
             emu_store_remove_job(c->s, job);
             return validated_operation(c, json, EMU_TYPE_JOB);
         }
         return done_operation(c, json, EMU_TYPE_JOB);
     }
-    if (query_bool(c, "validateOnly", "validate_only")) {
+    if (query_bool(c, "validateOnly")) {
         cJSON_Delete(spec);
         return validated_operation(c, emu_job_json(c->s, job), EMU_TYPE_JOB);
     }
@@ -304,10 +340,10 @@ static cJSON *delete_job(call *c, const char *id)
 {
     emu_job *job = find_job(c, id);
     char etag[48];
-    if (!job || !etag_matches(c, query(c, "etag", NULL), emu_job_etag(job, etag, sizeof etag), "job"))
+    if (!job || !etag_matches(c, query(c, "etag"), emu_job_etag(job, etag, sizeof etag), "job"))
         return NULL;
     cJSON *json = emu_job_json(c->s, job);
-    if (query_bool(c, "validateOnly", "validate_only"))
+    if (query_bool(c, "validateOnly"))
         return validated_operation(c, json, EMU_TYPE_JOB);
     char ts[48];
     cJSON_AddStringToObject(json, "deleteTime", emu_timestamp_format(emu_now_ns(), ts, sizeof ts));
@@ -338,7 +374,7 @@ static cJSON *run_job(call *c, const char *id)
         emu_error_set(&c->err, "INTERNAL", "Cannot create the execution: %s.", why);
         return NULL;
     }
-    if (body_bool(c, "validateOnly") || query_bool(c, "validateOnly", "validate_only")) {
+    if (body_bool(c, "validateOnly")) {
         /* Nothing starts; the operation is finished so that a waiting client returns. */
         cJSON *json = emu_execution_json(e);
         emu_store_discard_execution(c->s, job, e);
@@ -396,7 +432,7 @@ static cJSON *cancel_execution(call *c, const char *job, const char *id)
                       id);
         return NULL;
     }
-    if (body_bool(c, "validateOnly") || query_bool(c, "validateOnly", "validate_only"))
+    if (body_bool(c, "validateOnly"))
         return validated_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
     emu_runner_cancel(c->s, e);
     emu_operation *op = emu_store_add_operation(c->s, c->rt.project, c->rt.location, NULL, e);
@@ -412,7 +448,7 @@ static cJSON *delete_execution_call(call *c, const char *job, const char *id)
     emu_execution *e = find_execution(c, job, id);
     if (!e)
         return NULL;
-    const char *want = query(c, "etag", NULL);
+    const char *want = query(c, "etag");
     if (want) {
         cJSON *now = emu_execution_json(e);
         const cJSON *have = cJSON_GetObjectItemCaseSensitive(now, "etag");
@@ -421,7 +457,7 @@ static cJSON *delete_execution_call(call *c, const char *job, const char *id)
         if (!ok)
             return NULL;
     }
-    if (query_bool(c, "validateOnly", "validate_only"))
+    if (query_bool(c, "validateOnly"))
         return validated_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
     delete_execution(c->s, e);
     return done_operation(c, emu_execution_json(e), EMU_TYPE_EXECUTION);
@@ -466,13 +502,15 @@ static cJSON *list_tasks(call *c, const char *job, const char *exec)
         return NULL;
     long long from_seq = -1;
     int from_index = 0;
-    const char *pt = query(c, "pageToken", "page_token");
+    const char *pt = query(c, "pageToken");
     if (all && pt && *pt) {
-        char *end;
-        from_seq = strtoll(pt, &end, 10);
-        if (*end == '.')
-            from_index = (int)strtol(end + 1, &end, 10);
-        if (*end || from_seq < 0 || from_index < 0) {
+        const char *end = pt;
+        from_seq = token_value(pt, &end);
+        if (from_seq >= 0 && *end == '.') {
+            long long index = token_value(end + 1, &end);
+            from_index = index >= 0 && index <= EMU_MAX_TASKS ? (int)index : -1;
+        }
+        if (from_seq < 0 || from_index < 0 || *end) {
             emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid pageToken '%s'.", pt);
             return NULL;
         }
@@ -536,17 +574,7 @@ static cJSON *wait_operation(call *c, const char *id)
     emu_operation *op = find_operation(c, id);
     if (!op)
         return NULL;
-    int64_t timeout = WAIT_DEFAULT_NS;
-    const char *t = body_string(c, "timeout");
-    emu_duration d;
-    if (t && (emu_duration_parse(t, &d) < 0 || emu_duration_less(d, (emu_duration){0, 0}))) {
-        emu_error_set(&c->err, "INVALID_ARGUMENT",
-                      "timeout must be a Duration of 0s or more, such as \"30s\" (at most %llds).",
-                      (long long)EMU_DURATION_MAX_SECONDS);
-        return NULL;
-    }
-    if (t) /* a longer wait is cut short, as the API allows: it may return before the operation is done */
-        timeout = emu_duration_ns(d) < WAIT_MAX_NS ? emu_duration_ns(d) : WAIT_MAX_NS;
+    int64_t timeout = c->wait_ns;
     int64_t until = emu_add_sat(emu_mono_ns(), timeout);
     char *name = emu_strdup(op->name); /* op may be deleted while the mutex is released */
     while (op && name && !operation_done(op) && emu_mono_ns() < until && !c->s->draining) {
@@ -786,6 +814,198 @@ void emu_api_reset(emu_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- what a request may carry ------------------------------------------------------------ */
+
+/* A query parameter of a request message: its JSON name and type ('s' string, 'b' bool, 'i' int32). */
+typedef struct qparam {
+    const char *name;
+    char kind;
+} qparam;
+
+static const qparam q_none[] = {{NULL, 0}};
+static const qparam q_create[] = {{"jobId", 's'}, {"validateOnly", 'b'}, {NULL, 0}};
+static const qparam q_list[] = {{"pageSize", 'i'}, {"pageToken", 's'}, {"showDeleted", 'b'}, {NULL, 0}};
+static const qparam q_update[] = {{"validateOnly", 'b'}, {"allowMissing", 'b'}, {NULL, 0}};
+static const qparam q_delete[] = {{"validateOnly", 'b'}, {"etag", 's'}, {NULL, 0}};
+static const qparam q_list_operations[] = {
+    {"filter", 's'}, {"pageSize", 'i'}, {"pageToken", 's'}, {"returnPartialSuccess", 'b'}, {NULL, 0}};
+
+/* The fields of each request message that are not in its path or body (body "*" leaves none). */
+static const qparam *query_fields(rpc which)
+{
+    switch (which) {
+    case RPC_CreateJob: return q_create;
+    case RPC_ListJobs:
+    case RPC_ListExecutions:
+    case RPC_ListTasks: return q_list;
+    case RPC_UpdateJob: return q_update;
+    case RPC_DeleteJob:
+    case RPC_DeleteExecution: return q_delete;
+    case RPC_ListOperations: return q_list_operations;
+    default: return q_none;
+    }
+}
+
+/* Google's system parameters, taken by every method (with or without a leading '$'). */
+static int system_param(const char *key)
+{
+    static const char *const names[] = {"alt",         "fields",          "key",        "access_token",
+                                        "prettyPrint", "quotaUser",       "callback",   "upload_protocol",
+                                        "uploadType",  ".xgafv",          "oauth_token", NULL};
+    if (*key == '$')
+        key++;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(key, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void to_snake(const char *json, char *buf, size_t size)
+{
+    size_t w = 0;
+    for (const char *p = json; *p && w + 2 < size; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            buf[w++] = '_';
+            buf[w++] = (char)(*p - 'A' + 'a');
+        } else {
+            buf[w++] = *p;
+        }
+    }
+    buf[w] = '\0';
+}
+
+/* "-12": an optional '-', then digits without a leading zero, within int32. */
+static int int32_text(const char *s)
+{
+    const char *d = *s == '-' ? s + 1 : s;
+    if (!*d || (*d == '0' && d[1]) || strspn(d, "0123456789") != strlen(d) || strlen(d) > 10)
+        return 0;
+    long long v = strtoll(s, NULL, 10);
+    return v >= -2147483648LL && v <= 2147483647LL;
+}
+
+/*
+** The query as Google's front end takes it: each parameter a field of the
+** request message (by its JSON or proto name) or a system parameter, each
+** given once, with a value of the field's type. 0, or -1 with c->err set.
+*/
+static int checked_query(call *c, rpc which)
+{
+    const qparam *fields = query_fields(which);
+    const qparam *seen[EMU_MAX_QUERY_PARAMS] = {NULL};
+    for (size_t i = 0; i < c->req->nquery && i < EMU_MAX_QUERY_PARAMS; i++) {
+        const emu_param *p = &c->req->query[i];
+        if (!emu_text_clean(p->key) || !emu_text_clean(p->value)) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT",
+                          "Invalid query parameter: names and values must be UTF-8 text without control characters.");
+            return -1;
+        }
+        if (system_param(p->key))
+            continue;
+        const qparam *f = fields;
+        char snake[64];
+        for (; f->name; f++) {
+            to_snake(f->name, snake, sizeof snake);
+            if (strcmp(p->key, f->name) == 0 || strcmp(p->key, snake) == 0)
+                break;
+        }
+        if (!f->name) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT",
+                          "Invalid JSON payload received. Unknown name \"%s\": Cannot bind query parameter. Field "
+                          "'%s' could not be found in request message.",
+                          p->key, p->key);
+            emu_error_field(&c->err, p->key);
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (seen[k] == f) {
+                emu_error_set(&c->err, "INVALID_ARGUMENT",
+                              "Invalid JSON payload received. Duplicate query parameter \"%s\": a field that is not "
+                              "repeated takes one value.",
+                              f->name);
+                emu_error_field(&c->err, snake);
+                return -1;
+            }
+        }
+        seen[i] = f;
+        int ok = f->kind == 's' ||
+                 (f->kind == 'b' && (strcasecmp(p->value, "true") == 0 || strcasecmp(p->value, "false") == 0 ||
+                                     strcmp(p->value, "1") == 0 || strcmp(p->value, "0") == 0)) ||
+                 (f->kind == 'i' && int32_text(p->value));
+        if (!ok) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid value at '%s' (%s), \"%s\"", snake,
+                          f->kind == 'b' ? "TYPE_BOOL" : "TYPE_INT32", p->value);
+            emu_error_field(&c->err, snake);
+            return -1;
+        }
+    }
+    if (c->req->nquery > EMU_MAX_QUERY_PARAMS) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT", "Too many query parameters (at most %d).", EMU_MAX_QUERY_PARAMS);
+        return -1;
+    }
+    return 0;
+}
+
+/* The system parameter $alt (or alt): "json;enum-encoding=int" asks for enums as numbers. */
+static const char *alt_param(const call *c)
+{
+    for (size_t i = 0; i < c->req->nquery; i++)
+        if (strcmp(c->req->query[i].key, "$alt") == 0 || strcmp(c->req->query[i].key, "alt") == 0)
+            return c->req->query[i].value;
+    return NULL;
+}
+
+/* Path segments are names and ids: UTF-8 text, no control characters, of a sane length. */
+static int checked_path(call *c)
+{
+    for (int i = 0; i < c->rt.n; i++) {
+        if (!emu_text_clean(c->rt.seg[i]) || strlen(c->rt.seg[i]) > MAX_SEGMENT) {
+            emu_error_set(&c->err, "INVALID_ARGUMENT",
+                          "Invalid resource name: each segment must be UTF-8 text without control characters, at "
+                          "most %d bytes.",
+                          MAX_SEGMENT);
+            return -1;
+        }
+    }
+    if (c->rt.verb && (!emu_text_clean(c->rt.verb) || strlen(c->rt.verb) > MAX_SEGMENT)) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT", "Invalid custom method name.");
+        return -1;
+    }
+    return 0;
+}
+
+/* The body's message: what the RPC's HTTP rule maps its body to, and where that sits in the request. */
+static const emu_message *body_message(rpc which, const char **at)
+{
+    *at = "";
+    switch (which) {
+    case RPC_CreateJob:
+    case RPC_UpdateJob: *at = "job"; return &emu_msg_job;
+    case RPC_RunJob: return &emu_msg_run_job_request;
+    case RPC_CancelExecution: return &emu_msg_cancel_request;
+    case RPC_WaitOperation: return &emu_msg_wait_request;
+    default: return NULL;
+    }
+}
+
+/* WaitOperation's timeout, read before the wait: 0 s or more, a longer wait cut short. */
+static int read_wait_timeout(call *c)
+{
+    const char *t = body_string(c, "timeout");
+    emu_duration d;
+    c->wait_ns = WAIT_DEFAULT_NS;
+    if (!t)
+        return 0;
+    if (emu_duration_parse(t, &d) < 0 || emu_duration_less(d, (emu_duration){0, 0})) {
+        emu_error_set(&c->err, "INVALID_ARGUMENT", "timeout must be a Duration of 0s or more, such as \"30s\".");
+        emu_error_field(&c->err, "timeout");
+        return -1;
+    }
+    /* the API allows an answer before the operation is done: a longer wait is cut short */
+    c->wait_ns = emu_duration_ns(d) < WAIT_MAX_NS ? emu_duration_ns(d) : WAIT_MAX_NS;
+    return 0;
+}
+
 int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char **allow)
 {
     call c;
@@ -795,39 +1015,48 @@ int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char
     *allow = NULL;
     cJSON *result = NULL;
     rpc which = RPC_NONE;
+    int gate = 0;
     if (parse_route(&c.rt, req->path) < 0)
         emu_error_set(&c.err, "NOT_FOUND", "The requested URL %s was not found on this server.", req->path);
-    else
+    else if (checked_path(&c) == 0)
         which = classify(&c.rt, req->method, req->path, allow, &c.err);
-    if (which == RPC_NONE)
+    if (which == RPC_NONE || checked_query(&c, which) < 0)
         goto answer;
-    if ((is(req->method, "POST") || is(req->method, "PATCH")) && req->body_len > 0) {
-        size_t at = 0;
-        c.body = cr_json_parse(req->body, req->body_len, &at);
-        if (!c.body || !cJSON_IsObject(c.body)) {
-            if (c.body)
-                emu_error_set(&c.err, "INVALID_ARGUMENT",
-                              "Invalid JSON payload received. The request body must be a JSON object.");
-            else
-                emu_error_set(&c.err, "INVALID_ARGUMENT",
-                              "Invalid JSON payload received. Unexpected token at byte %zu of the request body.", at);
+    const char *at;
+    const emu_message *msg = body_message(which, &at);
+    if (msg && req->body_len > 0) {
+        /* few trees at once: a body's tree costs a bounded multiple of its size, but bodies come in parallel */
+        emu_store_gate_enter(s);
+        gate = 1;
+        c.body = emu_json_parse_strict(req->body, req->body_len, &c.err);
+        if (!c.body)
             goto answer;
-        }
-        emu_json_camelize(c.body);
-        emu_enums_to_names(c.body);
+        if (emu_schema_check(c.body, msg, at, &c.err) < 0)
+            goto answer;
+    }
+    if (which == RPC_WaitOperation) {
+        if (read_wait_timeout(&c) < 0)
+            goto answer;
+        cJSON_Delete(c.body); /* nothing more is read from it, and the wait may be long */
+        c.body = NULL;
+        if (gate)
+            emu_store_gate_leave(s);
+        gate = 0;
     }
     pthread_mutex_lock(&s->mu);
     result = dispatch(&c, which);
     pthread_mutex_unlock(&s->mu);
-    if (result && emu_alt_wants_int_enums(query(&c, "$alt", NULL)))
+    if (result && emu_alt_wants_int_enums(alt_param(&c)))
         emu_enums_to_numbers(result);
 answer:
     cJSON_Delete(c.body);
+    if (gate)
+        emu_store_gate_leave(s);
     free(c.rt.buf);
     if (result) {
         *body = cJSON_PrintUnformatted(result);
         cJSON_Delete(result);
-        return 200;
+        return *body ? 200 : 500;
     }
     if (!c.err.status)
         emu_error_set(&c.err, "INTERNAL", "internal error");

@@ -16,7 +16,7 @@
 #include "emulator.h"
 #include "errors.h"
 #include "faults.h"
-#include "job_spec.h"
+#include "jobs_file.h"
 #include "runner.h"
 #include "server.h"
 #include "store.h"
@@ -156,112 +156,6 @@ static int parse_options(int argc, char **argv, options *o)
     return -1;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = (n + 4096 + 1) * 2;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/*
-** Seeds the store from a ListJobs-shaped file. Any problem is the user's to
-** fix, so it is reported with the file, the job's index and the field.
-*/
-static int load_jobs(emu_store *s, const char *path)
-{
-    size_t len = 0;
-    char *text = read_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "cloudrun emulator: --jobs %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        int line = 1;
-        for (size_t i = 0; i < at && i < len; i++)
-            line += text[i] == '\n';
-        fprintf(stderr, "cloudrun emulator: --jobs %s: not valid JSON (near line %d, byte %zu)\n", path, line, at);
-        free(text);
-        return -1;
-    }
-    free(text);
-    const cJSON *jobs = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "jobs");
-    int rc = 0;
-    if (!cJSON_IsArray(jobs)) {
-        fprintf(stderr, "cloudrun emulator: --jobs %s: expected {\"jobs\": [Job, ...]} or a list of Jobs\n", path);
-        rc = -1;
-    }
-    int i = 0;
-    for (const cJSON *j = cJSON_IsArray(jobs) ? jobs->child : NULL; j && rc == 0; j = j->next, i++) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-        char *project = NULL, *location = NULL, *id = NULL;
-        emu_error err = {0};
-        if (!cJSON_IsObject(j)) {
-            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d]: a Job must be a JSON object\n", path, i);
-            rc = -1;
-        } else if (!cJSON_IsString(name) ||
-                   emu_job_name_split(name->valuestring, &project, &location, &id) < 0) {
-            fprintf(stderr,
-                    "cloudrun emulator: --jobs %s: jobs[%d].name: expected projects/PROJECT/locations/REGION/jobs/JOB, "
-                    "got %s%s%s\n",
-                    path, i, cJSON_IsString(name) ? "'" : "", cJSON_IsString(name) ? name->valuestring : "nothing",
-                    cJSON_IsString(name) ? "'" : "");
-            rc = -1;
-        } else if (!emu_job_id_valid(id)) {
-            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d].name: invalid job id '%s' (lowercase letters, "
-                    "digits and hyphens, starting with a letter, at most 63 characters)\n", path, i, id);
-            rc = -1;
-        } else if (emu_store_find_job(s, project, location, id)) {
-            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d].name: job '%s' is listed twice\n", path, i,
-                    name->valuestring);
-            rc = -1;
-        } else {
-            cJSON *spec = emu_job_spec_from_json(j, &err);
-            if (!spec) {
-                fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d] (%s): %s\n", path, i, id, err.message);
-                rc = -1;
-            } else if (!emu_store_add_job(s, project, location, id, spec)) {
-                fprintf(stderr, "cloudrun emulator: out of memory\n");
-                rc = -1;
-            }
-        }
-        free(project);
-        free(location);
-        free(id);
-    }
-    cJSON_Delete(root);
-    return rc;
-}
-
 static int mkdir_p(const char *dir)
 {
     char *copy = strdup(dir);
@@ -353,7 +247,9 @@ int cr_emulator_main(int argc, char **argv)
     }
     free(log_root);
     store.quiet = o.quiet;
-    if (o.jobs && load_jobs(&store, o.jobs) < 0) {
+    char why[1200];
+    if (o.jobs && emu_jobs_load_file(&store, o.jobs, why, sizeof why) < 0) {
+        fprintf(stderr, "cloudrun emulator: --jobs %s: %s\n", o.jobs, why);
         rc = 2;
         goto free_store;
     }

@@ -52,6 +52,8 @@
 
 #include "cloudrun.h"
 #include "faults.h"
+#include "json_strict.h"
+#include "schema.h"
 #include "wire_values.h"
 
 #define MAX_DELAY_MS 600000L
@@ -327,9 +329,11 @@ int emu_faults_add_spec(emu_faults *f, const char *spec, emu_error *err)
 {
     cJSON *json = NULL;
     if (spec[0] == '{') {
-        json = cr_json_parse(spec, strlen(spec), NULL);
-        if (!json) {
-            emu_error_set(err, "INVALID_ARGUMENT", "--fault '%s' is not valid JSON.", spec);
+        emu_error why = {0};
+        json = emu_json_parse_strict(spec, strlen(spec), &why);
+        if (!json || (cJSON_IsObject(json) && emu_schema_check(json, &emu_msg_fault, "fault", &why) < 0)) {
+            cJSON_Delete(json);
+            emu_error_set(err, "INVALID_ARGUMENT", "--fault '%s': %s", spec, why.message);
             return -1;
         }
     } else {
@@ -414,10 +418,12 @@ int emu_faults_control(emu_faults *f, const char *method, const char *path, cons
     if (strcmp(what, "faults") == 0) {
         allow = "GET, POST, DELETE";
         if (strcmp(method, "POST") == 0) {
-            cJSON *spec = body_len ? cr_json_parse(body, body_len, NULL) : NULL;
+            cJSON *spec = body_len ? emu_json_parse_strict(body, body_len, &err) : NULL;
             emu_fault_entry entry;
-            if (!spec && body_len)
-                emu_error_set(&err, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+            if (cJSON_IsObject(spec) && emu_schema_check(spec, &emu_msg_fault, "fault", &err) < 0)
+                ; /* err says which field */
+            else if (!spec && body_len)
+                ; /* err says where the JSON is wrong */
             else if (parse_entry(spec, &entry, &err) == 0 && !add_entry(f, &entry))
                 emu_error_set(&err, "INTERNAL", "out of memory");
             else if (!err.status) {

@@ -87,9 +87,19 @@ static enum MHD_Result answer_preflight(const emu_server *srv, struct MHD_Connec
     return ok;
 }
 
-static const char *lookup_query(void *ctx, const char *key)
+/* The query parameters, in order; one more than the cap is kept so that "too many" can be told. */
+typedef struct params {
+    emu_param items[EMU_MAX_QUERY_PARAMS + 1];
+    size_t n;
+} params;
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, key);
+    params *p = cls;
+    if (p->n == EMU_MAX_QUERY_PARAMS + 1)
+        return MHD_NO;
+    p->items[p->n++] = (emu_param){key, value ? value : ""};
+    return MHD_YES;
 }
 
 /* A fault's wait, in slices so that a shutdown is not held up by it. */
@@ -218,7 +228,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 body = strdup("{\"error\":{\"code\":413,\"message\":\"The request body is too large.\",\"status\":"
                               "\"INVALID_ARGUMENT\"}}");
             } else {
-                emu_request req = {method, url, p->body, p->len, lookup_query, conn};
+                params q = {.n = 0};
+                MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
+                emu_request req = {method, url, p->body, p->len, q.items, q.n};
                 status = emu_api_handle(srv->store, &req, &body, &allow);
             }
             pause_ms(srv, fault.delay_ms);

@@ -66,9 +66,25 @@ int emu_store_init(emu_store *s, const char *log_root)
         pthread_mutex_destroy(&s->mu);
         return -1;
     }
+    if (sem_init(&s->gate, 0, EMU_PARSE_SLOTS) != 0) {
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->mu);
+        return -1;
+    }
     s->log_root = emu_strdup(log_root);
     s->next_seq = 1;
     return s->log_root ? 0 : -1;
+}
+
+void emu_store_gate_enter(emu_store *s)
+{
+    while (sem_wait(&s->gate) != 0) /* EINTR only */
+        ;
+}
+
+void emu_store_gate_leave(emu_store *s)
+{
+    sem_post(&s->gate);
 }
 
 static void job_free(emu_job *j)
@@ -119,6 +135,7 @@ void emu_store_free(emu_store *s)
     free(s->execs);
     free(s->ops);
     free(s->log_root);
+    sem_destroy(&s->gate);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);
     memset(s, 0, sizeof *s);

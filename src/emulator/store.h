@@ -7,6 +7,7 @@
 #define EMU_STORE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -104,9 +105,19 @@ typedef struct emu_store {
     emu_operation **ops;
     size_t nops, capops;
     int64_t next_seq;
+    sem_t gate;              /* request bodies being parsed and handled at once (emu_store_gate_enter) */
 } emu_store;
 
+/* How many request bodies may be parsed and held as trees at once: each tree
+** may cost up to EMU_JSON_MAX_VALUES nodes, and handlers run one at a time
+** under the mutex anyway. */
+#define EMU_PARSE_SLOTS 2
+
 int emu_store_init(emu_store *s, const char *log_root);
+/* Takes (waiting if need be) and gives back one of the EMU_PARSE_SLOTS; never with mu held. */
+void emu_store_gate_enter(emu_store *s);
+void emu_store_gate_leave(emu_store *s);
+
 /* Frees every resource. The runner must be stopped first. */
 void emu_store_free(emu_store *s);
 

@@ -227,7 +227,7 @@ TEST(a_task_past_its_timeout_is_killed_and_fails_with_code_4)
     char *dir = new_dir("timeout");
     CHECK_INT(create_job("sleepy", sh_job("sleep 30", dir, 0)), 200);
     cJSON *op = run_job("sleepy", "{\"overrides\":{\"timeout\":\"0.5s\"}}", NULL);
-    CHECK_STR(str(op, "metadata.template.timeout"), "0.5s");
+    CHECK_STR(str(op, "metadata.template.timeout"), "0.500s"); /* ProtoJSON's canonical form */
     cJSON *e = wait_execution(str(op, "metadata.name"));
     CHECK_INT(num(e, "failedCount"), 1);
     cJSON *done = get_json("/v2/%s", str(op, "name"));

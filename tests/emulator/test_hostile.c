@@ -130,6 +130,322 @@ TEST(fault_numbers_out_of_range_are_400_and_a_huge_count_on_the_command_line_exi
     CHECK_INT(status, 2);
 }
 
+/* ---- what Google rejects ---------------------------------------------------------------------- */
+
+/* Whether the text is valid UTF-8 (RFC 3629). */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        int n = *p < 0x80 ? 0 : *p >= 0xC2 && *p <= 0xDF ? 1 : *p >= 0xE0 && *p <= 0xEF ? 2 : *p >= 0xF0 && *p <= 0xF4 ? 3 : -1;
+        if (n < 0)
+            return 0;
+        if ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F) || (*p == 0xF0 && p[1] < 0x90) ||
+            (*p == 0xF4 && p[1] > 0x8F))
+            return 0;
+        for (int i = 1; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* A Job body around one container; extra is spliced into the TaskTemplate, job_extra into the Job. */
+static char *job_text(const char *job_extra, const char *template_extra)
+{
+    char *text = NULL;
+    if (asprintf(&text,
+                 "{%s\"template\":{\"template\":{%s\"containers\":[{\"image\":\"i\",\"command\":[\"/bin/true\"]}]}}}",
+                 job_extra ? job_extra : "", template_extra ? template_extra : "") < 0)
+        return NULL;
+    return text;
+}
+
+/* POSTs a CreateJob body; expects 400 INVALID_ARGUMENT whose message has want (and, if field, that violation). */
+static void expect_create_400(const char *body, const char *want, const char *field)
+{
+    resp r = http("POST", PARENT "/jobs?jobId=refused", body);
+    CHECK_INT(r.status, 400);
+    CHECK_STR(status_of(&r), "INVALID_ARGUMENT");
+    CHECK_CONTAINS(str(r.json, "error.message"), want);
+    CHECK_INT(num(r.json, "error.code"), 400);
+    if (field) {
+        CHECK_STR(str(r.json, "error.details.0.@type"), "type.googleapis.com/google.rpc.BadRequest");
+        CHECK_STR(str(r.json, "error.details.0.fieldViolations.0.field"), field);
+    }
+    CHECK(r.body && utf8_ok(r.body));
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/refused", NULL);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+}
+
+TEST(bodies_that_are_not_strict_json_or_not_utf8_are_400)
+{
+    static const char *const bad[][2] = {
+        {"{\"template\":{}} trailing", "Text after the JSON value"},
+        {"{} {}", "Text after the JSON value"},
+        {"{\"labels\":{\"a\":\"\xff\"}}", "Invalid UTF-8"},
+        {"{\"labels\":{\"a\":\"\xc0\xaf\"}}", "Invalid UTF-8"},          /* overlong '/' */
+        {"{\"labels\":{\"a\":\"\xed\xa0\x80\"}}", "Invalid UTF-8"},      /* a surrogate, encoded */
+        {"{\"labels\":{\"a\":\"\\ud800\"}}", "surrogate"},
+        {"{\"labels\":{\"a\":\"\\udc00x\"}}", "surrogate"},
+        {"{\"labels\":{\"a\":\"\\u0000\"}}", "\\u0000"},
+        {"{\"labels\":{\"a\":\"tab\there\"}}", "control character"},
+        {"\xef\xbb\xbf{}", "nexpected token at byte 0"},
+        {"{\"a\":01}", "missing ','"},
+        {"{\"a\":1.}", "malformed number"},
+        {"{'a':1}", "not a string"},
+        {"{\"a\":1,}", "not a string"},
+        {"{\"a\":tru}", "unexpected token"},
+        {"{\"a\":11111111111111111111111111111111111111111111111111111111111111111111}", "number literal too long"},
+        {"{\"labels\":{\"a\":\"unterminated}}", "unterminated string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_create_400(bad[i][0], bad[i][1], NULL);
+    /* nesting and size bounds: 65 levels, 100,001 values */
+    char deep[400] = "{\"a\":";
+    for (int i = 0; i < 64; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 64; i++)
+        strcat(deep, "]");
+    strcat(deep, "}");
+    expect_create_400(deep, "Nesting too deep", NULL);
+    size_t n = 100001;
+    char *wide = malloc(n * 2 + 16);
+    char *w = wide + sprintf(wide, "{\"a\":[");
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, i ? ",0" : "0");
+    strcpy(w, "]}");
+    expect_create_400(wide, "Too many values", NULL);
+    free(wide);
+}
+
+TEST(unknown_fields_wrong_types_and_out_of_range_numbers_are_400_naming_the_field)
+{
+    char *b;
+    expect_create_400(b = job_text("\"bogus\":1,", NULL), "Unknown name \"bogus\" at 'job': Cannot find field.", "job");
+    free(b);
+    expect_create_400(b = job_text(NULL, "\"maxRetrie\":1,"), "Unknown name \"maxRetrie\" at 'job.template.template'",
+                      "job.template.template");
+    free(b);
+    expect_create_400("{\"template\":{\"task_count\":\"abc\",\"template\":{}}}",
+                      "Invalid value at 'job.template.task_count' (TYPE_INT32), \"abc\"", "job.template.task_count");
+    expect_create_400("{\"template\":{\"taskCount\":1.5}}", "(TYPE_INT32), 1.5", "job.template.task_count");
+    expect_create_400("{\"template\":{\"taskCount\":2147483648}}", "(TYPE_INT32)", "job.template.task_count");
+    expect_create_400("{\"template\":{\"taskCount\":\"07\"}}", "(TYPE_INT32)", "job.template.task_count");
+    expect_create_400("{\"template\":{\"taskCount\":10001}}", "between 0 and 10000", "job.template.task_count");
+    expect_create_400(b = job_text(NULL, "\"maxRetries\":11,"), "between 0 and 10", "job.template.template.max_retries");
+    free(b);
+    expect_create_400(b = job_text(NULL, "\"maxRetries\":true,"), "(TYPE_INT32), true",
+                      "job.template.template.max_retries");
+    free(b);
+    expect_create_400("{\"template\":{\"template\":{\"containers\":{}}}}",
+                      "(repeated google.cloud.run.v2.Container)", "job.template.template.containers");
+    expect_create_400("{\"template\":{\"template\":{\"containers\":[{\"args\":[1]}]}}}",
+                      "Invalid value at 'job.template.template.containers[0].args[0]' (TYPE_STRING), 1", NULL);
+    expect_create_400("{\"template\":{\"template\":{\"containers\":[{\"env\":[{\"name\":\"A\",\"value\":\"x\","
+                      "\"valueSource\":{}}]}]}}}",
+                      "oneof field 'values' is already set", "job.template.template.containers[0].env[0].value_source");
+    expect_create_400(b = job_text("\"launchStage\":\"NOT_A_STAGE\",", NULL),
+                      "(type.googleapis.com/google.api.LaunchStage), \"NOT_A_STAGE\"", "job.launch_stage");
+    free(b);
+    expect_create_400(b = job_text("\"createTime\":\"yesterday\",", NULL), "google.protobuf.Timestamp",
+                      "job.create_time");
+    free(b);
+    expect_create_400("{\"template\":{\"taskCount\":2,\"task_count\":3}}", "Duplicate field \"taskCount\"",
+                      "job.template");
+    expect_create_400(b = job_text("\"labels\":{\"Team\":\"x\"},", NULL), "label keys start with a lowercase letter",
+                      "job.labels[Team]");
+    free(b);
+    expect_create_400(b = job_text("\"annotations\":{\"run.googleapis.com/x\":\"y\"},", NULL), "is reserved",
+                      "job.annotations[run.googleapis.com/x]");
+    free(b);
+    expect_create_400("{\"template\":{\"template\":{\"containers\":[{\"name\":\"Bad_Name\"}]}}}", "DNS label",
+                      "job.template.template.containers[0].name");
+    expect_create_400("{\"template\":{\"template\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"a\"}]}}}", "unique",
+                      "job.template.template.containers[1].name");
+    /* 65 labels; 1001 variables; a value past 32 KiB */
+    char *many = malloc(65 * 16 + 64), *w = many + sprintf(many, "\"labels\":{");
+    for (int i = 0; i < 65; i++)
+        w += sprintf(w, "%s\"l%d\":\"v\"", i ? "," : "", i);
+    strcpy(w, "},");
+    expect_create_400(b = job_text(many, NULL), "at most 64 labels", "job.labels");
+    free(b);
+    free(many);
+    many = malloc(1001 * 40 + 200);
+    w = many + sprintf(many, "{\"template\":{\"template\":{\"containers\":[{\"env\":[");
+    for (int i = 0; i < 1001; i++)
+        w += sprintf(w, "%s{\"name\":\"V%d\",\"value\":\"x\"}", i ? "," : "", i);
+    strcpy(w, "]}]}}}");
+    expect_create_400(many, "at most 1000 environment variables", "job.template.template.containers[0].env");
+    free(many);
+    many = malloc(40000);
+    w = many + sprintf(many, "{\"template\":{\"template\":{\"containers\":[{\"env\":[{\"name\":\"BIG\",\"value\":\"");
+    memset(w, 'x', 32769);
+    strcpy(w + 32769, "\"}]}]}}}");
+    expect_create_400(many, "longer than 32768 bytes", "job.template.template.containers[0].env[0].value");
+    free(many);
+}
+
+TEST(proto_field_names_quoted_integers_enum_numbers_and_nulls_are_taken_as_protojson_takes_them)
+{
+    const char *body = "{\"launch_stage\":3,\"labels\":null,\"template\":{\"task_count\":\"3\",\"parallelism\":null,"
+                       "\"template\":{\"max_retries\":\"0\",\"timeout\":\"90.5s\",\"execution_environment\":2,"
+                       "\"containers\":[{\"image\":\"i\",\"command\":[\"/bin/true\"],\"working_dir\":\"/tmp\"}]}}}";
+    resp r = http("POST", PARENT "/jobs?job_id=protojson&validate_only=false", body);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    cJSON *j = get_json(PARENT "/jobs/protojson");
+    CHECK_INT(num(j, "template.taskCount"), 3);
+    CHECK_INT(num(j, "template.template.maxRetries"), 0);
+    CHECK_STR(str(j, "template.template.timeout"), "90.500s");
+    CHECK_STR(str(j, "launchStage"), "BETA");
+    CHECK_STR(str(j, "template.template.executionEnvironment"), "EXECUTION_ENVIRONMENT_GEN2");
+    CHECK_STR(str(j, "template.template.containers.0.workingDir"), "/tmp");
+    cJSON_Delete(j);
+    long status = 0;
+    cJSON *op = run_job("protojson", "{\"overrides\":{\"task_count\":\"2\",\"container_overrides\":[{\"clear_args\":true}]},"
+                                     "\"validate_only\":true}",
+                        &status);
+    CHECK_INT(status, 200);
+    CHECK_INT(num(op, "response.taskCount"), 2);
+    cJSON_Delete(op);
+}
+
+TEST(run_cancel_and_wait_bodies_are_held_to_their_messages)
+{
+    CHECK_INT(create_job("strict-bodies", sh_job("exit 0", "/tmp", 0)), 200);
+    static const char *const bad[][2] = {
+        {"{\"overrides\":{\"taskCount\":2,\"bogus\":1}}", "Unknown name \"bogus\" at 'overrides'"},
+        {"{\"overide\":{}}", "Unknown name \"overide\": Cannot find field."},
+        {"{\"validateOnly\":\"yes\"}", "Invalid value at 'validate_only' (TYPE_BOOL), \"yes\""},
+        {"{\"overrides\":{\"containerOverrides\":[{\"args\":\"-c\"}]}}", "overrides.container_overrides[0].args"},
+        {"{\"overrides\":{\"timeout\":600}}", "(type.googleapis.com/google.protobuf.Duration), 600"},
+        {"[]", "RunJobRequest"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long status = 0;
+        cJSON *op = run_job("strict-bodies", bad[i][0], &status);
+        CHECK_INT(status, 400);
+        CHECK_CONTAINS(str(op, "error.message"), bad[i][1]);
+        cJSON_Delete(op);
+    }
+    CHECK_INT(execution_count("strict-bodies"), 0);
+    cJSON *op = run_job("strict-bodies", "{}", NULL);
+    char path[512];
+    snprintf(path, sizeof path, "/v2/%s:wait", str(op, "name"));
+    resp r = http("POST", path, "{\"timeout\":\"1s\",\"extra\":true}");
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "Unknown name \"extra\"");
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v2/%s:cancel", str(op, "metadata.name"));
+    r = http("POST", path, "{\"force\":true}");
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "Unknown name \"force\"");
+    resp_free(&r);
+    r = http("POST", "/emulator/v1/faults", "{\"method\":\"GetJob\",\"fault\":\"drop\",\"when\":\"now\"}");
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "Unknown name \"when\" at 'fault'");
+    resp_free(&r);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+}
+
+TEST(query_parameters_are_fields_of_the_request_each_once_and_of_its_type)
+{
+    static const char *const bad[][2] = {
+        {PARENT "/jobs?pageSize=abc", "Invalid value at 'page_size' (TYPE_INT32), \"abc\""},
+        {PARENT "/jobs?pageSize=99999999999", "(TYPE_INT32)"},
+        {PARENT "/jobs?pageSize=-1", "must not be negative"},
+        {PARENT "/jobs?pageSize=1&page_size=2", "Duplicate query parameter"},
+        {PARENT "/jobs?bogus=1", "Unknown name \"bogus\": Cannot bind query parameter."},
+        {PARENT "/jobs?showDeleted=maybe", "(TYPE_BOOL)"},
+        {PARENT "/jobs?pageToken=99999999999999999999", "Invalid pageToken"},
+        {PARENT "/jobs?pageToken=%FF", "UTF-8"},
+        {PARENT "/jobs/x?validateOnly=true", "Cannot bind query parameter"}, /* GetJob has no such field */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resp r = http("GET", bad[i][0], NULL);
+        CHECK_INT(r.status, 400);
+        CHECK_STR(status_of(&r), "INVALID_ARGUMENT");
+        CHECK_CONTAINS(str(r.json, "error.message"), bad[i][1]);
+        CHECK(r.body && utf8_ok(r.body));
+        resp_free(&r);
+    }
+    resp r = http("GET", PARENT "/jobs?%24alt=json%3Benum-encoding%3Dint&prettyPrint=false&%24.xgafv=2&page_size=5",
+                  NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    /* more than 64 parameters */
+    char path[2048];
+    char *w = path + sprintf(path, PARENT "/jobs?pageSize=1");
+    for (int i = 0; i < 70; i++)
+        w += sprintf(w, "&fields=a");
+    r = http("GET", path, NULL);
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "Too many query parameters");
+    resp_free(&r);
+}
+
+TEST(path_segments_that_are_not_utf8_text_are_400_and_every_error_body_is_utf8)
+{
+    static const char *const bad[] = {
+        "/v2/projects/%FF/locations/l/jobs", "/v2/projects/p/locations/l/jobs/%C0%AF",
+        "/v2/projects/p/locations/l/jobs/a%01b", "/v2/projects/p/locations/l/operations/%ED%A0%80",
+        NULL,
+    };
+    for (int i = 0; bad[i]; i++) {
+        resp r = http("GET", bad[i], NULL);
+        CHECK_INT(r.status, 400);
+        CHECK_STR(status_of(&r), "INVALID_ARGUMENT");
+        CHECK(r.body && utf8_ok(r.body));
+        resp_free(&r);
+    }
+    char longname[400];
+    snprintf(longname, sizeof longname, PARENT "/jobs/%0300d", 0);
+    resp r = http("GET", longname, NULL);
+    CHECK_INT(r.status, 400);
+    resp_free(&r);
+    /* a 404 quoting a path with bytes that are not UTF-8 stays UTF-8 */
+    r = http("GET", "/v3/%FF%FE", NULL);
+    CHECK_INT(r.status, 404);
+    CHECK(r.body && utf8_ok(r.body));
+    resp_free(&r);
+}
+
+TEST(a_jobs_file_is_held_to_the_job_message_and_strict_json)
+{
+    static const char *const bad[][2] = {
+        {"{\"jobs\":[{\"name\":\"projects/p/locations/l/jobs/a\",\"template\":{\"template\":{\"containers\":[{}]},"
+         "\"bogus\":1}}]}",
+         "Unknown name \"bogus\" at 'jobs[0].template'"},
+        {"[{\"name\":\"projects/p/locations/l/jobs/a\",\"template\":{\"template\":{\"containers\":[{}]}}}] x",
+         "not valid JSON (near line 1"},
+        {"{\"jobs\":[],\"extra\":1}", "Unknown name \"extra\""},
+        {"{\"jobs\":[{\"name\":\"projects/p/locations/l/jobs/a\",\"template\":{\"taskCount\":\"x\"}}]}",
+         "jobs[0].template.task_count"},
+    };
+    char path[512], err_path[512];
+    snprintf(path, sizeof path, "%s/strict-jobs.json", scratch);
+    snprintf(err_path, sizeof err_path, "%s/strict-jobs.err", scratch);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(bad[i][0], f);
+        fclose(f);
+        emulator e;
+        int status = -1;
+        const char *extra[] = {"--jobs", path, NULL};
+        CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+        CHECK_INT(status, 2);
+        char *err = read_text(err_path);
+        CHECK_CONTAINS(err, bad[i][1]);
+        free(err);
+    }
+}
+
 int main(void)
 {
     return kit_main(NULL);
