@@ -12,6 +12,7 @@
 #include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,14 @@
 #define KIT static __attribute__((unused))
 
 #define PARENT "/v2/projects/test-project/locations/us-central1"
+
+/* Milliseconds on the monotonic clock. */
+KIT int64_t kit_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- the emulator process ------------------------------------------------------- */
 
