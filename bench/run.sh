@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the benchmarks on loopback and prints their tables:
-#   trigger.lua and fanout.lua against `cloudrun emulator`, auth.lua against cr-fake-google.
+#   trigger.lua and fanout.lua against `cloudrun emulator`, auth.lua against cr-fake-google,
+#   and the soak (bench/soak.c: does the emulator stay flat? SOAK_SECONDS, default 60).
 #   bench/run.sh [BUILD_DIR] [N]
 set -eu
 cd "$(dirname "$0")/.."
@@ -36,3 +37,7 @@ fake=$(sed -n 's|^fake-google listening on ||p' "$tmp/fake")
 echo
 echo "== auth: time to the first token per source, and a cached lookup (fake Google on $fake)"
 FAKE_GOOGLE=$fake KEY_DIR=$tmp cloudrun-lua bench/auth.lua
+
+echo
+echo "== soak: the emulator under a steady load for ${SOAK_SECONDS:-60} s (bench/soak.c)"
+"$BUILD/bench/cr-soak" "$BUILD/src/emulator/cloudrun-emulator" --seconds "${SOAK_SECONDS:-60}" --window "${SOAK_WINDOW:-10}"
