@@ -18,7 +18,10 @@ static void set_va(emu_error *err, int status, const char *code, const char *fmt
 {
     err->code = cr_code_name(cr_code_number(code)); /* a static string, UNKNOWN for nonsense */
     err->status = status ? status : cr_http_status_for_code(err->code);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    /* messages quote what clients sent, and a long one is cut: never inside a character */
+    char text[sizeof err->message];
+    vsnprintf(text, sizeof text, fmt, ap);
+    emu_utf8_sanitize(err->message, sizeof err->message, text);
     err->field[0] = '\0';
 }
 
@@ -40,7 +43,7 @@ void emu_error_set_status(emu_error *err, int status, const char *code, const ch
 
 void emu_error_field(emu_error *err, const char *field)
 {
-    snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+    emu_utf8_sanitize(err->field, sizeof err->field, field ? field : "");
 }
 
 char *emu_error_body(const emu_error *err)

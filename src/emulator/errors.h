@@ -16,7 +16,8 @@ typedef struct emu_error {
     char field[256];     /* the request field at fault ("job.template.task_count"), "" for none */
 } emu_error;
 
-/* Sets code, the HTTP status for it and a printf message. */
+/* Sets code, the HTTP status for it and a printf message (always valid UTF-8:
+** a cut or a byte that is not becomes U+FFFD). */
 void emu_error_set(emu_error *err, const char *code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

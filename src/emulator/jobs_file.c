@@ -22,19 +22,24 @@ static int load_one(emu_store *s, const cJSON *j, int i, char *why, size_t why_s
     char *project = NULL, *location = NULL, *id = NULL;
     emu_error err = {0};
     int rc = -1;
+    /* names quoted in messages are cut to 200 bytes, never inside a character */
+    char shown[200];
+    emu_utf8_sanitize(shown, sizeof shown, cJSON_IsString(name) ? name->valuestring : "");
     if (!cJSON_IsString(name) || emu_job_name_split(name->valuestring, &project, &location, &id) < 0) {
-        snprintf(why, why_size, "jobs[%d].name: expected projects/PROJECT/locations/REGION/jobs/JOB, got %s%.200s%s",
-                 i, cJSON_IsString(name) ? "'" : "", cJSON_IsString(name) ? name->valuestring : "nothing",
+        snprintf(why, why_size, "jobs[%d].name: expected projects/PROJECT/locations/REGION/jobs/JOB, got %s%s%s", i,
+                 cJSON_IsString(name) ? "'" : "", cJSON_IsString(name) ? shown : "nothing",
                  cJSON_IsString(name) ? "'" : "");
     } else if (!project || !location || !id) {
         snprintf(why, why_size, "out of memory");
-    } else if (!emu_job_id_valid(id)) {
+    } else if (!emu_text_clean(project) || !emu_text_clean(location)) {
+        snprintf(why, why_size, "jobs[%d].name: the project and region must be text without control characters", i);
+    } else if (!emu_job_id_valid(id)) { /* its id is the end of the name: the name says it */
         snprintf(why, why_size,
-                 "jobs[%d].name: invalid job id '%.100s' (lowercase letters, digits and hyphens, starting with a "
+                 "jobs[%d].name: invalid job id in '%s' (lowercase letters, digits and hyphens, starting with a "
                  "letter, at most 63 characters)",
-                 i, id);
+                 i, shown);
     } else if (emu_store_find_job(s, project, location, id)) {
-        snprintf(why, why_size, "jobs[%d].name: job '%.300s' is listed twice", i, name->valuestring);
+        snprintf(why, why_size, "jobs[%d].name: job '%s' is listed twice", i, shown);
     } else {
         cJSON *spec = emu_job_spec_from_json(j, &err);
         if (!spec)

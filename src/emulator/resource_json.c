@@ -216,7 +216,7 @@ cJSON *emu_execution_json(const emu_execution *e)
     add_int(o, "failedCount", e->failed);
     add_int(o, "cancelledCount", e->cancelled);
     add_int(o, "retriedCount", e->retried);
-    char *uri = emu_file_uri(e->log_dir);
+    char *uri = e->log_dir ? emu_file_uri(e->log_dir) : NULL; /* none without logs (the fuzz targets) */
     add_str(o, "logUri", uri);
     free(uri);
     emu_etag(etag, sizeof etag, e->uid, e->succeeded + e->failed + e->cancelled + e->retried, e->update_ns);
@@ -284,7 +284,7 @@ cJSON *emu_task_json(const emu_execution *e, const emu_task *t)
             add_str(st, "message", t->result_message);
         }
     }
-    char *path = emu_strfmt("%s/task%d.log", e->log_dir, t->index);
+    char *path = e->log_dir ? emu_strfmt("%s/task%d.log", e->log_dir, t->index) : NULL;
     char *uri = path ? emu_file_uri(path) : NULL;
     add_str(o, "logUri", uri);
     free(uri);

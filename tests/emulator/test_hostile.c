@@ -940,6 +940,54 @@ TEST(a_job_keeps_its_newest_done_executions_and_their_operations_outlive_them)
     CHECK_INT(emulator_stop(&e), 0);
 }
 
+/* ---- findings of the fuzzers (tests/fuzz) ------------------------------------------------------ */
+
+/* fuzz_jobs_file: a job name quoted in the error was cut at 200 bytes inside a character. */
+TEST(fuzz_finding_a_long_job_name_in_a_jobs_file_error_is_cut_between_characters)
+{
+    char path[512], err_path[512];
+    snprintf(path, sizeof path, "%s/cut-jobs.json", scratch);
+    snprintf(err_path, sizeof err_path, "%s/cut-jobs.err", scratch);
+    FILE *f = fopen(path, "w");
+    fputs("[{\"name\": \"projects/seed/loca", f);
+    for (int i = 0; i < 120; i++)
+        fputs("\xea\xbb\xae", f); /* U+AEEE, three bytes: 200 falls inside one */
+    fputs("\", \"template\": {}}]", f);
+    fclose(f);
+    emulator e;
+    int status = -1;
+    const char *extra[] = {"--jobs", path, NULL};
+    CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+    CHECK_INT(status, 2);
+    char *err = read_text(err_path);
+    CHECK_CONTAINS(err, "jobs[0].name: expected projects/PROJECT/locations/REGION/jobs/JOB");
+    CHECK(err && utf8_ok(err));
+    free(err);
+}
+
+/* fuzz_jobs_file: an unknown field's name, quoted in the message, was cut at 512 bytes inside a character. */
+TEST(fuzz_finding_a_long_unknown_field_name_in_a_jobs_file_is_cut_between_characters)
+{
+    char path[512], err_path[512];
+    snprintf(path, sizeof path, "%s/unknown-jobs.json", scratch);
+    snprintf(err_path, sizeof err_path, "%s/unknown-jobs.err", scratch);
+    FILE *f = fopen(path, "w");
+    fputs("[{\"launchStage", f);
+    for (int i = 0; i < 400; i++)
+        fputs("\xea\xbb\xae", f);
+    fputs("\": 1}]", f);
+    fclose(f);
+    emulator e;
+    int status = -1;
+    const char *extra[] = {"--jobs", path, NULL};
+    CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+    CHECK_INT(status, 2);
+    char *err = read_text(err_path);
+    CHECK_CONTAINS(err, "Unknown name \"launchStage");
+    CHECK(err && utf8_ok(err));
+    free(err);
+}
+
 int main(void)
 {
     return kit_main(NULL);
