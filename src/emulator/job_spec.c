@@ -279,6 +279,8 @@ static cJSON *object_at(cJSON *obj, const char *key)
 
 cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err)
 {
+    if (!body) /* no body at all: a Job without its template */
+        return bad_field(err, "job.template", "job.template is required (an ExecutionTemplate)."), NULL;
     if (!cJSON_IsObject(body)) { /* the schema has checked it: a caller's mistake */
         emu_error_set(err, "INTERNAL", "A Job must be a JSON object.");
         return NULL;

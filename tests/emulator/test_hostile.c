@@ -320,6 +320,17 @@ TEST(proto_field_names_quoted_integers_enum_numbers_and_nulls_are_taken_as_proto
     cJSON_Delete(op);
 }
 
+TEST(a_create_or_update_without_a_body_is_400_never_500)
+{
+    resp r = http("POST", PARENT "/jobs?jobId=bodiless", NULL);
+    CHECK_INT(r.status, 400);
+    CHECK_STR(str(r.json, "error.details.0.fieldViolations.0.field"), "job.template");
+    resp_free(&r);
+    r = http("PATCH", PARENT "/jobs/bodiless?allowMissing=true", NULL);
+    CHECK_INT(r.status, 400);
+    resp_free(&r);
+}
+
 TEST(run_cancel_and_wait_bodies_are_held_to_their_messages)
 {
     CHECK_INT(create_job("strict-bodies", sh_job("exit 0", "/tmp", 0)), 200);

@@ -13,8 +13,8 @@
 ** names answered, so that a sequence can follow what it made.
 **
 ** Every answer must be strict JSON in UTF-8; an error must be Google-shaped
-** ({"error": {"code": <the HTTP status>, "message", "status"}}). Anything
-** else aborts, as does any sanitizer finding.
+** ({"error": {"code": <the HTTP status>, "message", "status"}}) and never
+** a 500. Anything else aborts, as does any sanitizer finding.
 */
 #include "fuzz.h"
 
@@ -168,7 +168,8 @@ static void check_answer(int status, const char *body)
     }
     if (status == 200)
         return;
-    static const int known[] = {400, 403, 404, 405, 409, 412, 413, 429, 500, 501, 503, 504, 0};
+    /* no 500: without processes or files, nothing but a bug can make one (out of memory aside) */
+    static const int known[] = {400, 403, 404, 405, 409, 412, 413, 429, 501, 503, 504, 0};
     int ok = 0;
     for (int i = 0; known[i]; i++)
         ok |= known[i] == status;
