@@ -378,12 +378,14 @@ static void close_output(emu_task *t)
 ** log_limit bytes per task (what comes after is read and dropped, once
 ** noted in the log, so that a task never blocks on a full pipe and a chatty
 ** one never fills the disk). all: until the pipe is empty (its process has
-** been reaped), else a few slices per supervision step.
+** been reaped: what it wrote is at most a pipe's capacity, 1 MiB), but never
+** more than 2 MiB, for a process that left the group may write on for ever;
+** else a few slices per supervision step.
 */
 static void drain(emu_store *s, const emu_execution *e, emu_task *t, int all)
 {
     char buf[65536];
-    for (int round = 0; t->out_fd >= 0 && (all || round < 4); round++) {
+    for (int round = 0; t->out_fd >= 0 && round < (all ? 32 : 4); round++) {
         ssize_t n = read(t->out_fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;

@@ -265,7 +265,7 @@ static void *doorman(void *arg)
                 shutdown(g->fd, SHUT_RDWR);
                 g->shut = 1;
                 if (!srv->store->quiet)
-                    fprintf(stderr, "cloudrun emulator: closed a connection that was too slow to send its %s\n",
+                    fprintf(stderr, "cloudrun emulator: closed a connection that sent no complete %s in time\n",
                             g->phase == AWAIT_BODY ? "body" : "request");
             }
         }

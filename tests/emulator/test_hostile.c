@@ -846,6 +846,22 @@ TEST(a_tasks_output_is_kept_up_to_the_log_limit_and_complete_when_the_task_ends)
     CHECK_INT(emulator_stop(&e), 0);
 }
 
+TEST(a_task_whose_child_leaves_its_group_and_writes_on_does_not_hold_the_emulator)
+{
+    /* the child is in a session of its own: the group's SIGKILL misses it, and it never stops writing */
+    CHECK_INT(create_job("escapee", sh_job("setsid yes & sleep 0.2; exit 0", "/tmp", 0)),
+              200);
+    cJSON *op = run_job("escapee", "{}", NULL);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "succeededCount"), 1);
+    resp r = http("GET", PARENT "/jobs/escapee", NULL);
+    CHECK_INT(r.status, 200);
+    CHECK(r.seconds < 2);
+    resp_free(&r);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+}
+
 /* ---- long runs stay flat ------------------------------------------------------------------------ */
 
 TEST(deleted_executions_go_with_their_logs_ids_never_come_back_and_operations_are_kept_a_bounded_while)
