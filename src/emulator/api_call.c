@@ -59,8 +59,8 @@ const char *call_body_string(const call *c, const char *key)
 
 cJSON *call_not_found(call *c, const char *id, const char *kind)
 {
-    emu_error_set(&c->err, "NOT_FOUND", "Resource '%s' of kind '%s' in region '%s' in project '%s' does not exist.",
-                  id, kind, c->rt.location, c->rt.project);
+    emu_error_set(&c->err, "NOT_FOUND", "Resource '%s' of kind '%s' in region '%s' in project '%s' does not exist.", id,
+                  kind, c->rt.location, c->rt.project);
     return NULL;
 }
 
@@ -179,8 +179,7 @@ int call_etag_matches(call *c, const char *want, const char *have, const char *w
 {
     if (!want || strcmp(want, have) == 0)
         return 1;
-    emu_error_set(&c->err, "ABORTED", "The etag '%s' does not match the current etag of %s '%s'.", want, what,
-                  have);
+    emu_error_set(&c->err, "ABORTED", "The etag '%s' does not match the current etag of %s '%s'.", want, what, have);
     return 0;
 }
 

@@ -29,7 +29,7 @@ typedef struct route {
     char *buf;
     const char *seg[MAX_SEGMENTS];
     int n;
-    const char *verb;          /* after ':' in the last segment, or NULL */
+    const char *verb; /* after ':' in the last segment, or NULL */
     const char *project, *location;
 } route;
 
@@ -37,11 +37,10 @@ typedef struct call {
     emu_store *s;
     const emu_request *req;
     route rt;
-    cJSON *body;               /* parsed body (an object) for POST/PATCH, else NULL */
-    int64_t wait_ns;           /* WaitOperation: how long, read from the body before the wait */
+    cJSON *body;     /* parsed body (an object) for POST/PATCH, else NULL */
+    int64_t wait_ns; /* WaitOperation: how long, read from the body before the wait */
     emu_error err;
 } call;
-
 
 /* ---- helpers (api_call.c) ---- */
 

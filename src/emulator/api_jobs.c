@@ -117,7 +117,6 @@ cJSON *api_update_job(call *c, const char *id)
     return call_done_operation(c, emu_job_json(c->s, job), EMU_TYPE_JOB);
 }
 
-
 cJSON *api_delete_job(call *c, const char *id)
 {
     emu_job *job = call_find_job(c, id);

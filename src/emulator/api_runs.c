@@ -162,8 +162,10 @@ cJSON *api_list_tasks(call *c, const char *job, const char *exec)
         count = to - from;
     }
     /* executions newest first: one job's own list, or every visible execution */
-    for (emu_execution *e = !all ? NULL : of_job ? of_job->exec_tail : c->s->execs_tail; all && e;
-         e = of_job ? e->job_prev : e->all_prev) {
+    for (emu_execution *e = !all     ? NULL
+                            : of_job ? of_job->exec_tail
+                                     : c->s->execs_tail;
+         all && e; e = of_job ? e->job_prev : e->all_prev) {
         if (!call_same_parent(c, e->project, e->location) || (from_seq >= 0 && e->seq > from_seq))
             continue;
         for (int i = from_seq == e->seq ? from_index : 0; i < e->task_count; i++) {

@@ -305,12 +305,18 @@ static int value(scan *s)
     if (++s->values > EMU_JSON_MAX_VALUES)
         return fail(s, "too many values");
     switch (*s->p) {
-    case '{': return container(s, '}');
-    case '[': return container(s, ']');
-    case '"': return string(s);
-    case 't': return literal(s, "true");
-    case 'f': return literal(s, "false");
-    case 'n': return literal(s, "null");
+    case '{':
+        return container(s, '}');
+    case '[':
+        return container(s, ']');
+    case '"':
+        return string(s);
+    case 't':
+        return literal(s, "true");
+    case 'f':
+        return literal(s, "false");
+    case 'n':
+        return literal(s, "null");
     default:
         if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
             return number(s);

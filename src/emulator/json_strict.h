@@ -17,9 +17,9 @@
 
 #include "errors.h"
 
-#define EMU_JSON_MAX_DEPTH 64       /* nesting of objects and arrays */
-#define EMU_JSON_MAX_VALUES 100000  /* values of any kind in one document */
-#define EMU_JSON_MAX_NUMBER 63      /* characters of one number literal */
+#define EMU_JSON_MAX_DEPTH 64      /* nesting of objects and arrays */
+#define EMU_JSON_MAX_VALUES 100000 /* values of any kind in one document */
+#define EMU_JSON_MAX_NUMBER 63     /* characters of one number literal */
 
 /*
 ** Parses len bytes of JSON text (not NUL-terminated). Returns the tree (the

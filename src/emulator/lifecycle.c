@@ -79,8 +79,8 @@ void emu_execution_finished(emu_store *s, emu_execution *e)
 void emu_operations_expire(emu_store *s)
 {
     int64_t now = emu_mono_ns();
-    while (s->frozen_head && ((long)s->nfrozen > s->keep_operations ||
-                              now - s->frozen_head->frozen_mono > s->operation_ttl_ns))
+    while (s->frozen_head &&
+           ((long)s->nfrozen > s->keep_operations || now - s->frozen_head->frozen_mono > s->operation_ttl_ns))
         emu_store_remove_operation(s, s->frozen_head);
 }
 

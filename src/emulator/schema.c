@@ -20,15 +20,26 @@
 
 #define MAX_MAP_ENTRIES 1000 /* no map of the surface needs more (labels: 64) */
 
-typedef enum kind { K_STRING, K_BOOL, K_INT32, K_INT64, K_DOUBLE, K_ENUM, K_DURATION, K_TIMESTAMP, K_MESSAGE, K_MAP } kind;
+typedef enum kind {
+    K_STRING,
+    K_BOOL,
+    K_INT32,
+    K_INT64,
+    K_DOUBLE,
+    K_ENUM,
+    K_DURATION,
+    K_TIMESTAMP,
+    K_MESSAGE,
+    K_MAP
+} kind;
 
 typedef struct field {
-    const char *name;   /* the JSON name; the proto name is its snake_case */
+    const char *name; /* the JSON name; the proto name is its snake_case */
     kind kind;
     int repeated;
-    int oneof;          /* members of one oneof share a number > 0 */
+    int oneof;                  /* members of one oneof share a number > 0 */
     const emu_message *message; /* K_MESSAGE */
-    const char *type;   /* K_ENUM, K_MESSAGE: the type's full name, for messages */
+    const char *type;           /* K_ENUM, K_MESSAGE: the type's full name, for messages */
 } field;
 
 struct emu_message {
@@ -37,38 +48,99 @@ struct emu_message {
     const char *const *oneofs; /* oneof names by number - 1 */
 };
 
-#define S(n) {n, K_STRING, 0, 0, NULL, NULL}
-#define SS(n) {n, K_STRING, 1, 0, NULL, NULL}
-#define SO(n, o) {n, K_STRING, 0, o, NULL, NULL}
-#define B(n) {n, K_BOOL, 0, 0, NULL, NULL}
-#define BO(n, o) {n, K_BOOL, 0, o, NULL, NULL}
-#define I32(n) {n, K_INT32, 0, 0, NULL, NULL}
-#define I64(n) {n, K_INT64, 0, 0, NULL, NULL}
-#define DBL(n) {n, K_DOUBLE, 0, 0, NULL, NULL}
-#define DUR(n) {n, K_DURATION, 0, 0, NULL, NULL}
-#define TS(n) {n, K_TIMESTAMP, 0, 0, NULL, NULL}
-#define MAP(n) {n, K_MAP, 0, 0, NULL, NULL}
-#define EN(n, t) {n, K_ENUM, 0, 0, NULL, t}
-#define ENO(n, t, o) {n, K_ENUM, 0, o, NULL, t}
-#define M(n, m) {n, K_MESSAGE, 0, 0, &m, NULL}
-#define MO(n, m, o) {n, K_MESSAGE, 0, o, &m, NULL}
-#define MS(n, m) {n, K_MESSAGE, 1, 0, &m, NULL}
-#define END {NULL, K_STRING, 0, 0, NULL, NULL}
+/* clang-format off: the tables read best one message to a line or two */
+#define S(n)                                                                                                           \
+    {                                                                                                                  \
+        n, K_STRING, 0, 0, NULL, NULL                                                                                  \
+    }
+#define SS(n)                                                                                                          \
+    {                                                                                                                  \
+        n, K_STRING, 1, 0, NULL, NULL                                                                                  \
+    }
+#define SO(n, o)                                                                                                       \
+    {                                                                                                                  \
+        n, K_STRING, 0, o, NULL, NULL                                                                                  \
+    }
+#define B(n)                                                                                                           \
+    {                                                                                                                  \
+        n, K_BOOL, 0, 0, NULL, NULL                                                                                    \
+    }
+#define BO(n, o)                                                                                                       \
+    {                                                                                                                  \
+        n, K_BOOL, 0, o, NULL, NULL                                                                                    \
+    }
+#define I32(n)                                                                                                         \
+    {                                                                                                                  \
+        n, K_INT32, 0, 0, NULL, NULL                                                                                   \
+    }
+#define I64(n)                                                                                                         \
+    {                                                                                                                  \
+        n, K_INT64, 0, 0, NULL, NULL                                                                                   \
+    }
+#define DBL(n)                                                                                                         \
+    {                                                                                                                  \
+        n, K_DOUBLE, 0, 0, NULL, NULL                                                                                  \
+    }
+#define DUR(n)                                                                                                         \
+    {                                                                                                                  \
+        n, K_DURATION, 0, 0, NULL, NULL                                                                                \
+    }
+#define TS(n)                                                                                                          \
+    {                                                                                                                  \
+        n, K_TIMESTAMP, 0, 0, NULL, NULL                                                                               \
+    }
+#define MAP(n)                                                                                                         \
+    {                                                                                                                  \
+        n, K_MAP, 0, 0, NULL, NULL                                                                                     \
+    }
+#define EN(n, t)                                                                                                       \
+    {                                                                                                                  \
+        n, K_ENUM, 0, 0, NULL, t                                                                                       \
+    }
+#define ENO(n, t, o)                                                                                                   \
+    {                                                                                                                  \
+        n, K_ENUM, 0, o, NULL, t                                                                                       \
+    }
+#define M(n, m)                                                                                                        \
+    {                                                                                                                  \
+        n, K_MESSAGE, 0, 0, &m, NULL                                                                                   \
+    }
+#define MO(n, m, o)                                                                                                    \
+    {                                                                                                                  \
+        n, K_MESSAGE, 0, o, &m, NULL                                                                                   \
+    }
+#define MS(n, m)                                                                                                       \
+    {                                                                                                                  \
+        n, K_MESSAGE, 1, 0, &m, NULL                                                                                   \
+    }
+#define END                                                                                                            \
+    {                                                                                                                  \
+        NULL, K_STRING, 0, 0, NULL, NULL                                                                               \
+    }
 
 #define V2 "google.cloud.run.v2."
 
 static const field condition_f[] = {
-    S("type"), EN("state", V2 "Condition.State"), S("message"), TS("lastTransitionTime"),
-    EN("severity", V2 "Condition.Severity"), ENO("reason", V2 "Condition.CommonReason", 1),
+    S("type"),
+    EN("state", V2 "Condition.State"),
+    S("message"),
+    TS("lastTransitionTime"),
+    EN("severity", V2 "Condition.Severity"),
+    ENO("reason", V2 "Condition.CommonReason", 1),
     ENO("revisionReason", V2 "Condition.RevisionReason", 1),
-    ENO("executionReason", V2 "Condition.ExecutionReason", 1), END,
+    ENO("executionReason", V2 "Condition.ExecutionReason", 1),
+    END,
 };
 static const char *const condition_oneofs[] = {"reasons"};
 static const emu_message condition = {V2 "Condition", condition_f, condition_oneofs};
 
 static const field execution_reference_f[] = {
-    S("name"), TS("createTime"), TS("completionTime"), TS("deleteTime"),
-    EN("completionStatus", V2 "ExecutionReference.CompletionStatus"), END,
+    S("name"),
+    TS("createTime"),
+    TS("completionTime"),
+    TS("deleteTime"),
+    EN("completionStatus", V2 "ExecutionReference.CompletionStatus"),
+    END,
 };
 static const emu_message execution_reference = {V2 "ExecutionReference", execution_reference_f, NULL};
 
@@ -101,8 +173,8 @@ static const emu_message tcp_socket = {V2 "TCPSocketAction", tcp_socket_f, NULL}
 static const field grpc_f[] = {I32("port"), S("service"), END};
 static const emu_message grpc = {V2 "GRPCAction", grpc_f, NULL};
 static const field probe_f[] = {
-    I32("initialDelaySeconds"), I32("timeoutSeconds"), I32("periodSeconds"), I32("failureThreshold"),
-    MO("httpGet", http_get, 1),  MO("tcpSocket", tcp_socket, 1), MO("grpc", grpc, 1), END,
+    I32("initialDelaySeconds"), I32("timeoutSeconds"),          I32("periodSeconds"), I32("failureThreshold"),
+    MO("httpGet", http_get, 1), MO("tcpSocket", tcp_socket, 1), MO("grpc", grpc, 1),  END,
 };
 static const char *const probe_oneofs[] = {"probe_type"};
 static const emu_message probe = {V2 "Probe", probe_f, probe_oneofs};
@@ -116,10 +188,23 @@ static const char *const source_code_oneofs[] = {"source_type"};
 static const emu_message source_code = {V2 "SourceCode", source_code_f, source_code_oneofs};
 
 static const field container_f[] = {
-    S("name"),          S("image"), M("sourceCode", source_code), SS("command"), SS("args"), MS("env", env_var),
-    M("resources", resources), MS("ports", container_port), MS("volumeMounts", volume_mount), S("workingDir"),
-    M("livenessProbe", probe), M("startupProbe", probe), M("readinessProbe", probe), SS("dependsOn"),
-    S("baseImageUri"), M("buildInfo", build_info), END,
+    S("name"),
+    S("image"),
+    M("sourceCode", source_code),
+    SS("command"),
+    SS("args"),
+    MS("env", env_var),
+    M("resources", resources),
+    MS("ports", container_port),
+    MS("volumeMounts", volume_mount),
+    S("workingDir"),
+    M("livenessProbe", probe),
+    M("startupProbe", probe),
+    M("readinessProbe", probe),
+    SS("dependsOn"),
+    S("baseImageUri"),
+    M("buildInfo", build_info),
+    END,
 };
 static const emu_message container = {V2 "Container", container_f, NULL};
 
@@ -136,8 +221,13 @@ static const emu_message nfs = {V2 "NFSVolumeSource", nfs_f, NULL};
 static const field gcs_f[] = {S("bucket"), B("readOnly"), SS("mountOptions"), END};
 static const emu_message gcs = {V2 "GCSVolumeSource", gcs_f, NULL};
 static const field volume_f[] = {
-    S("name"), MO("secret", secret_volume, 1), MO("cloudSqlInstance", cloud_sql, 1), MO("emptyDir", empty_dir, 1),
-    MO("nfs", nfs, 1), MO("gcs", gcs, 1), END,
+    S("name"),
+    MO("secret", secret_volume, 1),
+    MO("cloudSqlInstance", cloud_sql, 1),
+    MO("emptyDir", empty_dir, 1),
+    MO("nfs", nfs, 1),
+    MO("gcs", gcs, 1),
+    END,
 };
 static const char *const volume_oneofs[] = {"volume_type"};
 static const emu_message volume = {V2 "Volume", volume_f, volume_oneofs};
@@ -145,7 +235,10 @@ static const emu_message volume = {V2 "Volume", volume_f, volume_oneofs};
 static const field network_interface_f[] = {S("network"), S("subnetwork"), SS("tags"), END};
 static const emu_message network_interface = {V2 "VpcAccess.NetworkInterface", network_interface_f, NULL};
 static const field vpc_access_f[] = {
-    S("connector"), EN("egress", V2 "VpcAccess.VpcEgress"), MS("networkInterfaces", network_interface), END,
+    S("connector"),
+    EN("egress", V2 "VpcAccess.VpcEgress"),
+    MS("networkInterfaces", network_interface),
+    END,
 };
 static const emu_message vpc_access = {V2 "VpcAccess", vpc_access_f, NULL};
 static const field node_selector_f[] = {S("accelerator"), END};
@@ -173,20 +266,40 @@ static const field execution_template_f[] = {
 static const emu_message execution_template = {V2 "ExecutionTemplate", execution_template_f, NULL};
 
 static const field job_f[] = {
-    S("name"),          S("uid"),          I64("generation"),   MAP("labels"),     MAP("annotations"),
-    TS("createTime"),   TS("updateTime"),  TS("deleteTime"),    TS("expireTime"),  S("creator"),
-    S("lastModifier"),  S("client"),       S("clientVersion"),  EN("launchStage", "google.api.LaunchStage"),
-    M("binaryAuthorization", binary_authorization),             M("template", execution_template),
-    I64("observedGeneration"),             M("terminalCondition", condition),   MS("conditions", condition),
-    I32("executionCount"), M("latestCreatedExecution", execution_reference),    B("reconciling"),
-    B("satisfiesPzs"),  SO("startExecutionToken", 1),           SO("runExecutionToken", 1), S("etag"), END,
+    S("name"),
+    S("uid"),
+    I64("generation"),
+    MAP("labels"),
+    MAP("annotations"),
+    TS("createTime"),
+    TS("updateTime"),
+    TS("deleteTime"),
+    TS("expireTime"),
+    S("creator"),
+    S("lastModifier"),
+    S("client"),
+    S("clientVersion"),
+    EN("launchStage", "google.api.LaunchStage"),
+    M("binaryAuthorization", binary_authorization),
+    M("template", execution_template),
+    I64("observedGeneration"),
+    M("terminalCondition", condition),
+    MS("conditions", condition),
+    I32("executionCount"),
+    M("latestCreatedExecution", execution_reference),
+    B("reconciling"),
+    B("satisfiesPzs"),
+    SO("startExecutionToken", 1),
+    SO("runExecutionToken", 1),
+    S("etag"),
+    END,
 };
 static const char *const job_oneofs[] = {"create_execution"};
 const emu_message emu_msg_job = {V2 "Job", job_f, job_oneofs};
 
 static const field container_override_f[] = {S("name"), SS("args"), MS("env", env_var), B("clearArgs"), END};
-static const emu_message container_override = {V2 "RunJobRequest.Overrides.ContainerOverride",
-                                               container_override_f, NULL};
+static const emu_message container_override = {V2 "RunJobRequest.Overrides.ContainerOverride", container_override_f,
+                                               NULL};
 static const field overrides_f[] = {MS("containerOverrides", container_override), I32("taskCount"), DUR("timeout"),
                                     END};
 static const emu_message overrides = {V2 "RunJobRequest.Overrides", overrides_f, NULL};
@@ -202,9 +315,11 @@ const emu_message emu_msg_wait_request = {"google.longrunning.WaitOperationReque
 static const field jobs_file_f[] = {MS("jobs", emu_msg_job), S("nextPageToken"), END};
 const emu_message emu_msg_jobs_file = {V2 "ListJobsResponse", jobs_file_f, NULL};
 
-static const field fault_f[] = {S("method"), S("fault"), I32("count"), DBL("retryAfter"), S("retryInfo"),
-                                I32("delayMs"), END};
+static const field fault_f[] = {S("method"),    S("fault"),     I32("count"), DBL("retryAfter"),
+                                S("retryInfo"), I32("delayMs"), END};
 const emu_message emu_msg_fault = {"emulator.v1.Fault", fault_f, NULL};
+
+/* clang-format on */
 
 /* ---- the walk ----------------------------------------------------------------------------- */
 
@@ -282,8 +397,7 @@ static int invalid_payload(walk *w, const char *fmt, const char *name, const cha
     char msg[512];
     snprintf(msg, sizeof msg, fmt, name);
     if (w->path[0])
-        emu_error_set(w->err, "INVALID_ARGUMENT", "Invalid JSON payload received. %s at '%s': %s", msg, w->path,
-                      tail);
+        emu_error_set(w->err, "INVALID_ARGUMENT", "Invalid JSON payload received. %s at '%s': %s", msg, w->path, tail);
     else
         emu_error_set(w->err, "INVALID_ARGUMENT", "Invalid JSON payload received. %s: %s", msg, tail);
     emu_error_field(w->err, w->path);
@@ -341,10 +455,9 @@ static int two(const char *s)
 static int timestamp_text(const char *s)
 {
     size_t n = strlen(s);
-    if (n < 20 || two(s) < 0 || two(s + 2) < 0 || s[4] != '-' || two(s + 5) < 1 || two(s + 5) > 12 ||
-        s[7] != '-' || two(s + 8) < 1 || two(s + 8) > 31 || s[10] != 'T' || two(s + 11) < 0 || two(s + 11) > 23 ||
-        s[13] != ':' || two(s + 14) < 0 || two(s + 14) > 59 || s[16] != ':' || two(s + 17) < 0 ||
-        two(s + 17) > 60)
+    if (n < 20 || two(s) < 0 || two(s + 2) < 0 || s[4] != '-' || two(s + 5) < 1 || two(s + 5) > 12 || s[7] != '-' ||
+        two(s + 8) < 1 || two(s + 8) > 31 || s[10] != 'T' || two(s + 11) < 0 || two(s + 11) > 23 || s[13] != ':' ||
+        two(s + 14) < 0 || two(s + 14) > 59 || s[16] != ':' || two(s + 17) < 0 || two(s + 17) > 60)
         return 0;
     const char *p = s + 19;
     if (*p == '.') {
@@ -366,11 +479,16 @@ static int check_message(walk *w, cJSON *obj, const emu_message *msg);
 static int check_single(walk *w, cJSON *parent, cJSON *v, const field *f)
 {
     switch (f->kind) {
-    case K_STRING: return cJSON_IsString(v) ? 0 : invalid_value(w, "TYPE_STRING", v);
-    case K_BOOL: return cJSON_IsBool(v) ? 0 : invalid_value(w, "TYPE_BOOL", v);
-    case K_INT32: return check_integer(w, parent, v, 32);
-    case K_INT64: return check_integer(w, parent, v, 64);
-    case K_DOUBLE: return cJSON_IsNumber(v) ? 0 : invalid_value(w, "TYPE_DOUBLE", v);
+    case K_STRING:
+        return cJSON_IsString(v) ? 0 : invalid_value(w, "TYPE_STRING", v);
+    case K_BOOL:
+        return cJSON_IsBool(v) ? 0 : invalid_value(w, "TYPE_BOOL", v);
+    case K_INT32:
+        return check_integer(w, parent, v, 32);
+    case K_INT64:
+        return check_integer(w, parent, v, 64);
+    case K_DOUBLE:
+        return cJSON_IsNumber(v) ? 0 : invalid_value(w, "TYPE_DOUBLE", v);
     case K_ENUM: {
         char type[128];
         snprintf(type, sizeof type, "type.googleapis.com/%s", f->type);
@@ -402,8 +520,8 @@ static int check_single(walk *w, cJSON *parent, cJSON *v, const field *f)
         for (cJSON *e = v->child; e; e = e->next, n++) {
             size_t mark = push_path(w, "[", e->string, "]");
             if (n == MAX_MAP_ENTRIES) {
-                emu_error_set(w->err, "INVALID_ARGUMENT", "Invalid value at '%.*s': more than %d entries.",
-                              (int)mark, w->path, MAX_MAP_ENTRIES);
+                emu_error_set(w->err, "INVALID_ARGUMENT", "Invalid value at '%.*s': more than %d entries.", (int)mark,
+                              w->path, MAX_MAP_ENTRIES);
                 emu_error_field(w->err, w->path);
                 return -1;
             }

@@ -17,12 +17,12 @@
 typedef struct emu_message emu_message;
 
 /* The bodies the emulator reads. */
-extern const emu_message emu_msg_job;                  /* CreateJob, UpdateJob (body: job), the --jobs file */
-extern const emu_message emu_msg_run_job_request;      /* RunJob (body: *) */
-extern const emu_message emu_msg_cancel_request;       /* CancelExecution (body: *) */
-extern const emu_message emu_msg_wait_request;         /* WaitOperation (body: *) */
-extern const emu_message emu_msg_jobs_file;            /* --jobs: a ListJobsResponse */
-extern const emu_message emu_msg_fault;                /* POST /emulator/v1/faults */
+extern const emu_message emu_msg_job;             /* CreateJob, UpdateJob (body: job), the --jobs file */
+extern const emu_message emu_msg_run_job_request; /* RunJob (body: *) */
+extern const emu_message emu_msg_cancel_request;  /* CancelExecution (body: *) */
+extern const emu_message emu_msg_wait_request;    /* WaitOperation (body: *) */
+extern const emu_message emu_msg_jobs_file;       /* --jobs: a ListJobsResponse */
+extern const emu_message emu_msg_fault;           /* POST /emulator/v1/faults */
 
 /*
 ** Checks obj (a JSON object) against msg and normalizes it in place: members

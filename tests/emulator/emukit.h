@@ -168,7 +168,7 @@ KIT size_t collect(char *data, size_t size, size_t n, void *arg)
 /* One exchange with these request headers ("Name: value"; "Name:" removes one
 ** libcurl would add), or with Content-Type: application/json when NULL. */
 KIT resp http_with(const emulator *e, const char *method, const char *path, const char *body,
-                      const char *const *headers)
+                   const char *const *headers)
 {
     resp r = {0};
     char url[2048];

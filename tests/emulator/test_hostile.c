@@ -26,8 +26,9 @@ TEST(a_run_timeout_beyond_168_hours_is_400_and_never_wraps_to_a_short_one)
 {
     CHECK_INT(create_job("dur-run", sh_job("exit 0", "/tmp", 0)), 200);
     /* 18446744074 s * 1e9 wraps a 64-bit nanosecond count to 0.29 s */
-    static const char *const bad[] = {"18446744074s", "99999999999s", "315576000000s", "315576000001s",
-                                      "604800.000000001s", "-1s", "1.0000000001s", "10m", "1e3s", NULL};
+    static const char *const bad[] = {
+        "18446744074s", "99999999999s",  "315576000000s", "315576000001s", "604800.000000001s",
+        "-1s",          "1.0000000001s", "10m",           "1e3s",          NULL};
     for (int i = 0; bad[i]; i++) {
         char body[128];
         snprintf(body, sizeof body, "{\"overrides\":{\"timeout\":\"%s\"}}", bad[i]);
@@ -143,7 +144,11 @@ static int utf8_ok(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (p && *p) {
-        int n = *p < 0x80 ? 0 : *p >= 0xC2 && *p <= 0xDF ? 1 : *p >= 0xE0 && *p <= 0xEF ? 2 : *p >= 0xF0 && *p <= 0xF4 ? 3 : -1;
+        int n = *p < 0x80                  ? 0
+                : *p >= 0xC2 && *p <= 0xDF ? 1
+                : *p >= 0xE0 && *p <= 0xEF ? 2
+                : *p >= 0xF0 && *p <= 0xF4 ? 3
+                                           : -1;
         if (n < 0)
             return 0;
         if ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F) || (*p == 0xF0 && p[1] < 0x90) ||
@@ -193,8 +198,8 @@ TEST(bodies_that_are_not_strict_json_or_not_utf8_are_400)
         {"{\"template\":{}} trailing", "Text after the JSON value"},
         {"{} {}", "Text after the JSON value"},
         {"{\"labels\":{\"a\":\"\xff\"}}", "Invalid UTF-8"},
-        {"{\"labels\":{\"a\":\"\xc0\xaf\"}}", "Invalid UTF-8"},          /* overlong '/' */
-        {"{\"labels\":{\"a\":\"\xed\xa0\x80\"}}", "Invalid UTF-8"},      /* a surrogate, encoded */
+        {"{\"labels\":{\"a\":\"\xc0\xaf\"}}", "Invalid UTF-8"},     /* overlong '/' */
+        {"{\"labels\":{\"a\":\"\xed\xa0\x80\"}}", "Invalid UTF-8"}, /* a surrogate, encoded */
         {"{\"labels\":{\"a\":\"\\ud800\"}}", "surrogate"},
         {"{\"labels\":{\"a\":\"\\udc00x\"}}", "surrogate"},
         {"{\"labels\":{\"a\":\"\\u0000\"}}", "\\u0000"},
@@ -242,13 +247,14 @@ TEST(unknown_fields_wrong_types_and_out_of_range_numbers_are_400_naming_the_fiel
     expect_create_400("{\"template\":{\"taskCount\":2147483648}}", "(TYPE_INT32)", "job.template.task_count");
     expect_create_400("{\"template\":{\"taskCount\":\"07\"}}", "(TYPE_INT32)", "job.template.task_count");
     expect_create_400("{\"template\":{\"taskCount\":10001}}", "between 0 and 10000", "job.template.task_count");
-    expect_create_400(b = job_text(NULL, "\"maxRetries\":11,"), "between 0 and 10", "job.template.template.max_retries");
+    expect_create_400(b = job_text(NULL, "\"maxRetries\":11,"), "between 0 and 10",
+                      "job.template.template.max_retries");
     free(b);
     expect_create_400(b = job_text(NULL, "\"maxRetries\":true,"), "(TYPE_INT32), true",
                       "job.template.template.max_retries");
     free(b);
-    expect_create_400("{\"template\":{\"template\":{\"containers\":{}}}}",
-                      "(repeated google.cloud.run.v2.Container)", "job.template.template.containers");
+    expect_create_400("{\"template\":{\"template\":{\"containers\":{}}}}", "(repeated google.cloud.run.v2.Container)",
+                      "job.template.template.containers");
     expect_create_400("{\"template\":{\"template\":{\"containers\":[{\"args\":[1]}]}}}",
                       "Invalid value at 'job.template.template.containers[0].args[0]' (TYPE_STRING), 1", NULL);
     expect_create_400("{\"template\":{\"template\":{\"containers\":[{\"env\":[{\"name\":\"A\",\"value\":\"x\","
@@ -312,8 +318,9 @@ TEST(proto_field_names_quoted_integers_enum_numbers_and_nulls_are_taken_as_proto
     CHECK_STR(str(j, "template.template.containers.0.workingDir"), "/tmp");
     cJSON_Delete(j);
     long status = 0;
-    cJSON *op = run_job("protojson", "{\"overrides\":{\"task_count\":\"2\",\"container_overrides\":[{\"clear_args\":true}]},"
-                                     "\"validate_only\":true}",
+    cJSON *op = run_job("protojson",
+                        "{\"overrides\":{\"task_count\":\"2\",\"container_overrides\":[{\"clear_args\":true}]},"
+                        "\"validate_only\":true}",
                         &status);
     CHECK_INT(status, 200);
     CHECK_INT(num(op, "response.taskCount"), 2);
@@ -392,8 +399,8 @@ TEST(query_parameters_are_fields_of_the_request_each_once_and_of_its_type)
         CHECK(r.body && utf8_ok(r.body));
         resp_free(&r);
     }
-    resp r = http("GET", PARENT "/jobs?%24alt=json%3Benum-encoding%3Dint&prettyPrint=false&%24.xgafv=2&page_size=5",
-                  NULL);
+    resp r =
+        http("GET", PARENT "/jobs?%24alt=json%3Benum-encoding%3Dint&prettyPrint=false&%24.xgafv=2&page_size=5", NULL);
     CHECK_INT(r.status, 200);
     resp_free(&r);
     /* more than 64 parameters */
@@ -410,8 +417,10 @@ TEST(query_parameters_are_fields_of_the_request_each_once_and_of_its_type)
 TEST(path_segments_that_are_not_utf8_text_are_400_and_every_error_body_is_utf8)
 {
     static const char *const bad[] = {
-        "/v2/projects/%FF/locations/l/jobs", "/v2/projects/p/locations/l/jobs/%C0%AF",
-        "/v2/projects/p/locations/l/jobs/a%01b", "/v2/projects/p/locations/l/operations/%ED%A0%80",
+        "/v2/projects/%FF/locations/l/jobs",
+        "/v2/projects/p/locations/l/jobs/%C0%AF",
+        "/v2/projects/p/locations/l/jobs/a%01b",
+        "/v2/projects/p/locations/l/operations/%ED%A0%80",
         NULL,
     };
     for (int i = 0; bad[i]; i++) {
@@ -849,8 +858,7 @@ TEST(a_tasks_output_is_kept_up_to_the_log_limit_and_complete_when_the_task_ends)
 TEST(a_task_whose_child_leaves_its_group_and_writes_on_does_not_hold_the_emulator)
 {
     /* the child is in a session of its own: the group's SIGKILL misses it, and it never stops writing */
-    CHECK_INT(create_job("escapee", sh_job("setsid yes & sleep 0.2; exit 0", "/tmp", 0)),
-              200);
+    CHECK_INT(create_job("escapee", sh_job("setsid yes & sleep 0.2; exit 0", "/tmp", 0)), 200);
     cJSON *op = run_job("escapee", "{}", NULL);
     cJSON *e = wait_execution(str(op, "metadata.name"));
     CHECK_INT(num(e, "succeededCount"), 1);

@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     char canonical[48];
     emu_duration back;
-    if (emu_duration_parse(emu_duration_text(d, canonical, sizeof canonical), &back) < 0 ||
-        back.seconds != d.seconds || back.nanos != d.nanos)
+    if (emu_duration_parse(emu_duration_text(d, canonical, sizeof canonical), &back) < 0 || back.seconds != d.seconds ||
+        back.nanos != d.nanos)
         abort();
     int64_t ns = emu_duration_ns(d);
     (void)emu_add_sat(ns, ns);

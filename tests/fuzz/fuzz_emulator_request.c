@@ -34,7 +34,7 @@
 
 typedef struct request {
     char method[32];
-    char *path;  /* decoded */
+    char *path; /* decoded */
     emu_param query[EMU_MAX_QUERY_PARAMS + 1];
     size_t nquery;
     char *query_text; /* decoded keys and values live here */
@@ -46,7 +46,10 @@ typedef struct request {
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Percent-decodes in place (plus as space when plus); a NUL ends the string, as for MHD's C strings. */
