@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz
 
 all: build
 
@@ -38,5 +38,11 @@ bench: build
 bench-quick: build
 	BENCH_QUICK=1 bench/run.sh $(BUILD)
 
+# The libFuzzer targets (tests/fuzz) in build-fuzz with clang, each for FUZZ_SECONDS
+# (default 60), printing the coverage reached; `scripts/fuzz --brief` is CI's short run.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
 clean:
-	rm -rf build build-asan build-lua51 build-lua52 build-lua53 build-luajit
+	rm -rf build build-asan build-fuzz build-lua51 build-lua52 build-lua53 build-luajit

@@ -319,3 +319,10 @@ CLOUD_RUN_EMULATOR_HOST=$emu cloudrun-lua bench/fanout.lua "$([ "$QUICK" = 1 ] &
 echo
 echo "== auth: time to the first token per source, and a cached lookup (fake Google on $FAKE)"
 FAKE_GOOGLE=$FAKE KEY_DIR=$tmp cloudrun-lua bench/auth.lua "$([ "$QUICK" = 1 ] && echo 1000 || echo 20000)"
+
+# ---- the soak: does the emulator stay flat? (the full run only; CI runs its own 20 s) ----
+[ "$QUICK" = 1 ] && exit 0
+echo
+echo "== soak: the emulator under a steady load for ${SOAK_SECONDS:-60} s (bench/soak.c)"
+[ -x "$BUILD/bench/cr-soak" ] || cmake --build "$BUILD" --target cr-soak >/dev/null || die "no $BUILD/bench/cr-soak"
+"$BUILD/bench/cr-soak" "$BUILD/src/emulator/cloudrun-emulator" --seconds "${SOAK_SECONDS:-60}" --window "${SOAK_WINDOW:-10}"

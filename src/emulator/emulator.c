@@ -4,6 +4,7 @@
 ** SIGTERM, and shutting everything down in order.
 */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,7 +17,7 @@
 #include "emulator.h"
 #include "errors.h"
 #include "faults.h"
-#include "job_spec.h"
+#include "jobs_file.h"
 #include "runner.h"
 #include "server.h"
 #include "store.h"
@@ -24,6 +25,8 @@
 #define USAGE                                                                                              \
     "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--fault SPEC]...\n"     \
     "                         [--allow-origin ORIGIN]... [--allow-host NAME]... [--quiet]\n"                 \
+    "                         [--max-processes N] [--max-connections N] [--header-timeout SECONDS]\n"        \
+    "                         [--keep-executions N] [--keep-operations N] [--log-limit BYTES]\n"             \
     "\n"                                                                                                   \
     "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                    \
     "command + args as a local process (no shell, no image pulled).\n"                                     \
@@ -43,6 +46,19 @@
     "                  by default only localhost, 127.0.0.1, [::1] and the --host address\n"            \
     "                  with the serving port are, against DNS rebinding\n"                               \
     "  --quiet         no request or task log lines on stderr\n"                                           \
+    "\n"                                                                                                   \
+    "Limits, so that it stays the same size however long it runs and whoever calls:\n"                  \
+    "  --max-processes N    task processes at once, all executions together (default: 4 per\n"            \
+    "                  CPU core); tasks beyond it wait, pending\n"                                        \
+    "  --max-connections N  connections at once (default 2048)\n"                                        \
+    "  --header-timeout S   a request's headers must arrive within S seconds (default 10),\n"            \
+    "                  its body within 6 times S after them; slower connections are closed\n"          \
+    "  --keep-executions N  done executions kept per job, older ones deleted (default 1000,\n"          \
+    "                  Cloud Run's)\n"                                                                    \
+    "  --keep-operations N  finished operations kept after what they follow is gone, for an\n"          \
+    "                  hour at most (default 1000)\n"                                                    \
+    "  --log-limit BYTES    output kept per task (default 10M; K, M, G suffixes); the rest is\n"       \
+    "                  dropped with a note in the log\n"                                                 \
     "  --help          this text\n"                                                                        \
     "\n"                                                                                                   \
     "It runs commands as you, so it serves only this machine's own programs: a request\n"               \
@@ -77,7 +93,29 @@ typedef struct options {
     int norigins;
     const char *hosts[MAX_LIST_OPTIONS];
     int nhosts;
+    long max_processes, max_connections, header_timeout, keep_executions, keep_operations;
+    long long log_limit;
 } options;
+
+/* A whole number in [lo, hi] with an optional K, M or G suffix (when suffixes). 0, or -1. */
+static int parse_number(const char *text, long long lo, long long hi, int suffixes, long long *out)
+{
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    long long scale = 1;
+    if (suffixes && *end && !end[1]) {
+        scale = *end == 'K' || *end == 'k' ? 1024LL : *end == 'M' || *end == 'm' ? 1024LL * 1024
+                : *end == 'G' || *end == 'g' ? 1024LL * 1024 * 1024 : 0;
+        end += scale != 0;
+    }
+    if (errno == ERANGE || *end || !scale || v > hi / scale || v * scale < lo)
+        return -1;
+    *out = v * scale;
+    return 0;
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -90,8 +128,24 @@ static int usage_error(const char *fmt, const char *arg)
 /* Returns -1 to go on, or the exit status (0 for --help, 2 for bad usage). */
 static int parse_options(int argc, char **argv, options *o)
 {
-    static const char *const with_value[] = {"--host",         "--port",       "--jobs", "--log-dir", "--fault",
-                                             "--allow-origin", "--allow-host", NULL};
+    static const char *const with_value[] = {"--host",          "--port",          "--jobs",
+                                             "--log-dir",       "--fault",         "--allow-origin",
+                                             "--allow-host",    "--max-processes", "--max-connections",
+                                             "--header-timeout", "--keep-executions", "--keep-operations",
+                                             "--log-limit",     NULL};
+    static const struct {
+        const char *name;
+        long long lo, hi;
+        int suffixes;
+        const char *what;
+    } numbers[] = {
+        {"--max-processes", 1, 4096, 0, "a number of processes from 1 to 4096"},
+        {"--max-connections", 16, 65536, 0, "a number of connections from 16 to 65536"},
+        {"--header-timeout", 1, 3600, 0, "a number of seconds from 1 to 3600"},
+        {"--keep-executions", 1, 1000000, 0, "a number of executions from 1 to 1000000"},
+        {"--keep-operations", 0, 1000000, 0, "a number of operations from 0 to 1000000"},
+        {"--log-limit", 0, 1LL << 40, 1, "a number of bytes (K, M, G suffixes) up to 1T"},
+    };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -121,7 +175,28 @@ static int parse_options(int argc, char **argv, options *o)
             return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", arg);
         if (!*value)
             return usage_error("option '%s' needs a non-empty value", opt);
-        if (strcmp(opt, "--host") == 0) {
+        long long number = -1;
+        for (size_t k = 0; k < sizeof numbers / sizeof numbers[0]; k++) {
+            if (strcmp(opt, numbers[k].name) == 0 &&
+                parse_number(value, numbers[k].lo, numbers[k].hi, numbers[k].suffixes, &number) < 0) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "%s takes %s, not '%%s'", opt, numbers[k].what);
+                return usage_error(msg, value);
+            }
+        }
+        if (strcmp(opt, "--max-processes") == 0) {
+            o->max_processes = (long)number;
+        } else if (strcmp(opt, "--max-connections") == 0) {
+            o->max_connections = (long)number;
+        } else if (strcmp(opt, "--header-timeout") == 0) {
+            o->header_timeout = (long)number;
+        } else if (strcmp(opt, "--keep-executions") == 0) {
+            o->keep_executions = (long)number;
+        } else if (strcmp(opt, "--keep-operations") == 0) {
+            o->keep_operations = (long)number;
+        } else if (strcmp(opt, "--log-limit") == 0) {
+            o->log_limit = number;
+        } else if (strcmp(opt, "--host") == 0) {
             o->host = value;
         } else if (strcmp(opt, "--port") == 0) {
             char *end;
@@ -154,112 +229,6 @@ static int parse_options(int argc, char **argv, options *o)
         }
     }
     return -1;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = (n + 4096 + 1) * 2;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/*
-** Seeds the store from a ListJobs-shaped file. Any problem is the user's to
-** fix, so it is reported with the file, the job's index and the field.
-*/
-static int load_jobs(emu_store *s, const char *path)
-{
-    size_t len = 0;
-    char *text = read_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "cloudrun emulator: --jobs %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        int line = 1;
-        for (size_t i = 0; i < at && i < len; i++)
-            line += text[i] == '\n';
-        fprintf(stderr, "cloudrun emulator: --jobs %s: not valid JSON (near line %d, byte %zu)\n", path, line, at);
-        free(text);
-        return -1;
-    }
-    free(text);
-    const cJSON *jobs = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "jobs");
-    int rc = 0;
-    if (!cJSON_IsArray(jobs)) {
-        fprintf(stderr, "cloudrun emulator: --jobs %s: expected {\"jobs\": [Job, ...]} or a list of Jobs\n", path);
-        rc = -1;
-    }
-    int i = 0;
-    for (const cJSON *j = cJSON_IsArray(jobs) ? jobs->child : NULL; j && rc == 0; j = j->next, i++) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-        char *project = NULL, *location = NULL, *id = NULL;
-        emu_error err = {0};
-        if (!cJSON_IsObject(j)) {
-            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d]: a Job must be a JSON object\n", path, i);
-            rc = -1;
-        } else if (!cJSON_IsString(name) ||
-                   emu_job_name_split(name->valuestring, &project, &location, &id) < 0) {
-            fprintf(stderr,
-                    "cloudrun emulator: --jobs %s: jobs[%d].name: expected projects/PROJECT/locations/REGION/jobs/JOB, "
-                    "got %s%s%s\n",
-                    path, i, cJSON_IsString(name) ? "'" : "", cJSON_IsString(name) ? name->valuestring : "nothing",
-                    cJSON_IsString(name) ? "'" : "");
-            rc = -1;
-        } else if (!emu_job_id_valid(id)) {
-            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d].name: invalid job id '%s' (lowercase letters, "
-                    "digits and hyphens, starting with a letter, at most 63 characters)\n", path, i, id);
-            rc = -1;
-        } else if (emu_store_find_job(s, project, location, id)) {
-            fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d].name: job '%s' is listed twice\n", path, i,
-                    name->valuestring);
-            rc = -1;
-        } else {
-            cJSON *spec = emu_job_spec_from_json(j, &err);
-            if (!spec) {
-                fprintf(stderr, "cloudrun emulator: --jobs %s: jobs[%d] (%s): %s\n", path, i, id, err.message);
-                rc = -1;
-            } else if (!emu_store_add_job(s, project, location, id, spec)) {
-                fprintf(stderr, "cloudrun emulator: out of memory\n");
-                rc = -1;
-            }
-        }
-        free(project);
-        free(location);
-        free(id);
-    }
-    cJSON_Delete(root);
-    return rc;
 }
 
 static int mkdir_p(const char *dir)
@@ -307,7 +276,17 @@ static char *make_log_root(const char *given)
 
 int cr_emulator_main(int argc, char **argv)
 {
-    options o = {.host = "127.0.0.1", .port = 8123};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Tasks here are mostly scripts that wait on I/O: 4 per core keeps a laptop responsive while
+    ** a fan-out still overlaps; more just queues in the scheduler instead of here. */
+    options o = {.host = "127.0.0.1",
+                 .port = 8123,
+                 .max_processes = 4 * (cores > 0 ? cores : 1),
+                 .max_connections = 2048,
+                 .header_timeout = 10,
+                 .keep_executions = 1000,
+                 .keep_operations = 1000,
+                 .log_limit = 10LL * 1024 * 1024};
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
@@ -353,7 +332,13 @@ int cr_emulator_main(int argc, char **argv)
     }
     free(log_root);
     store.quiet = o.quiet;
-    if (o.jobs && load_jobs(&store, o.jobs) < 0) {
+    store.max_processes = (int)o.max_processes;
+    store.keep_executions = (int)o.keep_executions;
+    store.keep_operations = (int)o.keep_operations;
+    store.log_limit = o.log_limit;
+    char why[1200];
+    if (o.jobs && emu_jobs_load_file(&store, o.jobs, why, sizeof why) < 0) {
+        fprintf(stderr, "cloudrun emulator: --jobs %s: %s\n", o.jobs, why);
         rc = 2;
         goto free_store;
     }
@@ -362,7 +347,8 @@ int cr_emulator_main(int argc, char **argv)
         goto free_store;
     }
     emu_access access = {o.origins, o.norigins, o.hosts, o.nhosts, NULL, 0};
-    server = emu_server_start(&store, &faults, &access, o.host, o.port);
+    emu_server_limits limits = {(unsigned)o.max_connections, (int)o.header_timeout};
+    server = emu_server_start(&store, &faults, &access, o.host, o.port, &limits);
     if (!server)
         goto stop_runner;
 

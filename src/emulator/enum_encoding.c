@@ -5,9 +5,11 @@
 ** and the walk that rewrites them. Fields are recognised by key: in these
 ** resources each enum field's key is used by that enum alone.
 */
+#include <math.h>
 #include <string.h>
 
 #include "enum_encoding.h"
+#include "json_strict.h"
 
 typedef struct enum_value {
     const char *name;
@@ -38,6 +40,22 @@ static const enum_value common_reason[] = {
     {"POSTPONED_RETRY", 15},
     {"INTERNAL", 16},
     {"VPC_NETWORK_NOT_FOUND", 17},
+    {NULL, 0},
+};
+static const enum_value revision_reason[] = {
+    {"REVISION_REASON_UNDEFINED", 0},
+    {"PENDING", 1},
+    {"RESERVE", 2},
+    {"RETIRED", 3},
+    {"RETIRING", 4},
+    {"RECREATING", 5},
+    {"HEALTH_CHECK_CONTAINER_ERROR", 6},
+    {"CUSTOMIZED_PATH_RESPONSE_PENDING", 7},
+    {"MIN_INSTANCES_NOT_PROVISIONED", 8},
+    {"ACTIVE_REVISION_LIMIT_REACHED", 9},
+    {"NO_DEPLOYMENT", 10},
+    {"HEALTH_CHECK_SKIPPED", 11},
+    {"MIN_INSTANCES_WARMING", 12},
     {NULL, 0},
 };
 static const enum_value execution_reason[] = {
@@ -95,6 +113,7 @@ static const struct {
     {"state", condition_state},
     {"severity", severity},
     {"reason", common_reason},
+    {"revisionReason", revision_reason},
     {"executionReason", execution_reason},
     {"launchStage", launch_stage},
     {"completionStatus", completion_status},
@@ -118,38 +137,48 @@ static const enum_value *table_for(const char *key)
 
 static int is_map_field(const char *key)
 {
-    return key && (strcmp(key, "labels") == 0 || strcmp(key, "annotations") == 0 || strcmp(key, "limits") == 0 ||
-                   strcmp(key, "nodeSelector") == 0);
+    return key && (strcmp(key, "labels") == 0 || strcmp(key, "annotations") == 0 || strcmp(key, "limits") == 0);
 }
 
-/* to_numbers: names become numbers; else numbers become names. */
-static void walk(cJSON *node, int to_numbers)
+int emu_enum_input(const char *key, cJSON *parent, cJSON *item)
+{
+    const enum_value *t = table_for(key);
+    if (!t)
+        return -1;
+    if (cJSON_IsString(item)) {
+        for (; t->name; t++)
+            if (strcmp(t->name, item->valuestring) == 0)
+                return 0;
+        return -1;
+    }
+    double v = cJSON_IsNumber(item) ? item->valuedouble : 0.5;
+    if (v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
+        return -1;
+    for (; t->name; t++)
+        if (t->number == (int)v) {
+            return emu_json_replace(parent, item, cJSON_CreateString(t->name));
+        }
+    return 0; /* proto3 enums are open: a number the emulator does not know is kept */
+}
+
+/* Names of known enum fields become numbers, everywhere under node. */
+static void walk(cJSON *node)
 {
     cJSON *c = node ? node->child : NULL;
     while (c) {
         cJSON *next = c->next; /* c may be replaced below */
         const enum_value *t = cJSON_IsObject(node) ? table_for(c->string) : NULL;
         int replaced = 0;
-        for (; t && t->name && !replaced; t++) {
-            if (to_numbers && cJSON_IsString(c) && strcmp(t->name, c->valuestring) == 0) {
-                replaced = cJSON_ReplaceItemInObjectCaseSensitive(node, c->string, cJSON_CreateNumber(t->number));
-            }
-            if (!to_numbers && cJSON_IsNumber(c) && c->valuedouble == (double)t->number) {
-                replaced = cJSON_ReplaceItemInObjectCaseSensitive(node, c->string, cJSON_CreateString(t->name));
-            }
-        }
+        for (; t && t->name && !replaced && cJSON_IsString(c); t++)
+            if (strcmp(t->name, c->valuestring) == 0)
+                replaced = emu_json_replace(node, c, cJSON_CreateNumber(t->number)) == 0;
         if (!replaced && ((cJSON_IsObject(c) && !is_map_field(c->string)) || cJSON_IsArray(c)))
-            walk(c, to_numbers);
+            walk(c);
         c = next;
     }
 }
 
 void emu_enums_to_numbers(cJSON *node)
 {
-    walk(node, 1);
-}
-
-void emu_enums_to_names(cJSON *node)
-{
-    walk(node, 0);
+    walk(node);
 }

@@ -18,7 +18,12 @@ int emu_alt_wants_int_enums(const char *alt);
 ** know are left alone; map fields (labels, annotations, limits) are not entered. */
 void emu_enums_to_numbers(cJSON *node);
 
-/* The inverse, for request bodies: numbers of known enum fields become names. */
-void emu_enums_to_names(cJSON *node);
+/*
+** One enum field of a request (schema.c): item, a member of parent under the
+** enum field key, must be one of the enum's names or an int32; a known number
+** is replaced by its name (item is then freed), an unknown one kept (proto3
+** enums are open). 0, or -1 when it is neither.
+*/
+int emu_enum_input(const char *key, cJSON *parent, cJSON *item);
 
 #endif

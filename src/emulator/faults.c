@@ -43,6 +43,8 @@
 ** METHOD:FAULT[:COUNT] such as RunJob:unavailable:2.
 */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,8 @@
 
 #include "cloudrun.h"
 #include "faults.h"
+#include "json_strict.h"
+#include "schema.h"
 #include "wire_values.h"
 
 #define MAX_DELAY_MS 600000L
@@ -254,10 +258,12 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
     }
     const cJSON *ri = member(spec, "retry_info", "retryInfo");
     if (ri) {
-        int64_t ns;
-        if (!cJSON_IsString(ri) || emu_duration_parse(ri->valuestring, &ns) < 0 ||
-            strlen(ri->valuestring) >= sizeof out->fault.retry_info) {
-            emu_error_set(err, "INVALID_ARGUMENT", "fault.retry_info must be a Duration such as \"1.5s\".");
+        emu_duration d;
+        if (!cJSON_IsString(ri) || emu_duration_parse(ri->valuestring, &d) < 0 ||
+            emu_duration_less(d, (emu_duration){0, 0}) || strlen(ri->valuestring) >= sizeof out->fault.retry_info) {
+            emu_error_set(err, "INVALID_ARGUMENT",
+                          "fault.retry_info must be a Duration of 0s or more such as \"1.5s\" (at most %llds).",
+                          (long long)EMU_DURATION_MAX_SECONDS);
             return -1;
         }
         snprintf(out->fault.retry_info, sizeof out->fault.retry_info, "%s", ri->valuestring);
@@ -323,22 +329,37 @@ int emu_faults_add_spec(emu_faults *f, const char *spec, emu_error *err)
 {
     cJSON *json = NULL;
     if (spec[0] == '{') {
-        json = cr_json_parse(spec, strlen(spec), NULL);
-        if (!json) {
-            emu_error_set(err, "INVALID_ARGUMENT", "--fault '%s' is not valid JSON.", spec);
+        emu_error why = {0};
+        json = emu_json_parse_strict(spec, strlen(spec), &why);
+        if (!json || (cJSON_IsObject(json) && emu_schema_check(json, &emu_msg_fault, "fault", &why) < 0)) {
+            cJSON_Delete(json);
+            emu_error_set(err, "INVALID_ARGUMENT", "--fault '%s': %s", spec, why.message);
             return -1;
         }
     } else {
+        /* METHOD:FAULT[:COUNT], each part non-empty; COUNT checked by emu_faults_add_json */
         char method[64], kind[64];
         long count = 1;
-        char tail;
-        int n = sscanf(spec, "%63[^:]:%63[^:]:%ld%c", method, kind, &count, &tail);
-        if (n != 2 && n != 3) {
+        const char *c1 = strchr(spec, ':');
+        const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        size_t mlen = c1 ? (size_t)(c1 - spec) : 0;
+        size_t klen = c1 ? (c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1)) : 0;
+        char *end = NULL;
+        if (c2) {
+            errno = 0;
+            count = strtol(c2 + 1, &end, 10);
+        }
+        if (!c1 || !mlen || mlen >= sizeof method || !klen || klen >= sizeof kind ||
+            (c2 && (!isdigit((unsigned char)c2[1]) || *end || errno == ERANGE))) {
             emu_error_set(err, "INVALID_ARGUMENT",
                           "--fault '%s': expected METHOD:FAULT[:COUNT] (e.g. RunJob:unavailable:2) or a JSON object.",
                           spec);
             return -1;
         }
+        memcpy(method, spec, mlen);
+        method[mlen] = '\0';
+        memcpy(kind, c1 + 1, klen);
+        kind[klen] = '\0';
         json = cJSON_CreateObject();
         cJSON_AddStringToObject(json, "method", method);
         cJSON_AddStringToObject(json, "fault", kind);
@@ -397,10 +418,12 @@ int emu_faults_control(emu_faults *f, const char *method, const char *path, cons
     if (strcmp(what, "faults") == 0) {
         allow = "GET, POST, DELETE";
         if (strcmp(method, "POST") == 0) {
-            cJSON *spec = body_len ? cr_json_parse(body, body_len, NULL) : NULL;
+            cJSON *spec = body_len ? emu_json_parse_strict(body, body_len, &err) : NULL;
             emu_fault_entry entry;
-            if (!spec && body_len)
-                emu_error_set(&err, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+            if (cJSON_IsObject(spec) && emu_schema_check(spec, &emu_msg_fault, "fault", &err) < 0)
+                ; /* err says which field */
+            else if (!spec && body_len)
+                ; /* err says where the JSON is wrong */
             else if (parse_entry(spec, &entry, &err) == 0 && !add_entry(f, &entry))
                 emu_error_set(&err, "INTERNAL", "out of memory");
             else if (!err.status) {

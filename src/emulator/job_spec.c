@@ -6,39 +6,20 @@
 */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "enum_encoding.h"
 #include "job_spec.h"
+#include "json_strict.h"
 #include "store.h"
 #include "wire_values.h"
 
-/* Keys whose values are maps with user-chosen keys: never rewritten. */
+/* Keys whose values are maps with user-chosen keys. */
 static int is_map_field(const char *key)
 {
-    return key && (strcmp(key, "labels") == 0 || strcmp(key, "annotations") == 0 ||
-                   strcmp(key, "nodeSelector") == 0 || strcmp(key, "limits") == 0);
-}
-
-void emu_json_camelize(cJSON *node)
-{
-    for (cJSON *c = node ? node->child : NULL; c; c = c->next) {
-        if (cJSON_IsObject(node) && c->string && strchr(c->string, '_')) {
-            char *k = c->string, *w = k;
-            for (char *r = k; *r; r++) {
-                if (*r == '_' && r[1] && w != k) {
-                    *w++ = (char)toupper((unsigned char)*++r);
-                } else {
-                    *w++ = *r;
-                }
-            }
-            *w = '\0';
-        }
-        if (!is_map_field(c->string))
-            emu_json_camelize(c);
-    }
+    return key && (strcmp(key, "labels") == 0 || strcmp(key, "annotations") == 0 || strcmp(key, "limits") == 0);
 }
 
 /* Drops members holding proto3 default values (null, false, 0, "", {} and
@@ -100,122 +81,188 @@ static const char *const output_only[] = {
     "latestCreatedExecution", "reconciling", "satisfiesPzs", "etag", NULL,
 };
 
+/* Sets an INVALID_ARGUMENT naming field (printf-formatted path) as the violation. */
+static int bad_field(emu_error *err, const char *field, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static int bad_field(emu_error *err, const char *field, const char *fmt, ...)
+{
+    char msg[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emu_error_set(err, "INVALID_ARGUMENT", "%s", msg);
+    emu_error_field(err, field);
+    return -1;
+}
+
+/* An int32 field already typed by the schema (schema.c): its range. */
 static int check_int(const cJSON *obj, const char *key, const char *path, int lo, int hi, emu_error *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
+    if (!v || (cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi))
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble || v->valuedouble < lo ||
-        v->valuedouble > hi) {
-        emu_error_set(err, "INVALID_ARGUMENT", "%s.%s must be an integer between %d and %d.", path, key, lo, hi);
-        return -1;
-    }
-    return 0;
+    char field[160];
+    snprintf(field, sizeof field, "%s", path);
+    return bad_field(err, field, "%s must be an integer between %d and %d.", path, lo, hi);
 }
 
-static int check_string_array(const cJSON *obj, const char *key, const char *path, emu_error *err)
+/* A DNS label (RFC 1123) as Kubernetes names containers and volumes. */
+static int dns_label(const char *s)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
         return 0;
-    if (!cJSON_IsArray(v))
-        goto bad;
-    for (const cJSON *el = v->child; el; el = el->next)
-        if (!cJSON_IsString(el))
-            goto bad;
-    return 0;
-bad:
-    emu_error_set(err, "INVALID_ARGUMENT", "%s.%s must be a list of strings.", path, key);
-    return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
+            return 0;
+    return 1;
 }
 
 static int check_env(const cJSON *env, const char *path, emu_error *err)
 {
-    if (!env)
-        return 0;
-    if (!cJSON_IsArray(env)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "%s must be a list of {name, value}.", path);
-        return -1;
-    }
     int i = 0;
-    for (const cJSON *el = env->child; el; el = el->next, i++) {
+    for (const cJSON *el = env ? env->child : NULL; el; el = el->next, i++) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(el, "name");
         const cJSON *value = cJSON_GetObjectItemCaseSensitive(el, "value");
-        if (!cJSON_IsObject(el) || !cJSON_IsString(name) || !name->valuestring[0] || strchr(name->valuestring, '=')) {
-            emu_error_set(err, "INVALID_ARGUMENT", "%s[%d].name must be a non-empty string without '='.", path, i);
-            return -1;
-        }
-        if (value && !cJSON_IsString(value) && !cJSON_IsNull(value)) {
-            emu_error_set(err, "INVALID_ARGUMENT", "%s[%d].value must be a string.", path, i);
-            return -1;
-        }
-        if (strncmp(name->valuestring, "CLOUD_RUN_", 10) == 0) {
-            emu_error_set(err, "INVALID_ARGUMENT",
-                          "%s[%d].name: '%s' is reserved (CLOUD_RUN_* variables are set by Cloud Run).", path, i,
-                          name->valuestring);
-            return -1;
-        }
+        char field[160];
+        snprintf(field, sizeof field, "%s[%d].name", path, i);
+        if (i == EMU_MAX_ENV)
+            return bad_field(err, path, "%s: at most %d environment variables per container.", path, EMU_MAX_ENV);
+        if (!cJSON_IsString(name) || !name->valuestring[0] || strchr(name->valuestring, '='))
+            return bad_field(err, field, "%s must be a non-empty string without '='.", field);
+        if (strlen(name->valuestring) > EMU_MAX_ENV_BYTES)
+            return bad_field(err, field, "%s is longer than %d bytes.", field, EMU_MAX_ENV_BYTES);
+        if (strncmp(name->valuestring, "CLOUD_RUN_", 10) == 0)
+            return bad_field(err, field, "%s: '%s' is reserved (CLOUD_RUN_* variables are set by Cloud Run).", field,
+                             name->valuestring);
+        snprintf(field, sizeof field, "%s[%d].value", path, i);
+        if (cJSON_IsString(value) && strlen(value->valuestring) > EMU_MAX_ENV_BYTES)
+            return bad_field(err, field, "%s is longer than %d bytes.", field, EMU_MAX_ENV_BYTES);
     }
     return 0;
 }
 
+/* A task timeout: a Duration above zero and at most EMU_MAX_TASK_TIMEOUT_S. */
 static int check_timeout(const cJSON *obj, const char *path, emu_error *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "timeout");
-    int64_t ns;
-    if (v && (!cJSON_IsString(v) || emu_duration_parse(v->valuestring, &ns) < 0 || ns <= 0)) {
-        emu_error_set(err, "INVALID_ARGUMENT",
-                      "%s.timeout must be a positive Duration in seconds with an 's' suffix, such as \"600s\".",
-                      path);
-        return -1;
+    emu_duration d;
+    if (v && (!cJSON_IsString(v) || emu_duration_parse(v->valuestring, &d) < 0 ||
+              !emu_duration_less((emu_duration){0, 0}, d) ||
+              emu_duration_less((emu_duration){EMU_MAX_TASK_TIMEOUT_S, 0}, d))) {
+        char field[160];
+        snprintf(field, sizeof field, "%s.timeout", path);
+        return bad_field(err, field,
+                         "%s must be a Duration above 0s and at most %llds (168 hours), such as \"600s\".", field,
+                         (long long)EMU_MAX_TASK_TIMEOUT_S);
     }
     return 0;
 }
 
-/* The checks that keep the runner safe: types it reads, and ranges Cloud Run enforces. */
+/* Google Cloud's label rules: at most 64; keys start with a lowercase letter;
+** keys and values use lowercase letters, digits, '_' and '-' (and letters
+** beyond ASCII), at most 63 characters. */
+static int check_labels(const cJSON *labels, const char *path, emu_error *err)
+{
+    int n = 0;
+    for (const cJSON *l = labels ? labels->child : NULL; l; l = l->next, n++) {
+        char field[320];
+        snprintf(field, sizeof field, "%s[%s]", path, l->string);
+        if (n == 64)
+            return bad_field(err, path, "%s: at most 64 labels.", path);
+        const char *k = l->string, *v = l->valuestring;
+        int ok = k[0] && (islower((unsigned char)k[0]) || (unsigned char)k[0] >= 0x80) && emu_utf8_length(k) <= 63 &&
+                 emu_utf8_length(v) <= 63;
+        for (const char *p = k; ok && *p; p++)
+            ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-' ||
+                 (unsigned char)*p >= 0x80;
+        for (const char *p = v; ok && *p; p++)
+            ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-' ||
+                 (unsigned char)*p >= 0x80;
+        if (!ok)
+            return bad_field(err, field,
+                             "%s: label keys start with a lowercase letter; keys and values hold lowercase letters, "
+                             "digits, '_' and '-', at most 63 characters.",
+                             field);
+    }
+    return 0;
+}
+
+/* Annotations: Kubernetes' size, and the namespaces Cloud Run v2 reserves. */
+static int check_annotations(const cJSON *annotations, const char *path, emu_error *err)
+{
+    static const char *const reserved[] = {"run.googleapis.com/", "cloud.googleapis.com/", "serving.knative.dev/",
+                                           "autoscaling.knative.dev/", NULL};
+    size_t total = 0;
+    for (const cJSON *a = annotations ? annotations->child : NULL; a; a = a->next) {
+        char field[320];
+        snprintf(field, sizeof field, "%s[%s]", path, a->string);
+        total += strlen(a->string) + strlen(a->valuestring);
+        if (total > EMU_MAX_ANNOTATION_BYTES)
+            return bad_field(err, path, "%s: at most %d bytes of keys and values in all.", path,
+                             EMU_MAX_ANNOTATION_BYTES);
+        if (!a->string[0] || strlen(a->string) > 317)
+            return bad_field(err, field, "%s: an annotation key is 1 to 317 characters.", field);
+        for (int i = 0; reserved[i]; i++)
+            if (strncmp(a->string, reserved[i], strlen(reserved[i])) == 0)
+                return bad_field(err, field, "%s: the %.*s namespace is reserved.", field,
+                                 (int)strlen(reserved[i]) - 1, reserved[i]);
+    }
+    return 0;
+}
+
+/* What Cloud Run checks beyond the types (the schema has checked those): ranges, sizes, names. */
 static int validate(const cJSON *spec, emu_error *err)
 {
-    const cJSON *et = cJSON_GetObjectItemCaseSensitive(spec, "template");
-    if (!cJSON_IsObject(et)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "job.template is required (an ExecutionTemplate).");
+    if (check_labels(cJSON_GetObjectItemCaseSensitive(spec, "labels"), "job.labels", err) < 0 ||
+        check_annotations(cJSON_GetObjectItemCaseSensitive(spec, "annotations"), "job.annotations", err) < 0)
         return -1;
-    }
-    if (check_int(et, "taskCount", "job.template", 0, EMU_MAX_TASKS, err) < 0 ||
-        check_int(et, "parallelism", "job.template", 0, EMU_MAX_TASKS, err) < 0)
+    const cJSON *et = cJSON_GetObjectItemCaseSensitive(spec, "template");
+    if (!cJSON_IsObject(et))
+        return bad_field(err, "job.template", "job.template is required (an ExecutionTemplate).");
+    if (check_int(et, "taskCount", "job.template.task_count", 0, EMU_MAX_TASKS, err) < 0 ||
+        check_int(et, "parallelism", "job.template.parallelism", 0, EMU_MAX_TASKS, err) < 0 ||
+        check_labels(cJSON_GetObjectItemCaseSensitive(et, "labels"), "job.template.labels", err) < 0 ||
+        check_annotations(cJSON_GetObjectItemCaseSensitive(et, "annotations"), "job.template.annotations", err) < 0)
         return -1;
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(et, "template");
-    if (!cJSON_IsObject(tt)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "job.template.template is required (a TaskTemplate).");
-        return -1;
-    }
-    if (check_int(tt, "maxRetries", "job.template.template", 0, EMU_MAX_RETRIES, err) < 0 ||
+    if (!cJSON_IsObject(tt))
+        return bad_field(err, "job.template.template", "job.template.template is required (a TaskTemplate).");
+    if (check_int(tt, "maxRetries", "job.template.template.max_retries", 0, EMU_MAX_RETRIES, err) < 0 ||
         check_timeout(tt, "job.template.template", err) < 0)
         return -1;
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(tt, "containers");
-    if (!cJSON_IsArray(containers) || !containers->child) {
-        emu_error_set(err, "INVALID_ARGUMENT", "job.template.template.containers must list at least one container.");
-        return -1;
-    }
+    if (!containers || !containers->child)
+        return bad_field(err, "job.template.template.containers",
+                         "job.template.template.containers must list at least one container.");
+    if (cJSON_GetArraySize(containers) > EMU_MAX_CONTAINERS)
+        return bad_field(err, "job.template.template.containers",
+                         "job.template.template.containers: at most %d containers.", EMU_MAX_CONTAINERS);
     int i = 0;
     for (const cJSON *c = containers->child; c; c = c->next, i++) {
-        char path[96];
+        char path[96], field[128];
         snprintf(path, sizeof path, "job.template.template.containers[%d]", i);
-        if (!cJSON_IsObject(c)) {
-            emu_error_set(err, "INVALID_ARGUMENT", "%s must be an object (a Container).", path);
-            return -1;
-        }
-        const cJSON *wd = cJSON_GetObjectItemCaseSensitive(c, "workingDir");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
-        const cJSON *image = cJSON_GetObjectItemCaseSensitive(c, "image");
-        char envpath[128];
-        snprintf(envpath, sizeof envpath, "%s.env", path);
-        if (check_string_array(c, "command", path, err) < 0 || check_string_array(c, "args", path, err) < 0 ||
-            check_env(cJSON_GetObjectItemCaseSensitive(c, "env"), envpath, err) < 0)
-            return -1;
-        if ((wd && !cJSON_IsString(wd)) || (name && !cJSON_IsString(name)) || (image && !cJSON_IsString(image))) {
-            emu_error_set(err, "INVALID_ARGUMENT", "%s: name, image and workingDir must be strings.", path);
-            return -1;
+        snprintf(field, sizeof field, "%s.name", path);
+        if (name && !dns_label(name->valuestring))
+            return bad_field(err, field,
+                             "%s must be a DNS label: lowercase letters, digits and '-', at most 63 characters, "
+                             "not starting or ending with '-'.",
+                             field);
+        for (const cJSON *o = containers->child; name && o != c; o = o->next) {
+            const cJSON *other = cJSON_GetObjectItemCaseSensitive(o, "name");
+            if (other && strcmp(other->valuestring, name->valuestring) == 0)
+                return bad_field(err, field, "%s: container names must be unique ('%s' is used twice).", field,
+                                 name->valuestring);
         }
+        snprintf(field, sizeof field, "%s.env", path);
+        if (check_env(cJSON_GetObjectItemCaseSensitive(c, "env"), field, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -232,8 +279,10 @@ static cJSON *object_at(cJSON *obj, const char *key)
 
 cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err)
 {
-    if (!cJSON_IsObject(body)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "Invalid JSON payload received. A Job must be a JSON object.");
+    if (!body) /* no body at all: a Job without its template */
+        return bad_field(err, "job.template", "job.template is required (an ExecutionTemplate)."), NULL;
+    if (!cJSON_IsObject(body)) { /* the schema has checked it: a caller's mistake */
+        emu_error_set(err, "INTERNAL", "A Job must be a JSON object.");
         return NULL;
     }
     cJSON *spec = cJSON_Duplicate(body, 1);
@@ -241,8 +290,6 @@ cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err)
         emu_error_set(err, "INTERNAL", "out of memory");
         return NULL;
     }
-    emu_json_camelize(spec);
-    emu_enums_to_names(spec); /* stored as names, whichever a client sent */
     for (int i = 0; output_only[i]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(spec, output_only[i]);
     /* Server defaults are judged before pruning: an explicit maxRetries 0 must stay 0. */
@@ -312,68 +359,52 @@ cJSON *emu_overrides_apply(const cJSON *spec, const cJSON *overrides, const char
         emu_error_set(err, "INTERNAL", "out of memory");
         return NULL;
     }
-    if (!overrides || cJSON_IsNull(overrides))
+    if (!overrides) /* the schema has checked its types; the ranges and names follow */
         return tt;
-    if (!cJSON_IsObject(overrides)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "overrides must be an object.");
-        goto fail;
-    }
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(overrides, "taskCount");
-    if (n && !cJSON_IsNull(n)) {
-        if (!cJSON_IsNumber(n) || n->valuedouble != (double)(long long)n->valuedouble || n->valuedouble < 0 ||
-            n->valuedouble > EMU_MAX_TASKS) {
-            emu_error_set(err, "INVALID_ARGUMENT", "overrides.taskCount must be an integer between 0 and %d.",
-                          EMU_MAX_TASKS);
+    if (n) {
+        if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > EMU_MAX_TASKS) {
+            bad_field(err, "overrides.task_count", "overrides.task_count must be an integer between 0 and %d.",
+                      EMU_MAX_TASKS);
             goto fail;
         }
         if (n->valueint > 0) /* 0 is proto3's "not set" */
             *task_count = n->valueint;
     }
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(overrides, "timeout");
-    if (timeout && !cJSON_IsNull(timeout)) {
-        int64_t ns;
-        if (!cJSON_IsString(timeout) || emu_duration_parse(timeout->valuestring, &ns) < 0) {
-            emu_error_set(err, "INVALID_ARGUMENT",
-                          "overrides.timeout is not a valid Duration: expected seconds with an 's' suffix, such "
-                          "as \"600s\".");
+    if (timeout) {
+        emu_duration d;
+        if (!cJSON_IsString(timeout) || emu_duration_parse(timeout->valuestring, &d) < 0 ||
+            emu_duration_less(d, (emu_duration){0, 0}) ||
+            emu_duration_less((emu_duration){EMU_MAX_TASK_TIMEOUT_S, 0}, d)) {
+            bad_field(err, "overrides.timeout",
+                      "overrides.timeout must be a Duration from 0s to %llds (168 hours), such as \"600s\".",
+                      (long long)EMU_MAX_TASK_TIMEOUT_S);
             goto fail;
         }
-        if (ns > 0)
+        if (d.seconds || d.nanos) /* 0 is proto3's "not set" */
             set_item(tt, "timeout", cJSON_CreateString(timeout->valuestring));
     }
     const cJSON *cos = cJSON_GetObjectItemCaseSensitive(overrides, "containerOverrides");
-    if (cos && !cJSON_IsNull(cos) && !cJSON_IsArray(cos)) {
-        emu_error_set(err, "INVALID_ARGUMENT", "overrides.containerOverrides must be a list.");
-        goto fail;
-    }
     cJSON *containers = cJSON_GetObjectItemCaseSensitive(tt, "containers");
     int i = 0;
-    for (const cJSON *co = cJSON_IsArray(cos) ? cos->child : NULL; co; co = co->next, i++) {
-        char path[64];
-        snprintf(path, sizeof path, "overrides.containerOverrides[%d]", i);
-        if (!cJSON_IsObject(co)) {
-            emu_error_set(err, "INVALID_ARGUMENT", "%s must be an object.", path);
-            goto fail;
-        }
+    for (const cJSON *co = cos ? cos->child : NULL; co; co = co->next, i++) {
+        char path[64], field[96];
+        snprintf(path, sizeof path, "overrides.container_overrides[%d]", i);
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(co, "name");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(co, "args");
         const cJSON *env = cJSON_GetObjectItemCaseSensitive(co, "env");
         const cJSON *clear = cJSON_GetObjectItemCaseSensitive(co, "clearArgs");
-        char envpath[96];
-        snprintf(envpath, sizeof envpath, "%s.env", path);
-        if ((name && !cJSON_IsString(name) && !cJSON_IsNull(name)) ||
-            check_string_array(co, "args", path, err) < 0 || check_env(env, envpath, err) < 0 ||
-            (clear && !cJSON_IsBool(clear))) {
-            if (!err->status)
-                emu_error_set(err, "INVALID_ARGUMENT", "%s: name must be a string and clearArgs a boolean.", path);
+        snprintf(field, sizeof field, "%s.env", path);
+        if (check_env(env, field, err) < 0)
             goto fail;
-        }
         cJSON *target = containers ? containers->child : NULL;
         if (cJSON_IsString(name) && name->valuestring[0]) {
             target = containers ? find_container(containers, name->valuestring) : NULL;
             if (!target) {
-                emu_error_set(err, "INVALID_ARGUMENT",
-                              "%s.name: container '%s' does not exist in job '%s'.", path, name->valuestring, job_id);
+                snprintf(field, sizeof field, "%s.name", path);
+                bad_field(err, field, "%s: container '%s' does not exist in job '%s'.", field, name->valuestring,
+                          job_id);
                 goto fail;
             }
         }
@@ -387,6 +418,10 @@ cJSON *emu_overrides_apply(const cJSON *spec, const cJSON *overrides, const char
             set_item(target, "args", cJSON_Duplicate(args, 1));
         if (env && env->child)
             merge_env(target, env);
+        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(target, "env")) > EMU_MAX_ENV) {
+            bad_field(err, field, "%s: the merged environment has more than %d variables.", field, EMU_MAX_ENV);
+            goto fail;
+        }
     }
     return tt;
 fail:

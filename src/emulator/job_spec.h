@@ -13,10 +13,12 @@
 
 #define EMU_MAX_TASKS 10000
 #define EMU_MAX_RETRIES 10
-
-/* Rewrites snake_case keys to lowerCamelCase, in place and recursively (map
-** fields such as labels keep their keys). */
-void emu_json_camelize(cJSON *node);
+#define EMU_MAX_CONTAINERS 10          /* per task (Cloud Run's multi-container limit) */
+#define EMU_MAX_ENV 1000               /* variables per container */
+#define EMU_MAX_ENV_BYTES 32768        /* of one variable's name, and of its value */
+#define EMU_MAX_ANNOTATION_BYTES 262144 /* keys and values together (Kubernetes' limit) */
+/* A task's timeout: at most 168 hours (Cloud Run's limit; beyond 24 h in Preview). */
+#define EMU_MAX_TASK_TIMEOUT_S (168LL * 3600)
 
 /* Whether a job id is valid (lowercase letter first, then [-a-z0-9], no
 ** trailing '-', at most 63 characters). */
@@ -25,8 +27,9 @@ int emu_job_id_valid(const char *id);
 /* Splits "projects/P/locations/L/jobs/J" into new strings. 0 or -1. */
 int emu_job_name_split(const char *name, char **project, char **location, char **id);
 
-/* A stored spec from a Job body (borrowed): a new object the caller owns, or
-** NULL with err set to INVALID_ARGUMENT naming the field. */
+/* A stored spec from a Job body (borrowed) that emu_schema_check has
+** accepted as a Job: a new object the caller owns, or NULL with err set to
+** INVALID_ARGUMENT naming the field (a range, a size, a name Cloud Run refuses). */
 cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err);
 
 /*

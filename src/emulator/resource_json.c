@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloudrun.h"
 #include "resource_json.h"
 #include "wire_values.h"
 
@@ -215,7 +216,7 @@ cJSON *emu_execution_json(const emu_execution *e)
     add_int(o, "failedCount", e->failed);
     add_int(o, "cancelledCount", e->cancelled);
     add_int(o, "retriedCount", e->retried);
-    char *uri = emu_file_uri(e->log_dir);
+    char *uri = e->log_dir ? emu_file_uri(e->log_dir) : NULL; /* none without logs (the fuzz targets) */
     add_str(o, "logUri", uri);
     free(uri);
     emu_etag(etag, sizeof etag, e->uid, e->succeeded + e->failed + e->cancelled + e->retried, e->update_ns);
@@ -283,7 +284,7 @@ cJSON *emu_task_json(const emu_execution *e, const emu_task *t)
             add_str(st, "message", t->result_message);
         }
     }
-    char *path = emu_strfmt("%s/task%d.log", e->log_dir, t->index);
+    char *path = e->log_dir ? emu_strfmt("%s/task%d.log", e->log_dir, t->index) : NULL;
     char *uri = path ? emu_file_uri(path) : NULL;
     add_str(o, "logUri", uri);
     free(uri);
@@ -295,24 +296,26 @@ cJSON *emu_task_json(const emu_execution *e, const emu_task *t)
 
 cJSON *emu_operation_json(const emu_operation *op)
 {
-    cJSON *o;
-    if (op->snapshot) {
-        o = cJSON_Duplicate(op->snapshot, 1);
-    } else {
-        const emu_execution *e = op->execution;
-        o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "metadata", emu_as_any(emu_execution_json(e), EMU_TYPE_EXECUTION));
-        if (emu_execution_done(e)) {
-            cJSON_AddBoolToObject(o, "done", 1);
-            if (op->run_job && e->state == EMU_EXEC_FAILED) {
-                cJSON *err = cJSON_AddObjectToObject(o, "error");
-                cJSON_AddNumberToObject(err, "code", e->fail_code ? e->fail_code : 2);
-                add_str(err, "message", e->fail_message);
-            } else {
-                cJSON_AddItemToObject(o, "response", emu_as_any(emu_execution_json(e), EMU_TYPE_EXECUTION));
-            }
+    if (op->text) /* frozen: its final JSON, name included */
+        return cr_json_parse(op->text, strlen(op->text), NULL);
+    const emu_execution *e = op->execution;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "metadata", emu_as_any(emu_execution_json(e), EMU_TYPE_EXECUTION));
+    if (emu_execution_done(e)) {
+        cJSON_AddBoolToObject(o, "done", 1);
+        if (op->run_job && e->state == EMU_EXEC_FAILED) {
+            cJSON *err = cJSON_AddObjectToObject(o, "error");
+            cJSON_AddNumberToObject(err, "code", e->fail_code ? e->fail_code : 2);
+            add_str(err, "message", e->fail_message);
+        } else {
+            cJSON_AddItemToObject(o, "response", emu_as_any(emu_execution_json(e), EMU_TYPE_EXECUTION));
         }
     }
-    prepend(o, "name", cJSON_CreateString(op->name));
-    return o;
+    return emu_named_operation(op->name, o);
+}
+
+cJSON *emu_named_operation(const char *name, cJSON *body)
+{
+    prepend(body, "name", cJSON_CreateString(name));
+    return body;
 }

@@ -23,6 +23,9 @@ cJSON *emu_operation_json(const emu_operation *op);
 /* The resource as a google.protobuf.Any: "@type" first, then its fields. Takes ownership. */
 cJSON *emu_as_any(cJSON *resource, const char *type);
 
+/* body with "name" as its first member (takes body, returns it). */
+cJSON *emu_named_operation(const char *name, cJSON *body);
+
 /* A finished Operation's body (no name; the store adds it): done, metadata and response. */
 cJSON *emu_done_operation(cJSON *resource, const char *type);
 

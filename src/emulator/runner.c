@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lifecycle.h"
 #include "runner.h"
 #include "wire_values.h"
 
@@ -214,19 +215,23 @@ static int spawn_attempt(emu_store *s, emu_execution *e, emu_task *t)
     char *path = log_path(e, t);
     int logfd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out[2] = {-1, -1}; /* the task's stdout and stderr: a pipe the runner copies into the log, up to the limit */
     int rc = -1;
-    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || nullfd < 0) {
+    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || nullfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
         snprintf(msg, sizeof msg, "The emulator could not prepare the process: %s.",
-                 logfd < 0 ? "cannot open the task's log file" : "out of memory");
+                 logfd < 0 ? "cannot open the task's log file" : nullfd < 0 || out[0] < 0 ? strerror(errno)
+                                                                                        : "out of memory");
         set_result(t, 0, 0, 13, msg);
         goto done;
     }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* best effort: fewer stalls for a chatty task */
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
     /* Nothing else the emulator's parent left open reaches the task, as in a container. */
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (cJSON_IsString(wd))
@@ -252,6 +257,9 @@ static int spawn_attempt(emu_store *s, emu_execution *e, emu_task *t)
     posix_spawnattr_destroy(&attr);
     if (err == 0) {
         t->pid = pid;
+        t->out_fd = out[0];
+        t->log_fd = logfd;
+        out[0] = logfd = -1; /* the task's now */
         rc = 0;
     } else if (err == ENOENT) {
         snprintf(msg, sizeof msg, "The executable '%s' was not found%s: %s.", argv[0],
@@ -268,6 +276,9 @@ done:
         close(logfd);
     if (nullfd >= 0)
         close(nullfd);
+    for (int k = 0; k < 2; k++)
+        if (out[k] >= 0)
+            close(out[k]);
     free(path);
     free(argv);
     env_free(&env);
@@ -310,6 +321,7 @@ static void launch(emu_store *s, emu_execution *e, emu_task *t)
         t->timed_out = t->killed = 0;
         t->term_mono = 0;
         if (spawn_attempt(s, e, t) == 0) {
+            s->processes++;
             t->state = EMU_TASK_RUNNING;
             t->attempt_mono = emu_mono_ns();
             if (!t->start_ns)
@@ -339,6 +351,62 @@ static void launch(emu_store *s, emu_execution *e, emu_task *t)
     }
 }
 
+static void write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* a full disk: the output is lost, the task goes on */
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+static void close_output(emu_task *t)
+{
+    if (t->out_fd >= 0)
+        close(t->out_fd);
+    if (t->log_fd >= 0)
+        close(t->log_fd);
+    t->out_fd = t->log_fd = -1;
+}
+
+/*
+** Copies what the task's processes wrote into its log file, at most
+** log_limit bytes per task (what comes after is read and dropped, once
+** noted in the log, so that a task never blocks on a full pipe and a chatty
+** one never fills the disk). all: until the pipe is empty (its process has
+** been reaped: what it wrote is at most a pipe's capacity, 1 MiB), but never
+** more than 2 MiB, for a process that left the group may write on for ever;
+** else a few slices per supervision step.
+*/
+static void drain(emu_store *s, const emu_execution *e, emu_task *t, int all)
+{
+    char buf[65536];
+    for (int round = 0; t->out_fd >= 0 && round < (all ? 32 : 4); round++) {
+        ssize_t n = read(t->out_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || errno != EAGAIN)
+                close_output(t); /* every writer has gone */
+            return;
+        }
+        int64_t room = s->log_limit - t->log_bytes;
+        size_t keep = room <= 0 ? 0 : (size_t)n < (uint64_t)room ? (size_t)n : (size_t)room;
+        if (keep && t->log_fd >= 0)
+            write_all(t->log_fd, buf, keep);
+        t->log_bytes += (int64_t)keep;
+        if (keep < (size_t)n && !t->log_truncated && t->log_fd >= 0) {
+            t->log_truncated = 1;
+            dprintf(t->log_fd, "\ncloudrun emulator: %s-task%d: output beyond %lld bytes is not kept\n", e->id,
+                    t->index, (long long)s->log_limit);
+        }
+    }
+}
+
 /* A reaped attempt: success, a retry, or the task's final failure/cancellation. */
 static void attempt_ended(emu_store *s, emu_execution *e, emu_task *t, int status)
 {
@@ -346,6 +414,10 @@ static void attempt_ended(emu_store *s, emu_execution *e, emu_task *t, int statu
     /* Cloud Run tears the whole container down when its main process exits. */
     kill(-t->pid, SIGKILL);
     t->pid = 0;
+    s->processes--;
+    /* what it wrote before it went is in the pipe: into the log before the attempt counts as over */
+    drain(s, e, t, 1);
+    close_output(t);
     e->running--;
     e->update_ns = t->update_ns = now;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
@@ -429,12 +501,17 @@ static void finish_execution(emu_execution *e)
         e->state = EMU_EXEC_SUCCEEDED;
 }
 
-/* One supervision step for an execution. Returns 1 while it is still active. */
+/* One supervision step for an execution. Returns 1 while it is still active
+** (0: it has ended, and may have been freed). */
 static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
 {
-    for (int i = 0; i < e->next_pending; i++)
-        if (e->tasks[i].state == EMU_TASK_RUNNING)
-            watch_task(s, e, &e->tasks[i], mono);
+    for (int i = 0; i < e->next_pending; i++) {
+        emu_task *t = &e->tasks[i];
+        if (t->state == EMU_TASK_RUNNING) {
+            drain(s, e, t, 0);
+            watch_task(s, e, t, mono);
+        }
+    }
     if (e->cancel_requested || s->stopping) {
         int64_t now = emu_now_ns();
         for (; e->next_pending < e->task_count; e->next_pending++) {
@@ -444,11 +521,13 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
             e->cancelled++;
         }
     }
+    /* the job's parallelism, and the machine's: tasks beyond either wait, pending, oldest execution first */
     int limit = e->parallelism > 0 && e->parallelism < EMU_MAX_PARALLEL ? e->parallelism : EMU_MAX_PARALLEL;
-    while (e->running < limit && e->next_pending < e->task_count)
+    while (e->running < limit && e->next_pending < e->task_count && s->processes < s->max_processes)
         launch(s, e, &e->tasks[e->next_pending++]);
     if (e->succeeded + e->failed + e->cancelled == e->task_count) {
         finish_execution(e);
+        emu_execution_finished(s, e);
         return 0;
     }
     return 1;
@@ -459,8 +538,8 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
 /*
 ** Wakes for new work (a condition signal) or every POLL_NS while processes run:
 ** waitpid(WNOHANG) per running task is cheap, and a sleep-poll keeps timeouts,
-** kill grace periods and reaping in one loop without SIGCHLD handlers, which
-** would not mix with an embedding program's own.
+** kill grace periods, reaping and output in one loop without SIGCHLD
+** handlers, which would not mix with an embedding program's own.
 */
 static void *supervise(void *arg)
 {
@@ -469,9 +548,10 @@ static void *supervise(void *arg)
     while (!s->stopping) {
         int active = 0;
         int64_t mono = emu_mono_ns();
-        for (size_t i = 0; i < s->nexecs; i++)
-            if (!emu_execution_done(s->execs[i]))
-                active |= step_execution(s, s->execs[i], mono);
+        for (emu_execution *e = s->active_head, *next; e; e = next) {
+            next = e->active_next; /* e may end and be freed; nothing else active goes */
+            active |= step_execution(s, e, mono);
+        }
         if (active) {
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
@@ -490,8 +570,7 @@ static void *supervise(void *arg)
     for (;;) {
         int running = 0;
         int64_t mono = emu_mono_ns();
-        for (size_t i = 0; i < s->nexecs; i++) {
-            emu_execution *e = s->execs[i];
+        for (emu_execution *e = s->active_head; e; e = e->active_next) {
             for (int k = 0; k < e->next_pending; k++) {
                 emu_task *t = &e->tasks[k];
                 if (t->state != EMU_TASK_RUNNING)
@@ -500,6 +579,7 @@ static void *supervise(void *arg)
                     signal_group(t, SIGKILL);
                     t->killed = 1;
                 }
+                drain(s, e, t, 0);
                 watch_task(s, e, t, mono);
                 running += t->state == EMU_TASK_RUNNING;
             }
@@ -543,11 +623,3 @@ void emu_runner_wake(emu_store *s)
     pthread_cond_signal(&s->wake);
 }
 
-void emu_runner_cancel(emu_store *s, emu_execution *e)
-{
-    if (emu_execution_done(e) || e->cancel_requested)
-        return;
-    e->cancel_requested = 1;
-    e->update_ns = emu_now_ns();
-    pthread_cond_signal(&s->wake);
-}

@@ -1,9 +1,11 @@
 /*
 ** runner.h — executions really run: one supervisor thread starts each task
 ** as a local process (command + args, no shell, its own process group),
-** reaps it, enforces timeouts, retries, parallelism and cancellation, and
-** moves the execution's counts and state along. It works under the store's
-** mutex like everyone else.
+** copies its output into its log file (up to the store's log_limit), reaps
+** it, enforces timeouts, retries, parallelism, the store's max_processes
+** (tasks beyond it wait, pending) and cancellation (lifecycle.h asks for
+** it), and moves the execution's counts and state along. It works under the
+** store's mutex like everyone else.
 */
 #ifndef EMU_RUNNER_H
 #define EMU_RUNNER_H
@@ -35,9 +37,5 @@ void emu_runner_stop(emu_runner *r);
 
 /* Tells the supervisor there is something new (a new execution). Mutex held. */
 void emu_runner_wake(emu_store *s);
-
-/* Asks for an execution to be cancelled: pending tasks never start, running
-** ones get SIGTERM (SIGKILL after the grace). Mutex held. */
-void emu_runner_cancel(emu_store *s, emu_execution *e);
 
 #endif

@@ -1,15 +1,20 @@
 /*
 ** server.c — the libmicrohttpd daemon: binding (IPv4 or IPv6, port 0 for a
 ** free one), the front door (access.c) before anything else, gathering
-** request bodies, turning MHD's connection data into an emu_request, and
-** answering with the JSON that api.c produced.
+** request bodies within their bounds, turning MHD's connection data into an
+** emu_request, answering with the JSON that api.c produced, and the limits
+** that keep slow or greedy clients from starving the others: a connection
+** limit, per-connection memory, deadlines for headers and bodies (the
+** doorman), and a cap on body bytes held at once.
 */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -18,10 +23,37 @@
 #include "access.h"
 #include "api.h"
 #include "server.h"
+#include "wire_values.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
+/* Request bodies held at once, all connections together: beyond it, 429 (nothing done, try again). */
+#define MAX_INFLIGHT (4u * MAX_BODY)
+/* Each connection's own buffer for a request's line and headers (larger: 431 from MHD). */
+#define CONNECTION_MEMORY (32u * 1024)
+/* A body must have arrived within this many header timeouts after its headers (60 s by default). */
+#define BODY_TIMEOUTS 6
+/* A kept-alive connection may wait this much longer than header_timeout for its next request. */
+#define KEEPALIVE_NS (30 * 1000000000LL)
+/* How often the doorman looks for connections past their deadline. */
+#define DOORMAN_TICK_NS (100 * 1000000LL)
 
 #define CONTROL_PREFIX "/emulator/v1/"
+
+/* Where a connection is, for its deadline. */
+typedef enum phase {
+    AWAIT_HEADERS, /* deadline: header_timeout (plus KEEPALIVE_NS after an earlier request) */
+    AWAIT_BODY,    /* deadline: BODY_TIMEOUTS header timeouts after the headers */
+    HANDLING,      /* none: a handler (WaitOperation, a fault's delay) may take long */
+} phase;
+
+/* One connection as the doorman sees it (MHD's socket context). */
+typedef struct guard {
+    int fd;
+    phase phase;
+    int64_t deadline; /* monotonic ns */
+    int shut;         /* shutdown() done: MHD is closing it */
+    struct guard *prev, *next;
+} guard;
 
 struct emu_server {
     struct MHD_Daemon *daemon;
@@ -29,16 +61,28 @@ struct emu_server {
     emu_faults *faults;
     emu_access access;
     int port;
+    int64_t header_timeout_ns;
+    /* the doorman: closes connections past their deadline (MHD's own timeout is
+    ** for idleness only, so a client that drips one byte a second would keep a
+    ** connection for ever) */
+    pthread_mutex_t mu;   /* guards the list, inflight and stopping */
+    pthread_cond_t tick;
+    guard *guards;
+    size_t inflight;      /* body bytes reserved by requests in progress */
+    int stopping;
+    pthread_t doorman;
+    int doorman_started;
 };
 
 /* What one request accumulates between MHD's calls. */
 typedef struct pending {
     char *body;
     size_t len, cap;
-    size_t received; /* every body byte, kept or not */
-    int too_large;
+    size_t received;      /* every body byte, kept or not */
+    size_t reserved;      /* of the server's inflight */
+    int too_large, too_busy;
     emu_verdict verdict;
-    emu_error refusal; /* why, when verdict is EMU_REFUSE */
+    emu_error refusal;    /* why, when verdict is EMU_REFUSE */
 } pending;
 
 static const char *header(struct MHD_Connection *conn, const char *name)
@@ -87,9 +131,19 @@ static enum MHD_Result answer_preflight(const emu_server *srv, struct MHD_Connec
     return ok;
 }
 
-static const char *lookup_query(void *ctx, const char *key)
+/* The query parameters, in order; one more than the cap is kept so that "too many" can be told. */
+typedef struct params {
+    emu_param items[EMU_MAX_QUERY_PARAMS + 1];
+    size_t n;
+} params;
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, key);
+    params *p = cls;
+    if (p->n == EMU_MAX_QUERY_PARAMS + 1)
+        return MHD_NO;
+    p->items[p->n++] = (emu_param){key, value ? value : ""};
+    return MHD_YES;
 }
 
 /* A fault's wait, in slices so that a shutdown is not held up by it. */
@@ -137,9 +191,203 @@ static enum MHD_Result respond(const emu_server *srv, struct MHD_Connection *con
     return ok;
 }
 
+/* ---- the doorman ----------------------------------------------------------------------- */
+
+static guard *guard_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Moves a connection on to its next phase and deadline (after == 0: none). */
+static void set_phase(emu_server *srv, struct MHD_Connection *conn, phase next, int64_t after)
+{
+    guard *g = guard_of(conn);
+    if (!g)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    g->phase = next;
+    g->deadline = after ? emu_add_sat(emu_mono_ns(), after) : 0;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    emu_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        guard *g = calloc(1, sizeof *g);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!g || !ci) {
+            free(g);
+            return; /* unguarded: MHD's idle timeout still applies */
+        }
+        g->fd = ci->connect_fd;
+        g->phase = AWAIT_HEADERS;
+        g->deadline = emu_add_sat(emu_mono_ns(), srv->header_timeout_ns);
+        pthread_mutex_lock(&srv->mu);
+        g->next = srv->guards;
+        if (g->next)
+            g->next->prev = g;
+        srv->guards = g;
+        pthread_mutex_unlock(&srv->mu);
+        *socket_context = g;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        /* MHD closes the socket after this: under the lock, the doorman never shuts a reused fd */
+        guard *g = *socket_context;
+        pthread_mutex_lock(&srv->mu);
+        if (g->prev)
+            g->prev->next = g->next;
+        else
+            srv->guards = g->next;
+        if (g->next)
+            g->next->prev = g->prev;
+        pthread_mutex_unlock(&srv->mu);
+        free(g);
+        *socket_context = NULL;
+    }
+}
+
 /*
-** MHD calls this once when headers arrive (we set up a `pending`), then for
-** each piece of the body, then once more with no data: that last call answers.
+** Closes connections past their deadline: a request's headers must come in
+** within header_timeout, its body within BODY_TIMEOUTS of them after. A
+** shutdown() wakes the connection's thread, which sees the end of the stream
+** and closes it; the slot is free for a client that talks.
+*/
+static void *doorman(void *arg)
+{
+    emu_server *srv = arg;
+    pthread_mutex_lock(&srv->mu);
+    while (!srv->stopping) {
+        int64_t now = emu_mono_ns();
+        for (guard *g = srv->guards; g; g = g->next) {
+            if (!g->shut && g->deadline && now >= g->deadline) {
+                shutdown(g->fd, SHUT_RDWR);
+                g->shut = 1;
+                if (!srv->store->quiet)
+                    fprintf(stderr, "cloudrun emulator: closed a connection that sent no complete %s in time\n",
+                            g->phase == AWAIT_BODY ? "body" : "request");
+            }
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += DOORMAN_TICK_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->tick, &srv->mu, &until);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+/* Reserves n more body bytes of MAX_INFLIGHT for p. 0, or -1 when they do not fit. */
+static int reserve(emu_server *srv, pending *p, size_t n)
+{
+    pthread_mutex_lock(&srv->mu);
+    int ok = srv->inflight + n <= MAX_INFLIGHT;
+    if (ok) {
+        srv->inflight += n;
+        p->reserved += n;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return ok ? 0 : -1;
+}
+
+static void release(emu_server *srv, pending *p)
+{
+    pthread_mutex_lock(&srv->mu);
+    srv->inflight -= p->reserved;
+    p->reserved = 0;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* A Google-shaped error answered at once, before the body is read (MHD then
+** closes the connection instead of reading what was announced). */
+static enum MHD_Result answer_early(emu_server *srv, struct MHD_Connection *conn, const char *method,
+                                    const char *url, const emu_error *err, double retry_after)
+{
+    char *body = emu_error_body(err);
+    if (!srv->store->quiet)
+        fprintf(stderr, "%s %s %d refused: %s\n", method, url, err->status, err->message);
+    set_phase(srv, conn, HANDLING, 0);
+    return body ? respond(srv, conn, err->status, body, NULL, retry_after) : MHD_NO;
+}
+
+/*
+** The first call, headers in: the front door's verdict, and what the body
+** may cost. A refused request, a body announced larger than MAX_BODY, or
+** one that does not fit what all requests together may hold is answered now,
+** unread.
+*/
+static enum MHD_Result on_headers(emu_server *srv, struct MHD_Connection *conn, const char *url,
+                                  const char *method, pending *p)
+{
+    set_phase(srv, conn, AWAIT_BODY, BODY_TIMEOUTS * srv->header_timeout_ns);
+    p->verdict = judge(srv, conn, method, 0, &p->refusal);
+    if (p->verdict == EMU_REFUSE)
+        return answer_early(srv, conn, method, url, &p->refusal, -1);
+    const char *length = header(conn, "Content-Length");
+    if (!length || !*length)
+        return MHD_YES; /* none, or chunked: counted as it comes */
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(length, &end, 10);
+    emu_error err = {0};
+    if (*end || errno == ERANGE || n > MAX_BODY) {
+        emu_error_set_status(&err, 413, "INVALID_ARGUMENT",
+                             "The request body is too large: at most %u bytes are read.", MAX_BODY);
+        return answer_early(srv, conn, method, url, &err, -1);
+    }
+    if (n == 0)
+        return MHD_YES;
+    if (reserve(srv, p, (size_t)n + 1) < 0) {
+        emu_error_set(&err, "RESOURCE_EXHAUSTED",
+                      "Too many large request bodies are in progress; nothing was done, try again shortly.");
+        return answer_early(srv, conn, method, url, &err, 1);
+    }
+    p->body = malloc((size_t)n + 1);
+    if (!p->body)
+        return MHD_NO;
+    p->cap = (size_t)n + 1;
+    return MHD_YES;
+}
+
+/* A piece of the body: kept while it fits what was announced (or, chunked, what may be reserved). */
+static enum MHD_Result on_upload(emu_server *srv, pending *p, const char *upload, size_t size)
+{
+    p->received += size;
+    if (p->too_large || p->too_busy)
+        return MHD_YES; /* read and dropped */
+    if (p->len + size > MAX_BODY) {
+        p->too_large = 1;
+        return MHD_YES;
+    }
+    if (p->len + size + 1 > p->cap) {
+        /* chunked (or more than announced, which MHD does not pass): grown by doubling, within MAX_BODY */
+        size_t ncap = (p->len + size + 1) * 2;
+        if (ncap > MAX_BODY + 1)
+            ncap = MAX_BODY + 1;
+        if (reserve(srv, p, ncap - p->cap) < 0) {
+            p->too_busy = 1;
+            return MHD_YES;
+        }
+        char *grown = realloc(p->body, ncap);
+        if (!grown)
+            return MHD_NO;
+        p->body = grown;
+        p->cap = ncap;
+    }
+    memcpy(p->body + p->len, upload, size);
+    p->len += size;
+    p->body[p->len] = '\0';
+    return MHD_YES;
+}
+
+/*
+** MHD calls this once when headers arrive (on_headers), then for each piece
+** of the body (on_upload), then once more with no data: that last call answers.
 */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
@@ -151,32 +399,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!p)
             return MHD_NO;
         *state = p;
-        /* Judged before the body is read, so that a refused one is not kept. */
-        p->verdict = judge(srv, conn, method, 0, &p->refusal);
-        return MHD_YES;
+        return on_headers(srv, conn, url, method, p);
     }
     if (*upload_size) {
-        p->received += *upload_size;
-        if (p->verdict == EMU_REFUSE) {
-            /* read and dropped */
-        } else if (p->len + *upload_size > MAX_BODY) {
-            p->too_large = 1;
-        } else if (!p->too_large) {
-            if (p->len + *upload_size + 1 > p->cap) {
-                size_t ncap = (p->len + *upload_size + 1) * 2;
-                char *grown = realloc(p->body, ncap);
-                if (!grown)
-                    return MHD_NO;
-                p->body = grown;
-                p->cap = ncap;
-            }
-            memcpy(p->body + p->len, upload, *upload_size);
-            p->len += *upload_size;
-            p->body[p->len] = '\0';
-        }
+        enum MHD_Result r = on_upload(srv, p, upload, *upload_size);
         *upload_size = 0;
-        return MHD_YES;
+        return r;
     }
+    set_phase(srv, conn, HANDLING, 0);
     /* Again with the body seen: a chunked one announces no length. */
     if (p->verdict != EMU_REFUSE)
         p->verdict = judge(srv, conn, method, p->received > 0, &p->refusal);
@@ -193,6 +423,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!srv->store->quiet)
             fprintf(stderr, "%s %s %d refused: %s\n", method, url, status, p->refusal.message);
         return body ? respond(srv, conn, status, body, NULL, -1) : MHD_NO;
+    }
+    if (p->too_large || p->too_busy) {
+        emu_error err = {0};
+        if (p->too_large)
+            emu_error_set_status(&err, 413, "INVALID_ARGUMENT",
+                                 "The request body is too large: at most %u bytes are read.", MAX_BODY);
+        else
+            emu_error_set(&err, "RESOURCE_EXHAUSTED",
+                          "Too many large request bodies are in progress; nothing was done, try again shortly.");
+        body = emu_error_body(&err);
+        if (!srv->store->quiet)
+            fprintf(stderr, "%s %s %d refused: %s\n", method, url, err.status, err.message);
+        return body ? respond(srv, conn, err.status, body, NULL, p->too_busy ? 1 : -1) : MHD_NO;
     }
     if (strncmp(url, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0) {
         status = emu_faults_control(srv->faults, method, url, p->body, p->len, reset_store, srv->store, &body);
@@ -212,15 +455,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             pause_ms(srv, fault.delay_ms);
             status = emu_fault_error(&fault, rpc, &body);
             break;
-        default:
-            if (p->too_large) {
-                status = 413;
-                body = strdup("{\"error\":{\"code\":413,\"message\":\"The request body is too large.\",\"status\":"
-                              "\"INVALID_ARGUMENT\"}}");
-            } else {
-                emu_request req = {method, url, p->body, p->len, lookup_query, conn};
-                status = emu_api_handle(srv->store, &req, &body, &allow);
-            }
+        default: {
+            params q = {.n = 0};
+            MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
+            emu_request req = {method, url, p->body, p->len, q.items, q.n};
+            status = emu_api_handle(srv->store, &req, &body, &allow);
             pause_ms(srv, fault.delay_ms);
             if (fault.kind == EMU_FAULT_RESET_AFTER_EFFECT) {
                 if (!srv->store->quiet)
@@ -229,6 +468,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_NO;
             }
             break;
+        }
         }
     }
     if (!body)
@@ -240,15 +480,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
 {
+    emu_server *srv = cls;
     pending *p = *state;
     if (p) {
+        release(srv, p);
         free(p->body);
         free(p);
         *state = NULL;
     }
+    /* kept alive: the next request's headers have their own deadline, with room for idling first */
+    set_phase(srv, conn, AWAIT_HEADERS, emu_add_sat(srv->header_timeout_ns, KEEPALIVE_NS));
 }
 
-emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access *access, const char *host, int port)
+/* Enough descriptors for the connections allowed, the tasks' pipes and logs, and some to spare. */
+static unsigned connection_limit(unsigned wanted, int max_processes)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)wanted + 2 * (rlim_t)max_processes + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return wanted;
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t spare = 2 * (rlim_t)max_processes + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        return rl.rlim_cur > spare + 16 ? (unsigned)(rl.rlim_cur - spare) : 16;
+    return wanted;
+}
+
+emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access *access, const char *host, int port,
+                             const emu_server_limits *limits)
 {
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
@@ -263,26 +526,41 @@ emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access 
         return NULL;
     }
     emu_server *srv = calloc(1, sizeof *srv);
-    if (!srv) {
+    if (!srv || pthread_mutex_init(&srv->mu, NULL) != 0) {
+        free(srv);
         freeaddrinfo(ai);
         return NULL;
     }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->tick, &ca);
+    pthread_condattr_destroy(&ca);
     srv->store = s;
     srv->faults = faults;
     srv->access = *access;
     srv->access.bound = host;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    srv->header_timeout_ns = (int64_t)limits->header_timeout_s * 1000000000LL;
+    unsigned max_connections = connection_limit(limits->max_connections, s->max_processes);
+    /* A thread per connection: WaitOperation may block one, and most connections sit idle; poll()
+    ** rather than select() so that no descriptor number is too high; the doorman thread gives
+    ** each request its deadlines. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* A thread per connection: WaitOperation may block one, and a laptop's
-    ** clients are few. Keep-alive connections idle out after a while. */
+    if (pthread_create(&srv->doorman, NULL, doorman, srv) == 0)
+        srv->doorman_started = 1;
     srv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
                                    ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+                                   (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, max_connections,
+                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                                   MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!srv->daemon) {
+    if (!srv->daemon || !srv->doorman_started) {
         fprintf(stderr, "cloudrun emulator: cannot listen on %s:%d (is the port in use?)\n", host, port);
-        free(srv);
+        emu_server_stop(srv);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
@@ -305,6 +583,16 @@ void emu_server_stop(emu_server *srv)
 {
     if (!srv)
         return;
-    MHD_stop_daemon(srv->daemon);
+    if (srv->doorman_started) {
+        pthread_mutex_lock(&srv->mu);
+        srv->stopping = 1;
+        pthread_cond_signal(&srv->tick);
+        pthread_mutex_unlock(&srv->mu);
+        pthread_join(srv->doorman, NULL);
+    }
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon); /* every connection closed: the guards freed */
+    pthread_cond_destroy(&srv->tick);
+    pthread_mutex_destroy(&srv->mu);
     free(srv);
 }

@@ -1,16 +1,21 @@
 /*
 ** store.h — the in-memory resources (Jobs, Executions with their Tasks,
-** Operations) and the one mutex that guards them. HTTP handler threads and
-** the runner thread both work on them, always with `mu` held.
+** Operations), their indexes and lists, and the one mutex that guards them.
+** HTTP handler threads and the runner thread both work on them, always with
+** `mu` held. What happens to them over time (cancel, delete, retention) is
+** lifecycle.h's; this file only keeps them.
 */
 #ifndef EMU_STORE_H
 #define EMU_STORE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
+
+#include "index.h"
 
 typedef enum emu_task_state {
     EMU_TASK_PENDING,
@@ -36,6 +41,8 @@ typedef struct emu_task {
     int attempt;             /* current (or last) attempt, 0-based */
     int retried;             /* attempts that were retried */
     pid_t pid;               /* > 0 while an attempt's process runs (it leads its own group) */
+    int out_fd;              /* the read end of its output pipe while it runs, else -1 (runner.c) */
+    int log_fd;              /* its log file while it runs, else -1 */
     int64_t attempt_mono;    /* when the running attempt started (monotonic) */
     int64_t term_mono;       /* when SIGTERM was sent to it, 0 if not */
     int timed_out;           /* the running attempt hit the timeout */
@@ -46,11 +53,17 @@ typedef struct emu_task {
     int term_signal;
     int result_code;         /* google.rpc code number, 0 = OK */
     char *result_message;    /* owned; NULL = none */
+    int64_t log_bytes;       /* bytes of output kept in its log file */
+    int log_truncated;       /* output beyond the limit was dropped (and said so once) */
     int64_t create_ns, scheduled_ns, start_ns, completion_ns, update_ns;
 } emu_task;
 
+typedef struct emu_job emu_job;
+typedef struct emu_operation emu_operation;
+
 typedef struct emu_execution {
     char *name, *project, *location, *job, *id;  /* owned; job/id are the short ids */
+    char *key;               /* owned: "P/L/ID", its key in the store's index */
     char uid[37];
     int64_t seq;             /* store-wide creation order */
     int64_t create_ns, start_ns, completion_ns, update_ns;
@@ -63,32 +76,48 @@ typedef struct emu_execution {
     cJSON *template;         /* owned: the TaskTemplate after overrides */
     emu_exec_state state;
     int cancel_requested;
-    int deleted;             /* hidden from the API; memory kept for live operations */
+    int deleted;             /* hidden from the API; kept only until its processes have stopped */
     int running, succeeded, failed, cancelled, retried;
     int next_pending;        /* tasks [next_pending, task_count) have never started */
     int fail_code;           /* google.rpc number for the RunJob operation's error */
     char *fail_message;      /* owned; the first task failure, NULL while none */
-    char *log_dir;           /* owned absolute path: <log-root>/<execution-id> */
+    char *log_dir;           /* owned absolute path: <log-root>/<execution-id>, NULL without logs */
     emu_task *tasks;         /* owned array of task_count */
+    emu_job *owner;          /* its job while it is visible, NULL once deleted */
+    emu_operation *followers; /* operations that follow it (RunJob, cancel), linked by follow_next */
+    struct emu_execution *all_prev, *all_next;       /* the store's visible executions, oldest first */
+    struct emu_execution *job_prev, *job_next;       /* its job's visible executions, oldest first */
+    struct emu_execution *active_prev, *active_next; /* the store's executions not yet done */
+    int active;
 } emu_execution;
 
-typedef struct emu_job {
+struct emu_job {
     char *name, *project, *location, *id;  /* owned */
+    char *key;               /* owned: "P/L/ID" */
     char uid[37];
     int64_t seq, generation, create_ns, update_ns;
     cJSON *spec;             /* owned: user-settable fields, normalized, server defaults filled */
     int execution_count;
-} emu_job;
+    int completed;           /* of its visible executions, those that are done */
+    emu_execution *exec_head, *exec_tail; /* its visible executions, oldest first */
+    emu_job *prev, *next;    /* the store's jobs, oldest first */
+};
 
-/* An Operation is either finished at creation (a frozen snapshot of its JSON:
-** job create/update/delete, execution delete) or follows an execution until
-** it ends (RunJob, CancelExecution). */
-typedef struct emu_operation {
+/* An Operation either follows an execution (RunJob, CancelExecution) and is
+** rendered from it, or is frozen: its final JSON kept as text (job create,
+** update and delete; execution delete; and a follower whose execution has
+** been freed). Frozen ones are kept for a while (lifecycle.h). */
+struct emu_operation {
     char *name;              /* owned: projects/P/locations/L/operations/<uuid> */
-    cJSON *snapshot;         /* owned, or NULL for a live operation */
-    emu_execution *execution;/* borrowed from the store (executions outlive operations) */
-    int run_job;             /* live RunJob: a failed execution ends it with `error` */
-} emu_operation;
+    int64_t seq;
+    char *text;              /* owned: the frozen Operation JSON, or NULL while following */
+    emu_execution *execution;/* followed (borrowed), NULL once frozen */
+    int run_job;             /* RunJob: a failed execution ends it with `error` */
+    int64_t frozen_mono;     /* when it was frozen */
+    emu_operation *prev, *next;           /* the store's operations, oldest first */
+    emu_operation *follow_next;           /* its execution's followers */
+    emu_operation *frozen_prev, *frozen_next; /* frozen operations, oldest first */
+};
 
 typedef struct emu_store {
     pthread_mutex_t mu;
@@ -96,49 +125,80 @@ typedef struct emu_store {
     int stopping;            /* the runner is to wind down */
     int draining;            /* the server is closing: long waits (WaitOperation) return now */
     int quiet;
-    char *log_root;          /* owned absolute path */
-    emu_job **jobs;
-    size_t njobs, capjobs;
-    emu_execution **execs;
-    size_t nexecs, capexecs;
-    emu_operation **ops;
-    size_t nops, capops;
+    char *log_root;          /* owned absolute path; NULL: no logs and no processes (fuzzing) */
+    emu_index jobs_by_key, execs_by_key, ops_by_name;
+    emu_job *jobs_head, *jobs_tail;
+    size_t njobs;
+    emu_execution *execs_head, *execs_tail;   /* visible */
+    emu_execution *active_head, *active_tail; /* not yet done, deleted ones included */
+    emu_operation *ops_head, *ops_tail;
+    size_t nops;
+    emu_operation *frozen_head, *frozen_tail;
+    size_t nfrozen;
     int64_t next_seq;
+    uint64_t next_exec_number; /* execution ids: never the same twice (store.c) */
+    uint32_t id_key[4];
+    /* limits (emulator.c's options) */
+    int keep_executions;     /* done executions kept per job */
+    int keep_operations;     /* frozen operations kept */
+    int64_t operation_ttl_ns;/* how long a frozen operation is kept */
+    int max_processes;       /* task processes at once, all executions together */
+    int64_t log_limit;       /* bytes of output kept per task */
+    int processes;           /* task processes running now */
+    sem_t gate;              /* request bodies being parsed and handled at once (emu_store_gate_enter) */
 } emu_store;
 
+/* How many request bodies may be parsed and held as trees at once: each tree
+** may cost up to EMU_JSON_MAX_VALUES nodes, and handlers run one at a time
+** under the mutex anyway. */
+#define EMU_PARSE_SLOTS 2
+
+/* log_root NULL: no log directories and no processes (the fuzz targets). */
 int emu_store_init(emu_store *s, const char *log_root);
 /* Frees every resource. The runner must be stopped first. */
 void emu_store_free(emu_store *s);
 
-/* Lookups; NULL when absent. Deleted executions are never returned. `job` may be "-". */
+/* Takes (waiting if need be) and gives back one of the EMU_PARSE_SLOTS; never with mu held. */
+void emu_store_gate_enter(emu_store *s);
+void emu_store_gate_leave(emu_store *s);
+
+/* Lookups by index; NULL when absent. Deleted executions are never returned. `job` may be "-". */
 emu_job *emu_store_find_job(emu_store *s, const char *project, const char *location, const char *id);
 emu_execution *emu_store_find_execution(emu_store *s, const char *project, const char *location,
                                         const char *job, const char *id);
 emu_operation *emu_store_find_operation(emu_store *s, const char *name);
-/* The newest non-deleted execution of a job, NULL if none. */
+/* The newest visible execution of a job, NULL if none. */
 emu_execution *emu_store_latest_execution(emu_store *s, const emu_job *job);
 
 /* A new job (takes ownership of spec). NULL on out of memory. */
 emu_job *emu_store_add_job(emu_store *s, const char *project, const char *location, const char *id,
                            cJSON *spec);
-/* Removes and frees a job (its executions are the caller's business). */
+/* Removes and frees a job; its executions must have been deleted (lifecycle.h). */
 void emu_store_remove_job(emu_store *s, emu_job *job);
 
-/* A new execution of job with the given TaskTemplate (ownership taken), its
-** log directory created. NULL with *why set (static text) on failure. */
+/* A new execution of job with the given TaskTemplate (ownership taken), with
+** an id never used before, its log directory created. NULL with *why set
+** (static text) on failure. */
 emu_execution *emu_store_add_execution(emu_store *s, emu_job *job, cJSON *task_template, int task_count,
                                        const char **why);
+/* Takes a visible execution out of the index and the visible lists (it stays
+** active until done). */
+void emu_store_hide_execution(emu_store *s, emu_execution *e);
+/* Unlinks an execution from every list and frees it, its log directory with
+** it when remove_logs. Its followers must have been frozen or removed. */
+void emu_store_free_execution(emu_store *s, emu_execution *e, int remove_logs);
+/* Marks an execution done for the runner: off the active list. */
+void emu_store_deactivate(emu_store *s, emu_execution *e);
 
-/* Undoes the newest emu_store_add_execution (validateOnly): frees it and its
-** (empty) log directory. */
-void emu_store_discard_execution(emu_store *s, emu_job *job, emu_execution *e);
-
+/* A new operation under projects/P/locations/L: frozen with the JSON body
+** (ownership taken: its text is kept, the tree freed; the name is added
+** here) or following execution. NULL on out of memory. */
+emu_operation *emu_store_add_operation(emu_store *s, const char *project, const char *location,
+                                       cJSON *done_body, emu_execution *execution);
+/* Freezes a following operation with its final JSON text (ownership taken). */
+void emu_store_freeze_operation(emu_store *s, emu_operation *op, char *text);
 /* Removes and frees an operation. */
 void emu_store_remove_operation(emu_store *s, emu_operation *op);
-
-/* A new operation under projects/P/locations/L; snapshot or execution. */
-emu_operation *emu_store_add_operation(emu_store *s, const char *project, const char *location,
-                                       cJSON *snapshot, emu_execution *execution);
 
 /* Whether an execution has ended (succeeded, failed or cancelled). */
 int emu_execution_done(const emu_execution *e);

@@ -39,15 +39,20 @@ char *emu_timestamp_format(int64_t ns, char *buf, size_t size)
 
 /* Strict on purpose: the real API rejects "10m" or a bare number in JSON, so an
 ** emulator that accepted them would hide a client bug until production. */
-int emu_duration_parse(const char *text, int64_t *nanos)
+int emu_duration_parse(const char *text, emu_duration *out)
 {
-    if (!text || !isdigit((unsigned char)*text))
+    if (!text)
         return -1;
     const char *p = text;
+    int negative = *p == '-';
+    p += negative;
+    if (!isdigit((unsigned char)*p))
+        return -1;
     int64_t secs = 0, frac = 0;
     while (isdigit((unsigned char)*p)) {
+        /* checked before it can grow: secs <= MAX keeps secs * 10 + 9 far from INT64_MAX */
         secs = secs * 10 + (*p++ - '0');
-        if (secs > 315576000000LL) /* the protobuf Duration range */
+        if (secs > EMU_DURATION_MAX_SECONDS)
             return -1;
     }
     if (*p == '.') {
@@ -65,8 +70,50 @@ int emu_duration_parse(const char *text, int64_t *nanos)
     }
     if (p[0] != 's' || p[1] != '\0')
         return -1;
-    *nanos = secs * EMU_NS_PER_S + frac;
+    out->seconds = negative ? -secs : secs;
+    out->nanos = (int32_t)(negative ? -frac : frac);
     return 0;
+}
+
+int64_t emu_duration_ns(emu_duration d)
+{
+    /* |seconds| <= 9223372036 keeps seconds * 1e9 + nanos inside int64 */
+    if (d.seconds > INT64_MAX / EMU_NS_PER_S - 1)
+        return INT64_MAX;
+    if (d.seconds < INT64_MIN / EMU_NS_PER_S + 1)
+        return INT64_MIN;
+    return d.seconds * EMU_NS_PER_S + d.nanos;
+}
+
+int emu_duration_less(emu_duration a, emu_duration b)
+{
+    return a.seconds < b.seconds || (a.seconds == b.seconds && a.nanos < b.nanos);
+}
+
+char *emu_duration_text(emu_duration d, char *buf, size_t size)
+{
+    int negative = d.seconds < 0 || d.nanos < 0;
+    unsigned long long secs = (unsigned long long)(d.seconds < 0 ? -d.seconds : d.seconds);
+    long nanos = d.nanos < 0 ? -(long)d.nanos : d.nanos;
+    const char *sign = negative ? "-" : "";
+    if (nanos == 0)
+        snprintf(buf, size, "%s%llus", sign, secs);
+    else if (nanos % 1000000 == 0)
+        snprintf(buf, size, "%s%llu.%03lds", sign, secs, nanos / 1000000);
+    else if (nanos % 1000 == 0)
+        snprintf(buf, size, "%s%llu.%06lds", sign, secs, nanos / 1000);
+    else
+        snprintf(buf, size, "%s%llu.%09lds", sign, secs, nanos);
+    return buf;
+}
+
+int64_t emu_add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
 }
 
 char *emu_duration_format(int64_t nanos, char *buf, size_t size)

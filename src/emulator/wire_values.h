@@ -18,13 +18,38 @@ int64_t emu_mono_ns(void);  /* monotonic clock, for timeouts */
 /* "2024-05-01T12:00:00.123456Z" into buf (>= 40 bytes). Returns buf. */
 char *emu_timestamp_format(int64_t ns, char *buf, size_t size);
 
-/* Parses a protobuf JSON Duration: seconds with up to 9 fractional digits and
-** the `s` suffix ("600s", "1.5s"). Returns 0, or -1 when it is not one or is
-** negative. Cloud Run accepts no other form on the wire. */
-int emu_duration_parse(const char *text, int64_t *nanos);
+/* google.protobuf.Duration's range: about 10,000 years either way. */
+#define EMU_DURATION_MAX_SECONDS 315576000000LL
 
-/* "600s", "1.500s" into buf (>= 32 bytes). Returns buf. */
+/* A google.protobuf.Duration: seconds and nanos carry the same sign, |nanos| < 1e9. */
+typedef struct emu_duration {
+    int64_t seconds;
+    int32_t nanos;
+} emu_duration;
+
+/*
+** Parses a ProtoJSON Duration: an optional '-', decimal seconds, up to 9
+** fractional digits, and the `s` suffix ("600s", "1.5s", "-3s",
+** "0.000000001s"), within +-EMU_DURATION_MAX_SECONDS. Returns 0, or -1 when
+** the text is not one (nothing else is accepted on the wire, as on Cloud Run).
+** Never overflows: the value is kept as seconds + nanos, not nanoseconds.
+*/
+int emu_duration_parse(const char *text, emu_duration *out);
+
+/* The duration in nanoseconds, saturated at INT64_MIN/INT64_MAX. */
+int64_t emu_duration_ns(emu_duration d);
+
+/* Whether a < b. */
+int emu_duration_less(emu_duration a, emu_duration b);
+
+/* The canonical ProtoJSON text ("600s", "1.500s", "-0.000000001s") into buf (>= 32 bytes). Returns buf. */
+char *emu_duration_text(emu_duration d, char *buf, size_t size);
+
+/* "600s", "1.500s" for a nanosecond count into buf (>= 32 bytes). Returns buf. */
 char *emu_duration_format(int64_t nanos, char *buf, size_t size);
+
+/* a + b, saturated at INT64_MIN/INT64_MAX. */
+int64_t emu_add_sat(int64_t a, int64_t b);
 
 /* A random uuid4 in its 36-character text form into out (>= 37 bytes). */
 void emu_uuid4(char *out);
