@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "api_call.h"
+#include "api_logs.h"
 #include "enum_encoding.h"
 #include "json_strict.h"
 #include "lifecycle.h"
@@ -175,6 +176,7 @@ static cJSON *dispatch(call *c, rpc which)
     case RPC_WaitOperation: return api_wait_operation(c, seg[6]);
     case RPC_GetOperation: return api_get_operation(c, seg[6]);
     case RPC_DeleteOperation: return api_delete_operation(c, seg[6]);
+    case RPC_ListLogEntries: /* emu_api_handle answers it before routing */
     case RPC_NONE: break;
     }
     return NULL;
@@ -185,6 +187,8 @@ const char *emu_api_rpc_name(const char *method, const char *path)
     route rt;
     emu_error err;
     const char *allow = NULL;
+    if (strcmp(path, EMU_LOGS_PATH) == 0)
+        return strcmp(method, "POST") == 0 ? rpc_names[RPC_ListLogEntries] : NULL;
     rpc which = parse_route(&rt, path) == 0 ? classify(&rt, method, path, &allow, &err) : RPC_NONE;
     free(rt.buf);
     return which == RPC_NONE ? NULL : rpc_names[which];
@@ -404,6 +408,27 @@ int emu_api_handle(emu_store *s, const emu_request *req, char **body, const char
     cJSON *result = NULL;
     rpc which = RPC_NONE;
     int gate = 0;
+    if (strcmp(req->path, EMU_LOGS_PATH) == 0) {
+        /* Cloud Logging's, beside Cloud Run's: only system parameters in the query */
+        if (strcmp(req->method, "POST") != 0) {
+            *allow = "POST";
+            emu_error_set_status(&c.err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: POST).",
+                                 req->method, req->path);
+            goto answer;
+        }
+        if (checked_query(&c, RPC_ListLogEntries) < 0)
+            goto answer;
+        emu_store_gate_enter(s);
+        gate = 1;
+        c.body = req->body_len > 0 ? emu_json_parse_strict(req->body, req->body_len, &c.err) : NULL;
+        if (!c.body && !c.err.status)
+            emu_error_set(&c.err, "INVALID_ARGUMENT", "entries:list needs a JSON body (a ListLogEntriesRequest).");
+        else if (c.body && !cJSON_IsObject(c.body))
+            emu_error_set(&c.err, "INVALID_ARGUMENT", "The body must be a JSON object (a ListLogEntriesRequest).");
+        else if (c.body)
+            result = emu_logs_list(s, c.body, &c.err);
+        goto answer;
+    }
     if (parse_route(&c.rt, req->path) < 0)
         emu_error_set(&c.err, "NOT_FOUND", "The requested URL %s was not found on this server.", req->path);
     else if (checked_path(&c) == 0)

@@ -31,7 +31,7 @@ typedef struct emu_request {
 #define EMU_RPC_NAMES                                                                                      \
     X(CreateJob) X(GetJob) X(ListJobs) X(UpdateJob) X(DeleteJob) X(RunJob) X(GetExecution)                 \
     X(ListExecutions) X(DeleteExecution) X(CancelExecution) X(GetTask) X(ListTasks) X(GetOperation)        \
-    X(ListOperations) X(WaitOperation) X(DeleteOperation)
+    X(ListOperations) X(WaitOperation) X(DeleteOperation) X(ListLogEntries)
 
 /* The RPC a request is (a static name such as "RunJob"), without doing it;
 ** NULL for a path or method that is none. */

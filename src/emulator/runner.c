@@ -160,13 +160,40 @@ static char *log_path(const emu_execution *e, const emu_task *t)
     return emu_strfmt("%s/task%d.log", e->log_dir, t->index);
 }
 
+/* Notes that what is written to the log from `offset` on is written now, by
+** the current attempt (store.h: emu_log_mark). A mark as recent as the last
+** one of the same attempt adds nothing; a full list keeps every other mark. */
+static void log_mark(emu_task *t, int64_t offset)
+{
+    if (offset < 0)
+        return;
+    int64_t now = emu_now_ns();
+    if (t->nmarks > 0) {
+        emu_log_mark *last = &t->marks[t->nmarks - 1];
+        if (offset <= last->offset || (last->attempt == t->attempt && now - last->ns < EMU_NS_PER_MS))
+            return;
+    }
+    if (!t->marks && !(t->marks = malloc(EMU_LOG_MARKS * sizeof *t->marks)))
+        return;
+    if (t->nmarks == EMU_LOG_MARKS) {
+        int w = 0;
+        for (int i = 0; i < t->nmarks; i += 2)
+            t->marks[w++] = t->marks[i];
+        t->nmarks = w;
+    }
+    t->marks[t->nmarks++] = (emu_log_mark){offset, now, t->attempt};
+}
+
 /* Appends a line of our own to the task's log, so the reason a process never
 ** started is where the user looks for its output. */
-static void log_note(const emu_execution *e, const emu_task *t, const char *message)
+static void log_note(const emu_execution *e, emu_task *t, const char *message)
 {
     char *path = log_path(e, t);
     FILE *f = path ? fopen(path, "ae") : NULL;
     if (f) {
+        struct stat st;
+        if (fstat(fileno(f), &st) == 0)
+            log_mark(t, (int64_t)st.st_size);
         fprintf(f, "cloudrun emulator: %s-task%d attempt %d: %s\n", e->id, t->index, t->attempt, message);
         fclose(f);
     }
@@ -396,8 +423,10 @@ static void drain(emu_store *s, const emu_execution *e, emu_task *t, int all)
         }
         int64_t room = s->log_limit - t->log_bytes;
         size_t keep = room <= 0 ? 0 : (size_t)n < (uint64_t)room ? (size_t)n : (size_t)room;
-        if (keep && t->log_fd >= 0)
+        if (keep && t->log_fd >= 0) {
+            log_mark(t, (int64_t)lseek(t->log_fd, 0, SEEK_END));
             write_all(t->log_fd, buf, keep);
+        }
         t->log_bytes += (int64_t)keep;
         if (keep < (size_t)n && !t->log_truncated && t->log_fd >= 0) {
             t->log_truncated = 1;

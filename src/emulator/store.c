@@ -139,9 +139,12 @@ static void execution_release_memory(emu_execution *e)
     cJSON_Delete(e->template);
     free(e->fail_message);
     free(e->log_dir);
-    if (e->tasks)
-        for (int i = 0; i < e->task_count; i++)
+    if (e->tasks) {
+        for (int i = 0; i < e->task_count; i++) {
             free(e->tasks[i].result_message);
+            free(e->tasks[i].marks);
+        }
+    }
     free(e->tasks);
     free(e);
 }

@@ -33,6 +33,18 @@ typedef enum emu_exec_state {
     EMU_EXEC_CANCELLED,
 } emu_exec_state;
 
+/* When a stretch of a task's log was written: the file offset it starts at,
+** the wall clock then, and the attempt that wrote it. Cloud Logging's
+** entries:list (api_logs.c) dates each line by the mark before it. */
+typedef struct emu_log_mark {
+    int64_t offset;
+    int64_t ns;
+    int attempt;
+} emu_log_mark;
+
+/* Marks kept per task: when full, every other one is dropped (coarser dates, bounded memory). */
+#define EMU_LOG_MARKS 128
+
 /* One task of an execution; attempts are retries of the same task. */
 typedef struct emu_task {
     int index;
@@ -55,6 +67,8 @@ typedef struct emu_task {
     char *result_message;    /* owned; NULL = none */
     int64_t log_bytes;       /* bytes of output kept in its log file */
     int log_truncated;       /* output beyond the limit was dropped (and said so once) */
+    emu_log_mark *marks;     /* owned, up to EMU_LOG_MARKS, by offset; NULL until output came */
+    int nmarks;
     int64_t create_ns, scheduled_ns, start_ns, completion_ns, update_ns;
 } emu_task;
 

@@ -5,6 +5,8 @@
 */
 #include "emukit.h"
 
+#include <stdarg.h>
+
 #define RECORD_SCRIPT                                                                                                  \
     "printf '%s\\n' \"$0\" \"$@\" > \"$OUT_DIR/args.$CLOUD_RUN_TASK_INDEX\"; "                                         \
     "env > \"$OUT_DIR/env.$CLOUD_RUN_TASK_INDEX\"; pwd > \"$OUT_DIR/pwd.$CLOUD_RUN_TASK_INDEX\""
@@ -1248,6 +1250,153 @@ TEST(validate_only_creates_changes_and_deletes_nothing)
     free(body);
     free(dir);
 #undef VO
+}
+
+/* ---- Cloud Logging's entries:list, from the tasks' logs -------------------------------- */
+
+static cJSON *entries(const char *filter_fmt, const char *extra, ...)
+{
+    char filter[1024];
+    va_list ap;
+    va_start(ap, extra);
+    vsnprintf(filter, sizeof filter, filter_fmt, ap);
+    va_end(ap);
+    cJSON *body = cJSON_CreateObject();
+    const char *names[] = {"projects/test-project"};
+    cJSON_AddItemToObject(body, "resourceNames", cJSON_CreateStringArray(names, 1));
+    cJSON_AddStringToObject(body, "filter", filter);
+    if (extra) {
+        cJSON *more = cJSON_Parse(extra);
+        for (cJSON *m = more ? more->child : NULL; m; m = m->next)
+            cJSON_AddItemReferenceToObject(body, m->string, m);
+        char *text = cJSON_PrintUnformatted(body);
+        resp r = http("POST", "/v2/entries:list", text);
+        free(text);
+        cJSON_Delete(body);
+        cJSON_Delete(more);
+        cJSON *j = r.json;
+        r.json = NULL;
+        if (r.status != 200) {
+            cJSON_Delete(j);
+            j = cJSON_CreateNumber((double)r.status);
+        }
+        resp_free(&r);
+        return j;
+    }
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    resp r = http("POST", "/v2/entries:list", text);
+    free(text);
+    cJSON *j = r.json;
+    r.json = NULL;
+    if (r.status != 200) {
+        cJSON_Delete(j);
+        j = cJSON_CreateNumber((double)r.status);
+    }
+    resp_free(&r);
+    return j;
+}
+
+TEST(entries_list_answers_each_line_of_an_executions_task_logs_as_a_cloud_run_job_entry)
+{
+    char *dir = new_dir("logs");
+    /* task 1 writes later than task 0: entries come in time order across tasks */
+    CHECK_INT(create_job("logs", sh_job("[ $CLOUD_RUN_TASK_INDEX = 1 ] && sleep 0.3; echo \"first $CLOUD_RUN_TASK_INDEX\"; "
+                                        "sleep 0.2; printf 'caf\\303\\251 \\377\\n'; printf 'no newline'",
+                                        dir, 0)),
+             200);
+    cJSON *op = run_job("logs", "{\"overrides\":{\"taskCount\":2}}", NULL);
+    const char *name = str(op, "metadata.name");
+    cJSON *e = wait_execution(name);
+    const char *id = strrchr(name, '/') + 1;
+    cJSON *all = entries("resource.type = \"cloud_run_job\" AND resource.labels.project_id = \"test-project\" AND "
+                         "resource.labels.location = \"us-central1\" AND resource.labels.job_name = \"logs\" AND "
+                         "labels.\"run.googleapis.com/execution_name\" = \"%s\"",
+                         "{\"orderBy\":\"timestamp asc\",\"pageSize\":1000}", id);
+    CHECK(cJSON_IsObject(all));
+    const cJSON *list = get(all, "entries");
+    CHECK_INT(cJSON_GetArraySize(list), 6);
+    CHECK_STR(str(list, "0.textPayload"), "first 0");
+    CHECK_STR(str(list, "1.textPayload"), "caf\xc3\xa9 \xef\xbf\xbd"); /* a byte that is not UTF-8: U+FFFD */
+    CHECK_STR(str(list, "2.textPayload"), "no newline");
+    CHECK_STR(str(list, "3.textPayload"), "first 1");
+    CHECK_STR(str(list, "0.resource.type"), "cloud_run_job");
+    CHECK_STR(str(list, "0.resource.labels.job_name"), "logs");
+    CHECK_STR(str(list, "0.resource.labels.location"), "us-central1");
+    const cJSON *labels = get(list, "0.labels");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(labels, "run.googleapis.com/execution_name")), id);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(labels, "run.googleapis.com/task_index")), "0");
+    for (int i = 1; i < 6; i++) /* in time order */
+        CHECK(strcmp(str(cJSON_GetArrayItem(list, i - 1), "timestamp"), str(cJSON_GetArrayItem(list, i), "timestamp")) <=
+              0);
+    /* the time a line was read, within the execution's own times */
+    CHECK(strcmp(str(list, "0.timestamp"), str(e, "startTime")) >= 0);
+    CHECK(strcmp(str(list, "5.timestamp"), str(e, "completionTime")) <= 0);
+
+    /* one task; a page at a time; after a time; newest first */
+    cJSON *one = entries("resource.labels.job_name=logs labels.\"run.googleapis.com/task_index\"=\"1\"", NULL);
+    CHECK_INT(cJSON_GetArraySize(get(one, "entries")), 3);
+    CHECK_STR(str(one, "entries.0.textPayload"), "first 1");
+    cJSON *page = entries("resource.labels.job_name = \"logs\"", "{\"pageSize\":4}");
+    CHECK_INT(cJSON_GetArraySize(get(page, "entries")), 4);
+    char more[128];
+    snprintf(more, sizeof more, "{\"pageSize\":4,\"pageToken\":\"%s\"}", str(page, "nextPageToken"));
+    cJSON *rest = entries("resource.labels.job_name = \"logs\"", more);
+    CHECK_INT(cJSON_GetArraySize(get(rest, "entries")), 2);
+    CHECK(get(rest, "nextPageToken") == NULL);
+    cJSON *later = entries("resource.labels.job_name = \"logs\" AND timestamp >= \"%s\"", NULL,
+                           str(list, "3.timestamp"));
+    CHECK_INT(cJSON_GetArraySize(get(later, "entries")), 3);
+    cJSON *desc = entries("resource.labels.job_name = \"logs\"", "{\"orderBy\":\"timestamp desc\"}");
+    CHECK_STR(str(desc, "entries.0.textPayload"), "no newline");
+    CHECK_STR(str(desc, "entries.5.textPayload"), "first 0");
+    /* another type of resource has no entries here; an unknown execution has none either */
+    cJSON *other = entries("resource.type = \"cloud_run_revision\" AND resource.labels.job_name = \"logs\"", NULL);
+    CHECK(cJSON_IsObject(other) && get(other, "entries") == NULL);
+    cJSON *none = entries("labels.\"run.googleapis.com/execution_name\" = \"logs-zzzzz\"", NULL);
+    CHECK(cJSON_IsObject(none) && get(none, "entries") == NULL);
+    cJSON *v[] = {all, one, page, rest, later, desc, other, none, e, op};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        cJSON_Delete(v[i]);
+    free(dir);
+}
+
+TEST(entries_list_refuses_what_it_cannot_answer_naming_what_it_understands)
+{
+    struct {
+        const char *body;
+        long status;
+        const char *says;
+    } cases[] = {
+        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.type = \\\"cloud_run_job\\\"\"}", 400,
+         "name it with resource.labels.job_name"},
+        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND severity>=ERROR\"}",
+         400, "the emulator understands"},
+        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND timestamp>\\\"yesterday\\\"\"}",
+         400, "RFC 3339"},
+        {"{\"resourceNames\":[\"folders/1\"],\"filter\":\"resource.labels.job_name=x\"}", 400, "projects/PROJECT"},
+        {"{\"filter\":\"resource.labels.job_name=x\"}", 400, "resourceNames"},
+        {"{\"resourceNames\":[\"projects/p\"],\"filter\":\"resource.labels.job_name=x\",\"pageSize\":5000}", 400,
+         "page size"},
+        {"{\"resourceNames\":[\"projects/p\"],\"filter\":\"resource.labels.job_name=x\",\"pageToken\":\"zz\"}", 400,
+         "page token"},
+        {"{\"resourceNames\":[\"projects/p\"],\"filter\":\"resource.labels.job_name=x\",\"orderBy\":\"severity\"}", 400,
+         "timestamp asc"},
+        {"{\"resourceNames\":[\"projects/p\"],\"filter\":\"resource.labels.job_name=x\",\"extra\":1}", 400,
+         "Unknown name \\\"extra\\\""},
+        {"[1]", 400, "JSON object"},
+        {"", 400, "needs a JSON body"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        resp r = http("POST", "/v2/entries:list", cases[i].body[0] ? cases[i].body : NULL);
+        CHECK_INT(r.status, cases[i].status);
+        CHECK_CONTAINS(r.body, cases[i].says);
+        CHECK_INT(num(r.json, "error.code"), cases[i].status);
+        resp_free(&r);
+    }
+    resp r = http("GET", "/v2/entries:list", NULL);
+    CHECK_INT(r.status, 405);
+    resp_free(&r);
 }
 
 int main(void)

@@ -437,6 +437,65 @@ describe("cloudrun jobs executions logs against Cloud Logging", function()
   end)
 end)
 
+describe("cloudrun jobs executions logs against the emulator", function()
+  local emu
+
+  local function run(args)
+    return h.run(("CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project CLOUDSDK_RUN_REGION=us-central1 %s %s 2>&1")
+      :format(emu.host, CLI, args))
+  end
+
+  setup(function()
+    emu = h.emulator{ jobs = {
+      h.sh_job("talk", 'echo "hello from $CLOUD_RUN_TASK_INDEX"; sleep 0.3; echo "bye from $CLOUD_RUN_TASK_INDEX"',
+        { taskCount = 2 }),
+      h.sh_job("slow", 'for i in 1 2 3; do echo "tick $i"; sleep 1; done'),
+    } }
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+  end)
+
+  it("prints every task's lines in time order, and one task's with --task", function()
+    local out, rc = run("jobs execute talk --wait")
+    assert.are.equal(0, rc, out)
+    local id = out:match("Execution %[(talk%-%w+)%] created")
+    out, rc = run("jobs executions logs " .. id)
+    assert.are.equal(0, rc, out)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.equal(4, #lines, out)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT[%d:.]+Z  task [01]  hello from [01]$", lines[1])
+    assert.matches("  bye from [01]$", lines[4])
+    out, rc = run("jobs executions logs " .. id .. " --task 1")
+    assert.are.equal(0, rc, out)
+    assert.matches("^[^\n]+  task 1  hello from 1\n[^\n]+  task 1  bye from 1\n$", out)
+    out, rc = run("jobs executions logs " .. id .. " --format 'value(textPayload)' --task 0")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("hello from 0\nbye from 0\n", out)
+  end)
+
+  it("follows a running execution until it is done", function()
+    local out, rc = run("jobs execute slow --async")
+    assert.are.equal(0, rc, out)
+    local id = out:match("Execution %[(slow%-%w+)%] created")
+    local started = os.time()
+    out, rc = run("jobs executions logs " .. id .. " --follow")
+    assert.are.equal(0, rc, out)
+    assert.matches("tick 1\n.*tick 2\n.*tick 3\n$", out)
+    local _, n = out:gsub("tick", "")
+    assert.are.equal(3, n, out) -- each line once, though asked for again from the last one's time
+    assert.is_true(os.time() - started >= 2, "it waited for the lines to come")
+  end)
+
+  it("says NOT_FOUND for an execution that is not there when following, and exit 3", function()
+    local out, rc = run("jobs executions logs talk-zzzzz --follow")
+    assert.are.equal(3, rc, out)
+    assert.matches("NOT_FOUND", out, 1, true)
+  end)
+end)
+
 describe("the task side", function()
   local function lua(code, env)
     return h.run(("env -u CLOUD_RUN_TASK_INDEX -u CLOUD_RUN_TASK_COUNT %s %s -e %s 2>&1")
