@@ -13,6 +13,7 @@ local MODULES = assert(os.getenv("CR_NGINX_MODULES"), "CR_NGINX_MODULES: nginx's
 local SRC = assert(os.getenv("CLOUDRUN_SOURCE_DIR"))
 local CPATH = assert(os.getenv("LUA_CPATH"), "LUA_CPATH: the build's lua/?.so")
 local FAKE = assert(os.getenv("CR_FAKE_GOOGLE"), "CR_FAKE_GOOGLE: the cr-fake-google binary")
+local HOSTILE = assert(os.getenv("CR_HOSTILE"), "CR_HOSTILE: the cr-hostile binary")
 local DNSMASQ = os.getenv("CR_DNSMASQ") or "/usr/sbin/dnsmasq"
 
 math.randomseed(os.time() + tonumber((h.run("echo $$"))))
@@ -197,6 +198,17 @@ http {
         ngx.say(job and job.name or (err.code .. " " .. err.message))
       }
     }
+    location ~ ^/hostile/(?<mode>[a-z-]+)$ {
+      content_by_lua_block {
+        local cloudrun = require("cloudrun")
+        local c = cloudrun.client{ project = "p", region = "r", endpoint = "http://{HOSTILE}", retry = { attempts = 3 },
+          credentials = cloudrun.auth.access_token("ya29.NGINX-SECRET-TOKEN-0123456789abcdef") }
+        local job, err = c:get_job(ngx.var.mode)
+        collectgarbage()
+        ngx.say(job and "resource" or err.code, " ", job and 0 or #err.message, " ",
+          (not job and err.message:find("NGINX-SECRET", 1, true)) and "LEAK" or "clean")
+      }
+    }
     location = /token-now {
       content_by_lua_block {
         local creds = assert(require("cloudrun").auth.from_file("{DIR}/shared.json"))
@@ -258,7 +270,7 @@ local function race(port, a, b, gap, dir)
 end
 
 describe("the nginx driver (cosockets) in Debian's nginx", function()
-  local dir, emu, emu2, emu2_port, fake, slow_fake, dns, one, two
+  local dir, emu, emu2, emu2_port, fake, slow_fake, dns, one, two, hostile
 
   local function calls(host, rpc)
     return h.control(host, "GET", "stats").calls[rpc] or 0
@@ -290,9 +302,12 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
     key_file(dir, "slow.json", "slow@key-project.iam.gserviceaccount.com",
       "http://127.0.0.1:" .. slow_fake.port .. "/token")
     dns = start_dnsmasq(dir)
+    local hs = h.spawn(("%s --port 0"):format(h.sh_quote(HOSTILE)), "^hostile listening on 127%.0%.0%.1:(%d+)$")
+    hostile = { port = hs.match, stop = function() h.stop(hs.pid, hs.pipe) end }
     local user = h.run("id -un"):gsub("%s+$", "")
     local base = { DIR = dir, MODULES = MODULES, SRC = SRC, CPATH = CPATH, DNS = dns.port, EMU = emu.host,
-      EMU2 = "127.0.0.1:" .. emu2_port, USER = user }
+      EMU2 = "127.0.0.1:" .. emu2_port, USER = user,
+      HOSTILE = "127.0.0.1:" .. hostile.port }
     local d1, d2 = dir .. "/one", dir .. "/two"
     os.execute("mkdir -p " .. h.sh_quote(d1) .. " " .. h.sh_quote(d2))
     local v1, v2 = {}, {}
@@ -307,7 +322,7 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
     for _, s in ipairs({ one, two }) do
       if s then h.stop(s.pid, s.pipe) end
     end
-    for _, s in ipairs({ emu, emu2, fake, slow_fake, dns }) do
+    for _, s in ipairs({ emu, emu2, fake, slow_fake, dns, hostile }) do
       if s then s.stop() end
     end
     if dir then os.execute("rm -rf " .. h.sh_quote(dir)) end
@@ -418,6 +433,20 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
     assert.matches("^FAILED_PRECONDITION ", out)
     assert.matches("lua_ssl_trusted_certificate", out, 1, true)
     assert.matches("api.cloudrun.test:", out, 1, true)
+  end)
+
+  it("stops a hostile server's endless or huge body at the cap, keeps its long message to a line, and never "
+    .. "quotes the token back", function()
+    for _, case in ipairs({ { "endless", "RESOURCE_EXHAUSTED" }, { "huge", "RESOURCE_EXHAUSTED" },
+      { "long-error", "INTERNAL" }, { "echo-auth", "UNAUTHENTICATED" }, { "empty", "UNKNOWN" } }) do
+      local out = assert(get(one.port, "/hostile/" .. case[1]))
+      local code, len, leak = out:match("^(%S+) (%d+) (%S+)\n$")
+      assert.are.equal(case[2], code, case[1] .. ": " .. out)
+      assert.is_true(tonumber(len) <= 4096, case[1] .. ": a message of " .. tostring(len) .. " bytes")
+      assert.are.equal("clean", leak, case[1])
+    end
+    -- the worker is still there, and still answers
+    assert.are.equal("ok\n", (get(one.port, "/ping")))
   end)
 
   it("leaves no Lua error in nginx's logs", function()

@@ -127,7 +127,7 @@ function _M.parse(words, flags)
   end
   if values.format then
     local spec, err = format.parse(values.format)
-    if not spec then return nil, "--format: " .. err end
+    if not spec then return nil, err end
     values.format_spec = spec
   end
   return pos, values
