@@ -274,6 +274,24 @@ describe("cloudrun --wait progress", function()
     assert.are.equal("1\n", status)
   end)
 
+  it("names the stage: queued, running, finishing, done", function()
+    local progress = require("cloudrun.cli.progress")
+    local function e(t) return setmetatable(t, cloudrun.execution_mt) end
+    assert.are.equal("queued", progress.stage(e{ taskCount = 2 }))
+    assert.are.equal("running", progress.stage(e{ taskCount = 2, startTime = "t", runningCount = 2 }))
+    assert.are.equal("running", progress.stage(e{ taskCount = 2, startTime = "t", runningCount = 1, succeededCount = 1 }))
+    assert.are.equal("finishing", progress.stage(e{ taskCount = 2, startTime = "t", succeededCount = 1, failedCount = 1 }))
+    assert.are.equal("done", progress.stage(e{ taskCount = 2, startTime = "t", succeededCount = 2, completionTime = "t",
+      conditions = { { type = "Completed", state = "CONDITION_SUCCEEDED" } } }))
+    assert.are.equal("0s running   tasks: 1 running, 1 succeeded, 0 failed of 2",
+      progress.line(e{ taskCount = 2, startTime = "t", runningCount = 1, succeededCount = 1 }, 0.4))
+    assert.are.equal("2m05s running   tasks: 0 running, 0 succeeded, 1 failed, 1 cancelled of 3 (2 retried)",
+      progress.line(e{ taskCount = 3, startTime = "t", failedCount = 1, cancelledCount = 1, runningCount = 0,
+        retriedCount = 2 }, 125))
+    assert.are.equal(0.5, progress.interval(29))
+    assert.are.equal(5, progress.interval(3600))
+  end)
+
   it("updates one line in place on a terminal, and Ctrl-C leaves the execution running (exit 130)", function()
     if not has_script() then
       pending("script(1) (bsdutils) is not installed")
