@@ -48,7 +48,7 @@ char *cr_asprintf(const char *fmt, ...)
 ** Growth wipes the old block: a buffer may carry a JWT assertion or a token
 ** response, and realloc would leave the old copy behind in freed memory.
 */
-static int buf_reserve(cr_buf *b, size_t extra)
+int cr_buf_reserve(cr_buf *b, size_t extra)
 {
     if (b->failed)
         return -1;
@@ -74,7 +74,7 @@ static int buf_reserve(cr_buf *b, size_t extra)
 
 void cr_buf_append(cr_buf *b, const void *data, size_t len)
 {
-    if (buf_reserve(b, len) < 0)
+    if (cr_buf_reserve(b, len) < 0)
         return;
     memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -107,7 +107,7 @@ char *cr_buf_take(cr_buf *b, size_t *len)
         cr_buf_free(b);
         return NULL;
     }
-    if (!b->data && buf_reserve(b, 0) < 0)
+    if (!b->data && cr_buf_reserve(b, 0) < 0)
         return NULL;
     char *d = b->data;
     if (len)

@@ -27,6 +27,8 @@ typedef struct cr_buf {
     int failed; /* set once an allocation failed; later appends do nothing */
 } cr_buf;
 
+/* Room for `extra` more bytes (and the NUL): 0, or -1 (the buffer is then failed). */
+CR_HIDDEN int cr_buf_reserve(cr_buf *b, size_t extra);
 CR_HIDDEN void cr_buf_append(cr_buf *b, const void *data, size_t len);
 CR_HIDDEN void cr_buf_puts(cr_buf *b, const char *s);
 CR_HIDDEN void cr_buf_printf(cr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
