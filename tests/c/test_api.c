@@ -188,6 +188,74 @@ TEST(run_job_without_overrides_sends_an_empty_object)
     cr_error_clear(&err);
 }
 
+/* The RunJob body is written without cJSON: it must be the bytes cJSON would print. */
+TEST(the_run_job_body_is_byte_for_byte_what_cjson_prints_for_the_same_overrides)
+{
+    static const char *const tricky[] = {"plain",        "quote \" and back\\slash", "tab\tnl\ncr\rbs\bff\f",
+                                         "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac / <>", "",
+                                         "--id=42"};
+    size_t n = sizeof tricky / sizeof *tricky;
+    cr_env_var env[7];
+    for (size_t i = 0; i < n; i++)
+        env[i] = (cr_env_var){tricky[(i + 1) % n][0] ? tricky[(i + 1) % n] : "E", i % 3 ? tricky[i] : NULL};
+    for (int shape = 0; shape < 6; shape++) {
+        cr_run_job_options o = {0};
+        o.args = (const char **)tricky;
+        o.nargs = shape == 1 ? 0 : n;
+        o.has_args = shape != 2;
+        o.env = env;
+        o.nenv = shape == 3 ? 0 : n;
+        o.container = shape == 4 ? NULL : tricky[shape];
+        o.clear_args = shape % 2;
+        o.validate_only = shape == 5;
+        o.etag = shape >= 4 ? tricky[shape - 3] : NULL;
+        o.task_count = shape == 0 ? 0 : shape == 1 ? 2147483647 : 10000;
+        o.timeout_nanos = shape == 2 ? 0 : 1500000000LL * shape;
+
+        cJSON *want = cJSON_CreateObject();
+        if (o.validate_only)
+            cJSON_AddBoolToObject(want, "validateOnly", 1);
+        if (o.etag)
+            cJSON_AddStringToObject(want, "etag", o.etag);
+        cJSON *ov = cJSON_AddObjectToObject(want, "overrides");
+        cJSON *co = cJSON_CreateObject();
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(ov, "containerOverrides"), co);
+        if (o.container)
+            cJSON_AddStringToObject(co, "name", o.container);
+        if (o.has_args) {
+            cJSON *args = cJSON_AddArrayToObject(co, "args");
+            for (size_t i = 0; i < o.nargs; i++)
+                cJSON_AddItemToArray(args, cJSON_CreateString(o.args[i]));
+        }
+        if (o.nenv) {
+            cJSON *list = cJSON_AddArrayToObject(co, "env");
+            for (size_t i = 0; i < o.nenv; i++) {
+                cJSON *var = cJSON_CreateObject();
+                cJSON_AddStringToObject(var, "name", env[i].name);
+                cJSON_AddStringToObject(var, "value", env[i].value ? env[i].value : "");
+                cJSON_AddItemToArray(list, var);
+            }
+        }
+        if (o.clear_args)
+            cJSON_AddBoolToObject(co, "clearArgs", 1);
+        if (o.task_count)
+            cJSON_AddNumberToObject(ov, "taskCount", o.task_count);
+        if (o.timeout_nanos) {
+            char buf[40];
+            cJSON_AddStringToObject(ov, "timeout", cr_duration_format(o.timeout_nanos, buf, sizeof buf));
+        }
+        char *text = cJSON_PrintUnformatted(want);
+        cr_http_request req;
+        cr_error err = CR_ERROR_INIT;
+        CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+        CHECK_STR(req.body, text);
+        CHECK_INT(req.body_len, strlen(text));
+        cr_http_request_clear(&req);
+        cJSON_free(text);
+        cJSON_Delete(want);
+    }
+}
+
 static cr_http_response response(long status, const char *body)
 {
     cr_http_response r = {0};

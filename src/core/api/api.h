@@ -8,13 +8,14 @@
 #include "cloudrun.h"
 #include "util/util.h"
 
-/* Fills req with METHOD endpoint/v2/path[?query] and, when body is not
-** NULL, that JSON text with Content-Type: application/json. */
-CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
-                                   const char *body, cr_http_request *req, cr_error *err);
+/* Fills req with METHOD endpoint/v2/path[suffix][?query] and, when body is
+** not NULL, that JSON text with Content-Type: application/json. The request
+** takes body (a malloc'd string) whatever happens: it is freed on failure. */
+CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *suffix,
+                                   const char *query, char *body, cr_http_request *req, cr_error *err);
 
 /* RunJobRequest's JSON text for these overrides (NULL: none), checked: a new
-** string (cJSON_free), or NULL with err set. */
+** string (caller frees), or NULL with err set. */
 CR_HIDDEN char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err);
 
 /* The Execution resource name in a RunJob Operation (metadata.name), or NULL. Borrowed. */

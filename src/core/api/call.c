@@ -59,9 +59,17 @@ static void query_write(cr_buf *q, const cr_write_options *write)
         query_add(q, "allowMissing", "true");
 }
 
+/* A body's JSON text as a malloc'd string (what a request owns and frees):
+** cJSON's own allocator may be someone else's (cJSON_InitHooks). */
 static char *print_json(const cJSON *j)
 {
-    return j ? cJSON_PrintUnformatted(j) : NULL;
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *out = cr_strdup(text);
+    if (text) {
+        cr_wipe(text, strlen(text));
+        cJSON_free(text);
+    }
+    return out;
 }
 
 /* What each method is: HTTP method, what its name names, what follows it, whether it is a read. */
@@ -104,10 +112,7 @@ void cr_call_clear(cr_call *call)
     free(call->path);
     free(call->base);
     free(call->query);
-    if (call->body) {
-        cr_wipe(call->body, strlen(call->body));
-        cJSON_free(call->body);
-    }
+    cr_secret_free(call->body);
     cJSON_Delete(call->spec);
     memset(call, 0, sizeof *call);
 }
@@ -257,7 +262,7 @@ done:
     return 0;
 }
 
-int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_error *err)
+int cr_call_build(cr_client *c, cr_call *call, cr_http_request *req, cr_error *err)
 {
     char *target = NULL;
     if (call->path) {
@@ -269,7 +274,7 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
     } else {
         pthread_mutex_lock(&c->lock);
         if (c->project && c->region)
-            target = cr_asprintf("projects/%s/locations/%s", c->project, c->region);
+            target = cr_concat("projects/", c->project, "/locations/", c->region, NULL);
         int known = c->project && c->region;
         pthread_mutex_unlock(&c->lock);
         if (!known)
@@ -285,8 +290,9 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
         return -1;
     }
+    /* The body goes to the request (built once per call): the call keeps none. */
     char *body = call->body;
-    char *owned_body = NULL;
+    call->body = NULL;
     if (call->method == CR_CREATE_JOB) {
         *strrchr(target, '/') = '\0'; /* projects/P/locations/L/jobs */
     } else if (call->spec) {
@@ -295,27 +301,18 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
         if (spec) {
             cJSON_DeleteItemFromObjectCaseSensitive(spec, "name");
             if (cJSON_AddStringToObject(spec, "name", target))
-                owned_body = cJSON_PrintUnformatted(spec);
+                body = print_json(spec);
         }
         cJSON_Delete(spec);
-        if (!owned_body) {
+        if (!body) {
             free(target);
             cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
             return -1;
         }
-        body = owned_body;
     }
-    char *path = call->suffix && *call->suffix ? cr_asprintf("%s%s", target, call->suffix) : target;
-    if (path != target)
-        free(target);
-    int rc = path ? cr_api_build_request(call->base ? call->base : c->endpoint, call->http_method, path, call->query,
-                                         body, req, err)
-                  : -1;
-    if (!path)
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
-    free(path);
-    if (owned_body)
-        cJSON_free(owned_body);
+    int rc = cr_api_build_request(call->base ? call->base : c->endpoint, call->http_method, target, call->suffix,
+                                  call->query, body, req, err);
+    free(target);
     if (rc == 0)
         req->idempotent = call->idempotent;
     return rc;
@@ -368,10 +365,7 @@ static int set_bearer(cr_http_request *req, const char *token)
             break;
         }
     }
-    char *auth = cr_asprintf("Bearer %s", token);
-    int rc = auth && cr_header_add(&req->headers, "Authorization", auth) == 0 ? 0 : -1;
-    cr_secret_free(auth);
-    return rc;
+    return cr_header_add_owned(&req->headers, "Authorization", cr_concat("Bearer ", token, NULL));
 }
 
 /*

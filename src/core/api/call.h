@@ -44,7 +44,7 @@ typedef struct cr_call {
     char *path;         /* CR_CALL: the path under /v2/ as given */
     char *base;         /* CR_CALL: another API's endpoint, or NULL for the client's */
     char *query;        /* encoded, or NULL */
-    char *body;         /* JSON text, or NULL */
+    char *body;         /* JSON text (malloc'd; a secret may be in it), or NULL; the request takes it */
     cJSON *spec;        /* UPDATE_JOB: the Job, whose name is set when it is known */
     int idempotent;     /* a read: retried after any transient failure */
     long min_timeout_ms;
@@ -58,8 +58,10 @@ CR_HIDDEN void cr_call_clear(cr_call *call);
 ** The HTTP request of `call` for client c: 0 with req filled (its timeout
 ** and bearer are the machine's to set), -1 with err set, or 1 when a name
 ** needs the project and region and they are not known yet (discover first).
+** Once it gets that far (0 or -1 after the names), the request has taken the
+** call's body: a call is built once.
 */
-CR_HIDDEN int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_error *err);
+CR_HIDDEN int cr_call_build(cr_client *c, cr_call *call, cr_http_request *req, cr_error *err);
 
 /*
 ** A full name from a name given to a call of this kind: 0 with *out (caller

@@ -212,7 +212,7 @@ static int known_parent(cr_client *c, char **out, cr_error *err)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "project \"%s\" or region \"%s\" is not a valid resource id",
                          c->project, c->region);
             rc = -1;
-        } else if (!(*out = cr_asprintf("projects/%s/locations/%s", c->project, c->region))) {
+        } else if (!(*out = cr_concat("projects/", c->project, "/locations/", c->region, NULL))) {
             cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
             rc = -1;
         } else {
@@ -306,7 +306,7 @@ int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **o
         *out = cr_asprintf("%s/jobs/%.*s/executions/%.*s/tasks/%s", parent, (int)(exec_dash - name), name,
                            (int)(cut - name), name, name);
     } else {
-        *out = cr_asprintf("%s/%s/%s", parent, kind, name);
+        *out = cr_concat(parent, "/", kind, "/", name, NULL);
     }
     free(parent);
     if (!*out) {
@@ -350,18 +350,18 @@ char *cr_client_operation_name(cr_client *c, const char *operation, cr_error *er
 /* Calls                                                                     */
 /* ------------------------------------------------------------------------ */
 
-int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
-                         const char *body, cr_http_request *req, cr_error *err)
+int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *suffix,
+                         const char *query, char *body, cr_http_request *req, cr_error *err)
 {
     memset(req, 0, sizeof *req);
     snprintf(req->method, sizeof req->method, "%s", method);
-    req->url = cr_asprintf("%s/v2/%s%s%s", endpoint, path, query && *query ? "?" : "", query ? query : "");
+    req->body = body;
+    req->body_len = body ? strlen(body) : 0;
+    int q = query && *query;
+    req->url = cr_concat(endpoint, "/v2/", path, suffix ? suffix : "", q ? "?" : "", q ? query : "", NULL);
     int oom = !req->url;
-    if (body) {
-        req->body = cr_strdup(body);
-        req->body_len = strlen(body);
-        oom |= !req->body || cr_header_add(&req->headers, "Content-Type", "application/json") < 0;
-    }
+    if (body)
+        oom |= cr_header_add(&req->headers, "Content-Type", "application/json") < 0;
     oom |= cr_header_add(&req->headers, "x-goog-api-client", "lua-cloudrun/" CR_VERSION) < 0;
     if (oom) {
         cr_http_request_clear(req);

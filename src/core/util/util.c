@@ -33,6 +33,29 @@ char *cr_strndup(const char *s, size_t n)
     return d;
 }
 
+char *cr_concat(const char *first, ...)
+{
+    va_list ap;
+    size_t len = 0;
+    va_start(ap, first);
+    for (const char *p = first; p; p = va_arg(ap, const char *))
+        len += strlen(p);
+    va_end(ap);
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    char *w = out;
+    va_start(ap, first);
+    for (const char *p = first; p; p = va_arg(ap, const char *)) {
+        size_t n = strlen(p);
+        memcpy(w, p, n);
+        w += n;
+    }
+    va_end(ap);
+    *w = '\0';
+    return out;
+}
+
 char *cr_asprintf(const char *fmt, ...)
 {
     va_list ap;

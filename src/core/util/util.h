@@ -16,6 +16,11 @@
 CR_HIDDEN char *cr_strdup(const char *s);
 CR_HIDDEN char *cr_strndup(const char *s, size_t n);
 
+/* The strings up to the NULL joined into a new one (one allocation, no
+** formatting: for the paths and header values built on every call); NULL when
+** out of memory. Caller frees. */
+CR_HIDDEN char *cr_concat(const char *first, ...) __attribute__((sentinel));
+
 /* printf into a new string; NULL when out of memory. Caller frees. */
 CR_HIDDEN char *cr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -84,6 +89,10 @@ CR_HIDDEN double cr_monotonic(void);
 
 /* Wipes memory so that the compiler cannot drop it. */
 CR_HIDDEN void cr_wipe(void *p, size_t n);
+
+/* cr_header_add taking `value` (malloc'd, NULL: out of memory) instead of
+** copying it: freed (wiped) on failure. 0, or -1. */
+CR_HIDDEN int cr_header_add_owned(cr_header **list, const char *name, char *value);
 
 /* getenv that treats an empty value as unset. */
 CR_HIDDEN const char *cr_getenv(const char *name);
