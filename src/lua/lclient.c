@@ -607,17 +607,53 @@ static void read_request(lua_State *L, const method_def *d, int base, lrequest *
     }
 }
 
-/* client:<method>(...) — the method's def is the upvalue. */
+/* An answer's text while it becomes tables: freed by its __gc should that raise. */
+typedef struct answer_box {
+    char *text;
+    size_t len;
+    char *execution;
+} answer_box;
+
+static void answer_clear(answer_box *a)
+{
+    cr_secret_free(a->text);
+    free(a->execution);
+    a->text = a->execution = NULL;
+}
+
+static int answer_release(lua_State *L)
+{
+    answer_clear(lua_touserdata(L, 1));
+    return 0;
+}
+
+/*
+** client:<method>(...) — the method's def is upvalue 1, the answer box's
+** metatable upvalue 2. The answer comes as text and goes straight to tables
+** (no cJSON tree made and freed on the way).
+*/
 static int l_method(lua_State *L)
 {
     const method_def *d = lua_touserdata(L, lua_upvalueindex(1));
     client_box *b = check_client(L);
     lrequest q;
     read_request(L, d, 2, &q);
+    answer_box *a = lua_newuserdata(L, sizeof *a);
+    memset(a, 0, sizeof *a);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
     cr_error err = CR_ERROR_INIT;
-    cJSON *out = cr_client_perform(b->client, &q.r, q.cp, &err);
+    a->text = cr_client_perform_text(b->client, &q.r, q.cp, &a->len, &a->execution, &err);
     cJSON_Delete(q.owned);
-    return cr_lua_push_result(L, out, &err);
+    if (!a->text)
+        return cr_lua_push_failure(L, &err);
+    int rc = cr_lua_push_json_text(L, a->text, a->len, a->execution);
+    answer_clear(a);
+    if (rc < 0) {
+        cr_error_set(&err, "INTERNAL", 0, "an answer that was checked could not be read");
+        return cr_lua_push_failure(L, &err);
+    }
+    return 1;
 }
 
 /*
@@ -723,14 +759,18 @@ static const luaL_Reg client_functions[] = {
 void cr_lua_open_client(lua_State *L)
 {
     cr_lua_new_class(L, CLIENT_MT, client_methods, l_client_release, NULL);
-    /* every API method: one C function, its def as the upvalue */
+    /* every API method: one C function, its def and the answer box's metatable as upvalues */
     luaL_getmetatable(L, CLIENT_MT);
     lua_getfield(L, -1, "__index");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, answer_release);
+    lua_setfield(L, -2, "__gc");
     for (const method_def *d = method_defs; d->name; d++) {
         lua_pushlightuserdata(L, (void *)d);
-        lua_pushcclosure(L, l_method, 1);
-        lua_setfield(L, -2, d->name);
+        lua_pushvalue(L, -2);
+        lua_pushcclosure(L, l_method, 2);
+        lua_setfield(L, -3, d->name);
     }
-    lua_pop(L, 2);
+    lua_pop(L, 3);
     luaL_setfuncs(L, client_functions, 0);
 }

@@ -191,7 +191,7 @@ TEST(run_job_without_overrides_sends_an_empty_object)
 /* The RunJob body is written without cJSON: it must be the bytes cJSON would print. */
 TEST(the_run_job_body_is_byte_for_byte_what_cjson_prints_for_the_same_overrides)
 {
-    static const char *const tricky[] = {"plain",        "quote \" and back\\slash", "tab\tnl\ncr\rbs\bff\f",
+    static const char *const tricky[] = {"plain",        "quote \" and back\\slash",      "tab\tnl\ncr\rbs\bff\f",
                                          "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac / <>", "",
                                          "--id=42"};
     size_t n = sizeof tricky / sizeof *tricky;
@@ -253,6 +253,128 @@ TEST(the_run_job_body_is_byte_for_byte_what_cjson_prints_for_the_same_overrides)
         cr_http_request_clear(&req);
         cJSON_free(text);
         cJSON_Delete(want);
+    }
+}
+
+/* Counts what a walk met, to compare with a cJSON tree. */
+typedef struct walk_count {
+    int values, strings, numbers;
+    double sum;
+} walk_count;
+
+static int wc_value(void *ud)
+{
+    ((walk_count *)ud)->values++;
+    return 0;
+}
+static int wc_string(void *ud, const char *raw, size_t len, int escaped)
+{
+    (void)raw, (void)len, (void)escaped;
+    ((walk_count *)ud)->strings++;
+    return wc_value(ud);
+}
+static int wc_number(void *ud, double v)
+{
+    walk_count *c = ud;
+    c->numbers++;
+    if (v == v && v - v == 0)
+        c->sum += v;
+    return wc_value(ud);
+}
+static int wc_boolean(void *ud, int v)
+{
+    (void)v;
+    return wc_value(ud);
+}
+
+static void tree_count(const cJSON *j, walk_count *c)
+{
+    c->values++;
+    if (cJSON_IsString(j))
+        c->strings++;
+    if (cJSON_IsNumber(j)) {
+        c->numbers++;
+        if (j->valuedouble == j->valuedouble && j->valuedouble - j->valuedouble == 0)
+            c->sum += j->valuedouble;
+    }
+    for (const cJSON *k = j->child; k; k = k->next)
+        tree_count(k, c);
+}
+
+/* The Lua binding reads answers with cr_json_walk, cr_client_run_job with
+** cJSON: they must accept the same texts and see the same values. */
+TEST(the_json_walk_accepts_exactly_what_cjson_parses)
+{
+    static const char *const seeds[] = {
+        "{\"a\":[1,-2.5e3,true,false,null,\"s\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"],\"b\":{}}",
+        "{\"name\":\"projects/p/operations/1\",\"metadata\":{\"name\":\"x\",\"n\":[[],[{}]]},\"done\":false}",
+        "\xEF\xBB\xBF{\"x\":01,\"y\":1.,\"z\":\"\\u12G4\"} tail",
+        " [ 1 , 2 ] ",
+        "\"just a string\"",
+        "-0",
+    };
+    static const char interesting[] = "{}[]:,\"\\u0123456789-+.eEtrufalsn \t\x01\xEF\xBB\xBF";
+    walk_count none = {0};
+    cr_json_events ev = {wc_value, NULL, wc_value, NULL, NULL, wc_string, wc_number, wc_boolean, wc_value};
+    unsigned long long rng = 0x9e3779b97f4a7c15ULL;
+    char buf[512];
+    int accepted = 0, refused = 0;
+    for (int round = 0; round < 40000; round++) {
+        const char *seed = seeds[round % (sizeof seeds / sizeof *seeds)];
+        size_t len = strlen(seed);
+        memcpy(buf, seed, len);
+        for (int m = round % 4; m > 0; m--) { /* a few bytes replaced, added or dropped */
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            size_t at = (size_t)(rng % (len + 1));
+            char c = interesting[(rng >> 20) % (sizeof interesting - 1)];
+            int op = (int)((rng >> 40) % 3);
+            if (op == 0 && at < len) {
+                buf[at] = c;
+            } else if (op == 1 && len + 1 < sizeof buf) {
+                memmove(buf + at + 1, buf + at, len - at);
+                buf[at] = c;
+                len++;
+            } else if (op == 2 && at < len) {
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+            }
+        }
+        const char *end = NULL;
+        cJSON *tree = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+        walk_count w = none, t = none;
+        int rc = cr_json_walk(buf, len, &ev, &w);
+        if ((rc == 0) != (tree != NULL)) {
+            fprintf(stderr, "  differs on [%.*s]: walk %d, cJSON %s\n", (int)len, buf, rc, tree ? "parsed" : "refused");
+            CHECK(0);
+            break;
+        }
+        if (tree) {
+            tree_count(tree, &t);
+            CHECK_INT(w.values, t.values);
+            CHECK_INT(w.strings, t.strings);
+            CHECK_INT(w.numbers, t.numbers);
+            CHECK(w.sum == t.sum);
+            accepted++;
+        } else {
+            refused++;
+        }
+        cJSON_Delete(tree);
+    }
+    CHECK(accepted > 1000 && refused > 1000);
+
+    /* strings decode as cJSON decodes them, to their first NUL */
+    static const char *const strings[] = {"{\"k\":\"caf\\u00e9 \\ud83d\\ude00 \\\" \\\\ \\/ \\t\"}",
+                                          "{\"k\":\"ab\\u0000cd\"}", "{\"k\":\"x\\u12G4y\"}", "{\"k\":\"plain\"}"};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+        cJSON *tree = cJSON_Parse(strings[i]);
+        const char *want = cJSON_GetObjectItem(tree, "k")->valuestring;
+        const char *raw = strstr(strings[i], ":\"") + 2;
+        size_t rawlen = strlen(raw) - 2;
+        char out[64];
+        size_t n = cr_json_unescape(raw, rawlen, out, sizeof out);
+        CHECK_INT(n, strlen(want));
+        CHECK(memcmp(out, want, n) == 0);
+        cJSON_Delete(tree);
     }
 }
 

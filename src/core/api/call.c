@@ -339,6 +339,9 @@ typedef struct call_machine {
     int have_creds;
     char *token; /* the bearer in use (a secret) */
     sub_kind sub;
+    int text;        /* the result is the answer's text (cr_call_take_text), not a tree */
+    size_t text_len; /* of the text result */
+    char *execution; /* with a RunJob's text result: the "execution" field to add, or NULL */
 } call_machine;
 
 static double remaining(call_machine *k)
@@ -533,7 +536,18 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
     }
     k->attempt++;
     cr_error err = CR_ERROR_INIT;
-    cJSON *result = cr_api_parse_response(resp, k->req.url, &err);
+    cJSON *result = NULL;
+    if (k->text && resp->status >= 200 && resp->status < 300) {
+        if (cr_api_check_answer_text(resp, k->req.url, k->call.method == CR_RUN_JOB, &k->execution, &err) == 0) {
+            k->text_len = resp->body_len;
+            cr_machine_finish_text(m, resp->body);
+            resp->body = NULL;
+            resp->body_len = 0;
+            return;
+        }
+    } else {
+        result = cr_api_parse_response(resp, k->req.url, &err);
+    }
     if (!result && k->token) {
         /* a server that quotes the request back must not put our token into a message */
         const char *secrets[] = {k->token};
@@ -575,6 +589,7 @@ static void call_destroy(cr_machine *m)
     cr_http_request_clear(&k->req);
     cr_credentials_unref(k->creds);
     cr_secret_free(k->token);
+    free(k->execution);
 }
 
 static const cr_machine_ops call_ops = {
@@ -587,7 +602,7 @@ static const cr_machine_ops call_ops = {
     .destroy = call_destroy,
 };
 
-cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
+cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts, int text,
                             cr_error *err)
 {
     if (opts && !(opts->timeout <= CR_MAX_EXCHANGE_SECONDS)) {
@@ -610,6 +625,7 @@ cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built,
     }
     cr_machine_init(&k->base, &call_ops, NULL);
     k->client = c;
+    k->text = text;
     k->call = *call;
     memset(call, 0, sizeof *call);
     if (opts && opts->retry)
@@ -618,6 +634,20 @@ cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built,
         k->policy = c->retry;
     k->timeout_ms = opts && opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : c->timeout_ms;
     return &k->base;
+}
+
+char *cr_call_take_text(cr_machine *m, size_t *len, char **execution, cr_error *err)
+{
+    call_machine *k = (call_machine *)m;
+    *len = 0;
+    *execution = NULL;
+    char *text = cr_machine_take_text(m, err);
+    if (text) {
+        *len = k->text_len;
+        *execution = k->execution;
+        k->execution = NULL;
+    }
+    return text;
 }
 
 /* ---- discovery --------------------------------------------------------------- */

@@ -79,9 +79,13 @@ CR_HIDDEN int cr_client_resolve(cr_client *c, const char *name, const char *kind
 CR_HIDDEN cr_machine *cr_discovery_machine(cr_client *c, cr_error *err);
 
 /* The API call machine of a prepared call (taken: *call is zeroed) and, when
-** it could be built already, its request (taken too; NULL: built later). */
+** it could be built already, its request (taken too; NULL: built later).
+** text: its result is the answer's text, for cr_call_take_text. */
 CR_HIDDEN cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
-                                      cr_error *err);
+                                      int text, cr_error *err);
+
+/* The result of a finished call machine made with `text`: as cr_client_perform_text. */
+CR_HIDDEN char *cr_call_take_text(cr_machine *m, size_t *len, char **execution, cr_error *err);
 
 /* The client's credentials: 1 with *creds (a new reference, or NULL for an
 ** anonymous client) once resolved, 0 while ADC has not been looked up. */

@@ -376,7 +376,7 @@ cr_machine *cr_client_discovery(cr_client *c, cr_error *err)
     return cr_discovery_machine(c, err);
 }
 
-cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
+static cr_machine *start(cr_client *c, const cr_request *r, const cr_call_options *opts, int text, cr_error *err)
 {
     cr_call call;
     if (cr_call_init(&call, r, err) < 0)
@@ -389,16 +389,35 @@ cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_opt
         cr_call_clear(&call);
         return NULL;
     }
-    return cr_call_machine(c, &call, rc == 0 ? &req : NULL, opts, err);
+    return cr_call_machine(c, &call, rc == 0 ? &req : NULL, opts, text, err);
+}
+
+cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
+{
+    return start(c, r, opts, 0, err);
 }
 
 cJSON *cr_client_perform(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
 {
-    cr_machine *m = cr_client_start(c, r, opts, err);
+    cr_machine *m = start(c, r, opts, 0, err);
     if (!m)
         return NULL;
     cr_machine_run_on(m, c);
     cJSON *out = cr_machine_take_json(m, err);
     cr_machine_free(m);
     return out;
+}
+
+char *cr_client_perform_text(cr_client *c, const cr_request *r, const cr_call_options *opts, size_t *len,
+                             char **execution, cr_error *err)
+{
+    *len = 0;
+    *execution = NULL;
+    cr_machine *m = start(c, r, opts, 1, err);
+    if (!m)
+        return NULL;
+    cr_machine_run_on(m, c);
+    char *text = cr_call_take_text(m, len, execution, err);
+    cr_machine_free(m);
+    return text;
 }
