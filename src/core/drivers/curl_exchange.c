@@ -17,9 +17,15 @@
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
+/* Whether the libcurl running has the pre-request callback (7.80), for
+** changes sent inline (see once_only). Set once, by cr_global_init. */
+static int has_prereq;
+
 static void global_init_once(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    has_prereq = v && v->version_num >= 0x075000;
 }
 
 /* libcurl's global init is not thread-safe on old versions: do it once, here. */
@@ -34,9 +40,37 @@ CURL *cr_curl_easy_new(void)
     return curl_easy_init();
 }
 
-/* The request body of a call that must not be sent twice, fed by a read
-** callback instead of CURLOPT_POSTFIELDS: libcurl then has to rewind it to
-** resend, and seek_refuse says no. */
+/*
+** libcurl silently resends a request when a kept-alive connection turns out
+** to have died with no answer. For a RunJob that may already have started an
+** execution, that would start a second one. Two guards, one per libcurl:
+**
+** From 7.80 the body goes inline with the headers (CURLOPT_POSTFIELDS: one
+** send, where a read callback costs a second send and ~7 us of CPU a call on
+** loopback) and the pre-request callback, which libcurl calls before every
+** attempt on a connection, refuses a second attempt once any byte of the
+** first went out (CURLINFO_REQUEST_SIZE counts what every attempt of the
+** transfer wrote).
+**
+** Before 7.80 the body is fed by a read callback: libcurl then has to rewind
+** it to resend, and seek_refuse says no once any of it was read.
+*/
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int once_only(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    cr_curl_exchange *x = ud;
+    if (x->attempts++ == 0)
+        return CURL_PREREQFUNC_OK;
+    long written = 0;
+    if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &written) != CURLE_OK || written > 0) {
+        x->resend_refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK; /* nothing went out yet */
+}
+#endif
+
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     cr_upload *u = ud;
@@ -48,11 +82,6 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-/*
-** libcurl silently resends a request when a kept-alive connection turns out
-** to have died with no answer. For a RunJob that may already have started an
-** execution, that would start a second one: refuse the rewind it needs.
-*/
 static int seek_refuse(void *ud, curl_off_t offset, int origin)
 {
     cr_upload *u = ud;
@@ -125,14 +154,23 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 ** from curl_easy_reset, so that nothing of the last one (a custom method, a
 ** read callback, FRESH_CONNECT) carries over. 0: unknown, always reset.
 */
-typedef enum { BODY_NONE, BODY_FIELDS, BODY_READ } body_mode;
+/* How a body goes: none; inline (a read, which libcurl may resend); inline
+** once (a change, from libcurl 7.80); through the read callback (a change,
+** before 7.80). */
+typedef enum { BODY_NONE, BODY_FIELDS, BODY_ONCE, BODY_READ } body_mode;
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+#define CHANGE_BODY BODY_ONCE
+#else
+#define CHANGE_BODY BODY_READ
+#endif
 
 static uintptr_t shape_of(const char *method, body_mode mode, int fresh, int ca)
 {
     static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
     for (uintptr_t m = 0; m < 4; m++)
         if (strcmp(method, methods[m]) == 0)
-            return 1 + (((m * 3 + (uintptr_t)mode) * 2 + (uintptr_t)(fresh != 0)) * 2 + (uintptr_t)(ca != 0));
+            return 1 + (((m * 4 + (uintptr_t)mode) * 2 + (uintptr_t)(fresh != 0)) * 2 + (uintptr_t)(ca != 0));
     return 0;
 }
 
@@ -159,6 +197,10 @@ static void set_shape(CURL *h, const cr_http_request *req, body_mode mode, int f
     } else {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     }
+#if CHANGE_BODY == BODY_ONCE
+    if (mode == BODY_ONCE)
+        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, once_only);
+#endif
     if (mode == BODY_READ) {
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_refuse);
@@ -219,7 +261,7 @@ int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *
         ca_file = cr_getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
     x->up = (cr_upload){req->body ? req->body : "", req->body ? req->body_len : 0, 0};
     int has_body = req->body || strcmp(req->method, "POST") == 0;
-    body_mode mode = !has_body ? BODY_NONE : req->idempotent ? BODY_FIELDS : BODY_READ;
+    body_mode mode = !has_body ? BODY_NONE : req->idempotent ? BODY_FIELDS : has_prereq ? CHANGE_BODY : BODY_READ;
     int fresh = !req->idempotent && (!has_body || x->up.len == 0);
 
     if (header_lines(x, req) < 0) {
@@ -241,9 +283,13 @@ int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *
         curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
         curl_easy_setopt(h, CURLOPT_CAPATH, CR_SYSTEM_CA_DIR);
     }
-    if (mode == BODY_FIELDS) {
+    if (mode == BODY_FIELDS || mode == BODY_ONCE) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->up.data);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up.len);
+#if CHANGE_BODY == BODY_ONCE
+        if (mode == BODY_ONCE)
+            curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
+#endif
     } else if (mode == BODY_READ) {
         curl_easy_setopt(h, CURLOPT_READDATA, &x->up);
         curl_easy_setopt(h, CURLOPT_SEEKDATA, &x->up);
@@ -328,6 +374,8 @@ int cr_curl_exchange_finish(cr_curl_exchange *x, CURLcode rc, cr_http_response *
     free(x->more);
     x->more = NULL;
     const cr_http_request *req = x->req;
+    if (x->resend_refused)
+        rc = CURLE_SEND_FAIL_REWIND; /* once_only refused to send it again: as a refused rewind */
     if (rc != CURLE_OK) {
         cr_buf_free(&x->body);
         cr_header_free(x->resp_headers);

@@ -39,7 +39,9 @@ typedef struct cr_curl_exchange {
     cr_header *resp_headers;
     cr_header **resp_tail; /* where the next answer header goes */
     size_t header_bytes;
-    int too_large; /* the body or the headers went past their cap */
+    int too_large;      /* the body or the headers went past their cap */
+    int attempts;       /* a change's attempts so far (libcurl's own resends included) */
+    int resend_refused; /* a change was not sent again after its connection died */
 } cr_curl_exchange;
 
 /*
