@@ -152,7 +152,8 @@ static int public_key_fingerprint(EVP_PKEY *pkey, char out[65])
 {
     BIGNUM *n = NULL, *e = NULL;
     int rc = -1;
-    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
         int nl = BN_num_bytes(n), el = BN_num_bytes(e);
         unsigned char *buf = malloc((size_t)(nl + el) + 8);
         if (buf) {
