@@ -4,6 +4,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "check.h"
@@ -376,6 +377,33 @@ TEST(the_json_walk_accepts_exactly_what_cjson_parses)
         CHECK(memcmp(out, want, n) == 0);
         cJSON_Delete(tree);
     }
+}
+
+/* The CA bundle check reads up to the first certificate, in chunks: a marker across two is found. */
+TEST(a_file_is_searched_up_to_what_it_holds_across_chunk_boundaries)
+{
+    char path[] = "/tmp/cr-contains-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    static char big[5000];
+    for (size_t at = 4080; at < 4100; at++) {
+        memset(big, 'x', sizeof big);
+        memcpy(big + at, "-----BEGIN CERTIFICATE-----", 27);
+        CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, big, sizeof big, 0) == (ssize_t)sizeof big);
+        cr_error err = CR_ERROR_INIT;
+        CHECK_INT(cr_file_contains(path, "-----BEGIN CERTIFICATE-----", "ca_file", &err), 1);
+        CHECK_INT(cr_file_contains(path, "-----BEGIN CERTIFICATE-----X", "ca_file", &err), 0);
+    }
+    CHECK(ftruncate(fd, CR_MAX_FILE + 1) == 0);
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_file_contains(path, "-----BEGIN CERTIFICATE-----", "ca_file", &err), -1);
+    CHECK_CONTAINS(err.message, "larger than");
+    cr_error_clear(&err);
+    close(fd);
+    unlink(path);
+    CHECK_INT(cr_file_contains(path, "x", "ca_file", &err), -1);
+    CHECK_STR(err.code, "NOT_FOUND");
+    cr_error_clear(&err);
 }
 
 static cr_http_response response(long status, const char *body)

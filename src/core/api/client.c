@@ -85,12 +85,12 @@ cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
     c->timeout_ms = opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : 30000;
     const char *ca = opts->ca_file ? opts->ca_file : cr_getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
     if (ca) {
-        /* checked now: a bundle that cannot be read would otherwise fail every call with a TLS error */
-        size_t len = 0;
-        char *pem = cr_read_file(ca, &len, opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", err);
-        int looks_pem = pem && strstr(pem, "-----BEGIN CERTIFICATE-----") != NULL;
-        free(pem);
-        if (pem && !looks_pem)
+        /* checked now: a bundle that cannot be read would otherwise fail every call with a TLS error
+        ** (read up to its first certificate: a system bundle is 200 kB, and the client is made at every start) */
+        int has = cr_file_contains(ca, "-----BEGIN CERTIFICATE-----",
+                                   opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", err);
+        int looks_pem = has > 0;
+        if (has == 0)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: no PEM certificate in it",
                          opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", ca);
         if (!looks_pem || !(c->ca_file = cr_strdup(ca))) {

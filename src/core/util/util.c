@@ -250,7 +250,8 @@ char *cr_url_escape(const char *s)
 ** credentials path that names a FIFO would block the caller forever, a device
 ** (/dev/zero) would eat memory, and no real key file comes near the cap.
 */
-char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err)
+/* The file opened for reading when it is a regular file of at most CR_MAX_FILE bytes: its fd, or -1 with err set. */
+static int open_regular(const char *path, const char *what, cr_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
@@ -260,7 +261,7 @@ char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *er
                      : e == EACCES ? "PERMISSION_DENIED"
                                    : "INVALID_ARGUMENT",
                      0, "%s %s: %s", what, path, strerror(e));
-        return NULL;
+        return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -269,14 +270,58 @@ char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *er
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: is a directory", what, path);
         else
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: not a regular file", what, path);
-        return NULL;
+        return -1;
     }
     if (st.st_size > CR_MAX_FILE) {
         close(fd);
         cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
                      path, CR_MAX_FILE);
-        return NULL;
+        return -1;
     }
+    return fd;
+}
+
+int cr_file_contains(const char *path, const char *needle, const char *what, cr_error *err)
+{
+    int fd = open_regular(path, what, err);
+    if (fd < 0)
+        return -1;
+    size_t keep = strlen(needle) - 1, have = 0, total = 0;
+    char buf[4096 + 64];
+    ssize_t n;
+    int found = 0;
+    /* each chunk after the tail of the last, so that a needle across two chunks is found */
+    while (!found && (n = read(fd, buf + have, sizeof buf - have - 1)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            close(fd);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: read error", what, path);
+            return -1;
+        }
+        if ((total += (size_t)n) > CR_MAX_FILE) {
+            close(fd);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
+                         path, CR_MAX_FILE);
+            return -1;
+        }
+        have += (size_t)n;
+        buf[have] = '\0';
+        found = memmem(buf, have, needle, keep + 1) != NULL;
+        if (have > keep) {
+            memmove(buf, buf + have - keep, keep);
+            have = keep;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err)
+{
+    int fd = open_regular(path, what, err);
+    if (fd < 0)
+        return NULL;
     cr_buf b = {0};
     char chunk[4096];
     ssize_t n;

@@ -65,6 +65,10 @@ CR_HIDDEN char *cr_url_unescape_inplace(char *s);
 ** message naming the path and what: e.g. "credentials file /x/y.json: no such file". */
 CR_HIDDEN char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err);
 
+/* Whether the file holds `needle` (at most 64 bytes), read until it is found,
+** under cr_read_file's rules and messages: 1, 0, or -1 with err set. */
+CR_HIDDEN int cr_file_contains(const char *path, const char *needle, const char *what, cr_error *err);
+
 /* Replaces in *text (a heap string, reallocated) every run of 16 or more
 ** characters of a secret — in its raw, percent-encoded and JSON-escaped forms
 ** — with "[REDACTED]": a server may quote a secret whole or in part. */
