@@ -83,6 +83,7 @@ typedef struct text_decoder {
     int skip;              /* > 0: inside a container deeper than push_json goes */
     int nframes;           /* containers open (the depth of the next value) */
     const char *execution; /* a member for the root object, after the others, or NULL */
+    int has_nul;           /* the text has a NUL byte somewhere */
     frame f[PUSHED_DEPTH + 1];
 } text_decoder;
 
@@ -229,17 +230,19 @@ static int td_end(void *ud)
     return put_value(d);
 }
 
-/* A string's value as cJSON keeps it, pushed: decoded in place (the text is the caller's). */
-static void push_text_string(lua_State *L, const char *raw, size_t len, int escaped)
+/* A string's value as cJSON keeps it, pushed: decoded in place (the text is
+** the caller's), cut at a NUL (looked for only when the text has one). */
+static void push_text_string(text_decoder *d, const char *raw, size_t len, int escaped)
 {
-    size_t n;
+    size_t n = len;
     if (escaped) {
         n = cr_json_unescape(raw, len, (char *)raw, len);
-    } else {
+    } else if (d->has_nul) {
         const char *nul = memchr(raw, '\0', len);
-        n = nul ? (size_t)(nul - raw) : len;
+        if (nul)
+            n = (size_t)(nul - raw);
     }
-    lua_pushlstring(L, raw, n);
+    lua_pushlstring(d->L, raw, n);
 }
 
 static int td_key(void *ud, const char *raw, size_t len, int escaped)
@@ -248,7 +251,7 @@ static int td_key(void *ud, const char *raw, size_t len, int escaped)
     if (d->skip > 0)
         return 0;
     need_room(d);
-    push_text_string(d->L, raw, len, escaped);
+    push_text_string(d, raw, len, escaped);
     return 0;
 }
 
@@ -276,7 +279,7 @@ static int td_string(void *ud, const char *raw, size_t len, int escaped)
     if (d->skip > 0)
         return 0;
     need_room(d);
-    push_text_string(d->L, raw, len, escaped);
+    push_text_string(d, raw, len, escaped);
     return td_scalar(d, 1);
 }
 
@@ -335,6 +338,7 @@ int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *exec
     d.skip = 0;
     d.nframes = 0;
     d.execution = execution;
+    d.has_nul = memchr(text, '\0', len) != NULL;
     if (cr_json_walk(text, len, &text_events, &d) != 0 || lua_gettop(L) != top + 2) {
         lua_settop(L, top);
         return -1;
