@@ -9,7 +9,9 @@ local type, error, setmetatable, tostring, pcall = type, error, setmetatable, to
 local ngx_driver
 local function nginx()
   if ngx_driver == nil then
-    local ok, d = pcall(require, "cloudrun.ngx")
+    -- without nginx's ngx table there is no driver to load (and no loading it for nothing)
+    local ok, d = false, nil
+    if type(rawget(_G, "ngx")) == "table" then ok, d = pcall(require, "cloudrun.ngx") end
     ngx_driver = ok and d.available() and d or false
   end
   return ngx_driver

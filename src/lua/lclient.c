@@ -261,11 +261,42 @@ static int cmp_env(const void *a, const void *b)
     return strcmp(((const cr_env_var *)a)->name, ((const cr_env_var *)b)->name);
 }
 
+/* Lists as long as a call usually has, kept in the caller's C frame rather than in userdata. */
+#define SMALL_LIST 8
+
+typedef struct run_job_space {
+    const char *args[SMALL_LIST];
+    cr_env_var env[SMALL_LIST];
+} run_job_space;
+
+/* Room for n items of `size`: `small` when there is one and they fit, else userdata anchored for the call. */
+static void *list_room(lua_State *L, int anchor, void *small, size_t n, size_t size)
+{
+    if (small && n <= SMALL_LIST)
+        return small;
+    void *p = lua_newuserdata(L, (n ? n : 1) * size);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    return p;
+}
+
+/* The string at idx, a number there converted to text and anchored for the call (it lives nowhere else). */
+static const char *env_text(lua_State *L, int idx, int anchor, const char *name)
+{
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return env_value(L, idx, name);
+    lua_pushvalue(L, idx);
+    const char *v = env_value(L, lua_gettop(L), name);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    return v;
+}
+
 /*
 ** Converts run_job's option table into cr_run_job_options. Strings stay owned
-** by Lua: they are anchored in a scratch table at `anchor` for the call.
+** by Lua: held by the option table, or (numbers turned into text, long
+** lists) anchored in a scratch table at `anchor` for the call. `space`, when
+** not NULL, holds short lists.
 */
-static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_options *o)
+static void read_run_job_options(lua_State *L, int t, int anchor, run_job_space *space, cr_run_job_options *o)
 {
     memset(o, 0, sizeof *o);
     lua_getfield(L, t, "args");
@@ -273,8 +304,7 @@ static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_opt
         if (!lua_istable(L, -1))
             luaL_error(L, "run_job: option 'args' must be a list of strings (got %s)", luaL_typename(L, -1));
         size_t n = (size_t)lua_rawlen(L, -1);
-        const char **args = lua_newuserdata(L, (n ? n : 1) * sizeof *args);
-        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        const char **args = list_room(L, anchor, space ? space->args : NULL, n, sizeof *args);
         for (size_t i = 0; i < n; i++) {
             lua_rawgeti(L, -1, (lua_Integer)i + 1);
             if (lua_type(L, -1) != LUA_TSTRING)
@@ -309,8 +339,7 @@ static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_opt
             lua_pop(L, 1);
             count++;
         }
-        cr_env_var *vars = lua_newuserdata(L, (count ? count : 1) * sizeof *vars);
-        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        cr_env_var *vars = list_room(L, anchor, space ? space->env : NULL, count, sizeof *vars);
         size_t n = 0;
         size_t len = (size_t)lua_rawlen(L, e);
         if (len > 0 && len == count) {
@@ -329,11 +358,8 @@ static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_opt
                 } else {
                     char what[32];
                     snprintf(what, sizeof what, "element %d", (int)i);
-                    vars[n].value = env_value(L, lua_gettop(L), what);
+                    vars[n].value = env_text(L, lua_gettop(L), anchor, what);
                 }
-                /* a number converted to text lives only on the stack: anchor it */
-                lua_pushvalue(L, -1);
-                lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
                 lua_pop(L, 3);
                 n++;
             }
@@ -344,10 +370,8 @@ static void read_run_job_options(lua_State *L, int t, int anchor, cr_run_job_opt
                 if (lua_type(L, -2) != LUA_TSTRING || !*lua_tostring(L, -2))
                     luaL_error(L, "run_job: option 'env' must map names (strings) to values, or list {name=, value=}");
                 vars[n].name = lua_tostring(L, -2);
-                /* copy the value so a number can be converted without disturbing lua_next */
-                lua_pushvalue(L, -1);
-                vars[n].value = env_value(L, lua_gettop(L), vars[n].name);
-                lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+                /* a number is converted in a copy: lua_next needs the value as it was */
+                vars[n].value = env_text(L, lua_gettop(L), anchor, vars[n].name);
                 lua_pop(L, 1);
                 n++;
             }
@@ -425,7 +449,7 @@ static int l_client_run_jobs(lua_State *L)
             return luaL_error(L, "run_jobs: entry %d needs a job name (job=)", (int)i + 1);
         reqs[i].job = lua_tostring(L, -1);
         lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-        read_run_job_options(L, e, anchor, &opts[i]);
+        read_run_job_options(L, e, anchor, NULL, &opts[i]);
         reqs[i].opts = &opts[i];
         lua_pop(L, 1);
     }
@@ -505,6 +529,7 @@ static const method_def method_defs[] = {
 typedef struct lrequest {
     cr_request r;
     cr_run_job_options run;
+    run_job_space space; /* run's short lists */
     cr_list_options list;
     cr_write_options write;
     cr_call_options call;
@@ -570,8 +595,8 @@ static void read_request(lua_State *L, const method_def *d, int base, lrequest *
     }
     if (d->args == TAKES_RUN) {
         if (t) {
-            lua_newtable(L);
-            read_run_job_options(L, t, lua_gettop(L), &q->run);
+            lua_createtable(L, 2, 0);
+            read_run_job_options(L, t, lua_gettop(L), &q->space, &q->run);
             /* run_job's `timeout` is the task timeout override: only retry= is per call here */
             lua_getfield(L, t, "retry");
             if (!lua_isnil(L, -1)) {
@@ -607,17 +632,53 @@ static void read_request(lua_State *L, const method_def *d, int base, lrequest *
     }
 }
 
-/* client:<method>(...) — the method's def is the upvalue. */
+/* An answer's text while it becomes tables: freed by its __gc should that raise. */
+typedef struct answer_box {
+    char *text;
+    size_t len;
+    char *execution;
+} answer_box;
+
+static void answer_clear(answer_box *a)
+{
+    cr_secret_free(a->text);
+    free(a->execution);
+    a->text = a->execution = NULL;
+}
+
+static int answer_release(lua_State *L)
+{
+    answer_clear(lua_touserdata(L, 1));
+    return 0;
+}
+
+/*
+** client:<method>(...) — the method's def is upvalue 1, the answer box's
+** metatable upvalue 2. The answer comes as text and goes straight to tables
+** (no cJSON tree made and freed on the way).
+*/
 static int l_method(lua_State *L)
 {
     const method_def *d = lua_touserdata(L, lua_upvalueindex(1));
     client_box *b = check_client(L);
     lrequest q;
     read_request(L, d, 2, &q);
+    answer_box *a = lua_newuserdata(L, sizeof *a);
+    memset(a, 0, sizeof *a);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
     cr_error err = CR_ERROR_INIT;
-    cJSON *out = cr_client_perform(b->client, &q.r, q.cp, &err);
+    a->text = cr_client_perform_text(b->client, &q.r, q.cp, &a->len, &a->execution, &err);
     cJSON_Delete(q.owned);
-    return cr_lua_push_result(L, out, &err);
+    if (!a->text)
+        return cr_lua_push_failure(L, &err);
+    int rc = cr_lua_push_json_text(L, a->text, a->len, a->execution);
+    answer_clear(a);
+    if (rc < 0) {
+        cr_error_set(&err, "INTERNAL", 0, "an answer that was checked could not be read");
+        return cr_lua_push_failure(L, &err);
+    }
+    return 1;
 }
 
 /*
@@ -723,14 +784,18 @@ static const luaL_Reg client_functions[] = {
 void cr_lua_open_client(lua_State *L)
 {
     cr_lua_new_class(L, CLIENT_MT, client_methods, l_client_release, NULL);
-    /* every API method: one C function, its def as the upvalue */
+    /* every API method: one C function, its def and the answer box's metatable as upvalues */
     luaL_getmetatable(L, CLIENT_MT);
     lua_getfield(L, -1, "__index");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, answer_release);
+    lua_setfield(L, -2, "__gc");
     for (const method_def *d = method_defs; d->name; d++) {
         lua_pushlightuserdata(L, (void *)d);
-        lua_pushcclosure(L, l_method, 1);
-        lua_setfield(L, -2, d->name);
+        lua_pushvalue(L, -2);
+        lua_pushcclosure(L, l_method, 2);
+        lua_setfield(L, -3, d->name);
     }
-    lua_pop(L, 2);
+    lua_pop(L, 3);
     luaL_setfuncs(L, client_functions, 0);
 }

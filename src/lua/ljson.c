@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cloudrun.h"
 #include "compat.h"
 #include "ljson.h"
 
@@ -53,6 +54,298 @@ static void push_json(lua_State *L, const cJSON *j, int depth)
 void cr_lua_push_json(lua_State *L, const cJSON *json)
 {
     push_json(L, json, 0);
+}
+
+/* ---- JSON text straight to Lua ---------------------------------------------------- */
+
+/*
+** The text of an answer (cr_client_perform_text) pushed as push_json would
+** push its cJSON tree, without the tree: the same values, tables made with
+** the same sizes and filled in the same order (so that even `#` over an array
+** with a null in it and the order of pairs agree), nil beyond push_json's
+** depth. A container's members wait on the Lua stack until it closes and its
+** size is known; when the stack cannot grow (a C function gets 8,000 slots on
+** Lua 5.1 and LuaJIT) the open containers become tables at once and their
+** members are set as they come.
+*/
+#define PUSHED_DEPTH 200 /* push_json's: values deeper than this are nil */
+
+typedef struct frame {
+    int base;   /* the stack top before the container's first member */
+    int count;  /* members so far, null ones too */
+    int object; /* members are key, value pairs */
+    int table;  /* 0, or where the table already is (its members are set as they come) */
+} frame;
+
+typedef struct text_decoder {
+    lua_State *L;
+    int array_mt;          /* stack index of CR_ARRAY_MT */
+    int skip;              /* > 0: inside a container deeper than push_json goes */
+    int nframes;           /* containers open (the depth of the next value) */
+    const char *execution; /* a member for the root object, after the others, or NULL */
+    int has_nul;           /* the text has a NUL byte somewhere */
+    frame f[PUSHED_DEPTH + 1];
+} text_decoder;
+
+/* Members of frame i that are complete, in stack slots. */
+static int frame_slots(const frame *f)
+{
+    return f->object ? 2 * f->count : f->count;
+}
+
+/* Frame i's members go into its table now; everything above moves down. */
+static void spill_frame(text_decoder *d, int i)
+{
+    lua_State *L = d->L;
+    frame *f = &d->f[i];
+    int n = frame_slots(f);
+    lua_createtable(L, f->object ? 0 : f->count, f->object ? f->count : 0);
+    for (int j = 0; j < f->count; j++) {
+        if (f->object) {
+            if (lua_isnil(L, f->base + 2 * j + 2))
+                continue;
+            lua_pushvalue(L, f->base + 2 * j + 1);
+            lua_pushvalue(L, f->base + 2 * j + 2);
+            lua_rawset(L, -3);
+        } else {
+            lua_pushvalue(L, f->base + j + 1);
+            lua_rawseti(L, -2, j + 1);
+        }
+    }
+    if (n == 0) {
+        lua_insert(L, f->base + 1);
+    } else {
+        /* the table takes the first member's slot; what lies above the members
+        ** moves down into the others' (one by one: lua_remove would make this
+        ** quadratic in the members) */
+        lua_replace(L, f->base + 1);
+        int top = lua_gettop(L);
+        for (int k = f->base + 1 + n; k <= top; k++) {
+            lua_pushvalue(L, k);
+            lua_replace(L, k - (n - 1));
+        }
+        lua_settop(L, top - (n - 1));
+    }
+    f->table = f->base + 1;
+    for (int k = i + 1; k < d->nframes; k++) {
+        d->f[k].base += 1 - n;
+        if (d->f[k].table)
+            d->f[k].table += 1 - n;
+    }
+}
+
+/* Room for a few more slots, making tables of the open containers when there is none. */
+static void need_room(text_decoder *d)
+{
+    if (lua_checkstack(d->L, 4))
+        return;
+    for (int i = 0; i < d->nframes; i++)
+        if (!d->f[i].table)
+            spill_frame(d, i);
+    luaL_checkstack(d->L, 4, "JSON too large");
+}
+
+/* The value on top of the stack becomes a member of the open container (or the root). */
+static int put_value(text_decoder *d)
+{
+    if (d->nframes == 0)
+        return 0;
+    lua_State *L = d->L;
+    frame *f = &d->f[d->nframes - 1];
+    if (f->table) {
+        if (!f->object)
+            lua_rawseti(L, f->table, f->count + 1);
+        else if (lua_isnil(L, -1))
+            lua_pop(L, 2);
+        else
+            lua_rawset(L, f->table);
+    }
+    f->count++;
+    return 0;
+}
+
+static int td_begin(text_decoder *d, int object)
+{
+    if (d->skip > 0 || d->nframes > PUSHED_DEPTH) {
+        d->skip++;
+        return 0;
+    }
+    need_room(d);
+    frame *f = &d->f[d->nframes++];
+    f->base = lua_gettop(d->L);
+    f->count = 0;
+    f->object = object;
+    f->table = 0;
+    return 0;
+}
+
+static int td_begin_object(void *ud)
+{
+    return td_begin(ud, 1);
+}
+
+static int td_begin_array(void *ud)
+{
+    return td_begin(ud, 0);
+}
+
+static int td_end(void *ud)
+{
+    text_decoder *d = ud;
+    lua_State *L = d->L;
+    if (d->skip > 0) {
+        if (--d->skip == 0) {
+            lua_pushnil(L);
+            return put_value(d);
+        }
+        return 0;
+    }
+    frame *f = &d->f[--d->nframes];
+    int extra = d->nframes == 0 && d->execution ? 1 : 0;
+    if (!f->table) {
+        lua_createtable(L, f->object ? 0 : f->count, f->object ? f->count + extra : 0);
+        lua_insert(L, f->base + 1);
+        if (f->object) {
+            for (int j = 0; j < f->count; j++) {
+                if (lua_isnil(L, f->base + 2 * j + 3))
+                    continue;
+                lua_pushvalue(L, f->base + 2 * j + 2);
+                lua_pushvalue(L, f->base + 2 * j + 3);
+                lua_rawset(L, f->base + 1);
+            }
+            lua_settop(L, f->base + 1);
+        } else {
+            for (int j = f->count; j > 0; j--)
+                lua_rawseti(L, f->base + 1, j);
+        }
+    }
+    if (extra) {
+        lua_pushstring(L, d->execution);
+        lua_setfield(L, -2, "execution");
+    }
+    if (!f->object) {
+        lua_pushvalue(L, d->array_mt);
+        lua_setmetatable(L, -2);
+    }
+    return put_value(d);
+}
+
+/* A string's value as cJSON keeps it, pushed: decoded in place (the text is
+** the caller's), cut at a NUL (looked for only when the text has one). */
+static void push_text_string(text_decoder *d, const char *raw, size_t len, int escaped)
+{
+    size_t n = len;
+    if (escaped) {
+        n = cr_json_unescape(raw, len, (char *)raw, len);
+    } else if (d->has_nul) {
+        const char *nul = memchr(raw, '\0', len);
+        if (nul)
+            n = (size_t)(nul - raw);
+    }
+    lua_pushlstring(d->L, raw, n);
+}
+
+static int td_key(void *ud, const char *raw, size_t len, int escaped)
+{
+    text_decoder *d = ud;
+    if (d->skip > 0)
+        return 0;
+    need_room(d);
+    push_text_string(d, raw, len, escaped);
+    return 0;
+}
+
+/* A scalar: nil when deeper than push_json goes. */
+static int td_scalar(text_decoder *d, int pushed)
+{
+    if (d->skip > 0) {
+        if (pushed)
+            lua_pop(d->L, 1);
+        return 0;
+    }
+    if (d->nframes > PUSHED_DEPTH) {
+        if (pushed)
+            lua_pop(d->L, 1);
+        lua_pushnil(d->L);
+    } else if (!pushed) {
+        lua_pushnil(d->L);
+    }
+    return put_value(d);
+}
+
+static int td_string(void *ud, const char *raw, size_t len, int escaped)
+{
+    text_decoder *d = ud;
+    if (d->skip > 0)
+        return 0;
+    need_room(d);
+    push_text_string(d, raw, len, escaped);
+    return td_scalar(d, 1);
+}
+
+static int td_number(void *ud, double v)
+{
+    text_decoder *d = ud;
+    if (d->skip > 0)
+        return 0;
+    need_room(d);
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        lua_pushinteger_ll(d->L, (long long)v);
+    else
+        lua_pushnumber(d->L, v);
+    return td_scalar(d, 1);
+}
+
+static int td_boolean(void *ud, int v)
+{
+    text_decoder *d = ud;
+    if (d->skip > 0)
+        return 0;
+    need_room(d);
+    lua_pushboolean(d->L, v);
+    return td_scalar(d, 1);
+}
+
+static int td_null(void *ud)
+{
+    text_decoder *d = ud;
+    if (d->skip > 0)
+        return 0;
+    need_room(d);
+    return td_scalar(d, 0);
+}
+
+static const cr_json_events text_events = {
+    .begin_object = td_begin_object,
+    .end_object = td_end,
+    .begin_array = td_begin_array,
+    .end_array = td_end,
+    .key = td_key,
+    .string = td_string,
+    .number = td_number,
+    .boolean = td_boolean,
+    .null = td_null,
+};
+
+int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *execution)
+{
+    int top = lua_gettop(L);
+    luaL_checkstack(L, 8, "JSON too large");
+    luaL_getmetatable(L, CR_ARRAY_MT);
+    text_decoder d;
+    d.L = L;
+    d.array_mt = top + 1;
+    d.skip = 0;
+    d.nframes = 0;
+    d.execution = execution;
+    d.has_nul = memchr(text, '\0', len) != NULL;
+    if (cr_json_walk(text, len, &text_events, &d) != 0 || lua_gettop(L) != top + 2) {
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
 }
 
 /* An array when marked as one, or when its keys are exactly 1..n (n > 0). */

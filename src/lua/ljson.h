@@ -17,6 +17,12 @@
 ** integers when integral, null as nil (keys with null values are left out). */
 void cr_lua_push_json(lua_State *L, const cJSON *json);
 
+/* Pushes the JSON text of an answer (len bytes, as cr_client_perform_text
+** returns it; its strings are decoded in place) as cr_lua_push_json pushes
+** the same answer decoded by cJSON, with `execution` (when not NULL) as its
+** last member: 0, or -1 (nothing pushed) when the text does not walk. */
+int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *execution);
+
 /* Converts the value at `idx` to a new cJSON tree (caller frees). On a value
 ** that JSON cannot carry (a function, a table with mixed keys, a cycle) it
 ** returns NULL and pushes a message naming where ("body.template[2]: ..."). */

@@ -4,6 +4,7 @@
 ** every kind of bad file, each error naming the file and the field and
 ** never quoting the key.
 */
+#include "auth/keyfile.h"
 #include "check.h"
 #include "testkit.h"
 
@@ -216,6 +217,60 @@ TEST(a_private_key_that_is_not_rsa_is_rejected)
     CHECK_NOT_CONTAINS(err.message, pem + 40);
     cr_error_clear(&err);
     EVP_PKEY_free(ec);
+    free(path), free(json), free(pem);
+}
+
+/* Whether a and b make the same RS256 signature (PKCS#1 v1.5 is deterministic): the same private key. */
+static int same_signature(EVP_PKEY *a, EVP_PKEY *b)
+{
+    unsigned char sa[512], sb[512];
+    size_t la = sizeof sa, lb = sizeof sb;
+    EVP_MD_CTX *ma = EVP_MD_CTX_new(), *mb = EVP_MD_CTX_new();
+    int ok = EVP_DigestSignInit(ma, NULL, EVP_sha256(), NULL, a) == 1 &&
+             EVP_DigestSign(ma, sa, &la, (const unsigned char *)"x.y", 3) == 1 &&
+             EVP_DigestSignInit(mb, NULL, EVP_sha256(), NULL, b) == 1 &&
+             EVP_DigestSign(mb, sb, &lb, (const unsigned char *)"x.y", 3) == 1 && la == lb && memcmp(sa, sb, la) == 0;
+    EVP_MD_CTX_free(ma), EVP_MD_CTX_free(mb);
+    return ok;
+}
+
+/* The key is read from its DER for the usual forms, by OpenSSL's decoders for the rest: the same key either way. */
+TEST(every_form_of_an_rsa_key_loads_as_that_key)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *three = NULL; /* three primes: the general way */
+    CHECK(ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1 &&
+          EVP_PKEY_CTX_set_rsa_keygen_primes(ctx, 3) == 1 && EVP_PKEY_keygen(ctx, &three) == 1);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY *keys[] = {kit_key(0), kit_key(0), three};
+    for (int form = 0; form < 3; form++) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        if (form == 1)
+            PEM_write_bio_PrivateKey_traditional(bio, keys[form], NULL, NULL, 0, NULL,
+                                                 NULL); /* BEGIN RSA PRIVATE KEY */
+        else
+            PEM_write_bio_PrivateKey(bio, keys[form], NULL, NULL, 0, NULL, NULL);
+        char *pem = kit_bio_string(bio);
+        cr_error err = CR_ERROR_INIT;
+        EVP_PKEY *got = cr_keyfile_load_rsa_pem(pem, "test", "private_key", &err);
+        CHECK(got != NULL);
+        CHECK(got && EVP_PKEY_eq(got, keys[form]) == 1);
+        CHECK(got && same_signature(got, keys[form]));
+        EVP_PKEY_free(got);
+        cr_error_clear(&err);
+        free(pem);
+    }
+    EVP_PKEY_free(three);
+}
+
+TEST(an_encrypted_private_key_is_refused_without_asking_for_a_passphrase)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PKCS8PrivateKey(bio, kit_key(0), EVP_aes_128_cbc(), NULL, 0, NULL, (void *)"secret");
+    char *pem = kit_bio_string(bio);
+    char *json = kit_sa_json("sa@p", pem, "kid", NULL, NULL);
+    char *path = kit_write("encrypted.json", json);
+    expect_file_error(path, "INVALID_ARGUMENT", "field \"private_key\" is not a PEM RSA private key");
     free(path), free(json), free(pem);
 }
 

@@ -4,6 +4,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "check.h"
@@ -185,6 +186,223 @@ TEST(run_job_without_overrides_sends_an_empty_object)
     o.task_count = -1;
     CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), -1);
     CHECK_STR(err.code, "INVALID_ARGUMENT");
+    cr_error_clear(&err);
+}
+
+/* The RunJob body is written without cJSON: it must be the bytes cJSON would print. */
+TEST(the_run_job_body_is_byte_for_byte_what_cjson_prints_for_the_same_overrides)
+{
+    static const char *const tricky[] = {"plain",        "quote \" and back\\slash",      "tab\tnl\ncr\rbs\bff\f",
+                                         "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac / <>", "",
+                                         "--id=42"};
+    size_t n = sizeof tricky / sizeof *tricky;
+    cr_env_var env[7];
+    for (size_t i = 0; i < n; i++)
+        env[i] = (cr_env_var){tricky[(i + 1) % n][0] ? tricky[(i + 1) % n] : "E", i % 3 ? tricky[i] : NULL};
+    for (int shape = 0; shape < 6; shape++) {
+        cr_run_job_options o = {0};
+        o.args = (const char **)tricky;
+        o.nargs = shape == 1 ? 0 : n;
+        o.has_args = shape != 2;
+        o.env = env;
+        o.nenv = shape == 3 ? 0 : n;
+        o.container = shape == 4 ? NULL : tricky[shape];
+        o.clear_args = shape % 2;
+        o.validate_only = shape == 5;
+        o.etag = shape >= 4 ? tricky[shape - 3] : NULL;
+        o.task_count = shape == 0 ? 0 : shape == 1 ? 2147483647 : 10000;
+        o.timeout_nanos = shape == 2 ? 0 : 1500000000LL * shape;
+
+        cJSON *want = cJSON_CreateObject();
+        if (o.validate_only)
+            cJSON_AddBoolToObject(want, "validateOnly", 1);
+        if (o.etag)
+            cJSON_AddStringToObject(want, "etag", o.etag);
+        cJSON *ov = cJSON_AddObjectToObject(want, "overrides");
+        cJSON *co = cJSON_CreateObject();
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(ov, "containerOverrides"), co);
+        if (o.container)
+            cJSON_AddStringToObject(co, "name", o.container);
+        if (o.has_args) {
+            cJSON *args = cJSON_AddArrayToObject(co, "args");
+            for (size_t i = 0; i < o.nargs; i++)
+                cJSON_AddItemToArray(args, cJSON_CreateString(o.args[i]));
+        }
+        if (o.nenv) {
+            cJSON *list = cJSON_AddArrayToObject(co, "env");
+            for (size_t i = 0; i < o.nenv; i++) {
+                cJSON *var = cJSON_CreateObject();
+                cJSON_AddStringToObject(var, "name", env[i].name);
+                cJSON_AddStringToObject(var, "value", env[i].value ? env[i].value : "");
+                cJSON_AddItemToArray(list, var);
+            }
+        }
+        if (o.clear_args)
+            cJSON_AddBoolToObject(co, "clearArgs", 1);
+        if (o.task_count)
+            cJSON_AddNumberToObject(ov, "taskCount", o.task_count);
+        if (o.timeout_nanos) {
+            char buf[40];
+            cJSON_AddStringToObject(ov, "timeout", cr_duration_format(o.timeout_nanos, buf, sizeof buf));
+        }
+        char *text = cJSON_PrintUnformatted(want);
+        cr_http_request req;
+        cr_error err = CR_ERROR_INIT;
+        CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+        CHECK_STR(req.body, text);
+        CHECK_INT(req.body_len, strlen(text));
+        cr_http_request_clear(&req);
+        cJSON_free(text);
+        cJSON_Delete(want);
+    }
+}
+
+/* Counts what a walk met, to compare with a cJSON tree. */
+typedef struct walk_count {
+    int values, strings, numbers;
+    double sum;
+} walk_count;
+
+static int wc_value(void *ud)
+{
+    ((walk_count *)ud)->values++;
+    return 0;
+}
+static int wc_string(void *ud, const char *raw, size_t len, int escaped)
+{
+    (void)raw, (void)len, (void)escaped;
+    ((walk_count *)ud)->strings++;
+    return wc_value(ud);
+}
+static int wc_number(void *ud, double v)
+{
+    walk_count *c = ud;
+    c->numbers++;
+    if (v == v && v - v == 0)
+        c->sum += v;
+    return wc_value(ud);
+}
+static int wc_boolean(void *ud, int v)
+{
+    (void)v;
+    return wc_value(ud);
+}
+
+static void tree_count(const cJSON *j, walk_count *c)
+{
+    c->values++;
+    if (cJSON_IsString(j))
+        c->strings++;
+    if (cJSON_IsNumber(j)) {
+        c->numbers++;
+        if (j->valuedouble == j->valuedouble && j->valuedouble - j->valuedouble == 0)
+            c->sum += j->valuedouble;
+    }
+    for (const cJSON *k = j->child; k; k = k->next)
+        tree_count(k, c);
+}
+
+/* The Lua binding reads answers with cr_json_walk, cr_client_run_job with
+** cJSON: they must accept the same texts and see the same values. */
+TEST(the_json_walk_accepts_exactly_what_cjson_parses)
+{
+    static const char *const seeds[] = {
+        "{\"a\":[1,-2.5e3,true,false,null,\"s\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"],\"b\":{}}",
+        "{\"name\":\"projects/p/operations/1\",\"metadata\":{\"name\":\"x\",\"n\":[[],[{}]]},\"done\":false}",
+        "\xEF\xBB\xBF{\"x\":01,\"y\":1.,\"z\":\"\\u12G4\"} tail",
+        " [ 1 , 2 ] ",
+        "\"just a string\"",
+        "-0",
+    };
+    static const char interesting[] = "{}[]:,\"\\u0123456789-+.eEtrufalsn \t\x01\xEF\xBB\xBF";
+    walk_count none = {0};
+    cr_json_events ev = {wc_value, NULL, wc_value, NULL, NULL, wc_string, wc_number, wc_boolean, wc_value};
+    unsigned long long rng = 0x9e3779b97f4a7c15ULL;
+    char buf[512];
+    int accepted = 0, refused = 0;
+    for (int round = 0; round < 40000; round++) {
+        const char *seed = seeds[round % (sizeof seeds / sizeof *seeds)];
+        size_t len = strlen(seed);
+        memcpy(buf, seed, len);
+        for (int m = round % 4; m > 0; m--) { /* a few bytes replaced, added or dropped */
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            size_t at = (size_t)(rng % (len + 1));
+            char c = interesting[(rng >> 20) % (sizeof interesting - 1)];
+            int op = (int)((rng >> 40) % 3);
+            if (op == 0 && at < len) {
+                buf[at] = c;
+            } else if (op == 1 && len + 1 < sizeof buf) {
+                memmove(buf + at + 1, buf + at, len - at);
+                buf[at] = c;
+                len++;
+            } else if (op == 2 && at < len) {
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+            }
+        }
+        const char *end = NULL;
+        cJSON *tree = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+        walk_count w = none, t = none;
+        int rc = cr_json_walk(buf, len, &ev, &w);
+        if ((rc == 0) != (tree != NULL)) {
+            fprintf(stderr, "  differs on [%.*s]: walk %d, cJSON %s\n", (int)len, buf, rc, tree ? "parsed" : "refused");
+            CHECK(0);
+            break;
+        }
+        if (tree) {
+            tree_count(tree, &t);
+            CHECK_INT(w.values, t.values);
+            CHECK_INT(w.strings, t.strings);
+            CHECK_INT(w.numbers, t.numbers);
+            CHECK(w.sum == t.sum);
+            accepted++;
+        } else {
+            refused++;
+        }
+        cJSON_Delete(tree);
+    }
+    CHECK(accepted > 1000 && refused > 1000);
+
+    /* strings decode as cJSON decodes them, to their first NUL */
+    static const char *const strings[] = {"{\"k\":\"caf\\u00e9 \\ud83d\\ude00 \\\" \\\\ \\/ \\t\"}",
+                                          "{\"k\":\"ab\\u0000cd\"}", "{\"k\":\"x\\u12G4y\"}", "{\"k\":\"plain\"}"};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+        cJSON *tree = cJSON_Parse(strings[i]);
+        const char *want = cJSON_GetObjectItem(tree, "k")->valuestring;
+        const char *raw = strstr(strings[i], ":\"") + 2;
+        size_t rawlen = strlen(raw) - 2;
+        char out[64];
+        size_t n = cr_json_unescape(raw, rawlen, out, sizeof out);
+        CHECK_INT(n, strlen(want));
+        CHECK(memcmp(out, want, n) == 0);
+        cJSON_Delete(tree);
+    }
+}
+
+/* The CA bundle check reads up to the first certificate, in chunks: a marker across two is found. */
+TEST(a_file_is_searched_up_to_what_it_holds_across_chunk_boundaries)
+{
+    char path[] = "/tmp/cr-contains-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    static char big[5000];
+    for (size_t at = 4080; at < 4100; at++) {
+        memset(big, 'x', sizeof big);
+        memcpy(big + at, "-----BEGIN CERTIFICATE-----", 27);
+        CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, big, sizeof big, 0) == (ssize_t)sizeof big);
+        cr_error err = CR_ERROR_INIT;
+        CHECK_INT(cr_file_contains(path, "-----BEGIN CERTIFICATE-----", "ca_file", &err), 1);
+        CHECK_INT(cr_file_contains(path, "-----BEGIN CERTIFICATE-----X", "ca_file", &err), 0);
+    }
+    CHECK(ftruncate(fd, CR_MAX_FILE + 1) == 0);
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_file_contains(path, "-----BEGIN CERTIFICATE-----", "ca_file", &err), -1);
+    CHECK_CONTAINS(err.message, "larger than");
+    cr_error_clear(&err);
+    close(fd);
+    unlink(path);
+    CHECK_INT(cr_file_contains(path, "x", "ca_file", &err), -1);
+    CHECK_STR(err.code, "NOT_FOUND");
     cr_error_clear(&err);
 }
 

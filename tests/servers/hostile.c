@@ -4,7 +4,7 @@
 ** large, a compressed body that expands a thousandfold, messages of 50 MB,
 ** errors that quote the request's secrets back, empty successes.
 **
-** Usage: cr-hostile [--port N] [--bomb GZIP_FILE]
+** Usage: cr-hostile [--port N] [--bomb GZIP_FILE] [--answers DIR]
 ** The first line on stdout is "hostile listening on 127.0.0.1:PORT".
 **
 ** What a request gets is chosen by the last segment of its path (so that an
@@ -16,6 +16,7 @@
 **   echo-auth  401 with a google.rpc.Status whose message quotes the Authorization header
 **   empty      200 with no body
 **   token      400 {"error":"invalid_grant","error_description":<the whole request body>}
+**   file-NAME  200 with the bytes of the file NAME in the --answers directory, as they are
 ** GET /stats  {"requests": N}
 */
 #include <microhttpd.h>
@@ -27,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *bomb_path;
+static const char *bomb_path, *answers;
 static char *bomb;
 static size_t bomb_len;
 static atomic_long requests;
@@ -129,6 +130,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         sprintf(text, "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\",\"message\":%s}}", q);
         free(q);
         return send_json(conn, 401, text);
+    } else if (answers && strncmp(name, "file-", 5) == 0 && !strchr(name, '/') && !strchr(name, '.')) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", answers, name + 5);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return send_json(conn, 404,
+                             strdup("{\"error\":{\"code\":404,\"status\":\"NOT_FOUND\",\"message\":\"no file\"}}"));
+        fseek(f, 0, SEEK_END);
+        size_t n = (size_t)ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *text = malloc(n ? n : 1);
+        n = fread(text, 1, n, f);
+        fclose(f);
+        r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     } else if (strcmp(name, "empty") == 0) {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else if (strcmp(name, "token") == 0) {
@@ -167,6 +182,8 @@ int main(int argc, char **argv)
             port = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--bomb") == 0)
             bomb_path = argv[i + 1];
+        else if (strcmp(argv[i], "--answers") == 0)
+            answers = argv[i + 1];
     }
     if (bomb_path) {
         FILE *f = fopen(bomb_path, "rb");

@@ -8,14 +8,25 @@
 #include "cloudrun.h"
 #include "util/util.h"
 
-/* Fills req with METHOD endpoint/v2/path[?query] and, when body is not
-** NULL, that JSON text with Content-Type: application/json. */
-CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
-                                   const char *body, cr_http_request *req, cr_error *err);
+/* Fills req with METHOD endpoint/v2/path[suffix][?query] and, when body is
+** not NULL, that JSON text with Content-Type: application/json. The request
+** takes body (a malloc'd string) whatever happens: it is freed on failure. */
+CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *suffix,
+                                   const char *query, char *body, cr_http_request *req, cr_error *err);
 
 /* RunJobRequest's JSON text for these overrides (NULL: none), checked: a new
-** string (cJSON_free), or NULL with err set. */
+** string (caller frees), or NULL with err set. */
 CR_HIDDEN char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err);
+
+/*
+** A 2xx answer checked as cr_api_parse_response checks it, without decoding
+** it: 0 when its body is a JSON object, with *execution the name
+** cr_api_operation_execution would find for a RunJob (run_job set) when the
+** Operation has no "execution" member (else NULL; caller frees); -1 with err
+** set as cr_api_parse_response sets it.
+*/
+CR_HIDDEN int cr_api_check_answer_text(const cr_http_response *resp, const char *url, int run_job, char **execution,
+                                       cr_error *err);
 
 /* The Execution resource name in a RunJob Operation (metadata.name), or NULL. Borrowed. */
 CR_HIDDEN const char *cr_api_operation_execution(const cJSON *op);

@@ -59,9 +59,17 @@ static void query_write(cr_buf *q, const cr_write_options *write)
         query_add(q, "allowMissing", "true");
 }
 
+/* A body's JSON text as a malloc'd string (what a request owns and frees):
+** cJSON's own allocator may be someone else's (cJSON_InitHooks). */
 static char *print_json(const cJSON *j)
 {
-    return j ? cJSON_PrintUnformatted(j) : NULL;
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *out = cr_strdup(text);
+    if (text) {
+        cr_wipe(text, strlen(text));
+        cJSON_free(text);
+    }
+    return out;
 }
 
 /* What each method is: HTTP method, what its name names, what follows it, whether it is a read. */
@@ -104,10 +112,7 @@ void cr_call_clear(cr_call *call)
     free(call->path);
     free(call->base);
     free(call->query);
-    if (call->body) {
-        cr_wipe(call->body, strlen(call->body));
-        cJSON_free(call->body);
-    }
+    cr_secret_free(call->body);
     cJSON_Delete(call->spec);
     memset(call, 0, sizeof *call);
 }
@@ -257,7 +262,7 @@ done:
     return 0;
 }
 
-int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_error *err)
+int cr_call_build(cr_client *c, cr_call *call, cr_http_request *req, cr_error *err)
 {
     char *target = NULL;
     if (call->path) {
@@ -269,7 +274,7 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
     } else {
         pthread_mutex_lock(&c->lock);
         if (c->project && c->region)
-            target = cr_asprintf("projects/%s/locations/%s", c->project, c->region);
+            target = cr_concat("projects/", c->project, "/locations/", c->region, NULL);
         int known = c->project && c->region;
         pthread_mutex_unlock(&c->lock);
         if (!known)
@@ -285,8 +290,9 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
         return -1;
     }
+    /* The body goes to the request (built once per call): the call keeps none. */
     char *body = call->body;
-    char *owned_body = NULL;
+    call->body = NULL;
     if (call->method == CR_CREATE_JOB) {
         *strrchr(target, '/') = '\0'; /* projects/P/locations/L/jobs */
     } else if (call->spec) {
@@ -295,27 +301,18 @@ int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_er
         if (spec) {
             cJSON_DeleteItemFromObjectCaseSensitive(spec, "name");
             if (cJSON_AddStringToObject(spec, "name", target))
-                owned_body = cJSON_PrintUnformatted(spec);
+                body = print_json(spec);
         }
         cJSON_Delete(spec);
-        if (!owned_body) {
+        if (!body) {
             free(target);
             cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
             return -1;
         }
-        body = owned_body;
     }
-    char *path = call->suffix && *call->suffix ? cr_asprintf("%s%s", target, call->suffix) : target;
-    if (path != target)
-        free(target);
-    int rc = path ? cr_api_build_request(call->base ? call->base : c->endpoint, call->http_method, path, call->query,
-                                         body, req, err)
-                  : -1;
-    if (!path)
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building a request");
-    free(path);
-    if (owned_body)
-        cJSON_free(owned_body);
+    int rc = cr_api_build_request(call->base ? call->base : c->endpoint, call->http_method, target, call->suffix,
+                                  call->query, body, req, err);
+    free(target);
     if (rc == 0)
         req->idempotent = call->idempotent;
     return rc;
@@ -342,6 +339,9 @@ typedef struct call_machine {
     int have_creds;
     char *token; /* the bearer in use (a secret) */
     sub_kind sub;
+    int text;        /* the result is the answer's text (cr_call_take_text), not a tree */
+    size_t text_len; /* of the text result */
+    char *execution; /* with a RunJob's text result: the "execution" field to add, or NULL */
 } call_machine;
 
 static double remaining(call_machine *k)
@@ -368,10 +368,7 @@ static int set_bearer(cr_http_request *req, const char *token)
             break;
         }
     }
-    char *auth = cr_asprintf("Bearer %s", token);
-    int rc = auth && cr_header_add(&req->headers, "Authorization", auth) == 0 ? 0 : -1;
-    cr_secret_free(auth);
-    return rc;
+    return cr_header_add_owned(&req->headers, "Authorization", cr_concat("Bearer ", token, NULL));
 }
 
 /*
@@ -539,7 +536,18 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
     }
     k->attempt++;
     cr_error err = CR_ERROR_INIT;
-    cJSON *result = cr_api_parse_response(resp, k->req.url, &err);
+    cJSON *result = NULL;
+    if (k->text && resp->status >= 200 && resp->status < 300) {
+        if (cr_api_check_answer_text(resp, k->req.url, k->call.method == CR_RUN_JOB, &k->execution, &err) == 0) {
+            k->text_len = resp->body_len;
+            cr_machine_finish_text(m, resp->body);
+            resp->body = NULL;
+            resp->body_len = 0;
+            return;
+        }
+    } else {
+        result = cr_api_parse_response(resp, k->req.url, &err);
+    }
     if (!result && k->token) {
         /* a server that quotes the request back must not put our token into a message */
         const char *secrets[] = {k->token};
@@ -581,6 +589,7 @@ static void call_destroy(cr_machine *m)
     cr_http_request_clear(&k->req);
     cr_credentials_unref(k->creds);
     cr_secret_free(k->token);
+    free(k->execution);
 }
 
 static const cr_machine_ops call_ops = {
@@ -593,7 +602,7 @@ static const cr_machine_ops call_ops = {
     .destroy = call_destroy,
 };
 
-cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
+cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts, int text,
                             cr_error *err)
 {
     if (opts && !(opts->timeout <= CR_MAX_EXCHANGE_SECONDS)) {
@@ -616,6 +625,7 @@ cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built,
     }
     cr_machine_init(&k->base, &call_ops, NULL);
     k->client = c;
+    k->text = text;
     k->call = *call;
     memset(call, 0, sizeof *call);
     if (opts && opts->retry)
@@ -624,6 +634,20 @@ cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built,
         k->policy = c->retry;
     k->timeout_ms = opts && opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : c->timeout_ms;
     return &k->base;
+}
+
+char *cr_call_take_text(cr_machine *m, size_t *len, char **execution, cr_error *err)
+{
+    call_machine *k = (call_machine *)m;
+    *len = 0;
+    *execution = NULL;
+    char *text = cr_machine_take_text(m, err);
+    if (text) {
+        *len = k->text_len;
+        *execution = k->execution;
+        k->execution = NULL;
+    }
+    return text;
 }
 
 /* ---- discovery --------------------------------------------------------------- */

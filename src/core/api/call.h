@@ -44,7 +44,7 @@ typedef struct cr_call {
     char *path;         /* CR_CALL: the path under /v2/ as given */
     char *base;         /* CR_CALL: another API's endpoint, or NULL for the client's */
     char *query;        /* encoded, or NULL */
-    char *body;         /* JSON text, or NULL */
+    char *body;         /* JSON text (malloc'd; a secret may be in it), or NULL; the request takes it */
     cJSON *spec;        /* UPDATE_JOB: the Job, whose name is set when it is known */
     int idempotent;     /* a read: retried after any transient failure */
     long min_timeout_ms;
@@ -58,8 +58,10 @@ CR_HIDDEN void cr_call_clear(cr_call *call);
 ** The HTTP request of `call` for client c: 0 with req filled (its timeout
 ** and bearer are the machine's to set), -1 with err set, or 1 when a name
 ** needs the project and region and they are not known yet (discover first).
+** Once it gets that far (0 or -1 after the names), the request has taken the
+** call's body: a call is built once.
 */
-CR_HIDDEN int cr_call_build(cr_client *c, const cr_call *call, cr_http_request *req, cr_error *err);
+CR_HIDDEN int cr_call_build(cr_client *c, cr_call *call, cr_http_request *req, cr_error *err);
 
 /*
 ** A full name from a name given to a call of this kind: 0 with *out (caller
@@ -77,9 +79,13 @@ CR_HIDDEN int cr_client_resolve(cr_client *c, const char *name, const char *kind
 CR_HIDDEN cr_machine *cr_discovery_machine(cr_client *c, cr_error *err);
 
 /* The API call machine of a prepared call (taken: *call is zeroed) and, when
-** it could be built already, its request (taken too; NULL: built later). */
+** it could be built already, its request (taken too; NULL: built later).
+** text: its result is the answer's text, for cr_call_take_text. */
 CR_HIDDEN cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
-                                      cr_error *err);
+                                      int text, cr_error *err);
+
+/* The result of a finished call machine made with `text`: as cr_client_perform_text. */
+CR_HIDDEN char *cr_call_take_text(cr_machine *m, size_t *len, char **execution, cr_error *err);
 
 /* The client's credentials: 1 with *creds (a new reference, or NULL for an
 ** anonymous client) once resolved, 0 while ADC has not been looked up. */

@@ -85,12 +85,12 @@ cr_client *cr_client_new(const cr_client_options *opts, cr_error *err)
     c->timeout_ms = opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : 30000;
     const char *ca = opts->ca_file ? opts->ca_file : cr_getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
     if (ca) {
-        /* checked now: a bundle that cannot be read would otherwise fail every call with a TLS error */
-        size_t len = 0;
-        char *pem = cr_read_file(ca, &len, opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", err);
-        int looks_pem = pem && strstr(pem, "-----BEGIN CERTIFICATE-----") != NULL;
-        free(pem);
-        if (pem && !looks_pem)
+        /* checked now: a bundle that cannot be read would otherwise fail every call with a TLS error
+        ** (read up to its first certificate: a system bundle is 200 kB, and the client is made at every start) */
+        int has = cr_file_contains(ca, "-----BEGIN CERTIFICATE-----",
+                                   opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", err);
+        int looks_pem = has > 0;
+        if (has == 0)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: no PEM certificate in it",
                          opts->ca_file ? "ca_file" : "$CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", ca);
         if (!looks_pem || !(c->ca_file = cr_strdup(ca))) {
@@ -212,7 +212,7 @@ static int known_parent(cr_client *c, char **out, cr_error *err)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "project \"%s\" or region \"%s\" is not a valid resource id",
                          c->project, c->region);
             rc = -1;
-        } else if (!(*out = cr_asprintf("projects/%s/locations/%s", c->project, c->region))) {
+        } else if (!(*out = cr_concat("projects/", c->project, "/locations/", c->region, NULL))) {
             cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
             rc = -1;
         } else {
@@ -306,7 +306,7 @@ int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **o
         *out = cr_asprintf("%s/jobs/%.*s/executions/%.*s/tasks/%s", parent, (int)(exec_dash - name), name,
                            (int)(cut - name), name, name);
     } else {
-        *out = cr_asprintf("%s/%s/%s", parent, kind, name);
+        *out = cr_concat(parent, "/", kind, "/", name, NULL);
     }
     free(parent);
     if (!*out) {
@@ -350,18 +350,18 @@ char *cr_client_operation_name(cr_client *c, const char *operation, cr_error *er
 /* Calls                                                                     */
 /* ------------------------------------------------------------------------ */
 
-int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *query,
-                         const char *body, cr_http_request *req, cr_error *err)
+int cr_api_build_request(const char *endpoint, const char *method, const char *path, const char *suffix,
+                         const char *query, char *body, cr_http_request *req, cr_error *err)
 {
     memset(req, 0, sizeof *req);
     snprintf(req->method, sizeof req->method, "%s", method);
-    req->url = cr_asprintf("%s/v2/%s%s%s", endpoint, path, query && *query ? "?" : "", query ? query : "");
+    req->body = body;
+    req->body_len = body ? strlen(body) : 0;
+    int q = query && *query;
+    req->url = cr_concat(endpoint, "/v2/", path, suffix ? suffix : "", q ? "?" : "", q ? query : "", NULL);
     int oom = !req->url;
-    if (body) {
-        req->body = cr_strdup(body);
-        req->body_len = strlen(body);
-        oom |= !req->body || cr_header_add(&req->headers, "Content-Type", "application/json") < 0;
-    }
+    if (body)
+        oom |= cr_header_add(&req->headers, "Content-Type", "application/json") < 0;
     oom |= cr_header_add(&req->headers, "x-goog-api-client", "lua-cloudrun/" CR_VERSION) < 0;
     if (oom) {
         cr_http_request_clear(req);
@@ -376,7 +376,7 @@ cr_machine *cr_client_discovery(cr_client *c, cr_error *err)
     return cr_discovery_machine(c, err);
 }
 
-cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
+static cr_machine *start(cr_client *c, const cr_request *r, const cr_call_options *opts, int text, cr_error *err)
 {
     cr_call call;
     if (cr_call_init(&call, r, err) < 0)
@@ -389,16 +389,35 @@ cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_opt
         cr_call_clear(&call);
         return NULL;
     }
-    return cr_call_machine(c, &call, rc == 0 ? &req : NULL, opts, err);
+    return cr_call_machine(c, &call, rc == 0 ? &req : NULL, opts, text, err);
+}
+
+cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
+{
+    return start(c, r, opts, 0, err);
 }
 
 cJSON *cr_client_perform(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
 {
-    cr_machine *m = cr_client_start(c, r, opts, err);
+    cr_machine *m = start(c, r, opts, 0, err);
     if (!m)
         return NULL;
     cr_machine_run_on(m, c);
     cJSON *out = cr_machine_take_json(m, err);
     cr_machine_free(m);
     return out;
+}
+
+char *cr_client_perform_text(cr_client *c, const cr_request *r, const cr_call_options *opts, size_t *len,
+                             char **execution, cr_error *err)
+{
+    *len = 0;
+    *execution = NULL;
+    cr_machine *m = start(c, r, opts, 1, err);
+    if (!m)
+        return NULL;
+    cr_machine_run_on(m, c);
+    char *text = cr_call_take_text(m, len, execution, err);
+    cr_machine_free(m);
+    return text;
 }

@@ -1,12 +1,13 @@
 /*
 ** response.c — turns an HTTP response from the Cloud Run Admin API into
-** decoded JSON or a cr_error carrying the google.rpc.Status the server sent.
+** decoded JSON (or, checked, its text) or a cr_error carrying the
+** google.rpc.Status the server sent.
 */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/util.h"
+#include "api/api.h"
 
 /*
 ** In HTTP/JSON error bodies `code` is the HTTP status and `status` the code
@@ -117,4 +118,194 @@ cJSON *cr_api_parse_response(const cr_http_response *resp, const char *url, cr_e
     }
     cJSON_Delete(json);
     return NULL;
+}
+
+/* ---- a successful answer kept as text -------------------------------------------- */
+
+/*
+** What cr_api_parse_response and cr_api_operation_execution would find,
+** read from the events of one walk: whether the root is an object and, for a
+** RunJob, the "name" of the first "metadata" member and of the first
+** "response" member (each the first "name" in it, when that is a string) and
+** whether an "execution" member is there already. First members, as
+** cJSON_GetObjectItemCaseSensitive finds them; names cut at a NUL, as cJSON's
+** C strings are.
+*/
+enum { IN_NONE, IN_METADATA, IN_RESPONSE };
+
+typedef struct answer_scan {
+    int depth;       /* containers open */
+    int root_object; /* the root value is an object */
+    int want;        /* looking for the Execution's name */
+    int pending;     /* what the value after the last key is: IN_* at depth 1, or NAME_VALUE at depth 2 */
+    int in;          /* inside the first "metadata" / "response" object (depth 2) */
+    int seen[3];     /* the first "metadata" / "response" member met */
+    int name_seen[3];
+    char *name[3];
+    int has_execution;
+} answer_scan;
+
+#define NAME_VALUE 3
+
+/* A key's value as a C string (cut at a NUL), compared with `want`. */
+static int key_is(const char *raw, size_t len, int escaped, const char *want)
+{
+    char buf[16]; /* decoded up to 16 bytes: a longer key never matches */
+    size_t n = len;
+    if (escaped) {
+        n = cr_json_unescape(raw, len, buf, sizeof buf);
+        raw = buf;
+    } else {
+        const char *nul = memchr(raw, '\0', len);
+        if (nul)
+            n = (size_t)(nul - raw);
+    }
+    return n == strlen(want) && memcmp(raw, want, n) == 0;
+}
+
+static int scan_key(void *ud, const char *raw, size_t len, int escaped)
+{
+    answer_scan *a = ud;
+    a->pending = IN_NONE;
+    if (!a->want)
+        return 0;
+    if (a->depth == 1) {
+        int which = key_is(raw, len, escaped, "metadata")   ? IN_METADATA
+                    : key_is(raw, len, escaped, "response") ? IN_RESPONSE
+                                                            : IN_NONE;
+        if (which && !a->seen[which]) {
+            a->seen[which] = 1;
+            a->pending = which;
+        }
+        if (!which && key_is(raw, len, escaped, "execution"))
+            a->has_execution = 1;
+    } else if (a->depth == 2 && a->in && !a->name_seen[a->in] && key_is(raw, len, escaped, "name")) {
+        a->name_seen[a->in] = 1;
+        a->pending = NAME_VALUE;
+    }
+    return 0;
+}
+
+static int scan_string(void *ud, const char *raw, size_t len, int escaped)
+{
+    (void)escaped;
+    answer_scan *a = ud;
+    if (a->pending == NAME_VALUE && a->depth == 2 && a->in) {
+        char *v = malloc(len + 1);
+        if (!v)
+            return 1; /* out of memory: stops the walk */
+        v[cr_json_unescape(raw, len, v, len)] = '\0';
+        a->name[a->in] = v;
+    }
+    a->pending = IN_NONE;
+    return 0;
+}
+
+static int scan_begin(void *ud, int object)
+{
+    answer_scan *a = ud;
+    if (a->depth == 0)
+        a->root_object = object;
+    else if (a->depth == 1 && object && (a->pending == IN_METADATA || a->pending == IN_RESPONSE))
+        a->in = a->pending;
+    a->pending = IN_NONE;
+    a->depth++;
+    return 0;
+}
+
+static int scan_begin_object(void *ud)
+{
+    return scan_begin(ud, 1);
+}
+
+static int scan_begin_array(void *ud)
+{
+    return scan_begin(ud, 0);
+}
+
+static int scan_end(void *ud)
+{
+    answer_scan *a = ud;
+    if (--a->depth == 1)
+        a->in = IN_NONE;
+    a->pending = IN_NONE;
+    return 0;
+}
+
+static int scan_scalar(void *ud)
+{
+    ((answer_scan *)ud)->pending = IN_NONE;
+    return 0;
+}
+
+static int scan_number(void *ud, double value)
+{
+    (void)value;
+    return scan_scalar(ud);
+}
+
+static int scan_boolean(void *ud, int value)
+{
+    (void)value;
+    return scan_scalar(ud);
+}
+
+static const cr_json_events answer_events = {
+    .begin_object = scan_begin_object,
+    .end_object = scan_end,
+    .begin_array = scan_begin_array,
+    .end_array = scan_end,
+    .key = scan_key,
+    .string = scan_string,
+    .number = scan_number,
+    .boolean = scan_boolean,
+    .null = scan_scalar,
+};
+
+static int names_execution(const char *name)
+{
+    return name && strstr(name, "/executions/") != NULL;
+}
+
+int cr_api_check_answer_text(const cr_http_response *resp, const char *url, int run_job, char **execution,
+                             cr_error *err)
+{
+    int status = (int)resp->status;
+    const char *body = resp->body ? resp->body : "";
+    size_t len = resp->body ? resp->body_len : 0;
+    *execution = NULL;
+    if (is_blank(body, len)) {
+        cr_error_set(err, "UNKNOWN", status, "%s: the answer (HTTP %d) is empty where a resource was expected", url,
+                     status);
+        return -1;
+    }
+    answer_scan a = {0};
+    a.want = run_job;
+    int rc = cr_json_walk(body, len, &answer_events, &a);
+    if (rc > 0) {
+        free(a.name[IN_METADATA]);
+        free(a.name[IN_RESPONSE]);
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory reading the answer", url);
+        return -1;
+    }
+    if (rc < 0 || !a.root_object) {
+        free(a.name[IN_METADATA]);
+        free(a.name[IN_RESPONSE]);
+        char *ex = excerpt(body, len);
+        cr_error_set(err, "UNKNOWN", status, "%s: the response (HTTP %d) is not a JSON object: \"%s\"", url, status,
+                     ex ? ex : "");
+        free(ex);
+        return -1;
+    }
+    int pick = a.has_execution                        ? IN_NONE
+               : names_execution(a.name[IN_METADATA]) ? IN_METADATA
+               : names_execution(a.name[IN_RESPONSE]) ? IN_RESPONSE
+                                                      : IN_NONE;
+    for (int i = IN_METADATA; i <= IN_RESPONSE; i++) {
+        if (i == pick)
+            *execution = a.name[i];
+        else
+            free(a.name[i]);
+    }
+    return 0;
 }

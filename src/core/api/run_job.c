@@ -2,6 +2,7 @@
 ** run_job.c — the RunJob request as data: the URL and the RunJobRequest JSON
 ** body with its per-execution overrides (v2 REST field names live here).
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,55 +10,160 @@
 #include "util/util.h"
 
 /*
+** The body is written straight from the options, without a cJSON tree (a
+** RunJob is the call that is made thousands of times): the bytes are those
+** cJSON_PrintUnformatted gives for the same tree — keys in this order, strings
+** escaped as cJSON escapes them (", \, \b \f \n \r \t, other bytes below 32 as
+** \u00xx, the rest as they are), whole numbers in decimal.
+*/
+typedef struct json_out {
+    char *p;  /* NULL: only count */
+    size_t n; /* bytes written (or counted) */
+    int first;
+} json_out;
+
+static void put(json_out *o, const char *s, size_t len)
+{
+    if (o->p)
+        memcpy(o->p + o->n, s, len);
+    o->n += len;
+}
+
+#define PUT(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+static void put_string(json_out *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    PUT(o, "\"");
+    const char *run = s;
+    for (;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c > 31 && c != '"' && c != '\\')
+            continue;
+        put(o, run, (size_t)(s - run));
+        if (c == '\0')
+            break;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+            break;
+        }
+        put(o, esc, len);
+        run = s + 1;
+    }
+    PUT(o, "\"");
+}
+
+/* A member's key, after a comma unless it is the object's first. */
+static void put_key(json_out *o, const char *key)
+{
+    if (!o->first)
+        PUT(o, ",");
+    o->first = 0;
+    put_string(o, key);
+    PUT(o, ":");
+}
+
+/*
 ** Only what the caller set is sent: the server merges env, replaces args and
 ** treats an absent taskCount/timeout as "use the job's". A container override
 ** is sent when any container-level field is set.
 */
-static cJSON *run_job_body(const cr_run_job_options *o)
+static void write_body(json_out *o, const cr_run_job_options *opts)
 {
-    cJSON *body = cJSON_CreateObject();
-    if (!body || !o)
-        return body;
-    if (o->validate_only)
-        cJSON_AddBoolToObject(body, "validateOnly", 1);
-    if (o->etag)
-        cJSON_AddStringToObject(body, "etag", o->etag);
-
-    int has_container = o->has_args || o->nenv > 0 || o->clear_args || o->container;
-    int has_overrides = has_container || o->task_count > 0 || o->timeout_nanos > 0;
-    if (!has_overrides)
-        return body;
-    cJSON *ov = cJSON_AddObjectToObject(body, "overrides");
-    if (has_container) {
-        cJSON *list = cJSON_AddArrayToObject(ov, "containerOverrides");
-        cJSON *co = cJSON_CreateObject();
-        cJSON_AddItemToArray(list, co);
-        if (o->container)
-            cJSON_AddStringToObject(co, "name", o->container);
-        if (o->has_args) {
-            cJSON *args = cJSON_AddArrayToObject(co, "args");
-            for (size_t i = 0; i < o->nargs; i++)
-                cJSON_AddItemToArray(args, cJSON_CreateString(o->args[i]));
-        }
-        if (o->nenv > 0) {
-            cJSON *env = cJSON_AddArrayToObject(co, "env");
-            for (size_t i = 0; i < o->nenv; i++) {
-                cJSON *var = cJSON_CreateObject();
-                cJSON_AddStringToObject(var, "name", o->env[i].name);
-                cJSON_AddStringToObject(var, "value", o->env[i].value ? o->env[i].value : "");
-                cJSON_AddItemToArray(env, var);
+    PUT(o, "{");
+    o->first = 1;
+    int has_container = opts && (opts->has_args || opts->nenv > 0 || opts->clear_args || opts->container);
+    int has_overrides = has_container || (opts && (opts->task_count > 0 || opts->timeout_nanos > 0));
+    if (opts && opts->validate_only) {
+        put_key(o, "validateOnly");
+        PUT(o, "true");
+    }
+    if (opts && opts->etag) {
+        put_key(o, "etag");
+        put_string(o, opts->etag);
+    }
+    if (has_overrides) {
+        put_key(o, "overrides");
+        PUT(o, "{");
+        o->first = 1;
+        if (has_container) {
+            put_key(o, "containerOverrides");
+            PUT(o, "[{");
+            o->first = 1;
+            if (opts->container) {
+                put_key(o, "name");
+                put_string(o, opts->container);
             }
+            if (opts->has_args) {
+                put_key(o, "args");
+                PUT(o, "[");
+                for (size_t i = 0; i < opts->nargs; i++) {
+                    if (i)
+                        PUT(o, ",");
+                    put_string(o, opts->args[i]);
+                }
+                PUT(o, "]");
+            }
+            if (opts->nenv > 0) {
+                put_key(o, "env");
+                PUT(o, "[");
+                for (size_t i = 0; i < opts->nenv; i++) {
+                    if (i)
+                        PUT(o, ",");
+                    PUT(o, "{\"name\":");
+                    put_string(o, opts->env[i].name);
+                    PUT(o, ",\"value\":");
+                    put_string(o, opts->env[i].value ? opts->env[i].value : "");
+                    PUT(o, "}");
+                }
+                PUT(o, "]");
+            }
+            if (opts->clear_args) {
+                put_key(o, "clearArgs");
+                PUT(o, "true");
+            }
+            PUT(o, "}]");
+            o->first = 0;
         }
-        if (o->clear_args)
-            cJSON_AddBoolToObject(co, "clearArgs", 1);
+        if (opts->task_count > 0) {
+            char buf[16];
+            int n = snprintf(buf, sizeof buf, "%d", (int)opts->task_count);
+            put_key(o, "taskCount");
+            put(o, buf, (size_t)n);
+        }
+        if (opts->timeout_nanos > 0) {
+            char buf[40];
+            put_key(o, "timeout");
+            put_string(o, cr_duration_format(opts->timeout_nanos, buf, sizeof buf));
+        }
+        PUT(o, "}");
     }
-    if (o->task_count > 0)
-        cJSON_AddNumberToObject(ov, "taskCount", o->task_count);
-    if (o->timeout_nanos > 0) {
-        char buf[40];
-        cJSON_AddStringToObject(ov, "timeout", cr_duration_format(o->timeout_nanos, buf, sizeof buf));
-    }
-    return body;
+    PUT(o, "}");
 }
 
 char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err)
@@ -78,12 +184,16 @@ char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err)
             return NULL;
         }
     }
-    cJSON *body = run_job_body(opts);
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-    cJSON_Delete(body);
-    if (!text)
+    json_out count = {NULL, 0, 1};
+    write_body(&count, opts);
+    json_out out = {malloc(count.n + 1), 0, 1};
+    if (!out.p) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building RunJob");
-    return text;
+        return NULL;
+    }
+    write_body(&out, opts);
+    out.p[out.n] = '\0';
+    return out.p;
 }
 
 int cr_api_build_run_job(const char *endpoint, const char *job_name, const cr_run_job_options *opts,
@@ -93,13 +203,7 @@ int cr_api_build_run_job(const char *endpoint, const char *job_name, const cr_ru
     char *text = cr_api_run_job_body(opts, err);
     if (!text)
         return -1;
-    char *path = cr_asprintf("%s:run", job_name);
-    int rc = path ? cr_api_build_request(endpoint, "POST", path, NULL, text, req, err) : -1;
-    if (!path)
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory building RunJob");
-    free(path);
-    cJSON_free(text);
-    return rc;
+    return cr_api_build_request(endpoint, "POST", job_name, ":run", NULL, text, req, err);
 }
 
 /* The Execution name lives in the Operation's metadata from the first answer on. */

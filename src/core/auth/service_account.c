@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/x509.h>
+#include <openssl/evp.h>
 
 #include "auth/credentials.h"
 #include "auth/jwt.h"
@@ -140,24 +142,36 @@ static const cr_credentials_source service_account_source = {
     .refused = sa_refused,
 };
 
-/* Hex SHA-256 of the public key's DER: identifies the key without revealing
-** anything about the private half. */
+/*
+** Hex SHA-256 of the public key — its modulus and exponent, each after its
+** length: identifies the key without revealing anything about the private
+** half. (Not of i2d_PUBKEY's DER: OpenSSL 3 encodes that through its encoder
+** machinery, 3.7M instructions of a one-shot trigger's 42M.)
+*/
 static int public_key_fingerprint(EVP_PKEY *pkey, char out[65])
 {
-    unsigned char *der = NULL, md[32];
-    unsigned int mdlen = 0;
-    int n = i2d_PUBKEY(pkey, &der);
-    if (n <= 0) {
-        ERR_clear_error();
-        return -1;
+    BIGNUM *n = NULL, *e = NULL;
+    int rc = -1;
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
+        int nl = BN_num_bytes(n), el = BN_num_bytes(e);
+        unsigned char *buf = malloc((size_t)(nl + el) + 8);
+        if (buf) {
+            unsigned char *w = buf;
+            for (int i = 3; i >= 0; i--)
+                *w++ = (unsigned char)((unsigned)nl >> (8 * i));
+            w += BN_bn2bin(n, w);
+            for (int i = 3; i >= 0; i--)
+                *w++ = (unsigned char)((unsigned)el >> (8 * i));
+            w += BN_bn2bin(e, w);
+            rc = cr_sha256_hex(buf, (size_t)(w - buf), out);
+            free(buf);
+        }
     }
-    int ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL);
-    OPENSSL_free(der);
-    if (!ok || mdlen != 32)
-        return -1;
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
+    BN_free(n);
+    BN_free(e);
+    ERR_clear_error();
+    return rc;
 }
 
 cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, const cr_credentials_options *opts,

@@ -27,6 +27,21 @@ int cr_header_add(cr_header **list, const char *name, const char *value)
     return 0;
 }
 
+int cr_header_add_owned(cr_header **list, const char *name, char *value)
+{
+    cr_header *h = value ? calloc(1, sizeof *h) : NULL;
+    if (!h || !(h->name = cr_strdup(name))) {
+        free(h);
+        cr_secret_free(value);
+        return -1;
+    }
+    h->value = value;
+    while (*list)
+        list = &(*list)->next;
+    *list = h;
+    return 0;
+}
+
 const char *cr_header_get(const cr_header *list, const char *name)
 {
     for (; list; list = list->next)

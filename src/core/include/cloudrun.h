@@ -597,6 +597,54 @@ CR_API cr_machine *cr_client_discovery(cr_client *client, cr_error *err);
 CR_API cJSON *cr_client_perform(cr_client *client, const cr_request *r, const cr_call_options *call, cr_error *err);
 
 /*
+** cr_client_perform with the answer left as the JSON text the server sent
+** instead of decoded into a cJSON tree, for a caller that reads it into values
+** of its own with cr_json_walk (the Lua binding: no tree is built and freed).
+** The text is checked as cr_client_perform checks an answer (a JSON object,
+** else the same error). Returns it (*len bytes, NUL-terminated; caller frees)
+** or NULL with err set. *execution: the field cr_client_perform adds to a
+** RunJob's Operation ("execution", the Execution's name), NULL when it would
+** add none; caller frees.
+*/
+CR_API char *cr_client_perform_text(cr_client *client, const cr_request *r, const cr_call_options *call, size_t *len,
+                                    char **execution, cr_error *err);
+
+/*
+** JSON text walked without a tree. The events come in document order; any may
+** be NULL. Each returns 0 to go on; anything else stops the walk and is what
+** cr_json_walk returns. A string (a key too) is handed as the raw bytes
+** between its quotes, `escaped` when a backslash is among them;
+** cr_json_unescape gives its value.
+*/
+typedef struct cr_json_events {
+    int (*begin_object)(void *ud);
+    int (*end_object)(void *ud);
+    int (*begin_array)(void *ud);
+    int (*end_array)(void *ud);
+    int (*key)(void *ud, const char *raw, size_t len, int escaped);
+    int (*string)(void *ud, const char *raw, size_t len, int escaped);
+    int (*number)(void *ud, double value);
+    int (*boolean)(void *ud, int value);
+    int (*null)(void *ud);
+} cr_json_events;
+
+/*
+** Walks the first JSON value in text (len bytes, no NUL needed; what follows
+** the value is not looked at), accepting exactly what cJSON_ParseWithLength
+** accepts and reading numbers as it reads them. 0; -1 for text cJSON would not
+** parse (events may have come before the fault); or an event's answer.
+*/
+CR_API int cr_json_walk(const char *text, size_t len, const cr_json_events *ev, void *ud);
+
+/*
+** A string cr_json_walk handed over (raw, len), as cJSON keeps it: escapes
+** decoded, and ending at its first NUL (cJSON's strings are C strings). Writes
+** at most cap bytes to out, which may be raw itself (decoding never gets ahead
+** of reading); returns how many it wrote.
+*/
+CR_API size_t cr_json_unescape(const char *raw, size_t len, char *out, size_t cap);
+
+/*
 ** Fan-out: the n RunJob requests at once on the multi driver (libcurl multi),
 ** at most `in_flight` on the wire (0: 16), each under its own retry rules as
 ** cr_client_run_job (`call` may be NULL). results[i] is the Operation of

@@ -33,6 +33,29 @@ char *cr_strndup(const char *s, size_t n)
     return d;
 }
 
+char *cr_concat(const char *first, ...)
+{
+    va_list ap;
+    size_t len = 0;
+    va_start(ap, first);
+    for (const char *p = first; p; p = va_arg(ap, const char *))
+        len += strlen(p);
+    va_end(ap);
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    char *w = out;
+    va_start(ap, first);
+    for (const char *p = first; p; p = va_arg(ap, const char *)) {
+        size_t n = strlen(p);
+        memcpy(w, p, n);
+        w += n;
+    }
+    va_end(ap);
+    *w = '\0';
+    return out;
+}
+
 char *cr_asprintf(const char *fmt, ...)
 {
     va_list ap;
@@ -48,7 +71,7 @@ char *cr_asprintf(const char *fmt, ...)
 ** Growth wipes the old block: a buffer may carry a JWT assertion or a token
 ** response, and realloc would leave the old copy behind in freed memory.
 */
-static int buf_reserve(cr_buf *b, size_t extra)
+int cr_buf_reserve(cr_buf *b, size_t extra)
 {
     if (b->failed)
         return -1;
@@ -74,7 +97,7 @@ static int buf_reserve(cr_buf *b, size_t extra)
 
 void cr_buf_append(cr_buf *b, const void *data, size_t len)
 {
-    if (buf_reserve(b, len) < 0)
+    if (cr_buf_reserve(b, len) < 0)
         return;
     memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -107,7 +130,7 @@ char *cr_buf_take(cr_buf *b, size_t *len)
         cr_buf_free(b);
         return NULL;
     }
-    if (!b->data && buf_reserve(b, 0) < 0)
+    if (!b->data && cr_buf_reserve(b, 0) < 0)
         return NULL;
     char *d = b->data;
     if (len)
@@ -227,7 +250,8 @@ char *cr_url_escape(const char *s)
 ** credentials path that names a FIFO would block the caller forever, a device
 ** (/dev/zero) would eat memory, and no real key file comes near the cap.
 */
-char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err)
+/* The file opened for reading when it is a regular file of at most CR_MAX_FILE bytes: its fd, or -1 with err set. */
+static int open_regular(const char *path, const char *what, cr_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
@@ -237,7 +261,7 @@ char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *er
                      : e == EACCES ? "PERMISSION_DENIED"
                                    : "INVALID_ARGUMENT",
                      0, "%s %s: %s", what, path, strerror(e));
-        return NULL;
+        return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -246,14 +270,58 @@ char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *er
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: is a directory", what, path);
         else
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: not a regular file", what, path);
-        return NULL;
+        return -1;
     }
     if (st.st_size > CR_MAX_FILE) {
         close(fd);
         cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
                      path, CR_MAX_FILE);
-        return NULL;
+        return -1;
     }
+    return fd;
+}
+
+int cr_file_contains(const char *path, const char *needle, const char *what, cr_error *err)
+{
+    int fd = open_regular(path, what, err);
+    if (fd < 0)
+        return -1;
+    size_t keep = strlen(needle) - 1, have = 0, total = 0;
+    char buf[4096 + 64];
+    ssize_t n;
+    int found = 0;
+    /* each chunk after the tail of the last, so that a needle across two chunks is found */
+    while (!found && (n = read(fd, buf + have, sizeof buf - have - 1)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            close(fd);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: read error", what, path);
+            return -1;
+        }
+        if ((total += (size_t)n) > CR_MAX_FILE) {
+            close(fd);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
+                         path, CR_MAX_FILE);
+            return -1;
+        }
+        have += (size_t)n;
+        buf[have] = '\0';
+        found = memmem(buf, have, needle, keep + 1) != NULL;
+        if (have > keep) {
+            memmove(buf, buf + have - keep, keep);
+            have = keep;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err)
+{
+    int fd = open_regular(path, what, err);
+    if (fd < 0)
+        return NULL;
     cr_buf b = {0};
     char chunk[4096];
     ssize_t n;

@@ -16,6 +16,11 @@
 CR_HIDDEN char *cr_strdup(const char *s);
 CR_HIDDEN char *cr_strndup(const char *s, size_t n);
 
+/* The strings up to the NULL joined into a new one (one allocation, no
+** formatting: for the paths and header values built on every call); NULL when
+** out of memory. Caller frees. */
+CR_HIDDEN char *cr_concat(const char *first, ...) __attribute__((sentinel));
+
 /* printf into a new string; NULL when out of memory. Caller frees. */
 CR_HIDDEN char *cr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -27,6 +32,8 @@ typedef struct cr_buf {
     int failed; /* set once an allocation failed; later appends do nothing */
 } cr_buf;
 
+/* Room for `extra` more bytes (and the NUL): 0, or -1 (the buffer is then failed). */
+CR_HIDDEN int cr_buf_reserve(cr_buf *b, size_t extra);
 CR_HIDDEN void cr_buf_append(cr_buf *b, const void *data, size_t len);
 CR_HIDDEN void cr_buf_puts(cr_buf *b, const char *s);
 CR_HIDDEN void cr_buf_printf(cr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -58,6 +65,10 @@ CR_HIDDEN char *cr_url_unescape_inplace(char *s);
 ** message naming the path and what: e.g. "credentials file /x/y.json: no such file". */
 CR_HIDDEN char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err);
 
+/* Whether the file holds `needle` (at most 64 bytes), read until it is found,
+** under cr_read_file's rules and messages: 1, 0, or -1 with err set. */
+CR_HIDDEN int cr_file_contains(const char *path, const char *needle, const char *what, cr_error *err);
+
 /* Replaces in *text (a heap string, reallocated) every run of 16 or more
 ** characters of a secret — in its raw, percent-encoded and JSON-escaped forms
 ** — with "[REDACTED]": a server may quote a secret whole or in part. */
@@ -82,6 +93,10 @@ CR_HIDDEN double cr_monotonic(void);
 
 /* Wipes memory so that the compiler cannot drop it. */
 CR_HIDDEN void cr_wipe(void *p, size_t n);
+
+/* cr_header_add taking `value` (malloc'd, NULL: out of memory) instead of
+** copying it: freed (wiped) on failure. 0, or -1. */
+CR_HIDDEN int cr_header_add_owned(cr_header **list, const char *name, char *value);
 
 /* getenv that treats an empty value as unset. */
 CR_HIDDEN const char *cr_getenv(const char *name);
