@@ -122,6 +122,7 @@ build = {
         "src/core/util/duration.c",
         "src/core/util/error.c",
         "src/core/util/json.c",
+        "src/core/util/json_walk.c",
         "src/core/util/util.c",
         "src/core/util/yaml.c",
       },

@@ -84,6 +84,7 @@ typedef struct text_decoder {
     int nframes;           /* containers open (the depth of the next value) */
     const char *execution; /* a member for the root object, after the others, or NULL */
     int has_nul;           /* the text has a NUL byte somewhere */
+    int bottom;            /* the stack's top when decoding began */
     frame f[PUSHED_DEPTH + 1];
 } text_decoder;
 
@@ -134,10 +135,19 @@ static void spill_frame(text_decoder *d, int i)
     }
 }
 
+/*
+** Members wait on the stack until their container ends (so that its table is
+** made with its size, and pairs gives cJSON's order), but never more than
+** STACK_BUDGET slots of it: a stack filled to Lua's limit leaves nothing for
+** a finalizer the collector runs meanwhile (Lua 5.2 then raises "stack
+** overflow" from inside the decoder), and 5.1 and LuaJIT allow 8,000 in all.
+*/
+#define STACK_BUDGET 4000
+
 /* Room for a few more slots, making tables of the open containers when there is none. */
 static void need_room(text_decoder *d)
 {
-    if (lua_checkstack(d->L, 4))
+    if (lua_gettop(d->L) - d->bottom < STACK_BUDGET && lua_checkstack(d->L, 4))
         return;
     for (int i = 0; i < d->nframes; i++)
         if (!d->f[i].table)
@@ -339,6 +349,7 @@ int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *exec
     d.nframes = 0;
     d.execution = execution;
     d.has_nul = memchr(text, '\0', len) != NULL;
+    d.bottom = top;
     if (cr_json_walk(text, len, &text_events, &d) != 0 || lua_gettop(L) != top + 2) {
         lua_settop(L, top);
         return -1;

@@ -154,4 +154,34 @@ describe("an answer read from its text", function()
       end
     end)
   end
+
+  -- The collector may run finalizers while a big answer is being read: they
+  -- need stack of their own (Lua 5.2 raised "stack overflow" when the reader
+  -- had filled the stack to Lua's limit).
+  it("leaves stack for finalizers that run while a big answer is read", function()
+    local big
+    for i, case in ipairs(cases) do
+      if case[1]:find("million", 1, true) then big = i end
+    end
+    local ran, failures = 0, {}
+    local function deep(n) if n > 0 then return 1 + deep(n - 1) end return 0 end
+    local function finalizer()
+      local ok, e = pcall(deep, 150)
+      ran = ran + 1
+      if not ok then failures[#failures + 1] = tostring(e) end
+    end
+    local make = newproxy and function()
+      local p = newproxy(true)
+      getmetatable(p).__gc = finalizer
+    end or function() setmetatable({}, { __gc = finalizer }) end
+    for _ = 1, 3 do
+      for _ = 1, 20000 do make() end -- garbage with finalizers, collected while the answer is read
+      local op, err = client:run_job("file-" .. big)
+      assert(op, err and err.message)
+      assert.are.equal(1100001, #op.o.a)
+    end
+    collectgarbage()
+    assert.are.same({}, failures)
+    assert.is_true(ran > 0)
+  end)
 end)
