@@ -66,6 +66,8 @@ labels.g = "(g) fan-out against 20 ms of server latency"
 labels.h_floor = "(h) floor C: posix_spawn and wait of /bin/true"
 labels.h_emulator = "(h) the emulator's executions"
 labels.h_runjob = "(h) the emulator's RunJob answers (getload, 32 connections)"
+labels.h_emulator_tmpfs = "(h) the emulator's executions, its logs on tmpfs"
+labels.h_runjob_tmpfs = "(h) the emulator's RunJob answers, its logs on tmpfs"
 labels.h_get = "(h) the emulator's GetExecution on 16 connections"
 
 local out = {}
@@ -149,6 +151,10 @@ if by_id.h_floor then
   v, s = stat("h_emulator", "per_s")
   say("%-46s %11.0f %12s %9s %9s %11s %7s", ("(h) emulator: executions/s (%d, %d in flight)"):format(
     meta.emulator_executions or 0, meta.in_flight or 0), v, "", "", "", "", pct(s))
+  if by_id.h_emulator_tmpfs then
+    v, s = stat("h_emulator_tmpfs", "per_s")
+    say("%-46s %11.0f %12s %9s %9s %11s %7s", "(h) the same, logs on tmpfs (/dev/shm)", v, "", "", "", "", pct(s))
+  end
   v, s = stat("h_runjob", "per_s")
   say("%-46s %11.0f %12s %9s %9s %11s %7s", "(h) emulator: RunJob/s answered meanwhile", v, "", "", "", "", pct(s))
   v, s = stat("h_get", "per_s")
@@ -198,6 +204,9 @@ ratio("(f cold) - (d) peak RSS", sub(get("f_cold", "rss_kb"), get("d", "rss_kb")
   sub(get("f_cold", "rss_kb"), get("d", "rss_kb")) / 1024, nil, nil, "MB")
 ratio("(g) speed-up, run_jobs over run_job", get("g", "speedup"), ">=", 10)
 ratio("(h) emulator executions/s over floor C", div(get("h_emulator", "per_s"), get("h_floor", "per_s")), ">=", 0.8)
+if by_id.h_emulator_tmpfs then
+  ratio("(h) the same, logs on tmpfs (what the disk costs)", div(get("h_emulator_tmpfs", "per_s"), get("h_floor", "per_s")))
+end
 ratio("(h) emulator GetExecution/s", get("h_get", "per_s"), ">=", 5000, "/s")
 
 local function show(v, unit)

@@ -52,7 +52,7 @@ pids=""
 cleanup() {
   for p in $pids; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$tmp"
+  rm -rf "$tmp" ${SHM:+"$SHM"}
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -254,20 +254,39 @@ done
 
 # (h): a fresh emulator; EMU_N RunJob calls with IN_FLIGHT connections (getload, not
 # run_jobs: see emulator.lua), every execution waited for; then GetExecution on 16.
-# Floor C just before and just after, so that both see the same machine.
-emulator_round() {
-  run "$BIN/measure" -n $((SPAWN_N / 2)) -- /bin/true | record h_floor
+# Floor C just before and just after, so that both see the same machine. The
+# emulator keeps each execution's logs in a directory of their own, a file a
+# task: its --log-dir is on this run's temporary directory ($TMPDIR, usually
+# the disk), as by default; a second emulator (h_tmpfs) has it on tmpfs
+# (/dev/shm), to show what the file system's inode allocation costs.
+SHM=
+if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+  SHM=$(mktemp -d -p /dev/shm cloudrun-bench.XXXXXX)
+fi
+
+# emulator_on LOGDIR ID — one fresh emulator, its executions/s recorded as ID
+emulator_on() {
   start emulator "cloudrun emulator listening on http://" cloudrun emulator --port 0 --jobs bench/jobs.json \
-    --log-dir "$tmp/logs" --quiet
+    --log-dir "$1" --quiet
   emu=$addr emu_pid=$last_pid
   run "$BIN/getload" "${emu%:*}" "${emu##*:}" /v2/projects/bench/locations/local/jobs/noop:run "$IN_FLIGHT" 120 \
-    "$RUN_BODY" "$EMU_N" | record h_runjob
+    "$RUN_BODY" "$EMU_N" | record "${2/emulator/runjob}"
   out=$(CLOUD_RUN_EMULATOR_HOST=$emu run cloudrun-lua bench/emulator.lua "$EMU_N" "$IN_FLIGHT" none)
-  printf '%s\n' "$out" | record h_emulator
+  printf '%s\n' "$out" | record "$2"
+}
+
+emulator_round() {
+  run "$BIN/measure" -n $((SPAWN_N / 2)) -- /bin/true | record h_floor
+  emulator_on "$tmp/logs" h_emulator
   execution=$(printf '%s\n' "$out" | sed -n 's/.*"execution":"\([^"]*\)".*/\1/p')
   run "$BIN/getload" "${emu%:*}" "${emu##*:}" "/v2/$execution" 16 "$GET_S" | record h_get
   stop "$emu_pid"
   rm -rf "$tmp/logs" && mkdir "$tmp/logs"
+  if [ -n "$SHM" ]; then
+    emulator_on "$SHM" h_emulator_tmpfs
+    stop "$emu_pid"
+    rm -rf "$SHM" && mkdir "$SHM"
+  fi
   run "$BIN/measure" -n $((SPAWN_N / 2)) -- /bin/true | record h_floor
 }
 
