@@ -85,6 +85,10 @@ cJSON *api_update_job(call *c, const char *id)
     emu_job *job = emu_store_find_job(c->s, c->rt.project, c->rt.location, id);
     if (!job && !call_query_bool(c, "allowMissing"))
         return call_not_found(c, id, "JOB");
+    /* the Job's etag, when sent, names the version the change was made from */
+    char etag[48];
+    if (job && !call_etag_matches(c, call_body_string(c, "etag"), emu_job_etag(job, etag, sizeof etag), "job"))
+        return NULL;
     cJSON *spec = emu_job_spec_from_json(c->body, &c->err);
     if (!spec)
         return NULL;

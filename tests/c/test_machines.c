@@ -1986,6 +1986,73 @@ TEST(a_clock_set_before_the_first_step_reaches_the_sub_machines_its_constructor_
     cr_credentials_unref(ext);
 }
 
+/* The request the machine asks to send first for `r` (anonymous: no token step). */
+static void first_send(const cr_request *r, char **url, char **body, char **method)
+{
+    cr_client *c = client_for(NULL, 10);
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = c ? cr_client_start(c, r, NULL, &err) : NULL;
+    *url = *body = *method = NULL;
+    if (m) {
+        cr_step s;
+        cr_machine_step(m, &s);
+        if (s.kind == CR_STEP_SEND) {
+            *url = strdup(s.request->url);
+            *body = s.request->body ? strdup(s.request->body) : NULL;
+            *method = strdup(s.request->method);
+        }
+        cr_machine_free(m);
+    } else {
+        fprintf(stderr, "  cr_client_start: %s\n", err.message);
+    }
+    cr_error_clear(&err);
+    cr_client_free(c);
+}
+
+TEST(write_options_go_where_the_rest_api_has_them)
+{
+    char *url, *body, *method;
+    cJSON *spec = cJSON_Parse("{\"etag\":\"\\\"from-get\\\"\",\"labels\":{\"team\":\"data\"}}");
+    cr_write_options w = {0};
+    w.validate_only = 1;
+    w.etag = "\"v7\"";
+    w.allow_missing = 1;
+    cr_request r = {0};
+    /* UpdateJob: validateOnly and allowMissing in the query, the etag the Job's own field */
+    r.method = CR_UPDATE_JOB;
+    r.name = "j";
+    r.spec = spec;
+    r.write = &w;
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(method, "PATCH");
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs/j?validateOnly=true&allowMissing=true");
+    cJSON *sent = body ? cJSON_Parse(body) : NULL;
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sent, "etag")), "\"v7\"");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sent, "name")), "projects/p/locations/r/jobs/j");
+    cJSON_Delete(sent);
+    free(url), free(body), free(method);
+    /* without one, the spec's own etag (as a get gave it) is what goes */
+    w.etag = NULL;
+    first_send(&r, &url, &body, &method);
+    CHECK(body && strstr(body, "\"etag\":\"\\\"from-get\\\"\"") != NULL);
+    free(url), free(body), free(method);
+    /* CreateJob: only validateOnly (its request has no etag or allowMissing) */
+    w.etag = "\"v7\"";
+    r.method = CR_CREATE_JOB;
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(method, "POST");
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs?jobId=j&validateOnly=true");
+    free(url), free(body), free(method);
+    /* DeleteJob: both in the query */
+    r.method = CR_DELETE_JOB;
+    r.spec = NULL;
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(method, "DELETE");
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs/j?validateOnly=true&etag=%22v7%22");
+    free(url), free(body), free(method);
+    cJSON_Delete(spec);
+}
+
 int main(void)
 {
     unsetenv("GOOGLE_CLOUD_QUOTA_PROJECT");

@@ -533,6 +533,38 @@ TEST(update_and_delete_a_job)
     resp_free(&r);
 }
 
+TEST(an_update_made_from_a_stale_etag_is_aborted_and_changes_nothing)
+{
+    CHECK_INT(create_job("versioned", sh_job("true", "/tmp", -1)), 200);
+    cJSON *first = get_json(PARENT "/jobs/versioned");
+    char *etag1 = strdup(str(first, "etag"));
+    cJSON_Delete(first);
+    /* a change made from the current version goes through */
+    cJSON *spec = sh_job("exit 0", "/tmp", 2);
+    cJSON_AddStringToObject(spec, "etag", etag1);
+    char *body = sh_job_text(spec);
+    resp r = http("PATCH", PARENT "/jobs/versioned", body);
+    free(body);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(str(r.json, "response.generation"), "2");
+    resp_free(&r);
+    /* the same etag again is now stale: ABORTED (409), the job as it was */
+    spec = sh_job("exit 1", "/tmp", 5);
+    cJSON_AddStringToObject(spec, "etag", etag1);
+    body = sh_job_text(spec);
+    r = http("PATCH", PARENT "/jobs/versioned", body);
+    free(body);
+    CHECK_INT(r.status, 409);
+    CHECK_STR(str(r.json, "error.status"), "ABORTED");
+    CHECK(strstr(str(r.json, "error.message"), etag1) != NULL);
+    resp_free(&r);
+    cJSON *job = get_json(PARENT "/jobs/versioned");
+    CHECK_STR(str(job, "generation"), "2");
+    CHECK_INT(num(job, "template.template.maxRetries"), 2);
+    cJSON_Delete(job);
+    free(etag1);
+}
+
 TEST(unknown_paths_are_404_and_wrong_methods_405_both_as_google_rpc_errors)
 {
     resp r = http("GET", "/v2/projects/p/locations/l/whatever", NULL);

@@ -47,6 +47,7 @@ static void query_list(cr_buf *q, const cr_list_options *list)
         query_add(q, "filter", list->filter);
 }
 
+/* DeleteJob and DeleteExecution: validateOnly and etag in the query (no allowMissing there) */
 static void query_write(cr_buf *q, const cr_write_options *write)
 {
     if (!write)
@@ -55,8 +56,6 @@ static void query_write(cr_buf *q, const cr_write_options *write)
         query_add(q, "validateOnly", "true");
     if (write->etag && *write->etag)
         query_add(q, "etag", write->etag);
-    if (write->allow_missing)
-        query_add(q, "allowMissing", "true");
 }
 
 /* A body's JSON text as a malloc'd string (what a request owns and frees):
@@ -199,16 +198,28 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
             return -1;
         }
         if (r->method == CR_CREATE_JOB) {
-            /* POST parent/jobs?jobId=ID: the id is the name's last segment */
+            /* POST parent/jobs?jobId=ID: the id is the name's last segment. CreateJobRequest
+            ** has validateOnly, and no etag or allowMissing to send. */
             const char *slash = strrchr(name, '/');
             query_add(&q, "jobId", slash ? slash + 1 : name);
+            if (r->write && r->write->validate_only)
+                query_add(&q, "validateOnly", "true");
             call->body = print_json(r->spec);
             oom |= !call->body;
         } else {
+            /* UpdateJobRequest: validateOnly and allowMissing in the query; an etag is the
+            ** Job's own field (the version the change was made from), in the body */
             call->spec = cJSON_Duplicate(r->spec, 1);
             oom |= !call->spec;
+            if (call->spec && r->write && r->write->etag && *r->write->etag) {
+                cJSON_DeleteItemFromObjectCaseSensitive(call->spec, "etag");
+                oom |= !cJSON_AddStringToObject(call->spec, "etag", r->write->etag);
+            }
+            if (r->write && r->write->validate_only)
+                query_add(&q, "validateOnly", "true");
+            if (r->write && r->write->allow_missing)
+                query_add(&q, "allowMissing", "true");
         }
-        query_write(&q, r->write);
         break;
     case CR_DELETE_JOB:
     case CR_DELETE_EXECUTION:

@@ -476,10 +476,14 @@ typedef struct cr_list_options {
     const char *filter; /* ListOperations only */
 } cr_list_options;
 
-/* What calls that change something may also say; zero / NULL fields are not sent. */
+/* What calls that change something may also say; zero / NULL fields are not sent.
+** Where each goes is the REST API's: DeleteJob and DeleteExecution take validateOnly
+** and etag in the query, CancelExecution in its body; UpdateJob takes validateOnly and
+** allowMissing in the query and the etag as the Job's own field (it replaces one in the
+** spec); CreateJob has only validateOnly. */
 typedef struct cr_write_options {
     int validate_only;
-    const char *etag;
+    const char *etag;  /* the version the change is made from: ABORTED when it is not current */
     int allow_missing; /* UpdateJob: create the job when it does not exist */
 } cr_write_options;
 
