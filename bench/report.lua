@@ -205,7 +205,8 @@ ratio("(f cold) - (d) peak RSS", sub(get("f_cold", "rss_kb"), get("d", "rss_kb")
 ratio("(g) speed-up, run_jobs over run_job", get("g", "speedup"), ">=", 10)
 ratio("(h) emulator executions/s over floor C", div(get("h_emulator", "per_s"), get("h_floor", "per_s")), ">=", 0.8)
 if by_id.h_emulator_tmpfs then
-  ratio("(h) the same, logs on tmpfs (what the disk costs)", div(get("h_emulator_tmpfs", "per_s"), get("h_floor", "per_s")))
+  ratio("(h) the same, logs on tmpfs (what the disk costs)",
+    div(get("h_emulator_tmpfs", "per_s"), get("h_floor", "per_s")))
 end
 ratio("(h) emulator GetExecution/s", get("h_get", "per_s"), ">=", 5000, "/s")
 

@@ -25,4 +25,6 @@ echo "emulator on $CLOUD_RUN_EMULATOR_HOST; nginx on http://127.0.0.1:8080 (Ctrl
 echo "  curl -i http://127.0.0.1:8080/job/42"
 echo "  curl -i -X POST http://127.0.0.1:8080/jobs/report:run -H 'Content-Type: application/json' \\"
 echo "       -d '{\"args\": [\"manage.py\", \"job\", \"--id=7\"], \"env\": {\"ID\": \"7\"}}'"
-/usr/sbin/nginx -p "$(pwd)/examples/openresty/" -c nginx.conf
+# Workers run as this user (started as root, nginx would make them "nobody", who may not
+# read a checkout under a private directory such as /root).
+/usr/sbin/nginx -p "$(pwd)/examples/openresty/" -c nginx.conf -g "user $(id -un);"

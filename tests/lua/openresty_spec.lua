@@ -461,7 +461,7 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
     end
   end)
 
-  it("runs examples/openresty/nginx.conf as it is, but for its port", function()
+  it("runs examples/openresty/nginx.conf as it is, but for its port and the workers' user (as run.sh does)", function()
     -- the example's paths are relative to its prefix: lay the same tree out around a copy
     local top = dir .. "/example"
     local prefix = top .. "/examples/openresty"
@@ -476,8 +476,8 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
       port = random_port()
       h.write(prefix .. "/nginx.conf", (conf:gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")))
       pipe = assert(io.popen(("echo $$; exec env CLOUD_RUN_EMULATOR_HOST=%s GOOGLE_CLOUD_PROJECT=test-project "
-        .. "CLOUDSDK_RUN_REGION=us-central1 %s -p %s/ -c nginx.conf >%s/stdout 2>&1"):format(emu.host, NGINX,
-        prefix, top)))
+        .. "CLOUDSDK_RUN_REGION=us-central1 %s -p %s/ -c nginx.conf -g 'user %s;' >%s/stdout 2>&1"):format(emu.host,
+        NGINX, prefix, h.run("id -un"):gsub("%s+$", ""), top)))
       nginx_pid = pipe:read("*l")
       local up = false
       for _ = 1, 100 do
