@@ -30,6 +30,21 @@ static int count(const char *text, size_t len, const char *needle)
     return n;
 }
 
+/* A "secret" that is part of what our messages say themselves (the endpoints they name
+** as expected) is no leak when it shows: the fuzzer found ".googleapis.com/v1/pr". */
+static int in_our_wording(const char *secret)
+{
+    static const char *const ours[] = {
+        "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/EMAIL:generateAccessToken",
+        "https://oauth2.googleapis.com/token",
+        "https://sts.googleapis.com/v1/token",
+    };
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+        if (strstr(ours[i], secret))
+            return 1;
+    return 0;
+}
+
 static void credentials(const char *text, size_t len)
 {
     cr_error err = CR_ERROR_INIT;
@@ -50,7 +65,7 @@ static void credentials(const char *text, size_t len)
         for (size_t i = 0; i < 3; i++) {
             char *secret = field(root, names[i]);
             /* a secret that is also elsewhere in the file (a type, a name) may be quoted from there */
-            if (secret && count(text, len, secret) == 1)
+            if (secret && count(text, len, secret) == 1 && !in_our_wording(secret))
                 fz_no_secret(&err, secret);
             free(secret);
         }
