@@ -134,6 +134,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "request.h"
+
 #define MAX_BODY (64 * 1024)
 
 static struct {
@@ -251,12 +253,6 @@ static void count(long *counter)
     (*counter)++;
     pthread_mutex_unlock(&stats_lock);
 }
-
-typedef struct request {
-    char *body;
-    size_t len;
-    int too_big;
-} request;
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -980,26 +976,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
+    enum MHD_Result taken;
+    if (request_collect(con_cls, upload_data, upload_data_size, MAX_BODY, &taken))
+        return taken;
     request *rq = *con_cls;
-    if (!rq) {
-        *con_cls = calloc(1, sizeof(request));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_data_size) {
-        if (rq->len + *upload_data_size > MAX_BODY) {
-            rq->too_big = 1;
-        } else {
-            char *nb = realloc(rq->body, rq->len + *upload_data_size + 1);
-            if (!nb)
-                return MHD_NO;
-            memcpy(nb + rq->len, upload_data, *upload_data_size);
-            rq->body = nb;
-            rq->len += *upload_data_size;
-            rq->body[rq->len] = 0;
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     static const char md_prefix[] = "/computeMetadata/v1/";
     if (strcmp(url, "/token") == 0 && strcmp(method, "POST") == 0)
         return handle_token(conn, rq);

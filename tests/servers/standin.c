@@ -51,6 +51,8 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "request.h"
+
 #define MAX_BODY (64 * 1024)
 #define MAX_NAME 63
 
@@ -67,12 +69,6 @@ static char last_rejection[320];
 
 /* cJSON's parser writes a process-global error pointer: one parse at a time. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct request {
-    char *body;
-    size_t len;
-    int too_big;
-} request;
 
 /* ---- answers ------------------------------------------------------------------ */
 
@@ -393,26 +389,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
+    enum MHD_Result taken;
+    if (request_collect(con_cls, upload_data, upload_data_size, MAX_BODY, &taken))
+        return taken;
     request *rq = *con_cls;
-    if (!rq) {
-        *con_cls = calloc(1, sizeof(request));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_data_size) {
-        if (rq->len + *upload_data_size > MAX_BODY) {
-            rq->too_big = 1;
-        } else {
-            char *nb = realloc(rq->body, rq->len + *upload_data_size + 1);
-            if (!nb)
-                return MHD_NO;
-            memcpy(nb + rq->len, upload_data, *upload_data_size);
-            rq->body = nb;
-            rq->len += *upload_data_size;
-            rq->body[rq->len] = 0;
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     if (opt.verbose) {
         fprintf(stderr, "standin: %s %s %s\n", method, url, version);
         MHD_get_connection_values(conn, MHD_HEADER_KIND, show_header, NULL);
