@@ -48,4 +48,26 @@ CR_HIDDEN void cr_retry_resolve(const cr_retry *in, cr_retry *out);
 ** counted from `now` in Unix seconds, or google.rpc.RetryInfo), -1 if it did not. */
 CR_HIDDEN double cr_retry_after(const cr_header *headers, const cr_error *err, int64_t now);
 
+/*
+** A full name from a name given to a call of this kind: 0 with *out (caller
+** frees), -1 with err set (a malformed name), 1 when it needs the project and
+** region and they are not known yet.
+*/
+CR_HIDDEN int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **out, cr_error *err);
+
+/* The parent projects/P/locations/L: 0 with *out (caller frees), -1 with err
+** (an invalid project or region), 1 when they are not known yet. */
+CR_HIDDEN int cr_client_known_parent(cr_client *c, char **out, cr_error *err);
+
+/* What a driver needs of a client, handed over as values. The CA bundle the
+** client trusts besides the system's (NULL: none). */
+CR_HIDDEN const char *cr_client_ca_file(const cr_client *c);
+
+/* What a driver keeps with a client (its kept-alive connections): made by
+** make() at the first ask, freed by release() with the client. NULL when make fails. */
+CR_HIDDEN void *cr_client_driver_data(cr_client *c, void *(*make)(void), void (*release)(void *));
+
+/* Whether project and region are known (a name can be resolved without discovery). */
+CR_HIDDEN int cr_client_has_location(cr_client *c);
+
 #endif

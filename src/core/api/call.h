@@ -1,32 +1,12 @@
 /*
-** call.h — an API call as the machines carry it: a cr_request turned into
-** what it needs to become an HTTP request once names can be resolved, the
-** client's state those machines read and fill (credentials, project,
-** region), and the discovery machine. Internal to the core.
+** call.h — an API call as the machines carry it: a cr_request encoded by its
+** method table entry as far as it can be before names resolve, the encoders
+** the table points at, and the call machine. Internal to the core.
 */
 #ifndef CR_API_CALL_H
 #define CR_API_CALL_H
 
-#include <pthread.h>
-
 #include "api/api.h"
-
-struct cr_client {
-    pthread_mutex_t lock; /* guards project, region, creds, creds_resolved, rng */
-    char *endpoint;       /* no trailing slash */
-    char *project;        /* NULL until known */
-    char *region;
-    long timeout_ms;
-    int anonymous;
-    int creds_resolved;
-    cr_credentials *creds;
-    cr_retry retry; /* resolved: no zero fields */
-    char *ca_file;  /* a CA bundle trusted besides the system's, or NULL */
-    char *gcloud_project_where; /* the gcloud configuration looked at for the project (for messages) */
-    char *gcloud_region_where;
-    void *conns;    /* the blocking driver's kept-alive handles */
-    void (*conns_free)(void *);
-};
 
 /* The longest a single exchange may be given (a week), and a WaitOperation's
 ** wait (a day): numbers past them are mistakes, refused before any arithmetic
@@ -36,6 +16,7 @@ struct cr_client {
 
 /* A request, copied and encoded as far as it can be before names resolve. */
 typedef struct cr_call {
+    const cr_method_def *def;
     cr_method method;
     char http_method[8];
     char *name;         /* the name given (short or full); NULL: the parent itself */
@@ -50,7 +31,8 @@ typedef struct cr_call {
     long min_timeout_ms;
 } cr_call;
 
-/* Fills `call` from `r` (copies). -1 with err set for a request wrong in itself. */
+/* Fills `call` from `r` by its method's table entry (copies). -1 with err
+** set for a request wrong in itself. */
 CR_HIDDEN int cr_call_init(cr_call *call, const cr_request *r, cr_error *err);
 CR_HIDDEN void cr_call_clear(cr_call *call);
 
@@ -63,12 +45,18 @@ CR_HIDDEN void cr_call_clear(cr_call *call);
 */
 CR_HIDDEN int cr_call_build(cr_client *c, cr_call *call, cr_http_request *req, cr_error *err);
 
-/*
-** A full name from a name given to a call of this kind: 0 with *out (caller
-** frees), -1 with err set (a malformed name), 1 when it needs the project and
-** region and they are not known yet.
-*/
-CR_HIDDEN int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **out, cr_error *err);
+/* The encoders the method table names (encode.c): each writes its method's
+** query and body into the call; the `resolved` ones finish it once the name is known. */
+CR_HIDDEN int cr_encode_run_job(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_list(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_delete(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_create_job(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_update_job(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_cancel(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_wait(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_call(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_resolved_create_job(cr_call *call, char *target, char **body, cr_error *err);
+CR_HIDDEN int cr_resolved_update_job(cr_call *call, char *target, char **body, cr_error *err);
 
 /*
 ** Finds the project and region the client lacks: the credentials' project
@@ -80,18 +68,8 @@ CR_HIDDEN cr_machine *cr_discovery_machine(cr_client *c, cr_error *err);
 
 /* The API call machine of a prepared call (taken: *call is zeroed) and, when
 ** it could be built already, its request (taken too; NULL: built later).
-** text: its result is the answer's text, for cr_call_take_text. */
+** text: its result is the answer's text, for cr_machine_take_answer. */
 CR_HIDDEN cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built, const cr_call_options *opts,
                                       int text, cr_error *err);
-
-/* The result of a finished call machine made with `text`: as cr_client_perform_text. */
-CR_HIDDEN char *cr_call_take_text(cr_machine *m, size_t *len, char **execution, cr_error *err);
-
-/* The client's credentials: 1 with *creds (a new reference, or NULL for an
-** anonymous client) once resolved, 0 while ADC has not been looked up. */
-CR_HIDDEN int cr_client_credentials(cr_client *c, cr_credentials **creds);
-
-/* Keeps the credentials ADC found (a reference is taken), unless some were meanwhile. */
-CR_HIDDEN void cr_client_adopt_credentials(cr_client *c, cr_credentials *creds);
 
 #endif

@@ -1,8 +1,8 @@
 /*
 ** client.c — cr_client: where requests go (endpoint, emulator mode), which
 ** project and region short names mean, which credentials authorize them,
-** and the way in for every call: a machine (cr_client_start), or that
-** machine run by the blocking driver (cr_client_perform).
+** and the way in for every call: a machine (cr_client_start). The blocking
+** functions that run it are the drivers' (drivers/blocking.c).
 */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "api/call.h"
+#include "api/client.h"
 #include "api/gcloud_config.h"
-#include "drivers/drivers.h"
 #include "machine/machine.h"
 
 #define DEFAULT_ENDPOINT "https://run.googleapis.com"
@@ -112,8 +112,8 @@ void cr_client_free(cr_client *c)
 {
     if (!c)
         return;
-    if (c->conns && c->conns_free)
-        c->conns_free(c->conns);
+    if (c->driver && c->driver_free)
+        c->driver_free(c->driver);
     if (c->creds)
         cr_credentials_unref(c->creds);
     free(c->endpoint);
@@ -161,38 +161,6 @@ void cr_client_adopt_credentials(cr_client *c, cr_credentials *creds)
 /* Names                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Runs a discovery machine with the blocking driver: 0 when project and
-** region are now known, -1 with err saying where it looked. */
-static int discover_now(cr_client *c, cr_error *err)
-{
-    cr_machine *d = cr_discovery_machine(c, err);
-    if (!d)
-        return -1;
-    cr_machine_run(d);
-    cJSON *ok = cr_machine_take_json(d, err);
-    cr_machine_free(d);
-    cJSON_Delete(ok);
-    return ok ? 0 : -1;
-}
-
-char *cr_client_parent_name(cr_client *c, cr_error *err)
-{
-    pthread_mutex_lock(&c->lock);
-    int known = c->project && c->region;
-    pthread_mutex_unlock(&c->lock);
-    if (!known && discover_now(c, err) < 0)
-        return NULL;
-    pthread_mutex_lock(&c->lock);
-    char *parent = NULL;
-    if (!cr_api_id_is_valid(c->project) || !cr_api_id_is_valid(c->region))
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "project \"%s\" or region \"%s\" is not a valid resource id",
-                     c->project, c->region);
-    else if (!(parent = cr_asprintf("projects/%s/locations/%s", c->project, c->region)))
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory");
-    pthread_mutex_unlock(&c->lock);
-    return parent;
-}
-
 static const char *what_of(const char *kind)
 {
     return strcmp(kind, "jobs") == 0         ? "job"
@@ -203,7 +171,7 @@ static const char *what_of(const char *kind)
 
 /* The parent if project and region are known (and valid): 0 with *out, -1
 ** with err, 1 when they are not known yet. */
-static int known_parent(cr_client *c, char **out, cr_error *err)
+int cr_client_known_parent(cr_client *c, char **out, cr_error *err)
 {
     pthread_mutex_lock(&c->lock);
     int rc = 1;
@@ -293,7 +261,7 @@ int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **o
         }
     }
     char *parent = NULL;
-    int rc = known_parent(c, &parent, err);
+    int rc = cr_client_known_parent(c, &parent, err);
     if (rc != 0)
         return rc;
     if (strcmp(kind, "executions") == 0) {
@@ -314,36 +282,6 @@ int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **o
         return -1;
     }
     return 0;
-}
-
-/* cr_client_resolve, discovering project and region first when needed. */
-static char *resolve_now(cr_client *c, const char *name, const char *kind, cr_error *err)
-{
-    char *out = NULL;
-    int rc = cr_client_resolve(c, name, kind, &out, err);
-    if (rc > 0 && discover_now(c, err) == 0)
-        rc = cr_client_resolve(c, name, kind, &out, err);
-    return rc == 0 ? out : NULL;
-}
-
-char *cr_client_job_name(cr_client *c, const char *job, cr_error *err)
-{
-    return resolve_now(c, job, "jobs", err);
-}
-
-char *cr_client_execution_name(cr_client *c, const char *execution, cr_error *err)
-{
-    return resolve_now(c, execution, "executions", err);
-}
-
-char *cr_client_task_name(cr_client *c, const char *task, cr_error *err)
-{
-    return resolve_now(c, task, "tasks", err);
-}
-
-char *cr_client_operation_name(cr_client *c, const char *operation, cr_error *err)
-{
-    return resolve_now(c, operation, "operations", err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -397,27 +335,32 @@ cr_machine *cr_client_start(cr_client *c, const cr_request *r, const cr_call_opt
     return start(c, r, opts, 0, err);
 }
 
-cJSON *cr_client_perform(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
+cr_machine *cr_client_start_text(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)
 {
-    cr_machine *m = start(c, r, opts, 0, err);
-    if (!m)
-        return NULL;
-    cr_machine_run_on(m, c);
-    cJSON *out = cr_machine_take_json(m, err);
-    cr_machine_free(m);
-    return out;
+    return start(c, r, opts, 1, err);
 }
 
-char *cr_client_perform_text(cr_client *c, const cr_request *r, const cr_call_options *opts, size_t *len,
-                             char **execution, cr_error *err)
+/* ---- what drivers ask of a client ------------------------------------------------ */
+
+const char *cr_client_ca_file(const cr_client *c)
 {
-    *len = 0;
-    *execution = NULL;
-    cr_machine *m = start(c, r, opts, 1, err);
-    if (!m)
-        return NULL;
-    cr_machine_run_on(m, c);
-    char *text = cr_call_take_text(m, len, execution, err);
-    cr_machine_free(m);
-    return text;
+    return c->ca_file;
+}
+
+void *cr_client_driver_data(cr_client *c, void *(*make)(void), void (*release)(void *))
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->driver && (c->driver = make()) != NULL)
+        c->driver_free = release;
+    void *data = c->driver;
+    pthread_mutex_unlock(&c->lock);
+    return data;
+}
+
+int cr_client_has_location(cr_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int known = c->project && c->region;
+    pthread_mutex_unlock(&c->lock);
+    return known;
 }

@@ -1,124 +1,286 @@
 /*
-** methods.c — the synchronous Cloud Run Admin API v2 calls: each one a
-** cr_request (what the method is and takes; how it becomes HTTP is call.c's)
-** run by the blocking driver through cr_client_perform.
+** methods.c — the method table: each Cloud Run Admin API v2 method described
+** once (HTTP method, path shape, read or change, arguments, options with
+** their types and ranges, encoder, answer), and the one place where an
+** option's value is checked against its description (cr_args_set_*). The C
+** functions, the Lua binding and the nginx driver all go through here.
 */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/call.h"
 
-cJSON *cr_client_run_job(cr_client *c, const char *job, const cr_run_job_options *opts, const cr_call_options *call,
-                         cr_error *err)
+#define AT(field) ((long)offsetof(cr_args, field))
+#define NONE (-1L)
+
+/* Each option once; the lists below pick from them. */
+#define OPT_RETRY {"retry", CR_OPT_RETRY, AT(call), NONE, NONE, 0, 0, "a table {attempts=, initial=, max=, multiplier=, deadline=}"}
+#define OPT_TIMEOUT {"timeout", CR_OPT_SECONDS, AT(call.timeout), NONE, NONE, 0, 0, "a positive number of seconds"}
+#define OPT_VALIDATE(f) {"validate_only", CR_OPT_BOOL, AT(f.validate_only), NONE, NONE, 0, 0, "a boolean"}
+#define OPT_ETAG(f) {"etag", CR_OPT_STRING, AT(f.etag), NONE, NONE, 0, 0, "a string"}
+#define OPT_PAGING                                                                                                     \
+    {"page_size", CR_OPT_COUNT, AT(list.page_size), NONE, NONE, 0, 1000000, "a non-negative integer up to 1000000"},   \
+        {"page_token", CR_OPT_STRING, AT(list.page_token), NONE, NONE, 0, 0, "a string"}
+#define OPT_END {NULL, 0, 0, 0, 0, 0, 0, NULL}
+
+static const cr_option run_job_options[] = {
+    {"args", CR_OPT_STRINGS, AT(run.args), AT(run.nargs), AT(run.has_args), 0, 0, "a list of strings"},
+    {"env", CR_OPT_ENV, AT(run.env), AT(run.nenv), NONE, 0, 0,
+     "a table of names to strings or numbers, or a list of {name=, value=}"},
+    {"clear_args", CR_OPT_BOOL, AT(run.clear_args), NONE, NONE, 0, 0, "a boolean"},
+    {"container", CR_OPT_STRING, AT(run.container), NONE, NONE, 0, 0, "a string"},
+    {"task_count", CR_OPT_COUNT, AT(run.task_count), NONE, NONE, 0, 10000, "a non-negative integer up to 10000"},
+    {"timeout", CR_OPT_DURATION, AT(run.timeout_nanos), NONE, NONE, 0, 0,
+     "seconds or a duration like \"600s\" or \"10m\""},
+    OPT_VALIDATE(run),
+    OPT_ETAG(run),
+    OPT_RETRY,
+    OPT_END,
+};
+
+static const cr_option call_only[] = {OPT_RETRY, OPT_TIMEOUT, OPT_END};
+
+static const cr_option list_options[] = {
+    OPT_PAGING,
+    {"show_deleted", CR_OPT_BOOL, AT(list.show_deleted), NONE, NONE, 0, 0, "a boolean"},
+    OPT_RETRY,
+    OPT_TIMEOUT,
+    OPT_END,
+};
+
+static const cr_option operation_list_options[] = {
+    OPT_PAGING, {"filter", CR_OPT_STRING, AT(list.filter), NONE, NONE, 0, 0, "a string"}, OPT_RETRY, OPT_TIMEOUT,
+    OPT_END,
+};
+
+static const cr_option write_options[] = {OPT_VALIDATE(write), OPT_ETAG(write), OPT_RETRY, OPT_TIMEOUT, OPT_END};
+static const cr_option create_options[] = {OPT_VALIDATE(write), OPT_RETRY, OPT_TIMEOUT, OPT_END};
+static const cr_option update_options[] = {
+    OPT_VALIDATE(write),
+    {"allow_missing", CR_OPT_BOOL, AT(write.allow_missing), NONE, NONE, 0, 0, "a boolean"},
+    OPT_RETRY,
+    OPT_TIMEOUT,
+    OPT_END,
+};
+
+static const cr_option call_options[] = {
+    {"base", CR_OPT_STRING, AT(r.base), NONE, NONE, 0, 0, "a string"},
+    {"read", CR_OPT_BOOL, AT(r.read), NONE, NONE, 0, 0, "a boolean"},
+    OPT_RETRY,
+    OPT_TIMEOUT,
+    OPT_END,
+};
+
+static const cr_option retry_options[] = {
+    {"attempts", CR_OPT_COUNT, AT(retry.attempts), NONE, NONE, 1, 100, "an integer from 1 to 100"},
+    {"initial", CR_OPT_SECONDS, AT(retry.initial), NONE, NONE, 0, 0, "a positive number of seconds"},
+    {"max", CR_OPT_SECONDS, AT(retry.max), NONE, NONE, 0, 0, "a positive number of seconds"},
+    {"multiplier", CR_OPT_NUMBER, AT(retry.multiplier), NONE, NONE, 1, 0, "a number >= 1"},
+    {"deadline", CR_OPT_SECONDS, AT(retry.deadline), NONE, NONE, 0, 0, "a positive number of seconds"},
+    OPT_END,
+};
+
+/* clang-format off */
+static const cr_method_def methods[] = {
+    {"run_job", CR_RUN_JOB, "POST", "jobs", ":run", 0, CR_TAKES_NAME, run_job_options, CR_ANSWER_RUN,
+     cr_encode_run_job, NULL},
+    {"get_job", CR_GET_JOB, "GET", "jobs", "", 1, CR_TAKES_NAME, call_only, 0, NULL, NULL},
+    {"list_jobs", CR_LIST_JOBS, "GET", NULL, "/jobs", 1, CR_TAKES_OPTS, list_options, 0, cr_encode_list, NULL},
+    {"create_job", CR_CREATE_JOB, "POST", "jobs", "", 0, CR_TAKES_NAME_SPEC, create_options, 0,
+     cr_encode_create_job, cr_resolved_create_job},
+    {"update_job", CR_UPDATE_JOB, "PATCH", "jobs", "", 0, CR_TAKES_NAME_SPEC, update_options, 0,
+     cr_encode_update_job, cr_resolved_update_job},
+    {"delete_job", CR_DELETE_JOB, "DELETE", "jobs", "", 0, CR_TAKES_NAME, write_options, 0, cr_encode_delete, NULL},
+    {"get_execution", CR_GET_EXECUTION, "GET", "executions", "", 1, CR_TAKES_NAME, call_only, 0, NULL, NULL},
+    {"list_executions", CR_LIST_EXECUTIONS, "GET", "jobs", "/executions", 1, CR_TAKES_OPT_NAME, list_options, 0,
+     cr_encode_list, NULL},
+    {"cancel_execution", CR_CANCEL_EXECUTION, "POST", "executions", ":cancel", 0, CR_TAKES_NAME, write_options, 0,
+     cr_encode_cancel, NULL},
+    {"delete_execution", CR_DELETE_EXECUTION, "DELETE", "executions", "", 0, CR_TAKES_NAME, write_options, 0,
+     cr_encode_delete, NULL},
+    {"get_task", CR_GET_TASK, "GET", "tasks", "", 1, CR_TAKES_NAME, call_only, 0, NULL, NULL},
+    {"list_tasks", CR_LIST_TASKS, "GET", "executions", "/tasks", 1, CR_TAKES_NAME, list_options, 0,
+     cr_encode_list, NULL},
+    {"get_operation", CR_GET_OPERATION, "GET", "operations", "", 1, CR_TAKES_NAME, call_only, 0, NULL, NULL},
+    {"list_operations", CR_LIST_OPERATIONS, "GET", NULL, "/operations", 1, CR_TAKES_OPTS, operation_list_options, 0,
+     cr_encode_list, NULL},
+    /* WaitOperation changes nothing: it retries as a read */
+    {"wait_operation", CR_WAIT_OPERATION, "POST", "operations", ":wait", 1, CR_TAKES_WAIT, call_only, 0,
+     cr_encode_wait, NULL},
+    {"call", CR_CALL, NULL, NULL, NULL, 0, CR_TAKES_CALL, call_options, 0, cr_encode_call, NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+/* clang-format on */
+
+const cr_method_def *cr_methods(void)
 {
-    cr_request r = {.method = CR_RUN_JOB, .name = job, .run = opts};
-    return cr_client_perform(c, &r, call, err);
+    return methods;
 }
 
-/* ---- jobs ---------------------------------------------------------------- */
-
-cJSON *cr_client_get_job(cr_client *c, const char *job, const cr_call_options *call, cr_error *err)
+const cr_method_def *cr_method_of(cr_method method)
 {
-    cr_request r = {.method = CR_GET_JOB, .name = job};
-    return cr_client_perform(c, &r, call, err);
+    for (const cr_method_def *d = methods; d->name; d++)
+        if (d->method == method)
+            return d;
+    return NULL;
 }
 
-cJSON *cr_client_list_jobs(cr_client *c, const cr_list_options *list, const cr_call_options *call, cr_error *err)
+const cr_method_def *cr_method_find(const char *name)
 {
-    cr_request r = {.method = CR_LIST_JOBS, .list = list};
-    return cr_client_perform(c, &r, call, err);
+    for (const cr_method_def *d = methods; name && d->name; d++)
+        if (strcmp(d->name, name) == 0)
+            return d;
+    return NULL;
 }
 
-cJSON *cr_client_create_job(cr_client *c, const char *job, const cJSON *spec, const cr_write_options *write,
-                            const cr_call_options *call, cr_error *err)
+const cr_option *cr_option_find(const cr_option *options, const char *name)
 {
-    cr_request r = {.method = CR_CREATE_JOB, .name = job, .spec = spec, .write = write};
-    return cr_client_perform(c, &r, call, err);
+    for (const cr_option *o = options; o && name && o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
 }
 
-cJSON *cr_client_update_job(cr_client *c, const char *job, const cJSON *spec, const cr_write_options *write,
-                            const cr_call_options *call, cr_error *err)
+const cr_option *cr_retry_options(void)
 {
-    cr_request r = {.method = CR_UPDATE_JOB, .name = job, .spec = spec, .write = write};
-    return cr_client_perform(c, &r, call, err);
+    return retry_options;
 }
 
-cJSON *cr_client_delete_job(cr_client *c, const char *job, const cr_write_options *write, const cr_call_options *call,
-                            cr_error *err)
+void cr_args_init(cr_args *a, const cr_method_def *d)
 {
-    cr_request r = {.method = CR_DELETE_JOB, .name = job, .write = write};
-    return cr_client_perform(c, &r, call, err);
+    memset(a, 0, sizeof *a);
+    a->r.method = d ? d->method : 0;
+    a->r.run = &a->run;
+    a->r.list = &a->list;
+    a->r.write = &a->write;
 }
 
-/* ---- executions ------------------------------------------------------------ */
+/* ---- setting an option, checked -------------------------------------------------- */
 
-cJSON *cr_client_get_execution(cr_client *c, const char *execution, const cr_call_options *call, cr_error *err)
+#define FIELD(a, o, type) ((type *)(void *)((char *)(a) + (o)->at))
+
+static int bad(const cr_option *o, cr_error *err, const char *got)
 {
-    cr_request r = {.method = CR_GET_EXECUTION, .name = execution};
-    return cr_client_perform(c, &r, call, err);
+    cr_error_set(err, "INVALID_ARGUMENT", 0, "option '%s' must be %s (got %s)", o->name, o->expects, got);
+    return -1;
 }
 
-cJSON *cr_client_list_executions(cr_client *c, const char *job, const cr_list_options *list,
-                                 const cr_call_options *call, cr_error *err)
+/* A retry field set means the call has a retry policy of its own. */
+static void touched(cr_args *a, const cr_option *o)
 {
-    cr_request r = {.method = CR_LIST_EXECUTIONS, .name = job, .list = list};
-    return cr_client_perform(c, &r, call, err);
+    if (o->at >= AT(retry) && o->at < AT(retry) + (long)sizeof(cr_retry))
+        a->call.retry = &a->retry;
 }
 
-cJSON *cr_client_cancel_execution(cr_client *c, const char *execution, const cr_write_options *write,
-                                  const cr_call_options *call, cr_error *err)
+int cr_args_set_text(cr_args *a, const cr_option *o, const char *text, cr_error *err)
 {
-    cr_request r = {.method = CR_CANCEL_EXECUTION, .name = execution, .write = write};
-    return cr_client_perform(c, &r, call, err);
+    if (o->type == CR_OPT_STRING) {
+        *FIELD(a, o, const char *) = text;
+        return 0;
+    }
+    if (o->type == CR_OPT_DURATION) {
+        int64_t ns;
+        if (!text || cr_duration_parse(text, &ns) < 0 || ns <= 0) {
+            char got[96];
+            snprintf(got, sizeof got, "\"%.80s\"", text ? text : "");
+            return bad(o, err, got);
+        }
+        *FIELD(a, o, int64_t) = ns;
+        return 0;
+    }
+    return bad(o, err, "a string");
 }
 
-cJSON *cr_client_delete_execution(cr_client *c, const char *execution, const cr_write_options *write,
-                                  const cr_call_options *call, cr_error *err)
+int cr_args_set_number(cr_args *a, const cr_option *o, double v, cr_error *err)
 {
-    cr_request r = {.method = CR_DELETE_EXECUTION, .name = execution, .write = write};
-    return cr_client_perform(c, &r, call, err);
+    char got[48];
+    snprintf(got, sizeof got, "%.14g", v);
+    switch (o->type) {
+    case CR_OPT_COUNT:
+        if (!(v >= o->min && v <= o->max) || v != floor(v))
+            return bad(o, err, got);
+        *FIELD(a, o, int32_t) = (int32_t)v;
+        break;
+    case CR_OPT_NUMBER:
+        if (!(v >= o->min) || isinf(v))
+            return bad(o, err, got);
+        *FIELD(a, o, double) = v;
+        break;
+    case CR_OPT_SECONDS:
+        if (!(v > 0) || v > CR_MAX_EXCHANGE_SECONDS)
+            return bad(o, err, got);
+        *FIELD(a, o, double) = v;
+        break;
+    case CR_OPT_DURATION:
+        /* whole nanoseconds, below what int64_t holds (about 292 years) */
+        if (!(v > 0 && v < 9.2e9))
+            return bad(o, err, got);
+        *FIELD(a, o, int64_t) = (int64_t)(v * 1e9);
+        break;
+    default:
+        return bad(o, err, "a number");
+    }
+    touched(a, o);
+    return 0;
 }
 
-/* ---- tasks ------------------------------------------------------------------- */
-
-cJSON *cr_client_get_task(cr_client *c, const char *task, const cr_call_options *call, cr_error *err)
+int cr_args_set_bool(cr_args *a, const cr_option *o, int value, cr_error *err)
 {
-    cr_request r = {.method = CR_GET_TASK, .name = task};
-    return cr_client_perform(c, &r, call, err);
+    if (o->type == CR_OPT_RETRY) { /* the call has a policy of its own (its fields: cr_retry_options) */
+        a->call.retry = value ? &a->retry : NULL;
+        return 0;
+    }
+    if (o->type != CR_OPT_BOOL)
+        return bad(o, err, "a boolean");
+    *FIELD(a, o, int) = value != 0;
+    return 0;
 }
 
-cJSON *cr_client_list_tasks(cr_client *c, const char *execution, const cr_list_options *list,
-                            const cr_call_options *call, cr_error *err)
+int cr_args_set_strings(cr_args *a, const cr_option *o, const char *const *items, size_t n, cr_error *err)
 {
-    cr_request r = {.method = CR_LIST_TASKS, .name = execution, .list = list};
-    return cr_client_perform(c, &r, call, err);
+    if (o->type != CR_OPT_STRINGS)
+        return bad(o, err, "a list");
+    for (size_t i = 0; i < n; i++)
+        if (!items[i]) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "option '%s': element %zu must be a string", o->name, i + 1);
+            return -1;
+        }
+    *FIELD(a, o, const char *const *) = items;
+    *(size_t *)(void *)((char *)a + o->at_count) = n;
+    *(int *)(void *)((char *)a + o->at_set) = 1;
+    return 0;
 }
 
-/* ---- operations ------------------------------------------------------------ */
-
-cJSON *cr_client_get_operation(cr_client *c, const char *operation, const cr_call_options *call, cr_error *err)
+int cr_args_set_env(cr_args *a, const cr_option *o, const cr_env_var *vars, size_t n, cr_error *err)
 {
-    cr_request r = {.method = CR_GET_OPERATION, .name = operation};
-    return cr_client_perform(c, &r, call, err);
+    if (o->type != CR_OPT_ENV)
+        return bad(o, err, "a table");
+    for (size_t i = 0; i < n; i++)
+        if (!vars[i].name || !*vars[i].name) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "option '%s': element %zu needs a string 'name'", o->name, i + 1);
+            return -1;
+        }
+    *FIELD(a, o, const cr_env_var *) = vars;
+    *(size_t *)(void *)((char *)a + o->at_count) = n;
+    return 0;
 }
 
-cJSON *cr_client_list_operations(cr_client *c, const cr_list_options *list, const cr_call_options *call, cr_error *err)
+/* ---- reading answers ------------------------------------------------------------- */
+
+static int names_execution(const char *name)
 {
-    cr_request r = {.method = CR_LIST_OPERATIONS, .list = list};
-    return cr_client_perform(c, &r, call, err);
+    return name && strstr(name, "/executions/") != NULL;
 }
 
-cJSON *cr_client_wait_operation(cr_client *c, const char *operation, double timeout, const cr_call_options *call,
-                                cr_error *err)
+const char *cr_execution_name_pick(const char *execution, const char *metadata_name, const char *response_name,
+                                   const char *own_name)
 {
-    cr_request r = {.method = CR_WAIT_OPERATION, .name = operation, .wait_timeout = timeout};
-    return cr_client_perform(c, &r, call, err);
-}
-
-/* ---- any call ------------------------------------------------------------------ */
-
-cJSON *cr_client_call(cr_client *c, const char *method, const char *path, const char *query, const cJSON *body,
-                      const cr_call_options *call, cr_error *err)
-{
-    cr_request r = {.method = CR_CALL, .http_method = method, .path = path, .query = query, .body = body};
-    return cr_client_perform(c, &r, call, err);
+    if (execution && *execution)
+        return execution;
+    return names_execution(metadata_name)   ? metadata_name
+           : names_execution(response_name) ? response_name
+           : names_execution(own_name)      ? own_name
+                                            : NULL;
 }

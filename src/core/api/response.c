@@ -262,11 +262,6 @@ static const cr_json_events answer_events = {
     .null = scan_scalar,
 };
 
-static int names_execution(const char *name)
-{
-    return name && strstr(name, "/executions/") != NULL;
-}
-
 int cr_api_check_answer_text(const cr_http_response *resp, const char *url, int run_job, char **execution,
                              cr_error *err)
 {
@@ -297,12 +292,10 @@ int cr_api_check_answer_text(const cr_http_response *resp, const char *url, int 
         free(ex);
         return -1;
     }
-    int pick = a.has_execution                        ? IN_NONE
-               : names_execution(a.name[IN_METADATA]) ? IN_METADATA
-               : names_execution(a.name[IN_RESPONSE]) ? IN_RESPONSE
-                                                      : IN_NONE;
+    /* an Operation that names its execution already needs nothing added */
+    const char *pick = a.has_execution ? NULL : cr_execution_name_pick(NULL, a.name[IN_METADATA], a.name[IN_RESPONSE], NULL);
     for (int i = IN_METADATA; i <= IN_RESPONSE; i++) {
-        if (i == pick)
+        if (a.name[i] && a.name[i] == pick)
             *execution = a.name[i];
         else
             free(a.name[i]);

@@ -206,16 +206,13 @@ int cr_api_build_run_job(const char *endpoint, const char *job_name, const cr_ru
     return cr_api_build_request(endpoint, "POST", job_name, ":run", NULL, text, req, err);
 }
 
-/* The Execution name lives in the Operation's metadata from the first answer on. */
+/* The Execution name lives in the Operation's metadata from the first answer on (cr_execution_name_pick's rule). */
 const char *cr_api_operation_execution(const cJSON *op)
 {
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(op, "metadata");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
-    if (cJSON_IsString(name) && strstr(name->valuestring, "/executions/"))
-        return name->valuestring;
+    const cJSON *md_name = cJSON_GetObjectItemCaseSensitive(md, "name");
     const cJSON *resp = cJSON_GetObjectItemCaseSensitive(op, "response");
-    name = cJSON_GetObjectItemCaseSensitive(resp, "name");
-    if (cJSON_IsString(name) && strstr(name->valuestring, "/executions/"))
-        return name->valuestring;
-    return NULL;
+    const cJSON *resp_name = cJSON_GetObjectItemCaseSensitive(resp, "name");
+    return cr_execution_name_pick(NULL, cJSON_IsString(md_name) ? md_name->valuestring : NULL,
+                                  cJSON_IsString(resp_name) ? resp_name->valuestring : NULL, NULL);
 }

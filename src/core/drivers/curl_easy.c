@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/call.h"
 #include "auth/credentials.h"
 #include "drivers/curl_exchange.h"
 #include "drivers/drivers.h"
@@ -143,45 +142,38 @@ void cr_machine_run(cr_machine *m)
         run_with(m, &ctx);
 }
 
-/* ---- a client's kept-alive handles --------------------------------------------- */
+/* ---- kept-alive handles ---------------------------------------------------------- */
 
 #define POOL_MAX 8
 
-typedef struct conn_pool {
+struct cr_easy_pool {
     pthread_mutex_t lock;
     CURL *idle[POOL_MAX];
     int n;
-} conn_pool;
+};
 
-static void pool_free(void *p)
+void *cr_easy_pool_new(void)
 {
-    conn_pool *pool = p;
+    cr_easy_pool *pool = calloc(1, sizeof *pool);
+    if (pool)
+        pthread_mutex_init(&pool->lock, NULL);
+    return pool;
+}
+
+void cr_easy_pool_free(void *p)
+{
+    cr_easy_pool *pool = p;
+    if (!pool)
+        return;
     for (int i = 0; i < pool->n; i++)
         curl_easy_cleanup(pool->idle[i]);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }
 
-static conn_pool *pool_of(cr_client *c)
+/* A handle of the pool's (one whose connection is likely still open), or a new one. */
+static CURL *pool_take(cr_easy_pool *pool)
 {
-    pthread_mutex_lock(&c->lock);
-    if (!c->conns) {
-        conn_pool *pool = calloc(1, sizeof *pool);
-        if (pool) {
-            pthread_mutex_init(&pool->lock, NULL);
-            c->conns = pool;
-            c->conns_free = pool_free;
-        }
-    }
-    conn_pool *pool = c->conns;
-    pthread_mutex_unlock(&c->lock);
-    return pool;
-}
-
-/* A handle of the client's (one whose connection is likely still open), or a new one. */
-CURL *cr_client_easy_take(cr_client *c)
-{
-    conn_pool *pool = pool_of(c);
     CURL *easy = NULL;
     if (pool) {
         pthread_mutex_lock(&pool->lock);
@@ -192,11 +184,10 @@ CURL *cr_client_easy_take(cr_client *c)
     return easy ? easy : cr_curl_easy_new();
 }
 
-void cr_client_easy_give(cr_client *c, CURL *easy)
+static void pool_give(cr_easy_pool *pool, CURL *easy)
 {
     if (!easy)
         return;
-    conn_pool *pool = pool_of(c);
     if (pool) {
         pthread_mutex_lock(&pool->lock);
         if (pool->n < POOL_MAX) {
@@ -209,9 +200,9 @@ void cr_client_easy_give(cr_client *c, CURL *easy)
         curl_easy_cleanup(easy);
 }
 
-void cr_machine_run_on(cr_machine *m, cr_client *c)
+void cr_easy_run(cr_machine *m, cr_easy_pool *pool, const char *ca_file)
 {
-    run_ctx ctx = {cr_client_easy_take(c), c->ca_file};
+    run_ctx ctx = {pool_take(pool), ca_file};
     run_with(m, &ctx);
-    cr_client_easy_give(c, ctx.easy);
+    pool_give(pool, ctx.easy);
 }

@@ -64,10 +64,6 @@ CR_HIDDEN int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *easy, const cr_h
 */
 CR_HIDDEN int cr_curl_exchange_finish(cr_curl_exchange *x, CURLcode rc, cr_http_response *resp, cr_error *err);
 
-/* A client's kept-alive handle (its pool's, or a new one), and giving it back. */
-CR_HIDDEN CURL *cr_client_easy_take(cr_client *c);
-CR_HIDDEN void cr_client_easy_give(cr_client *c, CURL *easy);
-
 /* A new easy handle (NULL when libcurl cannot make one). */
 CR_HIDDEN CURL *cr_curl_easy_new(void);
 

@@ -3,13 +3,14 @@
 ** their SENDs on a libcurl multi stack, their WAITs as timers, their TOKEN
 ** steps against the process-wide store, a fetch it must make running as one
 ** more machine beside them (the others that need that token wait for it).
-** cr_client_run_jobs, the fan-out, is built on it.
+** It runs any machines (cr_machines_run); cr_client_run_jobs, the fan-out,
+** is it over RunJob machines.
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/call.h"
+#include "api/api.h"
 #include "auth/credentials.h"
 #include "drivers/curl_exchange.h"
 #include "drivers/drivers.h"
@@ -42,9 +43,7 @@ typedef struct multi {
     slot *slots;
     CURL *idle[64];
     int nidle;
-    cJSON **results;
-    cr_error *errs;
-    const char *ca_file; /* the client's */
+    const char *ca_file; /* trusted besides the system's, or NULL */
 } multi;
 
 static CURL *easy_get(multi *mu)
@@ -58,6 +57,25 @@ static void easy_put(multi *mu, CURL *easy)
         mu->idle[mu->nidle++] = easy;
     else
         curl_easy_cleanup(easy);
+}
+
+/* A machine that cannot be run here: fed `err` at every step that needs the wire, until it is done. */
+static void fail_to_end(cr_machine *m, cr_error *err)
+{
+    for (int i = 0; i < 64; i++) {
+        cr_step st;
+        cr_machine_step(m, &st);
+        if (st.kind == CR_STEP_DONE)
+            break;
+        if (st.kind == CR_STEP_WAIT) {
+            cr_machine_waited(m);
+            continue;
+        }
+        cr_error copy = CR_ERROR_INIT;
+        cr_error_set(&copy, err->code, err->status, "%s", err->message ? err->message : "");
+        cr_machine_fail(m, &copy);
+    }
+    cr_error_clear(err);
 }
 
 static slot *slot_add(multi *mu, cr_machine *m, size_t index, cr_credentials *fetch)
@@ -84,13 +102,7 @@ static void settle(multi *mu, slot *s)
             cr_store_end(s->fetch, token, exp, NULL); /* takes the token */
         else
             cr_store_end(s->fetch, NULL, 0, &err);
-    } else {
-        mu->results[s->index] = cr_machine_take_json(s->m, &err);
-        if (!mu->results[s->index]) {
-            mu->errs[s->index] = err;
-            memset(&err, 0, sizeof err);
-        }
-    }
+    } /* a caller's machine keeps its result for the caller */
     cr_error_clear(&err);
     s->state = S_DONE;
 }
@@ -210,7 +222,8 @@ static void slot_free(multi *mu, slot *s)
         cr_error_clear(&e);
         curl_easy_cleanup(s->easy);
     }
-    cr_machine_free(s->m);
+    if (s->fetch)
+        cr_machine_free(s->m); /* the caller's machines are the caller's to free */
     cr_credentials_unref(s->fetch);
     cr_credentials_unref(s->parked);
     cr_secret_free(s->stale);
@@ -248,21 +261,19 @@ static int drain(multi *mu)
 }
 
 /* Runs every slot to DONE, starting requests from `next` as room frees up. */
-static void run(multi *mu, cr_client *c, const cr_run_job_request *jobs, size_t n, size_t in_flight,
-                const cr_call_options *call)
+static void run(multi *mu, cr_machine *const *machines, size_t n, size_t in_flight)
 {
     size_t next = 0, active = 0;
     for (;;) {
-        /* fill the room with new requests */
+        /* fill the room with the next machines */
         while (active < in_flight && next < n) {
-            cr_error err = CR_ERROR_INIT;
-            cr_request r = {.method = CR_RUN_JOB, .name = jobs[next].job, .run = jobs[next].opts};
-            cr_machine *m = cr_client_start(c, &r, call, &err);
+            cr_machine *m = machines[next];
             if (!m) {
-                mu->errs[next] = err;
+                /* nothing to run here */
             } else if (!slot_add(mu, m, next, NULL)) {
-                cr_machine_free(m);
-                cr_error_set(&mu->errs[next], "RESOURCE_EXHAUSTED", 0, "out of memory");
+                cr_error err = CR_ERROR_INIT;
+                cr_error_set(&err, "RESOURCE_EXHAUSTED", 0, "out of memory starting a call");
+                fail_to_end(m, &err);
             } else {
                 active++;
             }
@@ -322,30 +333,25 @@ static void run(multi *mu, cr_client *c, const cr_run_job_request *jobs, size_t 
     }
 }
 
-void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, size_t in_flight,
-                        const cr_call_options *call, cJSON **results, cr_error *errs)
+void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_flight, const char *ca_file)
 {
-    if (!c || !results || !errs || (n > 0 && !jobs))
-        return;
-    for (size_t i = 0; i < n; i++) {
-        results[i] = NULL;
-        memset(&errs[i], 0, sizeof errs[i]);
-    }
-    if (n == 0)
+    if (n == 0 || !machines)
         return;
     multi mu;
     memset(&mu, 0, sizeof mu);
-    mu.results = results;
-    mu.errs = errs;
-    mu.ca_file = c->ca_file;
+    mu.ca_file = ca_file;
     cr_global_init();
     mu.stack = curl_multi_init();
     if (!mu.stack) {
-        for (size_t i = 0; i < n; i++)
-            cr_error_set(&errs[i], "RESOURCE_EXHAUSTED", 0, "cannot create a libcurl multi handle");
+        for (size_t i = 0; i < n; i++) {
+            cr_error err = CR_ERROR_INIT;
+            cr_error_set(&err, "RESOURCE_EXHAUSTED", 0, "cannot create a libcurl multi handle");
+            if (machines[i])
+                fail_to_end(machines[i], &err);
+        }
         return;
     }
-    run(&mu, c, jobs, n, in_flight ? in_flight : 16, call);
+    run(&mu, machines, n, in_flight ? in_flight : 16);
     while (mu.slots) {
         slot *s = mu.slots;
         mu.slots = s->next;
@@ -354,4 +360,32 @@ void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, 
     for (int i = 0; i < mu.nidle; i++)
         curl_easy_cleanup(mu.idle[i]);
     curl_multi_cleanup(mu.stack);
+}
+
+void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, size_t in_flight,
+                        const cr_call_options *call, cJSON **results, cr_error *errs)
+{
+    if (!c || !results || !errs || (n > 0 && !jobs))
+        return;
+    cr_machine **machines = n ? calloc(n, sizeof *machines) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        results[i] = NULL;
+        memset(&errs[i], 0, sizeof errs[i]);
+        if (!machines) {
+            cr_error_set(&errs[i], "RESOURCE_EXHAUSTED", 0, "out of memory");
+            continue;
+        }
+        cr_request r = {.method = CR_RUN_JOB, .name = jobs[i].job, .run = jobs[i].opts};
+        machines[i] = cr_client_start(c, &r, call, &errs[i]);
+    }
+    if (!machines)
+        return;
+    cr_machines_run(machines, n, in_flight, cr_client_ca_file(c));
+    for (size_t i = 0; i < n; i++) {
+        if (machines[i]) {
+            results[i] = cr_machine_take_json(machines[i], &errs[i]);
+            cr_machine_free(machines[i]);
+        }
+    }
+    free(machines);
 }
