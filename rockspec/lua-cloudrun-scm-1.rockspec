@@ -88,6 +88,7 @@ build = {
     ["cloudrun.cli.logs"] = "lua/cloudrun/cli/logs.lua",
     ["cloudrun.core"] = {
       sources = {
+        "src/lua/largs.c",
         "src/lua/lclient.c",
         "src/lua/lcloudrun.c",
         "src/lua/lcredentials.c",

@@ -14,11 +14,6 @@ local Client = {}
 Client.__index = Client
 _M.Client = Client
 
-local client_options = {
-  project = "string", region = "string", endpoint = "string",
-  timeout = "number", credentials = "any", retry = "table", shared_dict = "string", ca_file = "string",
-}
-
 -- Inside nginx the calls run on cosockets (cloudrun.ngx), elsewhere on libcurl
 -- in the C core. Loaded only where it can work.
 local ngx_driver
@@ -32,18 +27,6 @@ local function nginx()
   return ngx_driver
 end
 
-local function check_options(fn, opts, known)
-  for k, v in pairs(opts) do
-    local want = known[k]
-    if not want then
-      error(fn .. ": unknown option '" .. tostring(k) .. "'", 3)
-    end
-    if want ~= "any" and type(v) ~= want then
-      error(fn .. ": option '" .. k .. "' must be a " .. want .. " (got " .. type(v) .. ")", 3)
-    end
-  end
-end
-
 --- cloudrun.client{project=, region=, credentials=, endpoint=, timeout=}
 -- Returns a client, or nil, err when the credentials given cannot be loaded.
 function _M.client(opts)
@@ -51,9 +34,8 @@ function _M.client(opts)
   if type(opts) ~= "table" then
     error("bad argument #1 to 'client' (table expected, got " .. type(opts) .. ")", 2)
   end
-  check_options("client", opts, client_options)
-  if opts.timeout ~= nil and opts.timeout <= 0 then
-    error("client: option 'timeout' must be a positive number of seconds", 2)
+  if opts.shared_dict ~= nil and type(opts.shared_dict) ~= "string" then
+    error("client: option 'shared_dict' must be a string (got " .. type(opts.shared_dict) .. ")", 2)
   end
   local handle, err
   local creds = opts.credentials
@@ -78,10 +60,13 @@ function _M.client(opts)
   if driver and opts.ca_file then
     error("client: option 'ca_file': inside nginx, TLS trusts lua_ssl_trusted_certificate", 2)
   end
-  local c, cerr = core.client{
-    project = opts.project, region = opts.region, endpoint = opts.endpoint,
-    timeout = opts.timeout, credentials = handle, retry = opts.retry, ca_file = opts.ca_file,
-  }
+  -- every other option is the core's to check (project, region, endpoint, timeout, retry, ca_file)
+  local o = {}
+  for k, v in pairs(opts) do
+    if k ~= "shared_dict" and k ~= "credentials" then o[k] = v end
+  end
+  o.credentials = handle
+  local c, cerr = core.client(o)
   if not c then return nil, cerr end
   return setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)
 end
@@ -131,6 +116,25 @@ local function call(self, method, ...)
   return result, err
 end
 
+-- Every API method of the core's method table: its arguments and options are
+-- read and checked by the binding against the same table on every driver
+-- (errors name the caller's line), so here each is just the call.
+for _, d in ipairs(core.methods) do
+  local method = d.name
+  Client[method] = function(self, ...) return call(self, method, ...) end
+end
+
+--- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, retry=})
+-- -> results, nfailed: in the order given, each the Operation (with
+-- .execution) or an err table (cloudrun.is_error); one failure never hides
+-- the others. At most in_flight (default 16) are on the wire at once. Every
+-- entry is checked before the first is sent.
+function Client:run_jobs(list, opts)
+  if self._driver then return self._driver:run_jobs(self._core, list, opts) end
+  return self._core:run_jobs(list, opts)
+end
+
+-- The iterators exist only here: their arguments are checked when they are made.
 local function check_name(fn, value, argn, what)
   if type(value) ~= "string" or value == "" then
     error("bad argument #" .. argn .. " to '" .. fn .. "' (" .. what .. " name expected, got "
@@ -138,101 +142,10 @@ local function check_name(fn, value, argn, what)
   end
 end
 
---- client:run_job(job, opts) -> Operation (with .execution) | nil, err
-function Client:run_job(job, opts)
-  check_name("run_job", job, 1, "job")
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #2 to 'run_job' (table of options expected, got " .. type(opts) .. ")", 2)
-  end
-  return call(self, "run_job", job, opts)
-end
-
---- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, retry=})
--- -> results, nfailed: in the order given, each the Operation (with
--- .execution) or an err table (cloudrun.is_error); one failure never hides
--- the others. At most in_flight (default 16) are on the wire at once.
-function Client:run_jobs(list, opts)
-  if type(list) ~= "table" then
-    error("bad argument #1 to 'run_jobs' (list of {job=, ...} expected, got " .. type(list) .. ")", 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #2 to 'run_jobs' (table of options expected, got " .. type(opts) .. ")", 2)
-  end
-  if self._driver then return self._driver:run_jobs(self._core, list, opts) end
-  return self._core:run_jobs(list, opts)
-end
-
 local function check_opts(fn, opts, argn)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #" .. argn .. " to '" .. fn .. "' (table of options expected, got " .. type(opts) .. ")", 3)
   end
-end
-
--- The methods that take a resource name and options: each checks its
--- arguments here (so that errors point at the caller) and calls the core.
-local named = {
-  get_job = "job", delete_job = "job",
-  get_execution = "execution", cancel_execution = "execution", delete_execution = "execution",
-  get_task = "task", list_tasks = "execution",
-  get_operation = "operation",
-}
-for method, what in pairs(named) do
-  Client[method] = function(self, name, opts)
-    if what == "operation" and type(name) == "table" and type(name.name) == "string" then name = name.name end
-    check_name(method, name, 1, what)
-    check_opts(method, opts, 2)
-    return call(self, method, name, opts)
-  end
-end
-
---- client:list_jobs{page_size=, page_token=} -> { jobs = {...}, nextPageToken = "..." } | nil, err
-function Client:list_jobs(opts)
-  check_opts("list_jobs", opts, 1)
-  return call(self, "list_jobs", opts)
-end
-
---- client:list_executions(job_or_nil, opts): nil (or "-") lists every job's executions.
-function Client:list_executions(job, opts)
-  if job ~= nil then check_name("list_executions", job, 1, "job") end
-  check_opts("list_executions", opts, 2)
-  return call(self, "list_executions", job, opts)
-end
-
---- client:list_operations{page_size=, page_token=, filter=}
-function Client:list_operations(opts)
-  check_opts("list_operations", opts, 1)
-  return call(self, "list_operations", opts)
-end
-
---- client:create_job(job, spec, {validate_only=}) -> Operation (its response is the Job)
-function Client:create_job(job, spec, opts)
-  check_name("create_job", job, 1, "job")
-  if type(spec) ~= "table" then
-    error("bad argument #2 to 'create_job' (Job table expected, got " .. type(spec) .. ")", 2)
-  end
-  check_opts("create_job", opts, 3)
-  return call(self, "create_job", job, spec, opts)
-end
-
---- client:update_job(job, spec, {validate_only=, allow_missing=}) -> Operation
-function Client:update_job(job, spec, opts)
-  check_name("update_job", job, 1, "job")
-  if type(spec) ~= "table" then
-    error("bad argument #2 to 'update_job' (Job table expected, got " .. type(spec) .. ")", 2)
-  end
-  check_opts("update_job", opts, 3)
-  return call(self, "update_job", job, spec, opts)
-end
-
---- client:wait_operation(op, timeout_seconds) -> Operation (done, or not yet when the timeout passed)
-function Client:wait_operation(op, timeout, opts)
-  if type(op) == "table" and type(op.name) == "string" then op = op.name end
-  check_name("wait_operation", op, 1, "operation")
-  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-    error("bad argument #2 to 'wait_operation' (seconds expected)", 2)
-  end
-  check_opts("wait_operation", opts, 3)
-  return call(self, "wait_operation", op, timeout, opts)
 end
 
 -- Iterators over every resource across pages: for job in client:each_jobs() do ... end.

@@ -9,7 +9,8 @@ local core = require("cloudrun.core")
 local http = require("cloudrun.ngx_http")
 
 local ngx = ngx
-local type, tonumber, tostring, setmetatable, pairs, error = type, tonumber, tostring, setmetatable, pairs, error
+local type, tonumber, tostring, setmetatable, getmetatable, error, pcall =
+  type, tonumber, tostring, setmetatable, getmetatable, error, pcall
 local min, floor = math.min, math.floor
 
 local _M = {}
@@ -108,7 +109,7 @@ local function fetch(what, store)
 end
 
 local function fail(m, err)
-  m:fail(err.code or "UNKNOWN", err.message or tostring(err))
+  m:fail(err.code or "UNKNOWN", err.message or tostring(err), err.sent, err.status)
 end
 
 --[[
@@ -146,7 +147,7 @@ local function give_token(m, what, store)
         -- kept until it expires (a token of unknown expiry: until the machine judges it stale)
         store:set(tkey, floor(e or 0) .. "|" .. t, e and math.max(1, e - ngx.time()) or 0)
       else
-        store:set(ekey, tostring(e.code) .. "\n" .. tostring(e.message), 5)
+        store:set(ekey, tostring(e.code) .. "\n" .. tostring(e.status or 0) .. "\n" .. tostring(e.message), 5)
       end
       store:incr(gkey, 1, 0)
       store:delete(lkey)
@@ -164,8 +165,8 @@ local function give_token(m, what, store)
       end
       local stored = store:get(ekey)
       if stored then
-        local code, message = stored:match("^(.-)\n(.*)$")
-        m:fail(code, message)
+        local code, status, message = stored:match("^(.-)\n(%d+)\n(.*)$")
+        m:fail(code, message, false, tonumber(status))
         return
       end
       gen = now_gen
@@ -232,49 +233,59 @@ function Driver:discover(handle)
 end
 
 --[[
-run_jobs on light threads: `in_flight` of them take entries in order until
-none are left, each running its trigger's machine. Results in order, each the
-Operation or an err table, and how many failed.
+run_jobs on light threads. The binding reads every entry and makes its
+machine before anything is sent (a malformed entry raises, as on libcurl);
+then `in_flight` threads take machines in order until none are left. Whatever
+goes wrong while one runs (an error raised anywhere in it included) becomes
+that entry's err; every entry gets a result, and `failed` counts the errs.
 ]]
 function Driver:run_jobs(handle, list, opts)
   local ok, err = _M.check_phase("client:run_jobs")
   if not ok then return nil, err end
-  opts = opts or {}
-  local n = #list
-  local in_flight = opts.in_flight or 16
-  local results, failed, next_i = {}, 0, 1
-  local entries = {}
-  for i = 1, n do
-    local e = list[i]
-    if type(e) ~= "table" then
-      error("run_jobs: entry " .. i .. " must be a table {job=, args=, ...} (got " .. type(e) .. ")", 3)
-    end
-    if type(e.job) ~= "string" or e.job == "" then error("run_jobs: entry " .. i .. " needs a job name (job=)", 3) end
-    if e.retry ~= nil then error("run_jobs: entry " .. i .. ": unknown option 'retry' (give it to run_jobs)", 3) end
-    local o = { retry = opts.retry }
-    for k, v in pairs(e) do
-      if k ~= "job" then o[k] = v end
-    end
-    entries[i] = o
-  end
+  local machines, in_flight = handle:start_jobs(list, opts)
+  local n = #machines
+  local results, next_i = {}, 1
   local store = self.store
+  local function settle(i)
+    local m = machines[i]
+    if getmetatable(m) == core.error_mt then return m end -- it could not even start
+    local ran, rerr = pcall(run, m, store)
+    if not ran then
+      return core.error("INTERNAL", "run_jobs: entry " .. i .. " failed inside nginx: " .. tostring(rerr))
+    end
+    local r, merr = m:result()
+    return r or merr
+  end
   local function worker()
     while next_i <= n do
       local i = next_i
       next_i = i + 1
-      local m, merr = handle:start("run_job", list[i].job, entries[i])
-      local r
-      if m then
-        run(m, store)
-        r, merr = m:result()
-      end
-      results[i] = r or merr
-      if not r then failed = failed + 1 end
+      results[i] = settle(i)
     end
   end
   local threads = {}
-  for t = 1, min(in_flight, n) do threads[t] = ngx.thread.spawn(worker) end
-  for t = 1, #threads do ngx.thread.wait(threads[t]) end
+  for _ = 1, min(in_flight, n) do
+    local th, terr = ngx.thread.spawn(worker)
+    if not th then
+      -- no thread: this one's share is run here, in turn
+      ngx.log(ngx.WARN, "cloudrun: run_jobs could not start a light thread: ", terr)
+      break
+    end
+    threads[#threads + 1] = th
+  end
+  if #threads == 0 then worker() end
+  for t = 1, #threads do
+    local done, werr = ngx.thread.wait(threads[t])
+    if not done then ngx.log(ngx.ERR, "cloudrun: a run_jobs light thread died: ", werr) end
+  end
+  -- an entry a dead thread had taken (or never reached) still gets a result
+  local failed = 0
+  for i = 1, n do
+    if results[i] == nil then
+      results[i] = core.error("INTERNAL", "run_jobs: entry " .. i .. " was not run (its light thread died)")
+    end
+    if getmetatable(results[i]) == core.error_mt then failed = failed + 1 end
+  end
   return results, failed
 end
 

@@ -9,20 +9,9 @@ local type, error, tostring, ipairs, pairs, concat, min, random =
 
 local _M = {}
 
--- The execution resource name behind whatever the caller has in hand.
-local function execution_name(target)
-  if type(target) == "string" then return target end
-  if type(target) ~= "table" then return nil end
-  if type(target.execution) == "string" then return target.execution end -- our run_job result
-  local md = target.metadata
-  if type(md) == "table" and type(md.name) == "string" and md.name:find("/executions/", 1, true) then
-    return md.name -- an Operation from elsewhere
-  end
-  if type(target.name) == "string" and target.name:find("/executions/", 1, true) then
-    return target.name -- an Execution
-  end
-  return nil
-end
+-- The execution resource name behind whatever the caller has in hand: the core's one rule
+-- (our run_job result's .execution, an Operation's metadata or response, an Execution, a name).
+local execution_name = core.execution_name
 _M.execution_name = execution_name
 
 --- Whether an Execution has ended: completionTime is set once every task is

@@ -37,7 +37,7 @@ static int error_tostring(lua_State *L)
 /* Pushes an error table {code, status, message, details, retryable} with the
 ** shared metatable. */
 static void push_error_table(lua_State *L, const char *code, int status, const char *message, const cJSON *details,
-                             int retryable)
+                             int retryable, int sent)
 {
     lua_createtable(L, 0, 5);
     lua_pushstring(L, code && *code ? code : "UNKNOWN");
@@ -54,6 +54,10 @@ static void push_error_table(lua_State *L, const char *code, int status, const c
     }
     lua_pushboolean(L, retryable);
     lua_setfield(L, -2, "retryable");
+    if (sent) { /* the request may have reached the server: a change may have taken effect */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "sent");
+    }
     luaL_getmetatable(L, ERROR_MT);
     lua_setmetatable(L, -2);
 }
@@ -62,7 +66,7 @@ static void push_error_table(lua_State *L, const char *code, int status, const c
 int cr_lua_push_failure(lua_State *L, cr_error *err)
 {
     lua_pushnil(L);
-    push_error_table(L, err->code, err->status, err->message, err->details, err->retryable);
+    push_error_table(L, err->code, err->status, err->message, err->details, err->retryable, err->sent);
     cr_error_clear(err);
     return 2;
 }
@@ -73,7 +77,7 @@ static int l_error(lua_State *L)
     const char *code = luaL_checkstring(L, 1);
     const char *msg = luaL_checkstring(L, 2);
     int status = (int)luaL_optinteger(L, 3, 0);
-    push_error_table(L, code, status, msg, NULL, cr_code_is_retryable(code, status));
+    push_error_table(L, code, status, msg, NULL, cr_code_is_retryable(code, status), 0);
     if (!lua_isnoneornil(L, 4)) {
         lua_pushvalue(L, 4);
         lua_setfield(L, -2, "details");
@@ -261,7 +265,41 @@ static int l_json_decode(lua_State *L)
 ** the module (rockspec/lua-cloudrun-scm-1.rockspec). */
 __attribute__((used)) static const char built_against[] = "lua-cloudrun built against " CR_LUA_BUILT_FOR;
 
+/* The string at t.field (or t.a.b), or NULL. Pops what it pushed. */
+static const char *string_at(lua_State *L, int t, const char *field, const char *sub)
+{
+    if (!lua_istable(L, t))
+        return NULL;
+    lua_getfield(L, t, field);
+    if (sub) {
+        int inner = lua_gettop(L);
+        const char *s = string_at(L, inner, sub, NULL);
+        lua_pop(L, 1);
+        return s;
+    }
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1); /* the string stays alive in the table */
+    return s;
+}
+
+/* core.execution_name(target) -> the name of the Execution an Operation (run_job's
+** or another's), an Execution or a name is about, or nil: the core's one rule. */
+static int l_execution_name(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    const char *name = cr_execution_name_pick(string_at(L, 1, "execution", NULL), string_at(L, 1, "metadata", "name"),
+                                              string_at(L, 1, "response", "name"), string_at(L, 1, "name", NULL));
+    if (!name)
+        return 0;
+    lua_pushstring(L, name);
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
+    {"execution_name", l_execution_name},
     {"error", l_error},
     {"code_name", l_code_name},
     {"yaml_string_map", l_yaml_string_map},

@@ -10,7 +10,7 @@
 **     "token", {key=, credentials=, fresh=, stale=, refused=, within=}
 **     "done"
 **   m:respond(status, headers, body)   headers: {{name, value}, ...} or {name = value}
-**   m:fail(code, message [, sent])     a SEND that got no answer, a token that could not be had
+**   m:fail(code, message [, sent [, status]])  a SEND that got no answer, a token that could not be had
 **   m:token(token|nil [, expires_at])
 **   m:waited()
 **   m:result() -> resource | nil, err        m:token_result() -> token, expires_at | nil, err
@@ -22,6 +22,7 @@
 
 typedef struct {
     cr_machine *m;
+    int text; /* a machine of cr_client_start_text: its result is read from the answer's text */
 } machine_box;
 
 /* Weak-keyed: machine userdata -> what it must keep alive (its client). */
@@ -35,11 +36,12 @@ static machine_box *check_machine(lua_State *L)
     return b;
 }
 
-void cr_lua_push_machine(lua_State *L, cr_machine *m, int owner)
+static void push_machine(lua_State *L, cr_machine *m, int owner, int text)
 {
-    owner = lua_absindex(L, owner);
+    owner = owner ? lua_absindex(L, owner) : 0;
     machine_box *b = lua_newuserdata(L, sizeof *b);
     b->m = m;
+    b->text = text;
     luaL_getmetatable(L, MACHINE_MT);
     lua_setmetatable(L, -2);
     if (owner) {
@@ -49,6 +51,22 @@ void cr_lua_push_machine(lua_State *L, cr_machine *m, int owner)
         lua_rawset(L, -3);
         lua_pop(L, 1);
     }
+}
+
+void cr_lua_push_machine(lua_State *L, cr_machine *m, int owner)
+{
+    push_machine(L, m, owner, 0);
+}
+
+void cr_lua_push_text_machine(lua_State *L, cr_machine *m, int owner)
+{
+    push_machine(L, m, owner, 1);
+}
+
+cr_machine *cr_lua_to_machine(lua_State *L, int idx)
+{
+    machine_box *b = luaL_testudata(L, idx, MACHINE_MT);
+    return b ? b->m : NULL;
 }
 
 static void push_headers(lua_State *L, const cr_header *h)
@@ -178,14 +196,15 @@ static int l_respond(lua_State *L)
     return 0;
 }
 
-/* m:fail(code, message [, sent]) */
+/* m:fail(code, message [, sent [, status]]) */
 static int l_fail(lua_State *L)
 {
     machine_box *b = check_machine(L);
     const char *code = luaL_checkstring(L, 2);
     const char *message = luaL_checkstring(L, 3);
+    lua_Integer status = luaL_optinteger(L, 5, 0);
     cr_error err = CR_ERROR_INIT;
-    cr_error_set(&err, code, 0, "%s", message);
+    cr_error_set(&err, code, status >= 100 && status <= 999 ? (int)status : 0, "%s", message);
     err.sent = lua_toboolean(L, 4);
     cr_machine_fail(b->m, &err);
     return 0;
@@ -212,6 +231,13 @@ static int l_result(lua_State *L)
 {
     machine_box *b = check_machine(L);
     cr_error err = CR_ERROR_INIT;
+    if (b->text) {
+        /* the same reader as client:<method>'s: every driver's answers become the same tables */
+        size_t len = 0;
+        char *execution = NULL;
+        char *text = cr_machine_take_answer(b->m, &len, &execution, &err);
+        return cr_lua_push_answer(L, text, len, execution, &err);
+    }
     return cr_lua_push_result(L, cr_machine_take_json(b->m, &err), &err);
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "api/call.h"
-#include "api/client.h"
+#include "api/client_state.h"
 #include "api/gcloud_config.h"
 #include "machine/machine.h"
 
@@ -161,14 +161,6 @@ void cr_client_adopt_credentials(cr_client *c, cr_credentials *creds)
 /* Names                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static const char *what_of(const char *kind)
-{
-    return strcmp(kind, "jobs") == 0         ? "job"
-           : strcmp(kind, "executions") == 0 ? "execution"
-           : strcmp(kind, "tasks") == 0      ? "task"
-                                             : "operation";
-}
-
 /* The parent if project and region are known (and valid): 0 with *out, -1
 ** with err, 1 when they are not known yet. */
 int cr_client_known_parent(cr_client *c, char **out, cr_error *err)
@@ -199,7 +191,7 @@ int cr_client_known_parent(cr_client *c, char **out, cr_error *err)
 */
 int cr_client_resolve(cr_client *c, const char *name, const char *kind, char **out, cr_error *err)
 {
-    const char *what = what_of(kind);
+    const char *what = cr_kind_noun(kind);
     *out = NULL;
     if (!name || !*name) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "%s name is empty", what);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api/call.h"
-#include "api/client.h"
+#include "api/client_state.h"
 #include "auth/adc.h"
 #include "auth/credentials.h"
 #include "auth/metadata.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "api/call.h"
-#include "api/client.h"
+#include "api/client_state.h"
 
 /* Appends "&name=value" (value URL-escaped) to a query being built. */
 static void query_add(cr_buf *q, const char *name, const char *value)
@@ -240,15 +240,6 @@ int cr_encode_call(cr_call *call, const cr_request *r, cr_error *err)
 
 /* ---- the dispatcher ------------------------------------------------------------ */
 
-static const char *what_of(const char *kind)
-{
-    return !kind                             ? "parent"
-           : strcmp(kind, "jobs") == 0       ? "job"
-           : strcmp(kind, "executions") == 0 ? "execution"
-           : strcmp(kind, "tasks") == 0      ? "task"
-                                             : "operation";
-}
-
 void cr_call_clear(cr_call *call)
 {
     free(call->name);
@@ -279,7 +270,7 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
     if (r->method == CR_LIST_EXECUTIONS && (!name || !*name))
         name = "-"; /* every job's executions */
     if (d->kind && (!name || !*name)) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s name is empty", what_of(d->kind));
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s name is empty", cr_kind_noun(d->kind));
         return -1;
     }
     if (d->kind && !(call->name = cr_strdup(name))) {

@@ -143,6 +143,15 @@ const cr_option *cr_option_find(const cr_option *options, const char *name)
     return NULL;
 }
 
+const char *cr_kind_noun(const char *kind)
+{
+    return !kind                             ? "parent"
+           : strcmp(kind, "jobs") == 0       ? "job"
+           : strcmp(kind, "executions") == 0 ? "execution"
+           : strcmp(kind, "tasks") == 0      ? "task"
+                                             : "operation";
+}
+
 const cr_option *cr_retry_options(void)
 {
     return retry_options;
@@ -209,15 +218,16 @@ int cr_args_set_number(cr_args *a, const cr_option *o, double v, cr_error *err)
         *FIELD(a, o, double) = v;
         break;
     case CR_OPT_SECONDS:
-        if (!(v > 0) || v > CR_MAX_EXCHANGE_SECONDS)
+        /* past a week is refused by the call (INVALID_ARGUMENT), as the C API's callers see it */
+        if (!(v > 0))
             return bad(o, err, got);
         *FIELD(a, o, double) = v;
         break;
     case CR_OPT_DURATION:
-        /* whole nanoseconds, below what int64_t holds (about 292 years) */
-        if (!(v > 0 && v < 9.2e9))
+        /* at most a century (int64_t nanoseconds hold 292 years) */
+        if (!(v > 0 && v <= 3153600000.0))
             return bad(o, err, got);
-        *FIELD(a, o, int64_t) = (int64_t)(v * 1e9);
+        *FIELD(a, o, int64_t) = (int64_t)(v * 1e9 + 0.5);
         break;
     default:
         return bad(o, err, "a number");

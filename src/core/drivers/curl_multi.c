@@ -362,6 +362,11 @@ void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_flight, co
     curl_multi_cleanup(mu.stack);
 }
 
+void cr_client_run_machines(cr_client *c, cr_machine *const *machines, size_t n, size_t in_flight)
+{
+    cr_machines_run(machines, n, in_flight, c ? cr_client_ca_file(c) : NULL);
+}
+
 void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, size_t in_flight,
                         const cr_call_options *call, cJSON **results, cr_error *errs)
 {

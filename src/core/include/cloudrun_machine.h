@@ -223,6 +223,10 @@ CR_API const cr_method_def *cr_methods(void);
 CR_API const cr_method_def *cr_method_find(const char *name);
 CR_API const cr_method_def *cr_method_of(cr_method method);
 
+/* What a name of `kind` ("jobs", "executions", "tasks", "operations"; NULL:
+** the parent) is called in messages: "job", "execution", ... "parent". */
+CR_API const char *cr_kind_noun(const char *kind);
+
 /* An option of a list by name; NULL when the list has none. */
 CR_API const cr_option *cr_option_find(const cr_option *options, const char *name);
 
@@ -354,6 +358,9 @@ CR_API void cr_client_run_jobs(cr_client *client, const cr_run_job_request *jobs
 ** result, then free them. cr_client_run_jobs is this over RunJob machines.
 */
 CR_API void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_flight, const char *ca_file);
+
+/* cr_machines_run for machines of client c (started by it), trusting its CA bundle. */
+CR_API void cr_client_run_machines(cr_client *c, cr_machine *const *machines, size_t n, size_t in_flight);
 
 /*
 ** The retry decision, as data (the call machine uses it; exposed for

@@ -1,10 +1,10 @@
 /*
-** client.h — the client's state, which the API files read and fill
+** client_state.h — the client's state, which the API files read and fill
 ** (credentials, project, region) and nothing else does: drivers ask for what
 ** they need through api.h's accessors. Internal to the core's api/.
 */
-#ifndef CR_API_CLIENT_H
-#define CR_API_CLIENT_H
+#ifndef CR_API_CLIENT_STATE_H
+#define CR_API_CLIENT_STATE_H
 
 #include <pthread.h>
 
