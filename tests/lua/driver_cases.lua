@@ -1,0 +1,263 @@
+-- The cases of drivers_spec.lua, and how one is run and its outcome written
+-- down: loaded by busted (the blocking and multi drivers) and by a
+-- content_by_lua handler inside nginx (the cosocket driver), so that every
+-- driver runs the very same case and reports it the same way. Nothing here
+-- touches a server's control API or knows which driver it is on: the spec
+-- arranges faults and counts calls around each run.
+local M = {}
+
+local FAST = { initial = 0.01, max = 0.05 }
+M.FAST = FAST
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
+-- Five triggers of "hello" with entry 3 replaced by `bad`.
+local function five_with_third(bad)
+  local list = {}
+  for i = 1, 5 do list[i] = { job = "hello", args = { "entry-" .. i } } end
+  list[3] = bad
+  return list
+end
+
+--[[
+A case:
+  name     the case's name (the nginx handler finds it by this)
+  via      which forms it runs in: "call" (client:<method>(...): the blocking
+           driver, and nginx's) and/or "run_jobs" (client:run_jobs: the multi
+           driver, and nginx's light threads)
+  method, args   the call; its run_jobs form is the one entry {job = args[1], <args[2]>}
+  list, in_flight   a run_jobs-only case's list and its in_flight
+  client   client options on top of the usual ones (timeout, ...)
+  server   "emulator" (default) or "hostile" (cr-hostile: a 401 for every call)
+  fake     the cr-fake-google whose token endpoint the credentials use; none: no credentials
+  faults   emulator faults injected before the run
+  secret   text that must never be in the error's tostring
+  expect   the outcome:
+             {ok = true}                                 a result (the same table on every driver)
+             {code=, status=, retryable=[, sent=]}       nil, err with these fields (sent = true: the
+                                                         err says the request may have reached the server)
+             {raises = {text, ...}}                      a raised error whose message holds each text
+                                                         (the run_jobs form also "entry N")
+             {results = {"ok" | CODE, ...}, failed = n}  run_jobs: each entry's result, how many failed
+  calls    what the server saw, per RPC (the emulator) or in all (cr-hostile): nothing else is sent
+  started  executions of "hello" that the run started
+  tokens   requests to the token endpoint
+]]
+M.cases = {
+  { name = "get_job of a job that exists", via = { "call" }, method = "get_job", args = { "reader" },
+    expect = { ok = true }, calls = { GetJob = 1 } },
+  { name = "run_job of a job that exists", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { args = { "x" }, env = { A = "1" } } },
+    expect = { ok = true }, calls = { RunJob = 1 }, started = 1 },
+
+  { name = "get_job of an unknown job", via = { "call" }, method = "get_job", args = { "nosuch" },
+    expect = { code = "NOT_FOUND", status = 404, retryable = false }, calls = { GetJob = 1 } },
+  { name = "run_job of an unknown job", via = { "call", "run_jobs" }, method = "run_job", args = { "nosuch" },
+    expect = { code = "NOT_FOUND", status = 404, retryable = false }, calls = { RunJob = 1 } },
+
+  { name = "run_job with task_count = 'x'", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { task_count = "x" } }, expect = { raises = { "task_count" } }, calls = {} },
+  { name = "run_job with an unknown option", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { colour = "red" } }, expect = { raises = { "colour" } }, calls = {} },
+  { name = "run_job with an env value of a wrong type", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { env = { A = {} } } }, expect = { raises = { "env" } }, calls = {} },
+  { name = "run_jobs of 5 whose entry 3 has task_count = 'x'", via = { "run_jobs" },
+    list = five_with_third({ job = "hello", task_count = "x" }),
+    expect = { raises = { "entry 3", "task_count" } }, calls = {} },
+  { name = "run_jobs of 5 whose entry 3 has an unknown option", via = { "run_jobs" },
+    list = five_with_third({ job = "hello", colour = "red" }),
+    expect = { raises = { "entry 3", "colour" } }, calls = {} },
+  { name = "run_jobs of 5 whose entry 3 has an env value of a wrong type", via = { "run_jobs" },
+    list = five_with_third({ job = "hello", env = { A = {} } }),
+    expect = { raises = { "entry 3", "env" } }, calls = {} },
+  { name = "run_jobs of 5 whose entry 3 has no job", via = { "run_jobs" },
+    list = five_with_third({ args = { "x" } }),
+    expect = { raises = { "entry 3", "job" } }, calls = {} },
+
+  { name = "get_job through a 429", via = { "call" }, method = "get_job", args = { "reader" },
+    faults = { { method = "GetJob", fault = "resource_exhausted" } },
+    expect = { ok = true }, calls = { GetJob = 2 } },
+  { name = "run_job through a 429", via = { "call", "run_jobs" }, method = "run_job", args = { "hello" },
+    faults = { { method = "RunJob", fault = "resource_exhausted" } },
+    expect = { ok = true }, calls = { RunJob = 2 }, started = 1 },
+  { name = "run_job answered 503", via = { "call", "run_jobs" }, method = "run_job", args = { "hello" },
+    faults = { { method = "RunJob", fault = "unavailable" } },
+    expect = { code = "UNAVAILABLE", status = 503, retryable = true }, calls = { RunJob = 1 }, started = 0 },
+  { name = "run_job whose connection is closed before it acts", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello" }, faults = { { method = "RunJob", fault = "drop" } },
+    expect = { code = "UNAVAILABLE", retryable = true }, calls = { RunJob = 1 }, started = 0 },
+  { name = "run_job whose connection is closed after it acted", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello" }, faults = { { method = "RunJob", fault = "reset_after_effect" } },
+    expect = { code = "UNAVAILABLE", retryable = true, sent = true }, calls = { RunJob = 1 }, started = 1 },
+  { name = "run_job whose answer comes after the timeout", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello" }, client = { timeout = 0.3 }, faults = { { method = "RunJob", fault = "delay", delay_ms = 700 } },
+    expect = { code = "DEADLINE_EXCEEDED", retryable = true, sent = true }, calls = { RunJob = 1 }, started = 1 },
+
+  -- the API refuses the token once: one fresh token, one resend (needs a 401 fault in the emulator)
+  { name = "get_job answered 401 once", via = { "call" }, method = "get_job", args = { "reader" }, fake = "ok",
+    faults = { { method = "GetJob", fault = "unauthenticated" } },
+    expect = { ok = true }, calls = { GetJob = 2 }, tokens = 2 },
+  { name = "run_job answered 401 once", via = { "call", "run_jobs" }, method = "run_job", args = { "hello" },
+    fake = "ok", faults = { { method = "RunJob", fault = "unauthenticated" } },
+    expect = { ok = true }, calls = { RunJob = 2 }, tokens = 2, started = 1 },
+  -- a server that refuses every token (and quotes it back): one fresh token, one resend, then the 401
+  { name = "get_job answered 401 every time", via = { "call" }, method = "get_job", args = { "echo-auth" },
+    server = "hostile", fake = "ok", secret = "ya29.",
+    expect = { code = "UNAUTHENTICATED", status = 401, retryable = false }, calls = 2, tokens = 2 },
+
+  { name = "get_job when the token endpoint refuses the grant", via = { "call" }, method = "get_job",
+    args = { "reader" }, fake = "invalid_grant", secret = "SECRET",
+    expect = { code = "UNAUTHENTICATED", status = 400, retryable = false }, calls = {}, tokens = 1 },
+  { name = "run_job when the token endpoint answers 500", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello" }, fake = "500", secret = "SECRET",
+    expect = { code = "UNAVAILABLE", status = 500, retryable = true }, calls = {}, started = 0 },
+  { name = "run_job when the token endpoint answers garbage holding the token", via = { "call", "run_jobs" },
+    method = "run_job", args = { "hello" }, fake = "garbage", secret = "SECRET",
+    expect = { code = "INTERNAL", status = 200, retryable = false }, calls = {}, tokens = 1, started = 0 },
+
+  { name = "run_jobs of 4, in_flight 2, one of an unknown job", via = { "run_jobs" }, in_flight = 2,
+    list = { { job = "hello" }, { job = "nosuch" }, { job = "hello" }, { job = "hello" } },
+    expect = { results = { "ok", "NOT_FOUND", "ok", "ok" }, failed = 1 }, calls = { RunJob = 4 }, started = 3 },
+}
+
+local by_name = {}
+for _, c in ipairs(M.cases) do
+  assert(not by_name[c.name], c.name)
+  by_name[c.name] = c
+end
+M.by_name = by_name
+
+-- ---- writing outcomes down ------------------------------------------------------
+
+-- Values that differ from one call to the next: named by their key, or (names
+-- with a generated id) with the id cut off.
+local VOLATILE = { uid = true, etag = true, createTime = true, updateTime = true, lastTransitionTime = true,
+  startTime = true, completionTime = true, logUri = true }
+
+local function scalar(k, v)
+  local t = type(v)
+  if t == "string" then
+    if VOLATILE[k] then return "<" .. k .. ">" end
+    v = v:gsub("/executions/([%w-]-)%-[%w]+$", "/executions/%1-<id>"):gsub("/operations/[%x-]+$", "/operations/<id>")
+    return '"' .. v:gsub('[%c"\\]', function(ch) return ("\\%03d"):format(ch:byte()) end) .. '"'
+  elseif t == "number" then
+    return (math.type and math.type(v) or "number") .. ":" .. ("%.17g"):format(v)
+  end
+  return tostring(v)
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) ~= type(b) then return type(a) < type(b) end
+    return a < b
+  end)
+  return keys
+end
+
+--- A table as text, keys sorted, `#` of each table, the values that change
+--- from call to call masked: equal across processes when the tables are deep-equal.
+local function canon(v, k)
+  if type(v) ~= "table" then return scalar(k, v) end
+  local parts = {}
+  for _, key in ipairs(sorted_keys(v)) do
+    parts[#parts + 1] = tostring(key) .. "=" .. canon(v[key], key)
+  end
+  return "#" .. #v .. "{" .. table.concat(parts, ",") .. "}"
+end
+M.canon = canon
+
+--- The keys in the order `pairs` gives them, all the way down: comparable
+--- only within one Lua state (the order depends on its string hash seed).
+local function order(v)
+  if type(v) ~= "table" then return "" end
+  local parts = {}
+  for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. order(x) end
+  return "#" .. #v .. "(" .. table.concat(parts, ",") .. ")"
+end
+M.order = order
+
+local function is_error(cloudrun, v)
+  return cloudrun.is_error(v)
+end
+
+-- One result: {ok=, value=, order=} or the err's fields.
+local function result_outcome(cloudrun, case, r, err)
+  if r ~= nil and not is_error(cloudrun, r) then
+    return { ok = true, value = canon(r), order = order(r) }
+  end
+  err = r or err
+  if type(err) ~= "table" then return { bad = "no result and no err table: " .. tostring(err) } end
+  local o = { code = err.code, status = err.status, retryable = err.retryable, message = err.message,
+              is_error = is_error(cloudrun, err) }
+  if case.expect.sent ~= nil then o.sent = err.sent end
+  if case.secret then o.leaked = tostring(err):find(case.secret, 1, true) ~= nil end
+  return o
+end
+
+-- The list a case's run_jobs form runs.
+local function jobs_list(case)
+  if case.list then return case.list end
+  local entry = copy(case.args[2])
+  entry.job = case.args[1]
+  return { entry }
+end
+
+local function unpack_args(args)
+  return (table.unpack or unpack)(args)
+end
+
+--- The client a case runs on: ctx = {endpoint=, credentials= (a key file)}.
+function M.client(cloudrun, case, ctx)
+  local opts = { project = "test-project", region = "us-central1", endpoint = ctx.endpoint,
+                 credentials = ctx.credentials or false, retry = FAST, timeout = 5 }
+  for k, v in pairs(case.client or {}) do opts[k] = v end
+  return assert(cloudrun.client(opts))
+end
+
+--- Runs case `name` in the form `via` ("call" or "run_jobs") on client `c`
+--- (whose driver is whatever this Lua state gives it). Returns a plain table:
+---   {raised = message}
+---   the call form: result_outcome (above)
+---   the run_jobs form: {n = #list, failed =, entries = {result_outcome or "hole", ...}}
+function M.run(cloudrun, name, via, c)
+  local case = assert(by_name[name], "no case named " .. tostring(name))
+  if via == "call" then
+    local ok, r, err = pcall(c[case.method], c, unpack_args(case.args))
+    if not ok then return { raised = tostring(r) } end
+    return result_outcome(cloudrun, case, r, err)
+  end
+  local list = jobs_list(case)
+  local ok, results, failed = pcall(c.run_jobs, c, list, { in_flight = case.in_flight, retry = FAST })
+  if not ok then return { raised = tostring(results) } end
+  if type(results) ~= "table" then
+    return { bad = "run_jobs returned " .. tostring(results) .. ", " .. tostring(failed) }
+  end
+  local o = { n = #list, failed = failed, entries = {} }
+  for i = 1, #list do
+    o.entries[i] = results[i] == nil and "hole" or result_outcome(cloudrun, case, results[i])
+  end
+  return o
+end
+
+--- The same case through the core's own libcurl driver in this Lua state (a
+--- client of cloudrun.core, which blocks even inside nginx): the reference a
+--- driver's tables are held to, pairs order included.
+function M.run_libcurl(cloudrun, name, via, ctx)
+  local case = assert(by_name[name], "no case named " .. tostring(name))
+  local core = require("cloudrun.core")
+  local c = assert(core.client{ project = "test-project", region = "us-central1", endpoint = ctx.endpoint,
+                                credentials = false, retry = FAST, timeout = 5 })
+  if via == "call" then
+    return result_outcome(cloudrun, case, c[case.method](c, unpack_args(case.args)))
+  end
+  local results = c:run_jobs(jobs_list(case), { retry = FAST })
+  return result_outcome(cloudrun, case, results[1])
+end
+
+return M
