@@ -18,6 +18,7 @@
 #include "json_strict.h"
 #include "lifecycle.h"
 #include "schema.h"
+#include "utf8.h"
 #include "wire_values.h"
 
 /* ---- routing ----------------------------------------------------------------------------------- */

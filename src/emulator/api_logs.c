@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "api_logs.h"
-#include "json_strict.h"
+#include "utf8.h"
 #include "wire_values.h"
 
 #define MAX_READ (64 * 1024 * 1024) /* bytes of logs one request may read */

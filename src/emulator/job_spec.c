@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "job_spec.h"
-#include "json_strict.h"
 #include "store.h"
+#include "utf8.h"
 #include "wire_values.h"
 
 /* Keys whose values are maps with user-chosen keys. */
