@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api.h"
 #include "api_call.h"
 #include "api_logs.h"
 #include "enum_encoding.h"

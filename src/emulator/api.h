@@ -7,25 +7,8 @@
 #ifndef EMU_API_H
 #define EMU_API_H
 
-#include <stddef.h>
-
+#include "request.h"
 #include "store.h"
-
-/* One query parameter, decoded; value "" when it had no '='. */
-typedef struct emu_param {
-    const char *key, *value;
-} emu_param;
-
-#define EMU_MAX_QUERY_PARAMS 64
-
-typedef struct emu_request {
-    const char *method;
-    const char *path;         /* percent-decoded, without the query */
-    const char *body;         /* NULL or body_len bytes */
-    size_t body_len;
-    const emu_param *query;   /* nquery parameters in the order sent ("$alt=json;enum-encoding=int": enums as numbers) */
-    size_t nquery;
-} emu_request;
 
 /* The RPCs of the surface, in one list (X-macro) for routing, counts and faults. */
 #define EMU_RPC_NAMES                                                                                      \
