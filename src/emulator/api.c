@@ -254,20 +254,6 @@ static int system_param(const char *key)
     return 0;
 }
 
-static void to_snake(const char *json, char *buf, size_t size)
-{
-    size_t w = 0;
-    for (const char *p = json; *p && w + 2 < size; p++) {
-        if (*p >= 'A' && *p <= 'Z') {
-            buf[w++] = '_';
-            buf[w++] = (char)(*p - 'A' + 'a');
-        } else {
-            buf[w++] = *p;
-        }
-    }
-    buf[w] = '\0';
-}
-
 /* "-12": an optional '-', then digits without a leading zero, within int32. */
 static int int32_text(const char *s)
 {
@@ -299,7 +285,7 @@ static int checked_query(call *c, rpc which)
         const qparam *f = fields;
         char snake[64];
         for (; f->name; f++) {
-            to_snake(f->name, snake, sizeof snake);
+            emu_proto_name(f->name, snake, sizeof snake);
             if (strcmp(p->key, f->name) == 0 || strcmp(p->key, snake) == 0)
                 break;
         }

@@ -328,8 +328,7 @@ typedef struct walk {
     char path[256];
 } walk;
 
-/* "taskCount" -> "task_count" into buf. */
-static const char *proto_name(const char *json, char *buf, size_t size)
+const char *emu_proto_name(const char *json, char *buf, size_t size)
 {
     size_t w = 0;
     for (const char *p = json; *p && w + 2 < size; p++) {
@@ -348,7 +347,7 @@ static const field *find_field(const emu_message *msg, const char *key)
 {
     char snake[64];
     for (const field *f = msg->fields; f->name; f++)
-        if (strcmp(key, f->name) == 0 || strcmp(key, proto_name(f->name, snake, sizeof snake)) == 0)
+        if (strcmp(key, f->name) == 0 || strcmp(key, emu_proto_name(f->name, snake, sizeof snake)) == 0)
             return f;
     return NULL;
 }
@@ -567,7 +566,7 @@ static int check_message(walk *w, cJSON *obj, const emu_message *msg)
             continue;
         }
         char snake[64];
-        size_t mark = push_path(w, ".", proto_name(f->name, snake, sizeof snake), "");
+        size_t mark = push_path(w, ".", emu_proto_name(f->name, snake, sizeof snake), "");
         if (f->oneof) {
             if (oneof_set[f->oneof]) {
                 char both[160];
