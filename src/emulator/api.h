@@ -11,10 +11,12 @@
 #include "store.h"
 
 /* The RPCs of the surface, in one list (X-macro) for routing, counts and faults. */
+// clang-format off
 #define EMU_RPC_NAMES                                                                                      \
     X(CreateJob) X(GetJob) X(ListJobs) X(UpdateJob) X(DeleteJob) X(RunJob) X(GetExecution)                 \
     X(ListExecutions) X(DeleteExecution) X(CancelExecution) X(GetTask) X(ListTasks) X(GetOperation)        \
     X(ListOperations) X(WaitOperation) X(DeleteOperation) X(ListLogEntries)
+// clang-format on
 
 /* The RPC a request is (a static name such as "RunJob"), without doing it;
 ** NULL for a path or method that is none. */
