@@ -127,6 +127,7 @@ build = {
         "src/core/util/error.c",
         "src/core/util/json.c",
         "src/core/util/json_walk.c",
+        "src/core/util/rfc3339.c",
         "src/core/util/util.c",
         "src/core/util/yaml.c",
       },

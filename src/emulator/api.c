@@ -12,12 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api.h"
 #include "api_call.h"
 #include "api_logs.h"
 #include "enum_encoding.h"
 #include "json_strict.h"
 #include "lifecycle.h"
 #include "schema.h"
+#include "utf8.h"
 #include "wire_values.h"
 
 /* ---- routing ----------------------------------------------------------------------------------- */
@@ -81,17 +83,17 @@ static rpc classify(const route *rt, const char *m, const char *path, const char
     const char *const *seg = rt->seg;
     int n = rt->n;
     const char *verb = rt->verb;
-#define METHOD(name, id)                                                                                           \
-    do {                                                                                                           \
-        if (is(m, name))                                                                                           \
-            return id;                                                                                             \
+#define METHOD(name, id)                                                                                               \
+    do {                                                                                                               \
+        if (is(m, name))                                                                                               \
+            return id;                                                                                                 \
     } while (0)
-#define METHODS(list)                                                                                              \
-    do {                                                                                                           \
-        *allow = list;                                                                                             \
-        emu_error_set_status(err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", m, path,  \
-                             list);                                                                                \
-        return RPC_NONE;                                                                                           \
+#define METHODS(list)                                                                                                  \
+    do {                                                                                                               \
+        *allow = list;                                                                                                 \
+        emu_error_set_status(err, 405, "UNIMPLEMENTED", "Method %s is not allowed on %s (allowed: %s).", m, path,      \
+                             list);                                                                                    \
+        return RPC_NONE;                                                                                               \
     } while (0)
 
     if (is(seg[5], "jobs")) {
@@ -159,6 +161,8 @@ static rpc classify(const route *rt, const char *m, const char *path, const char
 static cJSON *dispatch(call *c, rpc which)
 {
     const char *const *seg = c->rt.seg;
+    /* one row per method */
+    // clang-format off
     switch (which) {
     case RPC_CreateJob: return api_create_job(c);
     case RPC_ListJobs: return api_list_jobs(c);
@@ -179,6 +183,7 @@ static cJSON *dispatch(call *c, rpc which)
     case RPC_ListLogEntries: /* emu_api_handle answers it before routing */
     case RPC_NONE: break;
     }
+    // clang-format on
     return NULL;
 }
 
@@ -225,6 +230,8 @@ static const qparam q_list_operations[] = {
 /* The fields of each request message that are not in its path or body (body "*" leaves none). */
 static const qparam *query_fields(rpc which)
 {
+    /* one row per method */
+    // clang-format off
     switch (which) {
     case RPC_CreateJob: return q_create;
     case RPC_ListJobs:
@@ -236,34 +243,21 @@ static const qparam *query_fields(rpc which)
     case RPC_ListOperations: return q_list_operations;
     default: return q_none;
     }
+    // clang-format on
 }
 
 /* Google's system parameters, taken by every method (with or without a leading '$'). */
 static int system_param(const char *key)
 {
-    static const char *const names[] = {"alt",         "fields",          "key",        "access_token",
-                                        "prettyPrint", "quotaUser",       "callback",   "upload_protocol",
-                                        "uploadType",  ".xgafv",          "oauth_token", NULL};
+    static const char *const names[] = {"alt",         "fields",    "key",         "access_token",
+                                        "prettyPrint", "quotaUser", "callback",    "upload_protocol",
+                                        "uploadType",  ".xgafv",    "oauth_token", NULL};
     if (*key == '$')
         key++;
     for (int i = 0; names[i]; i++)
         if (strcmp(key, names[i]) == 0)
             return 1;
     return 0;
-}
-
-static void to_snake(const char *json, char *buf, size_t size)
-{
-    size_t w = 0;
-    for (const char *p = json; *p && w + 2 < size; p++) {
-        if (*p >= 'A' && *p <= 'Z') {
-            buf[w++] = '_';
-            buf[w++] = (char)(*p - 'A' + 'a');
-        } else {
-            buf[w++] = *p;
-        }
-    }
-    buf[w] = '\0';
 }
 
 /* "-12": an optional '-', then digits without a leading zero, within int32. */
@@ -297,7 +291,7 @@ static int checked_query(call *c, rpc which)
         const qparam *f = fields;
         char snake[64];
         for (; f->name; f++) {
-            to_snake(f->name, snake, sizeof snake);
+            emu_proto_name(f->name, snake, sizeof snake);
             if (strcmp(p->key, f->name) == 0 || strcmp(p->key, snake) == 0)
                 break;
         }
@@ -370,6 +364,8 @@ static int checked_path(call *c)
 static const emu_message *body_message(rpc which, const char **at)
 {
     *at = "";
+    /* one row per method */
+    // clang-format off
     switch (which) {
     case RPC_CreateJob:
     case RPC_UpdateJob: *at = "job"; return &emu_msg_job;
@@ -378,6 +374,7 @@ static const emu_message *body_message(rpc which, const char **at)
     case RPC_WaitOperation: return &emu_msg_wait_request;
     default: return NULL;
     }
+    // clang-format on
 }
 
 /* WaitOperation's timeout, read before the wait: 0 s or more, a longer wait cut short. */

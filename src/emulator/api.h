@@ -7,31 +7,16 @@
 #ifndef EMU_API_H
 #define EMU_API_H
 
-#include <stddef.h>
-
+#include "request.h"
 #include "store.h"
 
-/* One query parameter, decoded; value "" when it had no '='. */
-typedef struct emu_param {
-    const char *key, *value;
-} emu_param;
-
-#define EMU_MAX_QUERY_PARAMS 64
-
-typedef struct emu_request {
-    const char *method;
-    const char *path;         /* percent-decoded, without the query */
-    const char *body;         /* NULL or body_len bytes */
-    size_t body_len;
-    const emu_param *query;   /* nquery parameters in the order sent ("$alt=json;enum-encoding=int": enums as numbers) */
-    size_t nquery;
-} emu_request;
-
 /* The RPCs of the surface, in one list (X-macro) for routing, counts and faults. */
+// clang-format off
 #define EMU_RPC_NAMES                                                                                      \
     X(CreateJob) X(GetJob) X(ListJobs) X(UpdateJob) X(DeleteJob) X(RunJob) X(GetExecution)                 \
     X(ListExecutions) X(DeleteExecution) X(CancelExecution) X(GetTask) X(ListTasks) X(GetOperation)        \
     X(ListOperations) X(WaitOperation) X(DeleteOperation) X(ListLogEntries)
+// clang-format on
 
 /* The RPC a request is (a static name such as "RunJob"), without doing it;
 ** NULL for a path or method that is none. */

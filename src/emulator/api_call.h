@@ -13,8 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "api.h"
 #include "errors.h"
+#include "request.h"
 #include "store.h"
 
 #define DEFAULT_PAGE_SIZE 100

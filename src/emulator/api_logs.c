@@ -6,307 +6,24 @@
 ** line, timestamp when the emulator read it from the task's pipe (runner.c's
 ** marks), the labels Cloud Run puts on a job's entries.
 **
-** The filter language is a subset, the one clients use for a job's logs:
-** comparisons joined by AND (or by spaces), each one of
-**   resource.type = "cloud_run_job"
-**   resource.labels.project_id | location | job_name = "..."
-**   labels."run.googleapis.com/execution_name" | task_index | task_attempt = "..."
-**   timestamp = | > | >= | < | <= "RFC 3339"
-** with the value quoted or bare. Anything else is 400 naming what is
-** understood. A job or an execution must be named (the emulator keeps
-** everything on local disk: a filter over all of it would read all of it),
-** and one request reads at most MAX_READ bytes of logs.
+** The request and its filter are read by logs_filter.c; one request reads
+** at most MAX_READ bytes of logs.
 */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api_logs.h"
-#include "json_strict.h"
+#include "logs_filter.h"
+#include "utf8.h"
 #include "wire_values.h"
 
 #define MAX_READ (64 * 1024 * 1024) /* bytes of logs one request may read */
-#define DEFAULT_LOG_PAGE 50         /* Cloud Logging's default pageSize */
-#define MAX_LOG_PAGE 1000
-#define MAX_VALUE 256
-
-static const char UNDERSTOOD[] =
-    "resource.type, resource.labels.project_id, resource.labels.location, resource.labels.job_name, "
-    "labels.\"run.googleapis.com/execution_name\", labels.\"run.googleapis.com/task_index\", "
-    "labels.\"run.googleapis.com/task_attempt\" compared with =, and timestamp with =, >, >=, < or <=, joined by AND";
-
-/* ---- the filter ------------------------------------------------------------------------------ */
-
-typedef struct filter {
-    char type[MAX_VALUE], project[MAX_VALUE], location[MAX_VALUE], job[MAX_VALUE], execution[MAX_VALUE];
-    int task, attempt; /* -1: any */
-    int have_type;
-    int64_t after_ns, before_ns; /* entries with after_ns <= ts < before_ns (as adjusted by >, <=) */
-} filter;
-
-/* RFC 3339: 2026-01-02T03:04:05[.fraction](Z|+hh:mm|-hh:mm). 0, or -1. */
-static int parse_time(const char *s, int64_t *ns)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970 || y > 9999)
-        return -1;
-    const char *p = s + n;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 9)
-                frac = frac * 10 + (*p - '0');
-        if (digits == 0)
-            return -1;
-        for (; digits < 9; digits++)
-            frac *= 10;
-    }
-    int64_t offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 || oh > 23 || om > 59)
-            return -1;
-        offset = (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    int64_t secs = (int64_t)timegm(&tm) - offset;
-    /* past 2262 nanoseconds leave int64: such a time is after every entry */
-    *ns = secs >= INT64_MAX / EMU_NS_PER_S - 1 ? INT64_MAX - 1 : secs * EMU_NS_PER_S + frac;
-    return 0;
-}
-
-/* A value: "quoted" (\" and \\ escapes) or a bare word. Returns the text after it, or NULL. */
-static const char *read_value(const char *p, char *out)
-{
-    size_t w = 0;
-    if (*p == '"') {
-        for (p++; *p && *p != '"'; p++) {
-            if (*p == '\\' && p[1])
-                p++;
-            if (w + 1 >= MAX_VALUE)
-                return NULL;
-            out[w++] = *p;
-        }
-        if (*p != '"')
-            return NULL;
-        p++;
-    } else {
-        for (; *p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ')' && *p != '('; p++) {
-            if (w + 1 >= MAX_VALUE)
-                return NULL;
-            out[w++] = *p;
-        }
-        if (w == 0)
-            return NULL;
-    }
-    out[w] = '\0';
-    return p;
-}
-
-static const char *skip_space(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-static int whole_number(const char *s, int *out)
-{
-    if (!*s || strlen(s) > 9 || strspn(s, "0123456789") != strlen(s))
-        return -1;
-    *out = atoi(s);
-    return 0;
-}
-
-static int parse_filter(const char *text, filter *f, emu_error *err)
-{
-    memset(f, 0, sizeof *f);
-    f->task = f->attempt = -1;
-    f->after_ns = INT64_MIN;
-    f->before_ns = INT64_MAX;
-    static const struct {
-        const char *key;
-        size_t at; /* offset of the field in filter, or (size_t)-1 */
-    } keys[] = {
-        {"resource.type", offsetof(filter, type)},
-        {"resource.labels.project_id", offsetof(filter, project)},
-        {"resource.labels.location", offsetof(filter, location)},
-        {"resource.labels.job_name", offsetof(filter, job)},
-        {"labels.\"run.googleapis.com/execution_name\"", offsetof(filter, execution)},
-        {"labels.\"run.googleapis.com/task_index\"", (size_t)-1},
-        {"labels.\"run.googleapis.com/task_attempt\"", (size_t)-2},
-        {"timestamp", (size_t)-3},
-    };
-    const char *p = skip_space(text);
-    while (*p) {
-        size_t k = 0, klen = 0;
-        for (; k < sizeof keys / sizeof *keys; k++) {
-            klen = strlen(keys[k].key);
-            if (strncmp(p, keys[k].key, klen) == 0 && strchr(" \t\n=<>!:", p[klen]))
-                break;
-        }
-        if (k == sizeof keys / sizeof *keys)
-            goto unknown;
-        p = skip_space(p + klen);
-        char op[3] = {0};
-        if (p[0] == '>' || p[0] == '<') {
-            op[0] = p[0];
-            if (p[1] == '=')
-                op[1] = '=';
-        } else if (p[0] == '=') {
-            op[0] = '=';
-        } else {
-            goto unknown;
-        }
-        p = skip_space(p + strlen(op));
-        char value[MAX_VALUE];
-        if (!(p = read_value(p, value)))
-            goto unknown;
-        if (keys[k].at == (size_t)-3) {
-            int64_t ns;
-            if (parse_time(value, &ns) < 0) {
-                emu_error_set(err, "INVALID_ARGUMENT", "filter: timestamp \"%.64s\" is not an RFC 3339 time.", value);
-                return -1;
-            }
-            if (strcmp(op, "=") == 0 || strcmp(op, ">=") == 0)
-                f->after_ns = ns > f->after_ns ? ns : f->after_ns;
-            if (strcmp(op, ">") == 0)
-                f->after_ns = ns + 1 > f->after_ns ? ns + 1 : f->after_ns;
-            if (strcmp(op, "=") == 0 || strcmp(op, "<=") == 0)
-                f->before_ns = ns + 1 < f->before_ns ? ns + 1 : f->before_ns;
-            if (strcmp(op, "<") == 0)
-                f->before_ns = ns < f->before_ns ? ns : f->before_ns;
-        } else if (strcmp(op, "=") != 0) {
-            goto unknown;
-        } else if (keys[k].at == (size_t)-1 || keys[k].at == (size_t)-2) {
-            int *slot = keys[k].at == (size_t)-1 ? &f->task : &f->attempt;
-            if (whole_number(value, slot) < 0) {
-                emu_error_set(err, "INVALID_ARGUMENT", "filter: %s must be a whole number, not \"%.64s\".",
-                              keys[k].key, value);
-                return -1;
-            }
-        } else {
-            memcpy((char *)f + keys[k].at, value, strlen(value) + 1);
-            if (k == 0)
-                f->have_type = 1;
-        }
-        p = skip_space(p);
-        if (strncmp(p, "AND", 3) == 0 && strchr(" \t\n\r", p[3]))
-            p = skip_space(p + 3);
-    }
-    if (!f->job[0] && !f->execution[0]) {
-        emu_error_set(err, "INVALID_ARGUMENT",
-                      "filter: the emulator answers entries:list for one job or execution: name it with "
-                      "resource.labels.job_name or labels.\"run.googleapis.com/execution_name\".");
-        return -1;
-    }
-    return 0;
-unknown:
-    emu_error_set(err, "INVALID_ARGUMENT", "filter: the emulator understands %s; not \"%.80s\".", UNDERSTOOD, p);
-    emu_error_field(err, "filter");
-    return -1;
-}
-
-/* ---- the request ----------------------------------------------------------------------------- */
-
-typedef struct request {
-    char projects[8][MAX_VALUE];
-    int nprojects;
-    int descending;
-    int page_size;
-    long long from; /* the page token: how many entries earlier pages had */
-    filter f;
-} request;
-
-static int bad_field(emu_error *err, const char *field, const char *what)
-{
-    emu_error_set(err, "INVALID_ARGUMENT", "Invalid value at '%s': %s", field, what);
-    emu_error_field(err, field);
-    return -1;
-}
-
-static int read_request(const cJSON *body, request *r, emu_error *err)
-{
-    memset(r, 0, sizeof *r);
-    r->page_size = DEFAULT_LOG_PAGE;
-    const char *filter_text = NULL;
-    for (const cJSON *m = body->child; m; m = m->next) {
-        const char *k = m->string;
-        if (strcmp(k, "resourceNames") == 0 || strcmp(k, "resource_names") == 0 || strcmp(k, "projectIds") == 0 ||
-            strcmp(k, "project_ids") == 0) {
-            int ids = k[0] == 'p';
-            if (!cJSON_IsArray(m))
-                return bad_field(err, k, "a list of strings was expected.");
-            for (const cJSON *e = m->child; e; e = e->next) {
-                const char *v = cJSON_IsString(e) ? e->valuestring : NULL;
-                if (!v || (!ids && strncmp(v, "projects/", 9) != 0))
-                    return bad_field(err, k, "each must be \"projects/PROJECT\" (the emulator keeps no folders, "
-                                             "organizations or buckets).");
-                v += ids ? 0 : 9;
-                if (!*v || strchr(v, '/') || strlen(v) >= MAX_VALUE || !emu_text_clean(v))
-                    return bad_field(err, k, "a project id was expected.");
-                if (r->nprojects == 8)
-                    return bad_field(err, k, "at most 8 projects.");
-                snprintf(r->projects[r->nprojects++], MAX_VALUE, "%s", v);
-            }
-        } else if (strcmp(k, "filter") == 0) {
-            if (!cJSON_IsString(m))
-                return bad_field(err, k, "a string was expected.");
-            filter_text = m->valuestring;
-        } else if (strcmp(k, "orderBy") == 0 || strcmp(k, "order_by") == 0) {
-            if (!cJSON_IsString(m))
-                return bad_field(err, k, "a string was expected.");
-            if (strcmp(m->valuestring, "timestamp desc") == 0)
-                r->descending = 1;
-            else if (strcmp(m->valuestring, "timestamp asc") != 0 && m->valuestring[0])
-                return bad_field(err, k, "\"timestamp asc\" or \"timestamp desc\".");
-        } else if (strcmp(k, "pageSize") == 0 || strcmp(k, "page_size") == 0) {
-            double v = cJSON_IsNumber(m) ? m->valuedouble : -1;
-            if (cJSON_IsString(m) && strspn(m->valuestring, "0123456789") == strlen(m->valuestring) &&
-                strlen(m->valuestring) < 8)
-                v = atof(m->valuestring);
-            if (v < 0 || v > MAX_LOG_PAGE || v != (double)(int)v)
-                return bad_field(err, k, "a page size from 0 to 1000.");
-            r->page_size = v == 0 ? DEFAULT_LOG_PAGE : (int)v;
-        } else if (strcmp(k, "pageToken") == 0 || strcmp(k, "page_token") == 0) {
-            const char *v = cJSON_IsString(m) ? m->valuestring : NULL;
-            if (!v)
-                return bad_field(err, k, "a string was expected.");
-            if (*v) {
-                if (v[0] != 'e' || !v[1] || strlen(v) > 12 || strspn(v + 1, "0123456789") != strlen(v + 1))
-                    return bad_field(err, k, "not a page token this server gave.");
-                r->from = atoll(v + 1);
-            }
-        } else {
-            emu_error_set(err, "INVALID_ARGUMENT",
-                          "Invalid JSON payload received. Unknown name \"%.64s\": Cannot find field.", k);
-            emu_error_field(err, k);
-            return -1;
-        }
-    }
-    if (r->nprojects == 0)
-        return bad_field(err, "resourceNames", "at least one \"projects/PROJECT\" is required.");
-    if (!filter_text)
-        return bad_field(err, "filter", "the emulator needs a filter naming a job or an execution.");
-    return parse_filter(filter_text, &r->f, err);
-}
 
 /* ---- what to read, taken under the store's mutex ------------------------------------------- */
 
@@ -346,7 +63,7 @@ static void snapshot_free(snapshot *sn)
     free(sn->execs);
 }
 
-static int wanted_project(const request *r, const char *project)
+static int wanted_project(const emu_logs_request *r, const char *project)
 {
     if (r->f.project[0] && strcmp(r->f.project, project) != 0)
         return 0;
@@ -357,9 +74,9 @@ static int wanted_project(const request *r, const char *project)
 }
 
 /* Copies what the matching executions' logs need; the caller holds the mutex. */
-static int take_snapshot(emu_store *s, const request *r, snapshot *sn)
+static int take_snapshot(emu_store *s, const emu_logs_request *r, snapshot *sn)
 {
-    const filter *f = &r->f;
+    const emu_logs_filter *f = &r->f;
     for (emu_execution *e = s->execs_head; e; e = e->all_next) {
         if (!e->log_dir || !wanted_project(r, e->project) || (f->location[0] && strcmp(f->location, e->location)) ||
             (f->job[0] && strcmp(f->job, e->job)) || (f->execution[0] && strcmp(f->execution, e->id)))
@@ -559,8 +276,8 @@ static cJSON *entry_json(const snapshot *sn, const line *l)
 
 cJSON *emu_logs_list(emu_store *s, const cJSON *body, emu_error *err)
 {
-    request r;
-    if (read_request(body, &r, err) < 0)
+    emu_logs_request r;
+    if (emu_logs_read_request(body, &r, err) < 0)
         return NULL;
     if (r.f.have_type && strcmp(r.f.type, "cloud_run_job") != 0)
         return cJSON_CreateObject(); /* the emulator's logs are all a job's */
@@ -603,8 +320,8 @@ cJSON *emu_logs_list(emu_store *s, const cJSON *body, emu_error *err)
                 size_t end = nl ? (size_t)(nl - bufs[b]) : len;
                 const emu_log_mark *m = mark_for(ts, at);
                 line l = {m ? m->ns : 0, m ? m->attempt : 0, i, t, at, end - at, bufs[b] + at};
-                if (m && l.ns >= r.f.after_ns && l.ns < r.f.before_ns && (r.f.attempt < 0 || l.attempt == r.f.attempt) &&
-                    add_line(&ls, l) < 0) {
+                if (m && l.ns >= r.f.after_ns && l.ns < r.f.before_ns &&
+                    (r.f.attempt < 0 || l.attempt == r.f.attempt) && add_line(&ls, l) < 0) {
                     emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
                     goto done;
                 }

@@ -12,7 +12,7 @@
 
 #include "cloudrun.h"
 #include "errors.h"
-#include "json_strict.h"
+#include "utf8.h"
 
 static void set_va(emu_error *err, int status, const char *code, const char *fmt, va_list ap)
 {

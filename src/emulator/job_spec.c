@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "job_spec.h"
-#include "json_strict.h"
 #include "store.h"
+#include "utf8.h"
 #include "wire_values.h"
 
 /* Keys whose values are maps with user-chosen keys. */
@@ -65,8 +65,7 @@ int emu_job_name_split(const char *name, char **project, char **location, char *
     int used = 0;
     *project = *location = *id = NULL;
     if (!name || strlen(name) > 700 ||
-        sscanf(name, "projects/%255[^/]/locations/%255[^/]/jobs/%255[^/]%n", p, l, j, &used) != 3 ||
-        name[used] != '\0')
+        sscanf(name, "projects/%255[^/]/locations/%255[^/]/jobs/%255[^/]%n", p, l, j, &used) != 3 || name[used] != '\0')
         return -1;
     *project = emu_strdup(p);
     *location = emu_strdup(l);
@@ -76,9 +75,24 @@ int emu_job_name_split(const char *name, char **project, char **location, char *
 
 /* Fields the server owns: ignored on input. */
 static const char *const output_only[] = {
-    "name", "uid", "generation", "createTime", "updateTime", "deleteTime", "expireTime", "creator",
-    "lastModifier", "observedGeneration", "terminalCondition", "conditions", "executionCount",
-    "latestCreatedExecution", "reconciling", "satisfiesPzs", "etag", NULL,
+    "name",
+    "uid",
+    "generation",
+    "createTime",
+    "updateTime",
+    "deleteTime",
+    "expireTime",
+    "creator",
+    "lastModifier",
+    "observedGeneration",
+    "terminalCondition",
+    "conditions",
+    "executionCount",
+    "latestCreatedExecution",
+    "reconciling",
+    "satisfiesPzs",
+    "etag",
+    NULL,
 };
 
 /* Sets an INVALID_ARGUMENT naming field (printf-formatted path) as the violation. */
@@ -157,9 +171,8 @@ static int check_timeout(const cJSON *obj, const char *path, emu_error *err)
               emu_duration_less((emu_duration){EMU_MAX_TASK_TIMEOUT_S, 0}, d))) {
         char field[160];
         snprintf(field, sizeof field, "%s.timeout", path);
-        return bad_field(err, field,
-                         "%s must be a Duration above 0s and at most %llds (168 hours), such as \"600s\".", field,
-                         (long long)EMU_MAX_TASK_TIMEOUT_S);
+        return bad_field(err, field, "%s must be a Duration above 0s and at most %llds (168 hours), such as \"600s\".",
+                         field, (long long)EMU_MAX_TASK_TIMEOUT_S);
     }
     return 0;
 }
@@ -210,8 +223,8 @@ static int check_annotations(const cJSON *annotations, const char *path, emu_err
             return bad_field(err, field, "%s: an annotation key is 1 to 317 characters.", field);
         for (int i = 0; reserved[i]; i++)
             if (strncmp(a->string, reserved[i], strlen(reserved[i])) == 0)
-                return bad_field(err, field, "%s: the %.*s namespace is reserved.", field,
-                                 (int)strlen(reserved[i]) - 1, reserved[i]);
+                return bad_field(err, field, "%s: the %.*s namespace is reserved.", field, (int)strlen(reserved[i]) - 1,
+                                 reserved[i]);
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "jobs_file.h"
 #include "json_strict.h"
 #include "schema.h"
+#include "utf8.h"
 
 /* One job of the document (j, at index i): its name, then its spec. 0 or -1 with why. */
 static int load_one(emu_store *s, const cJSON *j, int i, char *why, size_t why_size)

@@ -5,7 +5,7 @@
 ** it, enforces timeouts, retries, parallelism, the store's max_processes
 ** (tasks beyond it wait, pending) and cancellation (lifecycle.h asks for
 ** it), and moves the execution's counts and state along. It works under the
-** store's mutex like everyone else.
+** store's mutex like everyone else; the processes themselves are process.h's.
 */
 #ifndef EMU_RUNNER_H
 #define EMU_RUNNER_H

@@ -16,6 +16,7 @@
 #include "enum_encoding.h"
 #include "json_strict.h"
 #include "schema.h"
+#include "util/rfc3339.h"
 #include "wire_values.h"
 
 #define MAX_MAP_ENTRIES 1000 /* no map of the surface needs more (labels: 64) */
@@ -48,75 +49,25 @@ struct emu_message {
     const char *const *oneofs; /* oneof names by number - 1 */
 };
 
-/* clang-format off: the tables read best one message to a line or two */
-#define S(n)                                                                                                           \
-    {                                                                                                                  \
-        n, K_STRING, 0, 0, NULL, NULL                                                                                  \
-    }
-#define SS(n)                                                                                                          \
-    {                                                                                                                  \
-        n, K_STRING, 1, 0, NULL, NULL                                                                                  \
-    }
-#define SO(n, o)                                                                                                       \
-    {                                                                                                                  \
-        n, K_STRING, 0, o, NULL, NULL                                                                                  \
-    }
-#define B(n)                                                                                                           \
-    {                                                                                                                  \
-        n, K_BOOL, 0, 0, NULL, NULL                                                                                    \
-    }
-#define BO(n, o)                                                                                                       \
-    {                                                                                                                  \
-        n, K_BOOL, 0, o, NULL, NULL                                                                                    \
-    }
-#define I32(n)                                                                                                         \
-    {                                                                                                                  \
-        n, K_INT32, 0, 0, NULL, NULL                                                                                   \
-    }
-#define I64(n)                                                                                                         \
-    {                                                                                                                  \
-        n, K_INT64, 0, 0, NULL, NULL                                                                                   \
-    }
-#define DBL(n)                                                                                                         \
-    {                                                                                                                  \
-        n, K_DOUBLE, 0, 0, NULL, NULL                                                                                  \
-    }
-#define DUR(n)                                                                                                         \
-    {                                                                                                                  \
-        n, K_DURATION, 0, 0, NULL, NULL                                                                                \
-    }
-#define TS(n)                                                                                                          \
-    {                                                                                                                  \
-        n, K_TIMESTAMP, 0, 0, NULL, NULL                                                                               \
-    }
-#define MAP(n)                                                                                                         \
-    {                                                                                                                  \
-        n, K_MAP, 0, 0, NULL, NULL                                                                                     \
-    }
-#define EN(n, t)                                                                                                       \
-    {                                                                                                                  \
-        n, K_ENUM, 0, 0, NULL, t                                                                                       \
-    }
-#define ENO(n, t, o)                                                                                                   \
-    {                                                                                                                  \
-        n, K_ENUM, 0, o, NULL, t                                                                                       \
-    }
-#define M(n, m)                                                                                                        \
-    {                                                                                                                  \
-        n, K_MESSAGE, 0, 0, &m, NULL                                                                                   \
-    }
-#define MO(n, m, o)                                                                                                    \
-    {                                                                                                                  \
-        n, K_MESSAGE, 0, o, &m, NULL                                                                                   \
-    }
-#define MS(n, m)                                                                                                       \
-    {                                                                                                                  \
-        n, K_MESSAGE, 1, 0, &m, NULL                                                                                   \
-    }
-#define END                                                                                                            \
-    {                                                                                                                  \
-        NULL, K_STRING, 0, 0, NULL, NULL                                                                               \
-    }
+/* The tables read best one message to a line or two. */
+// clang-format off
+#define S(n) {n, K_STRING, 0, 0, NULL, NULL}
+#define SS(n) {n, K_STRING, 1, 0, NULL, NULL}
+#define SO(n, o) {n, K_STRING, 0, o, NULL, NULL}
+#define B(n) {n, K_BOOL, 0, 0, NULL, NULL}
+#define BO(n, o) {n, K_BOOL, 0, o, NULL, NULL}
+#define I32(n) {n, K_INT32, 0, 0, NULL, NULL}
+#define I64(n) {n, K_INT64, 0, 0, NULL, NULL}
+#define DBL(n) {n, K_DOUBLE, 0, 0, NULL, NULL}
+#define DUR(n) {n, K_DURATION, 0, 0, NULL, NULL}
+#define TS(n) {n, K_TIMESTAMP, 0, 0, NULL, NULL}
+#define MAP(n) {n, K_MAP, 0, 0, NULL, NULL}
+#define EN(n, t) {n, K_ENUM, 0, 0, NULL, t}
+#define ENO(n, t, o) {n, K_ENUM, 0, o, NULL, t}
+#define M(n, m) {n, K_MESSAGE, 0, 0, &m, NULL}
+#define MO(n, m, o) {n, K_MESSAGE, 0, o, &m, NULL}
+#define MS(n, m) {n, K_MESSAGE, 1, 0, &m, NULL}
+#define END {NULL, K_STRING, 0, 0, NULL, NULL}
 
 #define V2 "google.cloud.run.v2."
 
@@ -319,7 +270,7 @@ static const field fault_f[] = {S("method"),    S("fault"),     I32("count"), DB
                                 S("retryInfo"), I32("delayMs"), END};
 const emu_message emu_msg_fault = {"emulator.v1.Fault", fault_f, NULL};
 
-/* clang-format on */
+// clang-format on
 
 /* ---- the walk ----------------------------------------------------------------------------- */
 
@@ -328,8 +279,7 @@ typedef struct walk {
     char path[256];
 } walk;
 
-/* "taskCount" -> "task_count" into buf. */
-static const char *proto_name(const char *json, char *buf, size_t size)
+const char *emu_proto_name(const char *json, char *buf, size_t size)
 {
     size_t w = 0;
     for (const char *p = json; *p && w + 2 < size; p++) {
@@ -348,7 +298,7 @@ static const field *find_field(const emu_message *msg, const char *key)
 {
     char snake[64];
     for (const field *f = msg->fields; f->name; f++)
-        if (strcmp(key, f->name) == 0 || strcmp(key, proto_name(f->name, snake, sizeof snake)) == 0)
+        if (strcmp(key, f->name) == 0 || strcmp(key, emu_proto_name(f->name, snake, sizeof snake)) == 0)
             return f;
     return NULL;
 }
@@ -446,33 +396,6 @@ static int check_integer(walk *w, cJSON *parent, cJSON *v, int bits)
     return 0;
 }
 
-static int two(const char *s)
-{
-    return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' ? (s[0] - '0') * 10 + s[1] - '0' : -1;
-}
-
-/* RFC 3339 as ProtoJSON writes Timestamps: 1972-01-01T10:00:20.021Z, or with an offset. */
-static int timestamp_text(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 20 || two(s) < 0 || two(s + 2) < 0 || s[4] != '-' || two(s + 5) < 1 || two(s + 5) > 12 || s[7] != '-' ||
-        two(s + 8) < 1 || two(s + 8) > 31 || s[10] != 'T' || two(s + 11) < 0 || two(s + 11) > 23 || s[13] != ':' ||
-        two(s + 14) < 0 || two(s + 14) > 59 || s[16] != ':' || two(s + 17) < 0 || two(s + 17) > 60)
-        return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            digits++;
-        if (digits < 1 || digits > 9)
-            return 0;
-    }
-    if (p[0] == 'Z' && !p[1])
-        return 1;
-    return (p[0] == '+' || p[0] == '-') && two(p + 1) >= 0 && two(p + 1) <= 23 && p[3] == ':' && two(p + 4) >= 0 &&
-           two(p + 4) <= 59 && !p[6];
-}
-
 static int check_message(walk *w, cJSON *obj, const emu_message *msg);
 
 /* One value (not a list) of field f; parent holds it (for replacement). */
@@ -504,10 +427,13 @@ static int check_single(walk *w, cJSON *parent, cJSON *v, const field *f)
             return out_of_memory(w);
         return 0;
     }
-    case K_TIMESTAMP:
-        return cJSON_IsString(v) && timestamp_text(v->valuestring)
+    case K_TIMESTAMP: {
+        int64_t secs;
+        int32_t nanos;
+        return cJSON_IsString(v) && cr_rfc3339_parse_parts(v->valuestring, &secs, &nanos) == 0
                    ? 0
                    : invalid_value(w, "type.googleapis.com/google.protobuf.Timestamp", v);
+    }
     case K_MESSAGE: {
         char type[128];
         snprintf(type, sizeof type, "type.googleapis.com/%s", f->message->type);
@@ -567,7 +493,7 @@ static int check_message(walk *w, cJSON *obj, const emu_message *msg)
             continue;
         }
         char snake[64];
-        size_t mark = push_path(w, ".", proto_name(f->name, snake, sizeof snake), "");
+        size_t mark = push_path(w, ".", emu_proto_name(f->name, snake, sizeof snake), "");
         if (f->oneof) {
             if (oneof_set[f->oneof]) {
                 char both[160];

@@ -10,6 +10,8 @@
 #ifndef EMU_SCHEMA_H
 #define EMU_SCHEMA_H
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 
 #include "errors.h"
@@ -23,6 +25,11 @@ extern const emu_message emu_msg_cancel_request;  /* CancelExecution (body: *) *
 extern const emu_message emu_msg_wait_request;    /* WaitOperation (body: *) */
 extern const emu_message emu_msg_jobs_file;       /* --jobs: a ListJobsResponse */
 extern const emu_message emu_msg_fault;           /* POST /emulator/v1/faults */
+
+/* A field's proto name from its JSON name ("taskCount" -> "task_count"),
+** written into buf (cut to fit size > 0). Returns buf. Both names are
+** accepted wherever Google reads a request's fields: body and query. */
+const char *emu_proto_name(const char *json, char *buf, size_t size);
 
 /*
 ** Checks obj (a JSON object) against msg and normalizes it in place: members

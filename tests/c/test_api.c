@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "check.h"
 #include "cloudrun.h"
+#include "util/rfc3339.h"
 
 static cr_client *anonymous_client(const char *project, const char *region)
 {
@@ -521,6 +522,115 @@ TEST(the_execution_name_comes_from_the_operation_metadata)
     op = cJSON_Parse("{\"name\":\"projects/p/locations/l/operations/1\"}");
     CHECK(cr_api_operation_execution(op) == NULL);
     cJSON_Delete(op);
+}
+
+TEST(rfc3339_times_parse_to_seconds_and_nanoseconds_with_fractions_and_offsets)
+{
+    struct {
+        const char *text;
+        long long seconds, nanos;
+    } ok[] = {
+        {"1970-01-01T00:00:00Z", 0, 0},
+        {"2024-05-01T12:00:00Z", 1714564800LL, 0},
+        {"2024-05-01T12:00:00.5Z", 1714564800LL, 500000000},
+        {"2024-05-01T12:00:00.123456789Z", 1714564800LL, 123456789},
+        {"2024-05-01T12:00:00.000000001Z", 1714564800LL, 1},
+        {"2024-05-01T14:30:00+02:30", 1714564800LL, 0},
+        {"2024-05-01T04:00:00-08:00", 1714564800LL, 0},
+        {"2024-05-01T12:00:00.25+00:00", 1714564800LL, 250000000},
+        {"1969-12-31T23:59:59.5Z", -1, 500000000},
+        {"2024-02-29T00:00:00Z", 1709164800LL, 0},
+        {"2000-02-29T00:00:00Z", 951782400LL, 0},
+        {"2023-12-31T23:59:59Z", 1704067199LL, 0},
+        {"0001-01-01T00:00:00Z", -62135596800LL, 0},
+        {"9999-12-31T23:59:59.999999999Z", 253402300799LL, 999999999},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t secs = -7, whole = -7;
+        int32_t nanos = -7;
+        if (cr_rfc3339_parse_parts(ok[i].text, &secs, &nanos) != 0)
+            fprintf(stderr, "  refused \"%s\"\n", ok[i].text);
+        CHECK_INT(secs, ok[i].seconds);
+        CHECK_INT(nanos, ok[i].nanos);
+        CHECK_INT(cr_rfc3339_parse(ok[i].text, &whole), 0);
+        CHECK_INT(whole, ok[i].seconds);
+    }
+    int64_t ns = 0;
+    CHECK_INT(cr_rfc3339_parse_ns("2024-05-01T12:00:00.123456789Z", &ns), 0);
+    CHECK_INT(ns, 1714564800123456789LL);
+    CHECK_INT(cr_rfc3339_parse_ns("1969-12-31T23:59:59.5Z", &ns), 0);
+    CHECK_INT(ns, -500000000LL);
+}
+
+TEST(an_rfc3339_time_that_is_not_a_calendar_time_or_has_anything_more_is_refused)
+{
+    const char *bad[] = {
+        "",
+        "2024",
+        "2024-05-01",
+        "2024-05-01T12:00:00",  /* no zone */
+        "2023-02-29T00:00:00Z", /* not a leap year */
+        "1900-02-29T00:00:00Z", /* nor is a century not divisible by 400 */
+        "2024-02-30T00:00:00Z",
+        "2024-04-31T00:00:00Z",
+        "2024-01-32T00:00:00Z",
+        "2024-13-01T00:00:00Z",
+        "2024-00-01T00:00:00Z",
+        "2024-01-00T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T23:60:00Z",
+        "2024-01-01T23:59:60Z", /* protobuf's Timestamp has no leap second */
+        "2024-01-01T00:00:00.Z",
+        "2024-01-01T00:00:00.1234567891Z", /* ten digits */
+        "2024-01-01T00:00:00+24:00",
+        "2024-01-01T00:00:00+01:60",
+        "2024-01-01T00:00:00+0100",
+        "2024-01-01T00:00:00+01",
+        "2024-01-01T00:00:00+",
+        "2024-01-01T00:00:00Zjunk",
+        "2024-01-01T00:00:00Z ",
+        "2024-01-01T00:00:00+01:00x",
+        " 2024-01-01T00:00:00Z",
+        "+2024-01-01T00:00:00Z",
+        "2024-1-01T00:00:00Z",
+        "2024-01-01 00:00:00Z",
+        "2024-01-01t00:00:00z",
+        "2024-01-01T00:00:00z",
+        "20240101T000000Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t secs = 7, ns = 7;
+        int32_t nanos = 7;
+        if (cr_rfc3339_parse_parts(bad[i], &secs, &nanos) == 0)
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+        CHECK_INT(cr_rfc3339_parse_parts(bad[i], &secs, &nanos), -1);
+        CHECK_INT(cr_rfc3339_parse(bad[i], &secs), -1);
+        CHECK_INT(cr_rfc3339_parse_ns(bad[i], &ns), -1);
+        CHECK_INT(secs, 7); /* nothing written */
+        CHECK_INT(ns, 7);
+    }
+}
+
+TEST(rfc3339_nanoseconds_reach_both_ends_of_int64_and_refuse_what_lies_beyond)
+{
+    int64_t ns = 0;
+    CHECK_INT(cr_rfc3339_parse_ns("2262-04-11T23:47:16.854775807Z", &ns), 0);
+    CHECK(ns == INT64_MAX);
+    CHECK_INT(cr_rfc3339_parse_ns("1677-09-21T00:12:43.145224192Z", &ns), 0);
+    CHECK(ns == INT64_MIN);
+    CHECK_INT(cr_rfc3339_parse_ns("1677-09-21T00:12:44Z", &ns), 0);
+    CHECK(ns == INT64_MIN + 854775808LL);
+    ns = 7;
+    CHECK_INT(cr_rfc3339_parse_ns("2262-04-11T23:47:16.854775808Z", &ns), -1);
+    CHECK_INT(cr_rfc3339_parse_ns("1677-09-21T00:12:43.145224191Z", &ns), -1);
+    CHECK_INT(cr_rfc3339_parse_ns("1677-09-21T00:12:42Z", &ns), -1);
+    CHECK_INT(cr_rfc3339_parse_ns("9999-12-31T23:59:59Z", &ns), -1);
+    CHECK_INT(cr_rfc3339_parse_ns("0001-01-01T00:00:00Z", &ns), -1);
+    CHECK_INT(ns, 7);
+    int64_t secs = 0; /* the seconds form holds all of them */
+    CHECK_INT(cr_rfc3339_parse("9999-12-31T23:59:59Z", &secs), 0);
+    CHECK_INT(secs, 253402300799LL);
 }
 
 TEST(durations_parse_protobuf_and_gcloud_forms)

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "jobs_file.h"
-#include "json_strict.h"
 #include "store.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,6 +13,7 @@
 #include "auth/jwt.h"
 #include "auth/token_exchange.h"
 #include "machine/machine.h"
+#include "util/rfc3339.h"
 
 char *cr_iam_target_from_url(const char *url)
 {
@@ -28,51 +29,6 @@ char *cr_iam_target_from_url(const char *url)
         if (*p == '/' || (unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
             return NULL;
     return cr_strndup(at, (size_t)(end - at));
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-** days_from_civil): timegm() is not POSIX. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-int cr_rfc3339_parse(const char *s, int64_t *out)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + n;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    int64_t offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5)
-            return -1;
-        offset = (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    return 0;
 }
 
 static int header_safe(const char *s)

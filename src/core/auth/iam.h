@@ -32,8 +32,4 @@ CR_HIDDEN char *cr_iam_target_from_url(const char *url);
 CR_HIDDEN cr_machine *cr_iam_machine(const char *url, const char *bearer, const cJSON *delegates, long timeout_ms,
                                      cr_error *err);
 
-/* Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z", fractions and
-** offsets allowed) into Unix seconds. Returns 0, or -1 when it is not one. */
-CR_HIDDEN int cr_rfc3339_parse(const char *text, int64_t *out);
-
 #endif

@@ -1,0 +1,381 @@
+/*
+** process.c — a task attempt as a process: spawning it (posix_spawnp, PATH
+** search, no shell, its own process group, a pipe for stdout and stderr,
+** Cloud Run's task environment), its output copied into the task's log with
+** the marks that date it, signals to its group, and reaping it.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "process.h"
+#include "wire_values.h"
+
+extern char **environ;
+
+/* ---- the task's environment -------------------------------------------------------------- */
+
+typedef struct env_list {
+    char **items;
+    size_t n, cap;
+} env_list;
+
+/* Sets NAME=value, replacing an earlier NAME. 0, or -1 out of memory. */
+static int env_set(env_list *env, const char *name, const char *value)
+{
+    size_t len = strlen(name);
+    char *item = emu_strfmt("%s=%s", name, value ? value : "");
+    if (!item)
+        return -1;
+    for (size_t i = 0; i < env->n; i++) {
+        if (strncmp(env->items[i], name, len) == 0 && env->items[i][len] == '=') {
+            free(env->items[i]);
+            env->items[i] = item;
+            return 0;
+        }
+    }
+    if (env->n + 2 > env->cap) {
+        size_t ncap = env->cap ? env->cap * 2 : 64;
+        char **grown = realloc(env->items, ncap * sizeof *grown);
+        if (!grown) {
+            free(item);
+            return -1;
+        }
+        env->items = grown;
+        env->cap = ncap;
+    }
+    env->items[env->n++] = item;
+    env->items[env->n] = NULL;
+    return 0;
+}
+
+static void env_free(env_list *env)
+{
+    for (size_t i = 0; i < env->n; i++)
+        free(env->items[i]);
+    free(env->items);
+}
+
+/* The emulator's own environment, then the container's env (job env already
+** merged with the overrides), then Cloud Run's reserved task variables. */
+static int build_env(env_list *env, const cJSON *container, const emu_execution *e, const emu_task *t)
+{
+    int rc = 0;
+    for (char **p = environ; p && *p && rc == 0; p++) {
+        const char *eq = strchr(*p, '=');
+        if (!eq)
+            continue;
+        char *name = strndup(*p, (size_t)(eq - *p));
+        rc = name ? env_set(env, name, eq + 1) : -1;
+        free(name);
+    }
+    const cJSON *vars = cJSON_GetObjectItemCaseSensitive(container, "env");
+    for (const cJSON *v = vars ? vars->child : NULL; v && rc == 0; v = v->next) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(v, "value");
+        if (!cJSON_IsString(name))
+            continue;
+        if (!value && cJSON_GetObjectItemCaseSensitive(v, "valueSource"))
+            continue; /* a Secret Manager reference: nothing local to resolve it with */
+        rc = env_set(env, name->valuestring, cJSON_IsString(value) ? value->valuestring : "");
+    }
+    char idx[16], count[16], attempt[16];
+    snprintf(idx, sizeof idx, "%d", t->index);
+    snprintf(count, sizeof count, "%d", e->task_count);
+    snprintf(attempt, sizeof attempt, "%d", t->attempt);
+    if (rc == 0)
+        rc = env_set(env, "CLOUD_RUN_JOB", e->job) | env_set(env, "CLOUD_RUN_EXECUTION", e->id) |
+             env_set(env, "CLOUD_RUN_TASK_INDEX", idx) | env_set(env, "CLOUD_RUN_TASK_COUNT", count) |
+             env_set(env, "CLOUD_RUN_TASK_ATTEMPT", attempt);
+    return rc;
+}
+
+/* ---- finding the executable ------------------------------------------------------ */
+
+static int is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/*
+** Whether argv0 names a runnable file, the way execvp would look for it: as a
+** path (relative ones from the task's working directory) when it has a '/',
+** else along the emulator's $PATH. Checked before spawning so that "not found"
+** never depends on whether posix_spawn can report exec errors (it cannot under
+** valgrind, for one).
+*/
+static int executable_exists(const char *argv0, const char *wd)
+{
+    if (strchr(argv0, '/')) {
+        if (argv0[0] == '/' || !wd)
+            return is_executable_file(argv0);
+        char *p = emu_strfmt("%s/%s", wd, argv0);
+        int ok = p && is_executable_file(p);
+        free(p);
+        return ok;
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    for (const char *dir = path;; dir = strchr(dir, ':') + 1) {
+        size_t n = strcspn(dir, ":");
+        char *p = emu_strfmt("%.*s/%s", (int)(n ? n : 1), n ? dir : ".", argv0);
+        int ok = p && is_executable_file(p);
+        free(p);
+        if (ok)
+            return 1;
+        if (!dir[n])
+            return 0;
+    }
+}
+
+/* ---- starting an attempt -------------------------------------------------------------- */
+
+static char *log_path(const emu_execution *e, const emu_task *t)
+{
+    return emu_strfmt("%s/task%d.log", e->log_dir, t->index);
+}
+
+/* Notes that what is written to the log from `offset` on is written now, by
+** the current attempt (store.h: emu_log_mark). A mark as recent as the last
+** one of the same attempt adds nothing; a full list keeps every other mark. */
+static void log_mark(emu_task *t, int64_t offset)
+{
+    if (offset < 0)
+        return;
+    int64_t now = emu_now_ns();
+    if (t->nmarks > 0) {
+        emu_log_mark *last = &t->marks[t->nmarks - 1];
+        if (offset <= last->offset || (last->attempt == t->attempt && now - last->ns < EMU_NS_PER_MS))
+            return;
+    }
+    if (!t->marks && !(t->marks = malloc(EMU_LOG_MARKS * sizeof *t->marks)))
+        return;
+    if (t->nmarks == EMU_LOG_MARKS) {
+        int w = 0;
+        for (int i = 0; i < t->nmarks; i += 2)
+            t->marks[w++] = t->marks[i];
+        t->nmarks = w;
+    }
+    t->marks[t->nmarks++] = (emu_log_mark){offset, now, t->attempt};
+}
+
+/* Appends a line of our own to the task's log, so the reason a process never
+** started is where the user looks for its output. */
+static void log_note(const emu_execution *e, emu_task *t, const char *message)
+{
+    char *path = log_path(e, t);
+    FILE *f = path ? fopen(path, "ae") : NULL;
+    if (f) {
+        struct stat st;
+        if (fstat(fileno(f), &st) == 0)
+            log_mark(t, (int64_t)st.st_size);
+        fprintf(f, "cloudrun emulator: %s-task%d attempt %d: %s\n", e->id, t->index, t->attempt, message);
+        fclose(f);
+    }
+    free(path);
+}
+
+/* Fills in why an attempt did not start and notes it in the task's log. Returns -1. */
+static int not_started(const emu_execution *e, emu_task *t, emu_spawn_failure *why, int exit_code, int rpc_code)
+{
+    why->exit_code = exit_code;
+    why->rpc_code = rpc_code;
+    log_note(e, t, why->message);
+    return -1;
+}
+
+int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *why)
+{
+    const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
+    const cJSON *c = containers ? containers->child : NULL; /* the first container is what runs */
+    const cJSON *command = cJSON_GetObjectItemCaseSensitive(c, "command");
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");
+    const cJSON *wd = cJSON_GetObjectItemCaseSensitive(c, "workingDir");
+    int argc = cJSON_GetArraySize(command) + cJSON_GetArraySize(args);
+    char *msg = why->message;
+    size_t size = sizeof why->message;
+    if (argc == 0) {
+        const cJSON *image = cJSON_GetObjectItemCaseSensitive(c, "image");
+        snprintf(msg, size,
+                 "The container has neither command nor args, so there is nothing to run locally (the emulator "
+                 "runs command + args as a process; it does not run the image%s%s).",
+                 cJSON_IsString(image) ? " " : "", cJSON_IsString(image) ? image->valuestring : "");
+        return not_started(e, t, why, 0, 9);
+    }
+    struct stat st;
+    if (cJSON_IsString(wd) && (stat(wd->valuestring, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        snprintf(msg, size, "The container's workingDir '%s' is not a directory on this machine.", wd->valuestring);
+        return not_started(e, t, why, 127, 10);
+    }
+    char **argv = calloc((size_t)argc + 1, sizeof *argv);
+    int i = 0;
+    for (const cJSON *a = command ? command->child : NULL; argv && a; a = a->next)
+        argv[i++] = a->valuestring;
+    for (const cJSON *a = args ? args->child : NULL; argv && a; a = a->next)
+        argv[i++] = a->valuestring;
+    env_list env = {0};
+    char *path = log_path(e, t);
+    int logfd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out[2] = {-1, -1}; /* the task's stdout and stderr: a pipe the runner copies into the log, up to the limit */
+    int rc = -1;
+    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || nullfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        snprintf(msg, size, "The emulator could not prepare the process: %s.",
+                 logfd < 0                  ? "cannot open the task's log file"
+                 : nullfd < 0 || out[0] < 0 ? strerror(errno)
+                                            : "out of memory");
+        not_started(e, t, why, 0, 13);
+        goto done;
+    }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* best effort: fewer stalls for a chatty task */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+    /* Nothing else the emulator's parent left open reaches the task, as in a container. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (cJSON_IsString(wd))
+        posix_spawn_file_actions_addchdir_np(&fa, wd->valuestring);
+    posix_spawnattr_init(&attr);
+    /* Its own process group, so that a timeout or cancel reaches its children
+    ** too; and none of the emulator's blocked signals or ignored SIGPIPE. */
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    int dflt_signals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2};
+    for (size_t k = 0; k < sizeof dflt_signals / sizeof dflt_signals[0]; k++)
+        sigaddset(&dflt, dflt_signals[k]);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    pid_t pid;
+    int err = executable_exists(argv[0], cJSON_IsString(wd) ? wd->valuestring : NULL)
+                  ? posix_spawnp(&pid, argv[0], &fa, &attr, argv, env.items)
+                  : ENOENT;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (err == 0) {
+        t->pid = pid;
+        t->out_fd = out[0];
+        t->log_fd = logfd;
+        out[0] = logfd = -1; /* the task's now */
+        rc = 0;
+    } else if (err == ENOENT) {
+        snprintf(msg, size, "The executable '%s' was not found%s: %s.", argv[0],
+                 strchr(argv[0], '/') ? "" : " in $PATH", strerror(err));
+        not_started(e, t, why, 127, 10);
+    } else {
+        snprintf(msg, size, "The executable '%s' could not be started: %s.", argv[0], strerror(err));
+        not_started(e, t, why, 126, 10);
+    }
+done:
+    if (logfd >= 0)
+        close(logfd);
+    if (nullfd >= 0)
+        close(nullfd);
+    for (int k = 0; k < 2; k++)
+        if (out[k] >= 0)
+            close(out[k]);
+    free(path);
+    free(argv);
+    env_free(&env);
+    return rc;
+}
+
+/* ---- its output, signals, its end ----------------------------------------------------------- */
+
+static void write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* a full disk: the output is lost, the task goes on */
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+static void close_output(emu_task *t)
+{
+    if (t->out_fd >= 0)
+        close(t->out_fd);
+    if (t->log_fd >= 0)
+        close(t->log_fd);
+    t->out_fd = t->log_fd = -1;
+}
+
+/*
+** At most log_limit bytes per task are kept: what comes after is read and
+** dropped, once noted in the log, so that a task never blocks on a full
+** pipe and a chatty one never fills the disk. all: a reaped process wrote
+** at most a pipe's capacity (1 MiB), but one that left the group may write
+** on for ever, so never more than 2 MiB.
+*/
+void emu_process_drain(const emu_store *s, const emu_execution *e, emu_task *t, int all)
+{
+    char buf[65536];
+    for (int round = 0; t->out_fd >= 0 && round < (all ? 32 : 4); round++) {
+        ssize_t n = read(t->out_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || errno != EAGAIN)
+                close_output(t); /* every writer has gone */
+            return;
+        }
+        int64_t room = s->log_limit - t->log_bytes;
+        size_t keep = room <= 0 ? 0 : (size_t)n < (uint64_t)room ? (size_t)n : (size_t)room;
+        if (keep && t->log_fd >= 0) {
+            log_mark(t, (int64_t)lseek(t->log_fd, 0, SEEK_END));
+            write_all(t->log_fd, buf, keep);
+        }
+        t->log_bytes += (int64_t)keep;
+        if (keep < (size_t)n && !t->log_truncated && t->log_fd >= 0) {
+            t->log_truncated = 1;
+            dprintf(t->log_fd, "\ncloudrun emulator: %s-task%d: output beyond %lld bytes is not kept\n", e->id,
+                    t->index, (long long)s->log_limit);
+        }
+    }
+}
+
+void emu_process_signal(const emu_task *t, int sig)
+{
+    if (t->pid > 0)
+        kill(-t->pid, sig);
+}
+
+int emu_process_reap(emu_task *t, int *status)
+{
+    pid_t r = waitpid(t->pid, status, WNOHANG);
+    if (r < 0) {          /* someone else reaped it: count it as lost rather than wait forever */
+        *status = 0x7f00; /* exit 127 */
+        return 1;
+    }
+    return r == t->pid;
+}
+
+void emu_process_ended(const emu_store *s, const emu_execution *e, emu_task *t)
+{
+    /* Cloud Run tears the whole container down when its main process exits. */
+    kill(-t->pid, SIGKILL);
+    t->pid = 0;
+    /* what it wrote before it went is in the pipe: into the log before the attempt counts as over */
+    emu_process_drain(s, e, t, 1);
+    close_output(t);
+}
