@@ -23,7 +23,8 @@
 **            resource_exhausted   429 RESOURCE_EXHAUSTED  a Cloud Run quota message + ErrorInfo RATE_LIMIT_EXCEEDED
 **            internal             500 INTERNAL           "Internal error encountered."
 **            deadline             504 DEADLINE_EXCEEDED  "Deadline expired before operation could complete."
-**              (these four do nothing: the call never reaches the API)
+**            unauthenticated      401 UNAUTHENTICATED    "Request had invalid authentication credentials. ..."
+**              (these five do nothing: the call never reaches the API)
 **            delay                the call is performed, then the answer waits delay_ms
 **            drop                 the connection is closed without an answer before anything is done
 **            reset_after_effect   the call is performed (a RunJob really starts its execution), then
@@ -74,7 +75,8 @@ static const char *const rpc_names[] = {
 };
 
 static const char *const kind_names[] = {
-    "none", "unavailable", "resource_exhausted", "internal", "deadline", "delay", "drop", "reset_after_effect", NULL,
+    "none", "unavailable", "resource_exhausted", "internal", "deadline", "delay", "drop", "reset_after_effect",
+    "unauthenticated", NULL,
 };
 
 static int rpc_index(const char *rpc)
@@ -170,6 +172,11 @@ int emu_fault_error(const emu_fault *fault, const char *rpc, char **body)
     case EMU_FAULT_DEADLINE:
         emu_error_set(&err, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.");
         break;
+    case EMU_FAULT_UNAUTHENTICATED:
+        emu_error_set(&err, "UNAUTHENTICATED",
+                      "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
+                      "or other valid authentication credential.");
+        break;
     default:
         emu_error_set(&err, "UNAVAILABLE", "The service is currently unavailable.");
         break;
@@ -236,7 +243,7 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
     if (out->fault.kind == EMU_FAULT_NONE) {
         emu_error_set(err, "INVALID_ARGUMENT",
                       "fault.fault must be one of unavailable, resource_exhausted, internal, "
-                      "deadline, delay, drop, reset_after_effect.");
+                      "deadline, unauthenticated, delay, drop, reset_after_effect.");
         return -1;
     }
     const cJSON *count = member(spec, "count", "count");

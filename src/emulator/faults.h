@@ -24,6 +24,7 @@ typedef enum emu_fault_kind {
     EMU_FAULT_DELAY,              /* the call is done, the answer waits delay_ms */
     EMU_FAULT_DROP,               /* the connection is closed before anything is done */
     EMU_FAULT_RESET_AFTER_EFFECT, /* the call is done, then the connection is closed unanswered */
+    EMU_FAULT_UNAUTHENTICATED,    /* 401 UNAUTHENTICATED, nothing done (a token the API refused) */
 } emu_fault_kind;
 
 /* What one faulted call is to do; filled by emu_faults_take. */

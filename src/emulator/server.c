@@ -452,6 +452,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case EMU_FAULT_RESOURCE_EXHAUSTED:
         case EMU_FAULT_INTERNAL:
         case EMU_FAULT_DEADLINE:
+        case EMU_FAULT_UNAUTHENTICATED:
             pause_ms(srv, fault.delay_ms);
             status = emu_fault_error(&fault, rpc, &body);
             break;

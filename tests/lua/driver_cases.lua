@@ -106,7 +106,7 @@ M.cases = {
     expect = { ok = true }, calls = { RunJob = 2 }, tokens = 2, started = 1 },
   -- a server that refuses every token (and quotes it back): one fresh token, one resend, then the 401
   { name = "get_job answered 401 every time", via = { "call" }, method = "get_job", args = { "echo-auth" },
-    server = "hostile", fake = "ok", secret = "ya29.",
+    server = "hostile", fake = "long", secret = "ya29.",
     expect = { code = "UNAUTHENTICATED", status = 401, retryable = false }, calls = 2, tokens = 2 },
 
   { name = "get_job when the token endpoint refuses the grant", via = { "call" }, method = "get_job",
