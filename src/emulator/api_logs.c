@@ -137,7 +137,8 @@ typedef struct lines {
     const snapshot *sn;
 } lines;
 
-static lines *sort_ctx;
+/* What the comparator reads: each connection's thread sorts its own request's lines. */
+static _Thread_local lines *sort_ctx;
 
 static int by_time(const void *pa, const void *pb)
 {
