@@ -60,9 +60,10 @@ static const struct {
 
 /* google.rpc.Code numbers, in order: an Operation's `error.code` is one of these. */
 static const char *const rpc_code_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED",
 };
 
 const char *cr_code_name(int number)
@@ -83,20 +84,34 @@ int cr_code_number(const char *code)
 const char *cr_code_for_http_status(int status)
 {
     switch (status) {
-    case 400: return "INVALID_ARGUMENT";
-    case 401: return "UNAUTHENTICATED";
-    case 403: return "PERMISSION_DENIED";
-    case 404: return "NOT_FOUND";
-    case 409: return "ABORTED";
-    case 412: return "FAILED_PRECONDITION";
-    case 416: return "OUT_OF_RANGE";
-    case 429: return "RESOURCE_EXHAUSTED";
-    case 499: return "CANCELLED";
-    case 501: return "UNIMPLEMENTED";
-    case 502: return "UNAVAILABLE";
-    case 503: return "UNAVAILABLE";
-    case 504: return "DEADLINE_EXCEEDED";
-    default: break;
+    case 400:
+        return "INVALID_ARGUMENT";
+    case 401:
+        return "UNAUTHENTICATED";
+    case 403:
+        return "PERMISSION_DENIED";
+    case 404:
+        return "NOT_FOUND";
+    case 409:
+        return "ABORTED";
+    case 412:
+        return "FAILED_PRECONDITION";
+    case 416:
+        return "OUT_OF_RANGE";
+    case 429:
+        return "RESOURCE_EXHAUSTED";
+    case 499:
+        return "CANCELLED";
+    case 501:
+        return "UNIMPLEMENTED";
+    case 502:
+        return "UNAVAILABLE";
+    case 503:
+        return "UNAVAILABLE";
+    case 504:
+        return "DEADLINE_EXCEEDED";
+    default:
+        break;
     }
     if (status >= 200 && status < 300)
         return "OK";
