@@ -332,13 +332,6 @@ typedef struct dead_host {
 static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
 static dead_host *dead_hosts;
 
-static void error_copy(cr_error *dst, const cr_error *src)
-{
-    cr_error_set(dst, src->code, src->status, "%s", src->message ? src->message : src->code);
-    dst->retryable = src->retryable;
-    dst->sent = src->sent;
-}
-
 /* Must hold dead_lock. */
 static dead_host *dead_find(const char *host)
 {
@@ -361,7 +354,7 @@ static void remember_dead(const char *host, const cr_error *why)
     if (!dead_find(host)) {
         dead_host *d = calloc(1, sizeof *d);
         if (d && (d->host = cr_strdup(host))) {
-            error_copy(&d->why, why);
+            cr_error_copy(&d->why, why);
             d->next = dead_hosts;
             dead_hosts = d;
         } else {
@@ -434,7 +427,7 @@ cr_machine *cr_metadata_lookup_machine(const char *path, cr_error *err)
     dead_host *d = dead_find(l->host);
     cr_error why = CR_ERROR_INIT;
     if (d)
-        error_copy(&why, &d->why);
+        cr_error_copy(&why, &d->why);
     pthread_mutex_unlock(&dead_lock);
     if (d) {
         cr_machine_finish_error(&l->base, &why);

@@ -55,14 +55,6 @@ static store_entry *entry(cr_credentials *creds)
     return cr_credentials_slot(creds, entry_make, entry_drop);
 }
 
-static void error_copy(cr_error *dst, const cr_error *src)
-{
-    cr_error_set(dst, src->code, src->status, "%s", src->message ? src->message : src->code);
-    dst->retryable = src->retryable;
-    dst->sent = src->sent;
-    dst->details = src->details ? cJSON_Duplicate(src->details, 1) : NULL;
-}
-
 static int oom(cr_error *err)
 {
     cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory in the token store");
@@ -122,7 +114,7 @@ int cr_store_begin(cr_credentials *creds, const char *stale, int refused, unsign
     drop_stale(creds, e, stale, refused);
     if (*since && e->generation + 1 != *since && e->last_failed) {
         /* the fetch this caller waited for failed: its error, not another fetch */
-        error_copy(err, &e->last_error);
+        cr_error_copy(err, &e->last_error);
         rc = CR_STORE_FAILED;
     } else if ((rc = give_stored(e, stale, token, expires_at, err)) >= 0) {
         /* someone else fetched meanwhile */
@@ -153,7 +145,7 @@ void cr_store_end(cr_credentials *creds, char *token, int64_t expires_at, const 
     } else {
         e->last_failed = 1;
         cr_error_clear(&e->last_error);
-        error_copy(&e->last_error, err);
+        cr_error_copy(&e->last_error, err);
     }
     pthread_cond_broadcast(&e->fetched);
     pthread_mutex_unlock(&e->lock);

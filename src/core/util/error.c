@@ -34,6 +34,27 @@ void cr_error_set(cr_error *err, const char *code, int status, const char *fmt, 
     err->retryable = cr_code_is_retryable(err->code, status);
 }
 
+/*
+** Every field, details as a deep copy: a remembered failure (the token
+** store's last fetch, a metadata host that did not answer) is handed to many
+** callers, each of whom clears their own copy.
+*/
+void cr_error_copy(cr_error *dst, const cr_error *src)
+{
+    if (!dst || dst == src)
+        return;
+    cr_error_clear(dst);
+    if (!src)
+        return;
+    memcpy(dst->code, src->code, sizeof dst->code);
+    dst->code[sizeof dst->code - 1] = '\0';
+    dst->status = src->status;
+    dst->retryable = src->retryable;
+    dst->sent = src->sent;
+    dst->message = src->message ? strdup(src->message) : NULL;
+    dst->details = src->details ? cJSON_Duplicate(src->details, 1) : NULL;
+}
+
 /* https://cloud.google.com/apis/design/errors "HTTP Mapping" */
 static const struct {
     const char *code;
