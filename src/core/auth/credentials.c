@@ -181,12 +181,10 @@ cr_credentials *cr_credentials_from_access_token(const char *token, int64_t expi
         cr_error_set(err, "INVALID_ARGUMENT", 0, "access token is empty");
         return NULL;
     }
-    for (const char *p = token; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            /* It would end up in an Authorization header: no spaces, no CR/LF. */
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "access token contains a character not allowed in an HTTP header");
-            return NULL;
-        }
+    if (!cr_bearer_token_ok(token)) {
+        /* It would end up in an Authorization header: no spaces, no CR/LF. */
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "access token contains a character not allowed in an HTTP header");
+        return NULL;
     }
     cr_credentials_desc d = {.origin = "access token"};
     cr_credentials *c = cr_credentials_intern(&d, err);

@@ -75,16 +75,6 @@ int cr_rfc3339_parse(const char *s, int64_t *out)
     return 0;
 }
 
-static int header_safe(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return 0;
-    return 1;
-}
-
 static char *request_body(const cJSON *delegates)
 {
     cJSON *body = cJSON_CreateObject();
@@ -113,7 +103,7 @@ static int parse_answer(const cr_http_response *resp, const char *url, char **to
         why = root ? "not a JSON object" : "not JSON";
     else if (!cJSON_IsString(at) || !at->valuestring)
         why = "no \"accessToken\"";
-    else if (!header_safe(at->valuestring))
+    else if (!cr_bearer_token_ok(at->valuestring))
         why = "\"accessToken\" is not a header-safe string";
     else if (!cJSON_IsString(exp) || !exp->valuestring || cr_rfc3339_parse(exp->valuestring, &when) < 0)
         why = "\"expireTime\" is not an RFC 3339 time";

@@ -13,17 +13,6 @@
 #include "auth/token_exchange.h"
 #include "machine/machine.h"
 
-/* An access token travels in an Authorization header: visible ASCII only. */
-static int header_safe(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return 0;
-    return 1;
-}
-
 static void not_a_token_response(cr_error *err, const char *who, long status, const char *why)
 {
     cr_error_set(err, "INTERNAL", (int)status, "%s answered %ld with something that is not a token response (%s)", who,
@@ -58,7 +47,7 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
         not_a_token_response(err, who, resp->status, "no \"access_token\"");
         goto done;
     }
-    if (!header_safe(at->valuestring)) {
+    if (!cr_bearer_token_ok(at->valuestring)) {
         not_a_token_response(err, who, resp->status, "\"access_token\" is not a header-safe string");
         goto done;
     }
@@ -82,7 +71,7 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
     }
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "refresh_token");
     if (refresh_token && cJSON_IsString(rt) && rt->valuestring && *rt->valuestring) {
-        if (!header_safe(rt->valuestring)) {
+        if (!cr_bearer_token_ok(rt->valuestring)) {
             not_a_token_response(err, who, resp->status, "\"refresh_token\" is not a printable string");
             goto done;
         }
