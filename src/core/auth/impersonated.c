@@ -11,8 +11,8 @@
 #include "auth/iam.h"
 #include "auth/impersonated.h"
 #include "auth/keyfile.h"
+#include "auth/token.h"
 #include "machine/machine.h"
-#include "machine/token.h"
 
 typedef struct imp_source {
     cr_credentials *source; /* the credential whose token is traded */
