@@ -109,6 +109,7 @@ build = {
         "src/core/auth/impersonated.c",
         "src/core/auth/jwt.c",
         "src/core/auth/keyfile.c",
+        "src/core/auth/loader.c",
         "src/core/auth/metadata.c",
         "src/core/auth/service_account.c",
         "src/core/auth/token.c",
