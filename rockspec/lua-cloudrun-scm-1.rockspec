@@ -119,6 +119,7 @@ build = {
         "src/core/drivers/curl_multi.c",
         "src/core/drivers/token_store.c",
         "src/core/http/http.c",
+        "src/core/machine/exchange.c",
         "src/core/machine/machine.c",
         "src/core/util/duration.c",
         "src/core/util/error.c",
