@@ -3,8 +3,9 @@
 ** Metadata-Flavor handshake in both directions, the token at
 ** instance/service-accounts/default/token, the project at
 ** project/project-id, the account's email (learnt with the first token),
-** cr_credentials_from_metadata(), and cr_metadata_lookup() with its
-** process-wide memory of hosts that did not answer.
+** cr_credentials_from_metadata(), and the lookup machine (which
+** cr_metadata_lookup runs, drivers/sync_auth.c) with its process-wide memory
+** of hosts that did not answer.
 */
 #include <ctype.h>
 #include <pthread.h>
@@ -402,15 +403,4 @@ cr_machine *cr_metadata_lookup_machine(const char *path, cr_error *err)
     }
     cr_machine_push(&l->base, get);
     return &l->base;
-}
-
-char *cr_metadata_lookup(const char *path, cr_error *err)
-{
-    cr_machine *m = cr_metadata_lookup_machine(path, err);
-    if (!m)
-        return NULL;
-    cr_machine_run(m);
-    char *value = cr_machine_take_text(m, err);
-    cr_machine_free(m);
-    return value;
 }

@@ -11,9 +11,7 @@
 
 #include "auth/credentials.h"
 #include "drivers/curl_exchange.h"
-#include "drivers/drivers.h"
 #include "drivers/token_store.h"
-#include "machine/machine.h"
 
 typedef struct store_entry {
     pthread_mutex_t lock;
@@ -174,28 +172,6 @@ CURL *cr_store_easy(cr_credentials *creds)
 }
 
 /* ---- the public token functions ----------------------------------------------- */
-
-int cr_credentials_token(cr_credentials *creds, char **token, int64_t *expires_at, cr_error *err)
-{
-    cr_error scratch = CR_ERROR_INIT;
-    if (!err)
-        err = &scratch;
-    if (!creds || !token) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "cr_credentials_token: no credentials or no place for the token");
-        cr_error_clear(&scratch);
-        return -1;
-    }
-    *token = NULL;
-    cr_machine *m = cr_credentials_token_machine(creds, err);
-    int rc = -1;
-    if (m) {
-        cr_machine_run(m);
-        rc = cr_machine_take_token(m, token, expires_at, err);
-        cr_machine_free(m);
-    }
-    cr_error_clear(&scratch);
-    return rc;
-}
 
 void cr_credentials_invalidate(cr_credentials *creds, const char *token)
 {
