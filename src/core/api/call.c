@@ -17,8 +17,8 @@
 #include "auth/adc.h"
 #include "auth/credentials.h"
 #include "auth/metadata.h"
+#include "auth/token.h"
 #include "machine/machine.h"
-#include "machine/token.h"
 
 /* ---- the machine ------------------------------------------------------------ */
 

@@ -1,7 +1,8 @@
 /*
-** adc.c — cr_credentials_default(): $GOOGLE_APPLICATION_CREDENTIALS, then
-** gcloud's well-known file, then a quick probe of the metadata server; and,
-** when all three come up empty, one error that says what each one was.
+** adc.c — Application Default Credentials as a machine (which
+** cr_credentials_default runs, drivers/sync_auth.c): $GOOGLE_APPLICATION_CREDENTIALS,
+** then gcloud's well-known file, then a quick probe of the metadata server;
+** and, when all three come up empty, one error that says what each one was.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,20 +181,4 @@ cr_credentials *cr_adc_take(cr_machine *m, cr_error *err)
     }
     cr_machine_take_text(m, err); /* no text: hands the error over */
     return NULL;
-}
-
-cr_credentials *cr_credentials_default(cr_error *err)
-{
-    cr_error scratch = CR_ERROR_INIT;
-    if (!err)
-        err = &scratch;
-    cr_credentials *c = NULL;
-    cr_machine *m = cr_adc_machine(err);
-    if (m) {
-        cr_machine_run(m);
-        c = cr_adc_take(m, err);
-        cr_machine_free(m);
-    }
-    cr_error_clear(&scratch);
-    return c;
 }

@@ -1,9 +1,10 @@
 /*
 ** credentials.c — the credential object: reference counting, the
 ** process-wide registry that makes every load of one source share one
-** object, and the token cache with its single-refresh-in-flight locking.
-** How a token is fetched is the source's business (service_account.c,
-** metadata.c); this file only decides when, and keeps the result.
+** object, the project it knows, and the slot a driver hangs its token store
+** on (drivers/token_store.c keeps the tokens; auth/token.c decides whether
+** one is fresh). How a token is fetched is the source's business
+** (service_account.c, metadata.c, ...).
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -181,12 +182,10 @@ cr_credentials *cr_credentials_from_access_token(const char *token, int64_t expi
         cr_error_set(err, "INVALID_ARGUMENT", 0, "access token is empty");
         return NULL;
     }
-    for (const char *p = token; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            /* It would end up in an Authorization header: no spaces, no CR/LF. */
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "access token contains a character not allowed in an HTTP header");
-            return NULL;
-        }
+    if (!cr_bearer_token_ok(token)) {
+        /* It would end up in an Authorization header: no spaces, no CR/LF. */
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "access token contains a character not allowed in an HTTP header");
+        return NULL;
     }
     cr_credentials_desc d = {.origin = "access token"};
     cr_credentials *c = cr_credentials_intern(&d, err);
@@ -398,29 +397,4 @@ cr_machine *cr_credentials_project_machine(cr_credentials *c, long timeout_ms)
     if (!c || !c->source || !c->source->project)
         return NULL;
     return c->source->project(c->data, timeout_ms);
-}
-
-/*
-** The project from the key file, or — for a source that can look it up, the
-** metadata server — asked once (a machine, run here by the blocking driver)
-** and then kept. A failed lookup is not remembered, so a later call may
-** succeed; the string lives as long as creds.
-*/
-const char *cr_credentials_project(const cr_credentials *cc)
-{
-    if (!cc)
-        return NULL;
-    cr_credentials *c = (cr_credentials *)cc; /* the lookup fills a cache */
-    const char *known = cr_credentials_known_project(c);
-    if (known)
-        return known;
-    cr_machine *m = cr_credentials_project_machine(c, cr_credentials_timeout_ms(c));
-    if (!m)
-        return NULL;
-    cr_machine_run(m);
-    char *found = cr_machine_take_text(m, NULL);
-    cr_machine_free(m);
-    cr_credentials_set_project(c, found);
-    free(found);
-    return cr_credentials_known_project(c);
 }

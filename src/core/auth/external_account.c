@@ -16,6 +16,7 @@
 #include "auth/jwt.h"
 #include "auth/keyfile.h"
 #include "auth/token_exchange.h"
+#include "machine/exchange.h"
 #include "machine/machine.h"
 
 #define TOKEN_EXCHANGE_GRANT "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -92,83 +93,42 @@ static char *subject_from(const ext_source *x, const char *raw, size_t len, cons
     return out;
 }
 
-/* GET the subject token's URL (with the file's headers): a token result. */
-typedef struct url_machine {
-    cr_machine base;
-    cr_http_request req;
-    const ext_source *x; /* alive: the fetch machine holds the credential */
-} url_machine;
-
-static void url_step(cr_machine *m, cr_step *s)
+/* GET the subject token's URL (with the file's headers): a token result.
+** `ud` is the source, alive while the fetch machine holds the credential. */
+static int read_subject_answer(void *ud, const cr_http_request *req, const cr_http_response *resp, int64_t sent_at,
+                               cr_exchange_result *out, cr_error *err)
 {
-    url_machine *u = (url_machine *)m;
-    s->kind = CR_STEP_SEND;
-    s->request = &u->req;
-}
-
-static void url_respond(cr_machine *m, cr_http_response *resp)
-{
-    url_machine *u = (url_machine *)m;
-    cr_error err = CR_ERROR_INIT;
-    char *out = NULL;
+    const ext_source *x = ud;
+    (void)req, (void)sent_at;
     if (resp->status != 200) {
         /* The body is not quoted: whatever serves subject tokens may echo one. */
         const char *code = resp->status >= 500 ? "UNAVAILABLE" : cr_code_for_http_status((int)resp->status);
-        cr_error_set(&err, code, (int)resp->status, "subject token URL %s answered %ld", u->x->url, resp->status);
-    } else {
-        char where[1024];
-        snprintf(where, sizeof where, "URL %s", u->x->url);
-        out = subject_from(u->x, resp->body ? resp->body : "", resp->body ? resp->body_len : 0, where, &err);
+        cr_error_set(err, code, (int)resp->status, "subject token URL %s answered %ld", x->url, resp->status);
+        return -1;
     }
-    if (out) {
-        cr_machine_finish_token(m, out, 0);
-        cr_secret_free(out);
-    } else {
-        cr_machine_finish_error(m, &err);
-    }
+    char where[1024];
+    snprintf(where, sizeof where, "URL %s", x->url);
+    out->token = subject_from(x, resp->body ? resp->body : "", resp->body ? resp->body_len : 0, where, err);
+    out->expires_at = 0;
+    return out->token ? 0 : -1;
 }
-
-static void url_fail(cr_machine *m, cr_error *err)
-{
-    url_machine *u = (url_machine *)m;
-    cr_auth_transport_error(err, "subject token URL", u->x->url);
-    cr_machine_finish_error(m, err);
-}
-
-static void url_destroy(cr_machine *m)
-{
-    cr_http_request_clear(&((url_machine *)m)->req);
-}
-
-static const cr_machine_ops url_ops = {
-    .what = "subject token URL",
-    .step = url_step,
-    .respond = url_respond,
-    .fail = url_fail,
-    .destroy = url_destroy,
-};
 
 static cr_machine *subject_url_machine(const ext_source *x, long timeout_ms, cr_error *err)
 {
-    url_machine *u = calloc(1, sizeof *u);
-    if (!u) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "subject token URL %s: out of memory", x->url);
-        return NULL;
-    }
-    cr_machine_init(&u->base, &url_ops, NULL);
-    u->x = x;
-    snprintf(u->req.method, sizeof u->req.method, "GET");
-    u->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
-    u->req.idempotent = 1;
-    int ok = (u->req.url = cr_strdup(x->url)) != NULL;
+    cr_http_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.method, sizeof req.method, "GET");
+    req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    req.idempotent = 1;
+    int ok = (req.url = cr_strdup(x->url)) != NULL;
     for (const cJSON *h = x->headers ? x->headers->child : NULL; ok && h; h = h->next)
-        ok = cr_header_add(&u->req.headers, h->string, h->valuestring) == 0;
+        ok = cr_header_add(&req.headers, h->string, h->valuestring) == 0;
     if (!ok) {
-        cr_machine_free(&u->base);
+        cr_http_request_clear(&req);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "subject token URL %s: out of memory", x->url);
         return NULL;
     }
-    return &u->base;
+    return cr_exchange_machine(&req, "subject token URL", read_subject_answer, (void *)x, NULL, err);
 }
 
 /* The subject token from the file, read now (files rotate), or NULL with err. */

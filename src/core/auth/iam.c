@@ -3,7 +3,6 @@
 ** request body, the google.rpc errors it answers with (their message is
 ** safe to quote; the body otherwise never is), the RFC 3339 expireTime.
 */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,7 @@
 #include "auth/iam.h"
 #include "auth/jwt.h"
 #include "auth/token_exchange.h"
-#include "machine/machine.h"
+#include "machine/exchange.h"
 #include "util/rfc3339.h"
 
 char *cr_iam_target_from_url(const char *url)
@@ -29,16 +28,6 @@ char *cr_iam_target_from_url(const char *url)
         if (*p == '/' || (unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
             return NULL;
     return cr_strndup(at, (size_t)(end - at));
-}
-
-static int header_safe(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return 0;
-    return 1;
 }
 
 static char *request_body(const cJSON *delegates)
@@ -69,7 +58,7 @@ static int parse_answer(const cr_http_response *resp, const char *url, char **to
         why = root ? "not a JSON object" : "not JSON";
     else if (!cJSON_IsString(at) || !at->valuestring)
         why = "no \"accessToken\"";
-    else if (!header_safe(at->valuestring))
+    else if (!cr_bearer_token_ok(at->valuestring))
         why = "\"accessToken\" is not a header-safe string";
     else if (!cJSON_IsString(exp) || !exp->valuestring || cr_rfc3339_parse(exp->valuestring, &when) < 0)
         why = "\"expireTime\" is not an RFC 3339 time";
@@ -103,91 +92,42 @@ static const char *error_code(const cr_http_response *resp)
     return code;
 }
 
-typedef struct iam_machine {
-    cr_machine base;
-    cr_http_request req;
-    char *url;
-} iam_machine;
-
-static void iam_step(cr_machine *m, cr_step *s)
+static int read_iam_answer(void *ud, const cr_http_request *req, const cr_http_response *resp, int64_t sent_at,
+                           cr_exchange_result *out, cr_error *err)
 {
-    iam_machine *x = (iam_machine *)m;
-    s->kind = CR_STEP_SEND;
-    s->request = &x->req;
+    (void)ud, (void)sent_at; /* the answer says when the token expires */
+    if (resp->status >= 200 && resp->status < 300)
+        return parse_answer(resp, req->url, &out->token, &out->expires_at, err);
+    char detail[512];
+    cr_auth_error_text(resp, detail, sizeof detail);
+    cr_error_set(err, error_code(resp), (int)resp->status, "IAM Credentials %s answered %ld%s", req->url, resp->status,
+                 detail);
+    /* the bearer it was sent must not come back in a message */
+    const char *auth = cr_header_get(req->headers, "Authorization");
+    const char *secrets[] = {auth && strlen(auth) > 7 ? auth + 7 : NULL};
+    cr_error_scrub(err, secrets, 1);
+    return -1;
 }
-
-static void iam_respond(cr_machine *m, cr_http_response *resp)
-{
-    iam_machine *x = (iam_machine *)m;
-    cr_error err = CR_ERROR_INIT;
-    char *token = NULL;
-    int64_t exp = 0;
-    if (resp->status >= 200 && resp->status < 300) {
-        if (parse_answer(resp, x->url, &token, &exp, &err) == 0) {
-            cr_machine_finish_token(m, token, exp);
-            cr_secret_free(token);
-            return;
-        }
-    } else {
-        char detail[512];
-        cr_auth_error_text(resp, detail, sizeof detail);
-        cr_error_set(&err, error_code(resp), (int)resp->status, "IAM Credentials %s answered %ld%s", x->url,
-                     resp->status, detail);
-        /* the bearer it was sent must not come back in a message */
-        const char *auth = cr_header_get(x->req.headers, "Authorization");
-        const char *secrets[] = {auth && strlen(auth) > 7 ? auth + 7 : NULL};
-        cr_error_scrub(&err, secrets, 1);
-    }
-    cr_machine_finish_error(m, &err);
-}
-
-static void iam_fail(cr_machine *m, cr_error *err)
-{
-    iam_machine *x = (iam_machine *)m;
-    cr_auth_transport_error(err, "IAM Credentials", x->url);
-    cr_machine_finish_error(m, err);
-}
-
-static void iam_destroy(cr_machine *m)
-{
-    iam_machine *x = (iam_machine *)m;
-    cr_http_request_clear(&x->req);
-    free(x->url);
-}
-
-static const cr_machine_ops iam_ops = {
-    .what = "IAM generateAccessToken",
-    .step = iam_step,
-    .respond = iam_respond,
-    .fail = iam_fail,
-    .destroy = iam_destroy,
-};
 
 cr_machine *cr_iam_machine(const char *url, const char *bearer, const cJSON *delegates, long timeout_ms, cr_error *err)
 {
-    iam_machine *x = calloc(1, sizeof *x);
-    if (!x) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "IAM Credentials %s: out of memory", url);
-        return NULL;
-    }
-    cr_machine_init(&x->base, &iam_ops, NULL);
-    snprintf(x->req.method, sizeof x->req.method, "POST");
-    x->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
-    x->req.idempotent = 1; /* it mints a token; asking twice mints two, harmlessly */
+    cr_http_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.method, sizeof req.method, "POST");
+    req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    req.idempotent = 1; /* it mints a token; asking twice mints two, harmlessly */
     char *auth = cr_asprintf("Bearer %s", bearer);
-    x->url = cr_strdup(url);
-    x->req.url = cr_strdup(url);
-    x->req.body = request_body(delegates);
-    int ok = auth && x->url && x->req.url && x->req.body &&
-             cr_header_add(&x->req.headers, "Authorization", auth) == 0 &&
-             cr_header_add(&x->req.headers, "Content-Type", "application/json") == 0 &&
-             cr_header_add(&x->req.headers, "Accept", "application/json") == 0;
+    req.url = cr_strdup(url);
+    req.body = request_body(delegates);
+    req.body_len = req.body ? strlen(req.body) : 0;
+    int ok = auth && req.url && req.body && cr_header_add(&req.headers, "Authorization", auth) == 0 &&
+             cr_header_add(&req.headers, "Content-Type", "application/json") == 0 &&
+             cr_header_add(&req.headers, "Accept", "application/json") == 0;
     cr_secret_free(auth);
     if (!ok) {
-        cr_machine_free(&x->base);
+        cr_http_request_clear(&req);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "IAM Credentials %s: out of memory", url);
         return NULL;
     }
-    x->req.body_len = strlen(x->req.body);
-    return &x->base;
+    return cr_exchange_machine(&req, "IAM Credentials", read_iam_answer, NULL, NULL, err);
 }

@@ -11,8 +11,8 @@
 #include "auth/iam.h"
 #include "auth/impersonated.h"
 #include "auth/keyfile.h"
+#include "auth/token.h"
 #include "machine/machine.h"
-#include "machine/token.h"
 
 typedef struct imp_source {
     cr_credentials *source; /* the credential whose token is traded */
@@ -160,7 +160,8 @@ int cr_impersonated_delegates(const cJSON *root, const char *what, cJSON **out, 
     return 0;
 }
 
-cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const char *origin, int depth, cr_error *err)
+cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const char *origin, int depth,
+                                    cr_credentials_loader load, cr_error *err)
 {
     imp_source *m = calloc(1, sizeof *m);
     char *quota = NULL, *target = NULL, *key = NULL, *dl = NULL, *nested = NULL;
@@ -193,7 +194,7 @@ cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const c
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto done;
     }
-    if (!(m->source = cr_credentials_from_object(src, nested, origin, NULL, depth + 1, err)))
+    if (!(m->source = load(src, nested, origin, NULL, depth + 1, err)))
         goto done;
     dl = m->delegates ? cJSON_PrintUnformatted(m->delegates) : NULL;
     if (!(key = cr_asprintf("impersonated_service_account\n%s\n%s\n%s\n%s", m->url, dl ? dl : "[]", quota ? quota : "",

@@ -1,8 +1,8 @@
 /*
-** keyfile.c — credentials JSON files: reading them (wiping every copy of the
-** text afterwards), checking each field with a message that names the file
-** and the field, loading the PEM key, and dispatching on "type" to the
-** credential kind that handles it (cr_credentials_from_file/_from_json).
+** keyfile.c — the fields of credentials JSON: each checked with a message
+** that names the file and the field (never a secret), the "type" field, a
+** service_account's fields and its PEM key. Which kind handles which type is
+** loader.c's; the kinds build on this file, and it on none of them.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "auth/authorized_user.h"
-#include "auth/external_account.h"
-#include "auth/impersonated.h"
 #include "auth/keyfile.h"
-#include "auth/service_account.h"
-
-/* source_credentials inside source_credentials ... stops here. */
-#define MAX_NESTING 3
 
 /* Types Google's libraries accept that we recognise but do not handle yet. */
 static const char *const unsupported_types[] = {
@@ -201,7 +194,7 @@ void cr_keyfile_clear(cr_keyfile *kf)
     memset(kf, 0, sizeof *kf);
 }
 
-static int parse_service_account(const cJSON *root, const char *what, cr_keyfile *kf, cr_error *err)
+int cr_keyfile_from_object(const cJSON *root, const char *what, cr_keyfile *kf, cr_error *err)
 {
     char *pem = NULL;
     if (cr_keyfile_string(root, "", "client_email", 1, what, &kf->client_email, err) < 0 ||
@@ -236,8 +229,7 @@ int cr_keyfile_check_url(const char *url, const char *name, const char *what, cr
     return 0;
 }
 
-/* The "type" field, checked: 0 with *type borrowed from root, or -1. */
-static int type_field(const cJSON *root, const char *what, const char **type, cr_error *err)
+int cr_keyfile_type(const cJSON *root, const char *what, const char **type, cr_error *err)
 {
     if (!cJSON_IsObject(root)) {
         cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: is not a JSON object", what);
@@ -256,7 +248,7 @@ static int type_field(const cJSON *root, const char *what, const char **type, cr
     return 0;
 }
 
-static void unknown_type(const char *type, const char *what, cr_error *err)
+void cr_keyfile_unknown_type(const char *type, const char *what, cr_error *err)
 {
     for (size_t i = 0; i < sizeof unsupported_types / sizeof unsupported_types[0]; i++) {
         if (strcmp(type, unsupported_types[i]) == 0) {
@@ -285,102 +277,12 @@ int cr_keyfile_parse(const char *json, size_t len, const char *what, cr_keyfile 
     }
     int rc = -1;
     const char *type;
-    if (type_field(root, what, &type, err) == 0) {
+    if (cr_keyfile_type(root, what, &type, err) == 0) {
         if (strcmp(type, "service_account") == 0)
-            rc = parse_service_account(root, what, kf, err);
+            rc = cr_keyfile_from_object(root, what, kf, err);
         else
-            unknown_type(type, what, err);
+            cr_keyfile_unknown_type(type, what, err);
     }
     cr_keyfile_delete_json(root);
     return rc;
-}
-
-cr_credentials *cr_credentials_from_object(const cJSON *root, const char *what, const char *origin,
-                                           const cr_credentials_options *opts, int depth, cr_error *err)
-{
-    const char *type;
-    if (type_field(root, what, &type, err) < 0)
-        return NULL;
-    if (depth > MAX_NESTING) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: credentials nested more than %d deep", what, MAX_NESTING);
-        return NULL;
-    }
-    if (strcmp(type, "service_account") == 0) {
-        cr_keyfile kf;
-        memset(&kf, 0, sizeof kf);
-        if (parse_service_account(root, what, &kf, err) < 0)
-            return NULL;
-        return cr_service_account_new(&kf, origin, opts, err);
-    }
-    if (strcmp(type, "authorized_user") == 0)
-        return cr_authorized_user_new(root, what, origin, err);
-    if (strcmp(type, "impersonated_service_account") == 0)
-        return cr_impersonated_new(root, what, origin, depth, err);
-    if (strcmp(type, "external_account") == 0)
-        return cr_external_account_new(root, what, origin, err);
-    unknown_type(type, what, err);
-    return NULL;
-}
-
-static cr_credentials *from_json(const char *json, size_t len, const char *what, const char *origin,
-                                 const cr_credentials_options *opts, cr_error *err)
-{
-    size_t at = 0;
-    cJSON *root = cr_json_parse(json, len, &at);
-    if (!root) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: is not valid JSON (at byte %zu)", what, at);
-        return NULL;
-    }
-    cr_credentials *c = cr_credentials_from_object(root, what, origin, opts, 0, err);
-    cr_keyfile_delete_json(root);
-    return c;
-}
-
-cr_credentials *cr_credentials_from_file(const char *path, cr_error *err)
-{
-    return cr_credentials_from_file_opts(path, NULL, err);
-}
-
-cr_credentials *cr_credentials_from_file_opts(const char *path, const cr_credentials_options *opts, cr_error *err)
-{
-    if (!path || !*path) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "credentials file: no path given");
-        return NULL;
-    }
-    size_t len = 0;
-    char *json = cr_read_file(path, &len, "credentials file", err);
-    if (!json)
-        return NULL;
-    char *what = cr_asprintf("credentials file %s", path);
-    cr_credentials *c = NULL;
-    if (!what)
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "credentials file %s: out of memory", path);
-    else
-        c = from_json(json, len, what, path, opts, err);
-    cr_wipe(json, len);
-    free(json);
-    free(what);
-    return c;
-}
-
-cr_credentials *cr_credentials_from_json(const char *json, size_t len, const char *origin, cr_error *err)
-{
-    return cr_credentials_from_json_opts(json, len, origin, NULL, err);
-}
-
-cr_credentials *cr_credentials_from_json_opts(const char *json, size_t len, const char *origin,
-                                              const cr_credentials_options *opts, cr_error *err)
-{
-    if (!json) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "credentials JSON: none given");
-        return NULL;
-    }
-    char *what = origin && *origin ? cr_asprintf("credentials %s", origin) : cr_strdup("credentials JSON");
-    if (!what) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "credentials JSON: out of memory");
-        return NULL;
-    }
-    cr_credentials *c = from_json(json, len, what, origin && *origin ? origin : "JSON", opts, err);
-    free(what);
-    return c;
 }

@@ -1,7 +1,8 @@
 /*
 ** keyfile.h — reading Google credentials JSON (what `gcloud` and the Cloud
 ** console hand out) into checked fields, with errors that name the file and
-** the field and never its secrets.
+** the field and never its secrets. What every credential kind builds on;
+** the dispatch on "type" is loader.h's.
 */
 #ifndef CR_AUTH_KEYFILE_H
 #define CR_AUTH_KEYFILE_H
@@ -31,15 +32,18 @@ typedef struct cr_keyfile {
 */
 CR_HIDDEN int cr_keyfile_parse(const char *json, size_t len, const char *what, cr_keyfile *kf, cr_error *err);
 
-/*
-** The credential a parsed credentials object describes, whatever its type
-** (the dispatch on "type"). `what` names it in messages ("credentials file
-** /x.json", or "... : field \"source_credentials\"" when nested), `origin`
-** is what cr_credentials_origin reports. `depth` counts nesting
-** (source_credentials), bounded. The caller still owns and wipes root.
-*/
-CR_HIDDEN cr_credentials *cr_credentials_from_object(const cJSON *root, const char *what, const char *origin,
-                                                     const cr_credentials_options *opts, int depth, cr_error *err);
+/* A service_account object's fields, as cr_keyfile_parse reads them: 0 with
+** *kf filled (zeroed first), or -1 with err set and *kf cleared. */
+CR_HIDDEN int cr_keyfile_from_object(const cJSON *root, const char *what, cr_keyfile *kf, cr_error *err);
+
+/* The "type" field, checked (root must be an object that has one, a string):
+** 0 with *type borrowed from root, or -1 with err naming `what`. */
+CR_HIDDEN int cr_keyfile_type(const cJSON *root, const char *what, const char **type, cr_error *err);
+
+/* The error for a "type" no kind handles: UNIMPLEMENTED for one Google's
+** libraries know and we do not support yet, else INVALID_ARGUMENT (quoting
+** the type only when it is short and printable). */
+CR_HIDDEN void cr_keyfile_unknown_type(const char *type, const char *what, cr_error *err);
 
 /*
 ** Reads string field `name` of obj: 0 with *out a new copy (NULL when

@@ -3,8 +3,9 @@
 ** Metadata-Flavor handshake in both directions, the token at
 ** instance/service-accounts/default/token, the project at
 ** project/project-id, the account's email (learnt with the first token),
-** cr_credentials_from_metadata(), and cr_metadata_lookup() with its
-** process-wide memory of hosts that did not answer.
+** cr_credentials_from_metadata(), and the lookup machine (which
+** cr_metadata_lookup runs, drivers/sync_auth.c) with its process-wide memory
+** of hosts that did not answer.
 */
 #include <ctype.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include "auth/credentials.h"
 #include "auth/metadata.h"
 #include "auth/token_exchange.h"
+#include "machine/exchange.h"
 #include "machine/machine.h"
 
 char *cr_metadata_host(const char *host)
@@ -57,112 +59,73 @@ static void trim(char *s, int both)
 }
 
 /*
-** One GET with the Metadata-Flavor handshake. Its text result is the body
-** (trimmed), or with `as_token` its token result is the token response's.
+** One GET with the Metadata-Flavor handshake: its text result is the body
+** (trimmed), or for the token its token result is the token response's.
 ** Anything can listen on a name or port; only the metadata server says so in
-** its answer, and a token from anything else must not be used.
+** its answer, and a token from anything else must not be used. `ud` is the
+** path asked for.
 */
-typedef struct md_get {
-    cr_machine base;
-    cr_http_request req;
-    char *path;
-    int as_token;
-    int64_t sent_at;
-} md_get;
-
-static void get_step(cr_machine *m, cr_step *s)
+static int md_refused(const char *path, const cr_http_request *req, const cr_http_response *resp, cr_error *err)
 {
-    md_get *g = (md_get *)m;
-    if (!g->sent_at)
-        g->sent_at = cr_machine_unix_time(m);
-    s->kind = CR_STEP_SEND;
-    s->request = &g->req;
-}
-
-static void get_respond(cr_machine *m, cr_http_response *resp)
-{
-    md_get *g = (md_get *)m;
-    const char *url = g->req.url;
     const char *flavor = cr_header_get(resp->headers, "Metadata-Flavor");
     if (!flavor || strcmp(flavor, "Google") != 0) {
-        cr_machine_finish_errorf(
-            m, "FAILED_PRECONDITION", (int)resp->status,
+        cr_error_set(
+            err, "FAILED_PRECONDITION", (int)resp->status,
             "metadata server %s answered %ld without the \"Metadata-Flavor: Google\" header: not a metadata server",
-            url, resp->status);
-        return;
+            req->url, resp->status);
+        return -1;
     }
     if (resp->status != 200) {
         const char *code = resp->status >= 500 ? "UNAVAILABLE" : cr_code_for_http_status((int)resp->status);
-        cr_machine_finish_errorf(m, code, (int)resp->status, "metadata server %s answered %ld%s", url, resp->status,
-                                 resp->status == 404 && strstr(g->path, "service-accounts")
-                                     ? " (no service account is attached to this instance)"
-                                     : "");
-        return;
+        cr_error_set(err, code, (int)resp->status, "metadata server %s answered %ld%s", req->url, resp->status,
+                     resp->status == 404 && strstr(path, "service-accounts")
+                         ? " (no service account is attached to this instance)"
+                         : "");
+        return -1;
     }
-    cr_error err = CR_ERROR_INIT;
-    if (g->as_token) {
-        char who[1024], *token = NULL;
-        int64_t exp = 0;
-        snprintf(who, sizeof who, "metadata server %s", url);
-        if (cr_token_response_parse(resp, who, g->sent_at, &token, &exp, &err) < 0) {
-            cr_machine_finish_error(m, &err);
-            return;
-        }
-        cr_machine_finish_token(m, token, exp);
-        cr_secret_free(token);
-        return;
-    }
-    char *body = cr_strndup(resp->body ? resp->body : "", resp->body ? resp->body_len : 0);
-    if (!body) {
-        cr_machine_finish_errorf(m, "RESOURCE_EXHAUSTED", 0, "metadata server %s: out of memory", url);
-        return;
-    }
-    trim(body, 1);
-    cr_machine_finish_text(m, body);
+    return 0;
 }
 
-static void get_fail(cr_machine *m, cr_error *err)
+static int read_md_text(void *ud, const cr_http_request *req, const cr_http_response *resp, int64_t sent_at,
+                        cr_exchange_result *out, cr_error *err)
 {
-    md_get *g = (md_get *)m;
-    cr_auth_transport_error(err, "metadata server", g->req.url);
-    cr_machine_finish_error(m, err);
+    (void)sent_at;
+    if (md_refused(ud, req, resp, err) < 0)
+        return -1;
+    if (!(out->text = cr_strndup(resp->body ? resp->body : "", resp->body ? resp->body_len : 0))) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server %s: out of memory", req->url);
+        return -1;
+    }
+    trim(out->text, 1);
+    return 0;
 }
 
-static void get_destroy(cr_machine *m)
+static int read_md_token(void *ud, const cr_http_request *req, const cr_http_response *resp, int64_t sent_at,
+                         cr_exchange_result *out, cr_error *err)
 {
-    md_get *g = (md_get *)m;
-    cr_http_request_clear(&g->req);
-    free(g->path);
+    if (md_refused(ud, req, resp, err) < 0)
+        return -1;
+    char who[1024];
+    snprintf(who, sizeof who, "metadata server %s", req->url);
+    return cr_token_response_parse(resp, who, sent_at, &out->token, &out->expires_at, err);
 }
-
-static const cr_machine_ops get_ops = {
-    .what = "metadata server",
-    .step = get_step,
-    .respond = get_respond,
-    .fail = get_fail,
-    .destroy = get_destroy,
-};
 
 static cr_machine *metadata_get(const char *host, const char *path, long timeout_ms, int as_token, cr_error *err)
 {
-    md_get *g = calloc(1, sizeof *g);
-    if (!g) {
+    cr_http_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.method, sizeof req.method, "GET");
+    req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    req.idempotent = 1;
+    req.url = cr_metadata_url(host, path);
+    char *asked = cr_strdup(path);
+    if (!req.url || !asked || cr_header_add(&req.headers, "Metadata-Flavor", "Google") < 0) {
+        cr_http_request_clear(&req);
+        free(asked);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server: out of memory");
         return NULL;
     }
-    cr_machine_init(&g->base, &get_ops, NULL);
-    g->as_token = as_token;
-    snprintf(g->req.method, sizeof g->req.method, "GET");
-    g->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
-    g->req.idempotent = 1;
-    g->req.url = cr_metadata_url(host, path);
-    g->path = cr_strdup(path);
-    if (!g->req.url || !g->path || cr_header_add(&g->req.headers, "Metadata-Flavor", "Google") < 0) {
-        cr_machine_free(&g->base);
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "metadata server: out of memory");
-        return NULL;
-    }
-    return &g->base;
+    return cr_exchange_machine(&req, "metadata server", as_token ? read_md_token : read_md_text, asked, free, err);
 }
 
 cr_machine *cr_metadata_get_machine(const char *host, const char *path, long timeout_ms, cr_error *err)
@@ -332,13 +295,6 @@ typedef struct dead_host {
 static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
 static dead_host *dead_hosts;
 
-static void error_copy(cr_error *dst, const cr_error *src)
-{
-    cr_error_set(dst, src->code, src->status, "%s", src->message ? src->message : src->code);
-    dst->retryable = src->retryable;
-    dst->sent = src->sent;
-}
-
 /* Must hold dead_lock. */
 static dead_host *dead_find(const char *host)
 {
@@ -361,7 +317,7 @@ static void remember_dead(const char *host, const cr_error *why)
     if (!dead_find(host)) {
         dead_host *d = calloc(1, sizeof *d);
         if (d && (d->host = cr_strdup(host))) {
-            error_copy(&d->why, why);
+            cr_error_copy(&d->why, why);
             d->next = dead_hosts;
             dead_hosts = d;
         } else {
@@ -434,7 +390,7 @@ cr_machine *cr_metadata_lookup_machine(const char *path, cr_error *err)
     dead_host *d = dead_find(l->host);
     cr_error why = CR_ERROR_INIT;
     if (d)
-        error_copy(&why, &d->why);
+        cr_error_copy(&why, &d->why);
     pthread_mutex_unlock(&dead_lock);
     if (d) {
         cr_machine_finish_error(&l->base, &why);
@@ -447,15 +403,4 @@ cr_machine *cr_metadata_lookup_machine(const char *path, cr_error *err)
     }
     cr_machine_push(&l->base, get);
     return &l->base;
-}
-
-char *cr_metadata_lookup(const char *path, cr_error *err)
-{
-    cr_machine *m = cr_metadata_lookup_machine(path, err);
-    if (!m)
-        return NULL;
-    cr_machine_run(m);
-    char *value = cr_machine_take_text(m, err);
-    cr_machine_free(m);
-    return value;
 }

@@ -11,18 +11,8 @@
 
 #include "auth/credentials.h"
 #include "auth/token_exchange.h"
+#include "machine/exchange.h"
 #include "machine/machine.h"
-
-/* An access token travels in an Authorization header: visible ASCII only. */
-static int header_safe(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return 0;
-    return 1;
-}
 
 static void not_a_token_response(cr_error *err, const char *who, long status, const char *why)
 {
@@ -58,7 +48,7 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
         not_a_token_response(err, who, resp->status, "no \"access_token\"");
         goto done;
     }
-    if (!header_safe(at->valuestring)) {
+    if (!cr_bearer_token_ok(at->valuestring)) {
         not_a_token_response(err, who, resp->status, "\"access_token\" is not a header-safe string");
         goto done;
     }
@@ -82,7 +72,7 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
     }
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "refresh_token");
     if (refresh_token && cJSON_IsString(rt) && rt->valuestring && *rt->valuestring) {
-        if (!header_safe(rt->valuestring)) {
+        if (!cr_bearer_token_ok(rt->valuestring)) {
             not_a_token_response(err, who, resp->status, "\"refresh_token\" is not a printable string");
             goto done;
         }
@@ -104,25 +94,6 @@ int cr_token_response_parse_ex(const cr_http_response *resp, const char *who, in
 done:
     cr_json_delete_secret(root);
     return rc;
-}
-
-void cr_auth_transport_error(cr_error *err, const char *who, const char *url)
-{
-    if (!err)
-        return;
-    if (err->message && strstr(err->message, url)) {
-        char *m = cr_asprintf("%s: %s", who, err->message);
-        if (m) {
-            free(err->message);
-            err->message = m;
-        }
-    } else {
-        char *m = cr_asprintf("%s %s: %s", who, url, err->message ? err->message : err->code);
-        if (m) {
-            free(err->message);
-            err->message = m;
-        }
-    }
 }
 
 /* The OAuth2 error (RFC 6749 §5.2), with only printable ASCII kept and a
@@ -162,21 +133,26 @@ char *cr_token_jwt_form(const char *assertion)
 }
 
 /*
-** POST form -> token response. The machine holds a reference to the
-** credential whose token it fetches, so that `rotated` (which writes into
-** the credential's data) never outlives it.
+** POST form -> token response: the reader of the single exchange. It holds a
+** reference to the credential whose token it fetches, so that `rotated`
+** (which writes into the credential's data) never outlives it.
 */
-typedef struct form_machine {
-    cr_machine base;
-    cr_http_request req;
+typedef struct form_reader {
     char *who; /* "token endpoint URL" */
-    char *what;
-    char *url;
-    int64_t sent_at;
     cr_credentials *creds;
     void (*rotated)(void *data, char *refresh_token);
     void *data;
-} form_machine;
+} form_reader;
+
+static void form_drop(void *ud)
+{
+    form_reader *f = ud;
+    if (f) {
+        free(f->who);
+        cr_credentials_unref(f->creds);
+        free(f);
+    }
+}
 
 /* Hides from err whatever secret the form sent (an OAuth error_description
 ** may quote the request back): the assertion, a refresh token, the client
@@ -204,95 +180,55 @@ static void scrub_form_secrets(cr_error *err, const char *form)
     free(copy);
 }
 
-static void form_step(cr_machine *m, cr_step *s)
+static int read_form_answer(void *ud, const cr_http_request *req, const cr_http_response *resp, int64_t sent_at,
+                            cr_exchange_result *out, cr_error *err)
 {
-    form_machine *f = (form_machine *)m;
-    if (!f->sent_at)
-        f->sent_at = cr_machine_unix_time(m); /* a token's life counts from when it was asked for */
-    s->kind = CR_STEP_SEND;
-    s->request = &f->req;
-}
-
-static void form_respond(cr_machine *m, cr_http_response *resp)
-{
-    form_machine *f = (form_machine *)m;
-    cr_error err = CR_ERROR_INIT;
+    form_reader *f = ud;
     if (resp->status >= 200 && resp->status < 300) {
-        char *token = NULL, *refresh = NULL;
-        int64_t exp = 0;
-        if (cr_token_response_parse_ex(resp, f->who, f->sent_at, &token, &exp, f->rotated ? &refresh : NULL, &err) ==
-            0) {
-            if (refresh)
-                f->rotated(f->data, refresh); /* takes it */
-            cr_machine_finish_token(m, token, exp);
-            cr_secret_free(token);
-            return;
-        }
-    } else {
-        char detail[512];
-        cr_auth_error_text(resp, detail, sizeof detail);
-        const char *code = resp->status == 400 || resp->status == 401 ? "UNAUTHENTICATED"
-                           : resp->status >= 500                      ? "UNAVAILABLE"
-                                                                      : cr_code_for_http_status((int)resp->status);
-        cr_error_set(&err, code, (int)resp->status, "%s answered %ld%s", f->who, resp->status, detail);
-        scrub_form_secrets(&err, f->req.body);
+        char *refresh = NULL;
+        if (cr_token_response_parse_ex(resp, f->who, sent_at, &out->token, &out->expires_at,
+                                       f->rotated ? &refresh : NULL, err) < 0)
+            return -1;
+        if (refresh)
+            f->rotated(f->data, refresh); /* takes it */
+        return 0;
     }
-    cr_machine_finish_error(m, &err);
+    char detail[512];
+    cr_auth_error_text(resp, detail, sizeof detail);
+    const char *code = resp->status == 400 || resp->status == 401 ? "UNAUTHENTICATED"
+                       : resp->status >= 500                      ? "UNAVAILABLE"
+                                                                  : cr_code_for_http_status((int)resp->status);
+    cr_error_set(err, code, (int)resp->status, "%s answered %ld%s", f->who, resp->status, detail);
+    scrub_form_secrets(err, req->body);
+    return -1;
 }
-
-static void form_fail(cr_machine *m, cr_error *err)
-{
-    form_machine *f = (form_machine *)m;
-    cr_auth_transport_error(err, f->what, f->url);
-    cr_machine_finish_error(m, err);
-}
-
-static void form_destroy(cr_machine *m)
-{
-    form_machine *f = (form_machine *)m;
-    cr_http_request_clear(&f->req);
-    free(f->who);
-    free(f->what);
-    free(f->url);
-    cr_credentials_unref(f->creds);
-}
-
-static const cr_machine_ops form_ops = {
-    .what = "token exchange",
-    .step = form_step,
-    .respond = form_respond,
-    .fail = form_fail,
-    .destroy = form_destroy,
-};
 
 cr_machine *cr_token_exchange_machine(cr_credentials *creds, const char *what, const char *url, const char *form,
                                       long timeout_ms, void (*rotated)(void *data, char *refresh_token), void *data,
                                       cr_error *err)
 {
-    form_machine *f = calloc(1, sizeof *f);
-    if (!f) {
+    cr_http_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.method, sizeof req.method, "POST");
+    req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
+    req.idempotent = 1; /* a token grant changes nothing: a resend only fetches another */
+    req.url = cr_strdup(url);
+    req.body = cr_strdup(form);
+    req.body_len = req.body ? strlen(req.body) : 0;
+    form_reader *f = calloc(1, sizeof *f);
+    if (f) {
+        f->who = cr_asprintf("%s %s", what, url);
+        f->creds = cr_credentials_ref(creds);
+        f->rotated = rotated;
+        f->data = data;
+    }
+    if (!f || !f->who || !req.url || !req.body ||
+        cr_header_add(&req.headers, "Content-Type", "application/x-www-form-urlencoded") < 0 ||
+        cr_header_add(&req.headers, "Accept", "application/json") < 0) {
+        cr_http_request_clear(&req);
+        form_drop(f);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, url);
         return NULL;
     }
-    cr_machine_init(&f->base, &form_ops, NULL);
-    f->creds = cr_credentials_ref(creds);
-    f->rotated = rotated;
-    f->data = data;
-    snprintf(f->req.method, sizeof f->req.method, "POST");
-    f->req.timeout_ms = timeout_ms > 0 ? timeout_ms : CR_TOKEN_TIMEOUT_MS;
-    f->req.idempotent = 1; /* a token grant changes nothing: a resend only fetches another */
-    f->req.url = cr_strdup(url);
-    f->req.body = cr_strdup(form);
-    f->who = cr_asprintf("%s %s", what, url);
-    f->what = cr_strdup(what);
-    f->url = cr_strdup(url);
-    if (!f->req.url || !f->req.body || !f->who || !f->what || !f->url ||
-        cr_header_add(&f->req.headers, "Content-Type", "application/x-www-form-urlencoded") < 0 ||
-        cr_header_add(&f->req.headers, "Accept", "application/json") < 0) {
-        cr_machine_free(&f->base);
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, url);
-        return NULL;
-    }
-    f->req.body_len = strlen(f->req.body);
-    return &f->base;
+    return cr_exchange_machine(&req, what, read_form_answer, f, form_drop, err);
 }

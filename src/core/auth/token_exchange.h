@@ -52,7 +52,4 @@ CR_HIDDEN char *cr_token_jwt_form(const char *assertion);
 ** body, ": <message>" for a google.rpc.Status body, or "" into out. */
 CR_HIDDEN void cr_auth_error_text(const cr_http_response *resp, char *out, size_t size);
 
-/* Prefixes err->message with `who` unless it already names `url`. */
-CR_HIDDEN void cr_auth_transport_error(cr_error *err, const char *who, const char *url);
-
 #endif

@@ -11,9 +11,7 @@
 
 #include "auth/credentials.h"
 #include "drivers/curl_exchange.h"
-#include "drivers/drivers.h"
 #include "drivers/token_store.h"
-#include "machine/machine.h"
 
 typedef struct store_entry {
     pthread_mutex_t lock;
@@ -53,14 +51,6 @@ static void entry_drop(void *p)
 static store_entry *entry(cr_credentials *creds)
 {
     return cr_credentials_slot(creds, entry_make, entry_drop);
-}
-
-static void error_copy(cr_error *dst, const cr_error *src)
-{
-    cr_error_set(dst, src->code, src->status, "%s", src->message ? src->message : src->code);
-    dst->retryable = src->retryable;
-    dst->sent = src->sent;
-    dst->details = src->details ? cJSON_Duplicate(src->details, 1) : NULL;
 }
 
 static int oom(cr_error *err)
@@ -122,7 +112,7 @@ int cr_store_begin(cr_credentials *creds, const char *stale, int refused, unsign
     drop_stale(creds, e, stale, refused);
     if (*since && e->generation + 1 != *since && e->last_failed) {
         /* the fetch this caller waited for failed: its error, not another fetch */
-        error_copy(err, &e->last_error);
+        cr_error_copy(err, &e->last_error);
         rc = CR_STORE_FAILED;
     } else if ((rc = give_stored(e, stale, token, expires_at, err)) >= 0) {
         /* someone else fetched meanwhile */
@@ -153,7 +143,7 @@ void cr_store_end(cr_credentials *creds, char *token, int64_t expires_at, const 
     } else {
         e->last_failed = 1;
         cr_error_clear(&e->last_error);
-        error_copy(&e->last_error, err);
+        cr_error_copy(&e->last_error, err);
     }
     pthread_cond_broadcast(&e->fetched);
     pthread_mutex_unlock(&e->lock);
@@ -182,28 +172,6 @@ CURL *cr_store_easy(cr_credentials *creds)
 }
 
 /* ---- the public token functions ----------------------------------------------- */
-
-int cr_credentials_token(cr_credentials *creds, char **token, int64_t *expires_at, cr_error *err)
-{
-    cr_error scratch = CR_ERROR_INIT;
-    if (!err)
-        err = &scratch;
-    if (!creds || !token) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "cr_credentials_token: no credentials or no place for the token");
-        cr_error_clear(&scratch);
-        return -1;
-    }
-    *token = NULL;
-    cr_machine *m = cr_credentials_token_machine(creds, err);
-    int rc = -1;
-    if (m) {
-        cr_machine_run(m);
-        rc = cr_machine_take_token(m, token, expires_at, err);
-        cr_machine_free(m);
-    }
-    cr_error_clear(&scratch);
-    return rc;
-}
 
 void cr_credentials_invalidate(cr_credentials *creds, const char *token)
 {

@@ -1,6 +1,7 @@
 /*
 ** http.c — the request/response data types every layer passes around:
-** header lists and the clear functions that wipe what may be secret.
+** header lists, the clear functions that wipe what may be secret, and the
+** one rule for what may go into a header line.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,51 @@ int cr_header_add_owned(cr_header **list, const char *name, char *value)
         list = &(*list)->next;
     *list = h;
     return 0;
+}
+
+/* RFC 7230 §3.2.6 tchar: what a header name (a token) is made of. */
+static int tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int cr_header_name_ok(const char *name)
+{
+    if (!name || !*name)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!tchar(*p))
+            return 0;
+    return 1;
+}
+
+/*
+** Why CR and LF above all: a value that carries them ends its header line
+** and starts another (header injection, or a request smuggled behind it).
+** The other control characters have no place in a field-value either; a
+** tab does (RFC 7230 §3.2), as do bytes above 0x7f (obs-text).
+*/
+int cr_header_value_ok(const char *value)
+{
+    if (!value)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Narrower than a value: a token follows "Bearer " as the whole rest of the
+** line, so a space or tab in it would change what the server reads. */
+int cr_bearer_token_ok(const char *token)
+{
+    if (!token || !*token)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return 0;
+    return 1;
 }
 
 const char *cr_header_get(const cr_header *list, const char *name)

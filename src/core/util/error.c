@@ -34,6 +34,27 @@ void cr_error_set(cr_error *err, const char *code, int status, const char *fmt, 
     err->retryable = cr_code_is_retryable(err->code, status);
 }
 
+/*
+** Every field, details as a deep copy: a remembered failure (the token
+** store's last fetch, a metadata host that did not answer) is handed to many
+** callers, each of whom clears their own copy.
+*/
+void cr_error_copy(cr_error *dst, const cr_error *src)
+{
+    if (!dst || dst == src)
+        return;
+    cr_error_clear(dst);
+    if (!src)
+        return;
+    memcpy(dst->code, src->code, sizeof dst->code);
+    dst->code[sizeof dst->code - 1] = '\0';
+    dst->status = src->status;
+    dst->retryable = src->retryable;
+    dst->sent = src->sent;
+    dst->message = src->message ? strdup(src->message) : NULL;
+    dst->details = src->details ? cJSON_Duplicate(src->details, 1) : NULL;
+}
+
 /* https://cloud.google.com/apis/design/errors "HTTP Mapping" */
 static const struct {
     const char *code;
@@ -60,9 +81,10 @@ static const struct {
 
 /* google.rpc.Code numbers, in order: an Operation's `error.code` is one of these. */
 static const char *const rpc_code_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED",
 };
 
 const char *cr_code_name(int number)
@@ -83,20 +105,34 @@ int cr_code_number(const char *code)
 const char *cr_code_for_http_status(int status)
 {
     switch (status) {
-    case 400: return "INVALID_ARGUMENT";
-    case 401: return "UNAUTHENTICATED";
-    case 403: return "PERMISSION_DENIED";
-    case 404: return "NOT_FOUND";
-    case 409: return "ABORTED";
-    case 412: return "FAILED_PRECONDITION";
-    case 416: return "OUT_OF_RANGE";
-    case 429: return "RESOURCE_EXHAUSTED";
-    case 499: return "CANCELLED";
-    case 501: return "UNIMPLEMENTED";
-    case 502: return "UNAVAILABLE";
-    case 503: return "UNAVAILABLE";
-    case 504: return "DEADLINE_EXCEEDED";
-    default: break;
+    case 400:
+        return "INVALID_ARGUMENT";
+    case 401:
+        return "UNAUTHENTICATED";
+    case 403:
+        return "PERMISSION_DENIED";
+    case 404:
+        return "NOT_FOUND";
+    case 409:
+        return "ABORTED";
+    case 412:
+        return "FAILED_PRECONDITION";
+    case 416:
+        return "OUT_OF_RANGE";
+    case 429:
+        return "RESOURCE_EXHAUSTED";
+    case 499:
+        return "CANCELLED";
+    case 501:
+        return "UNIMPLEMENTED";
+    case 502:
+        return "UNAVAILABLE";
+    case 503:
+        return "UNAVAILABLE";
+    case 504:
+        return "DEADLINE_EXCEEDED";
+    default:
+        break;
     }
     if (status >= 200 && status < 300)
         return "OK";

@@ -74,6 +74,11 @@ CR_HIDDEN int cr_file_contains(const char *path, const char *needle, const char 
 ** — with "[REDACTED]": a server may quote a secret whole or in part. */
 CR_HIDDEN void cr_scrub(char **text, const char *const *secrets, size_t n);
 
+/* Makes dst (cleared first) a copy of src: code, status, retryable, sent,
+** message and details (a deep copy). Out of memory leaves the message or
+** details NULL. */
+CR_HIDDEN void cr_error_copy(cr_error *dst, const cr_error *src);
+
 /* cr_scrub on an error's message and on the strings of its details. */
 CR_HIDDEN void cr_error_scrub(cr_error *err, const char *const *secrets, size_t n);
 
@@ -97,6 +102,15 @@ CR_HIDDEN void cr_wipe(void *p, size_t n);
 /* cr_header_add taking `value` (malloc'd, NULL: out of memory) instead of
 ** copying it: freed (wiped) on failure. 0, or -1. */
 CR_HIDDEN int cr_header_add_owned(cr_header **list, const char *name, char *value);
+
+/* What may go into a header line (http.c), each 1 or 0: a name that is an
+** RFC 7230 token (non-empty, tchar only); a value without CR, LF or any other
+** control character but tab (empty is fine); an access or refresh token,
+** which travels as "Bearer <token>": non-empty, visible ASCII only (no
+** space, tab, control or non-ASCII byte). */
+CR_HIDDEN int cr_header_name_ok(const char *name);
+CR_HIDDEN int cr_header_value_ok(const char *value);
+CR_HIDDEN int cr_bearer_token_ok(const char *token);
 
 /* getenv that treats an empty value as unset. */
 CR_HIDDEN const char *cr_getenv(const char *name);

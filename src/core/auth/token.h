@@ -1,8 +1,8 @@
 /*
 ** token.h — the token machine (see token.c) and the freshness rule.
 */
-#ifndef CR_MACHINE_TOKEN_H
-#define CR_MACHINE_TOKEN_H
+#ifndef CR_AUTH_TOKEN_H
+#define CR_AUTH_TOKEN_H
 
 #include <stdint.h>
 

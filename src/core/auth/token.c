@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "auth/credentials.h"
+#include "auth/token.h"
 #include "machine/machine.h"
-#include "machine/token.h"
 
 typedef struct token_machine {
     cr_machine base;

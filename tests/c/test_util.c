@@ -1,0 +1,208 @@
+/*
+** test_util.c — the core's shared rules, each written once: copying an
+** error, what may go into a header line, and the single-exchange machine
+** every one-request credential fetch is made of. No server needed.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cloudrun.h"
+#include "machine/exchange.h"
+#include "machine/machine.h"
+#include "util/util.h"
+
+TEST(an_error_copy_has_every_field_and_its_own_details)
+{
+    cr_error src = CR_ERROR_INIT, dst = CR_ERROR_INIT;
+    cr_error_set(&src, "UNAVAILABLE", 503, "server %s is down", "x");
+    src.sent = 1;
+    src.retryable = 0; /* not what the code alone says: the copy keeps it */
+    src.details = cJSON_Parse("[{\"reason\":\"R\"}]");
+    cr_error_set(&dst, "INTERNAL", 500, "what dst held before");
+    cr_error_copy(&dst, &src);
+    CHECK_STR(dst.code, "UNAVAILABLE");
+    CHECK_INT(dst.status, 503);
+    CHECK_INT(dst.sent, 1);
+    CHECK_INT(dst.retryable, 0);
+    CHECK_STR(dst.message, "server x is down");
+    CHECK(dst.message != src.message);
+    CHECK(cJSON_IsArray(dst.details) && dst.details != src.details);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(dst.details, 0), "reason")), "R");
+    cr_error_clear(&src); /* the copy outlives its source */
+    CHECK_STR(dst.message, "server x is down");
+    cr_error_clear(&dst);
+}
+
+TEST(a_header_name_is_an_rfc_7230_token)
+{
+    CHECK_INT(cr_header_name_ok("Metadata-Flavor"), 1);
+    CHECK_INT(cr_header_name_ok("x-goog-user-project"), 1);
+    CHECK_INT(cr_header_name_ok("a!#$%&'*+-.^_`|~9"), 1);
+    CHECK_INT(cr_header_name_ok(""), 0);
+    CHECK_INT(cr_header_name_ok(NULL), 0);
+    CHECK_INT(cr_header_name_ok("Bad Name"), 0);
+    CHECK_INT(cr_header_name_ok("Bad:Name"), 0);
+    CHECK_INT(cr_header_name_ok("X\r\nInjected"), 0);
+    CHECK_INT(cr_header_name_ok("caf\xc3\xa9"), 0);
+}
+
+TEST(a_header_value_may_hold_spaces_and_tabs_but_no_line_break_or_control)
+{
+    CHECK_INT(cr_header_value_ok("Bearer abc.def"), 1);
+    CHECK_INT(cr_header_value_ok("a\tb"), 1);
+    CHECK_INT(cr_header_value_ok(""), 1);
+    CHECK_INT(cr_header_value_ok("caf\xc3\xa9"), 1);
+    CHECK_INT(cr_header_value_ok(NULL), 0);
+    CHECK_INT(cr_header_value_ok("a\r\nX-Injected: 1"), 0);
+    CHECK_INT(cr_header_value_ok("a\rb"), 0);
+    CHECK_INT(cr_header_value_ok("a\nb"), 0);
+    CHECK_INT(cr_header_value_ok("a\x01"), 0);
+    CHECK_INT(cr_header_value_ok("a\x7f"), 0);
+}
+
+TEST(a_bearer_token_is_non_empty_visible_ascii)
+{
+    CHECK_INT(cr_bearer_token_ok("ya29.a0AfH6SM-_~+/="), 1);
+    CHECK_INT(cr_bearer_token_ok(""), 0);
+    CHECK_INT(cr_bearer_token_ok(NULL), 0);
+    CHECK_INT(cr_bearer_token_ok("two words"), 0);
+    CHECK_INT(cr_bearer_token_ok("tab\there"), 0);
+    CHECK_INT(cr_bearer_token_ok("line\r\nbreak"), 0);
+    CHECK_INT(cr_bearer_token_ok("caf\xc3\xa9"), 0);
+}
+
+/* ---- the single-exchange machine -------------------------------------------- */
+
+static int64_t fixed_time(void *ud)
+{
+    return *(int64_t *)ud;
+}
+
+static int drops;
+
+static void count_drop(void *ud)
+{
+    (void)ud;
+    drops++;
+}
+
+/* Reads "T <token>" as a token that lives 60 s from sent_at, "X <text>" as
+** text, anything else (or a non-200) as an error naming the URL. */
+static int read_test(void *ud, const cr_http_request *req, const cr_http_response *resp, int64_t sent_at,
+                     cr_exchange_result *out, cr_error *err)
+{
+    (void)ud;
+    if (resp->status == 200 && resp->body && strncmp(resp->body, "T ", 2) == 0) {
+        out->token = cr_strdup(resp->body + 2);
+        out->expires_at = sent_at + 60;
+        return 0;
+    }
+    if (resp->status == 200 && resp->body && strncmp(resp->body, "X ", 2) == 0) {
+        out->text = cr_strdup(resp->body + 2);
+        return 0;
+    }
+    cr_error_set(err, "INTERNAL", (int)resp->status, "test server %s answered %ld", req->url, resp->status);
+    return -1;
+}
+
+static cr_machine *test_exchange(const char *url)
+{
+    cr_http_request req;
+    memset(&req, 0, sizeof req);
+    strcpy(req.method, "GET");
+    req.url = cr_strdup(url);
+    req.timeout_ms = 1000;
+    req.idempotent = 1;
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = cr_exchange_machine(&req, "test server", read_test, NULL, count_drop, &err);
+    CHECK(m != NULL);
+    CHECK(req.url == NULL); /* taken */
+    cr_error_clear(&err);
+    return m;
+}
+
+static void answer(cr_machine *m, long status, const char *body)
+{
+    cr_http_response resp;
+    memset(&resp, 0, sizeof resp);
+    resp.status = status;
+    resp.body = cr_strdup(body);
+    resp.body_len = strlen(body);
+    cr_machine_respond(m, &resp);
+}
+
+TEST(an_exchange_sends_its_request_once_and_ends_with_what_its_reader_read)
+{
+    int64_t now = 1000;
+    cr_clock clock = {.unix_time = fixed_time, .ud = &now};
+    drops = 0;
+    cr_machine *m = test_exchange("http://h/token");
+    cr_machine_share_clock(m, &(cr_machine){.clock = clock});
+    cr_step s;
+    cr_machine_step(m, &s);
+    CHECK_INT(s.kind, CR_STEP_SEND);
+    CHECK_STR(s.request->url, "http://h/token");
+    CHECK_STR(s.request->method, "GET");
+    now = 1005; /* the token's life counts from the send, not the answer */
+    answer(m, 200, "T tok");
+    cr_machine_step(m, &s);
+    CHECK_INT(s.kind, CR_STEP_DONE);
+    char *token = NULL;
+    int64_t exp = 0;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_machine_take_token(m, &token, &exp, &err), 0);
+    CHECK_STR(token, "tok");
+    CHECK_INT(exp, 1060);
+    cr_secret_free(token);
+    cr_machine_free(m);
+    CHECK_INT(drops, 1);
+
+    m = test_exchange("http://h/value");
+    cr_machine_step(m, &s);
+    answer(m, 200, "X some text");
+    char *text = cr_machine_take_text(m, &err);
+    CHECK_STR(text, "some text");
+    free(text);
+    cr_machine_free(m);
+    CHECK_INT(drops, 2);
+}
+
+TEST(an_exchange_ends_with_its_readers_error_or_the_drivers_naming_the_server)
+{
+    cr_step s;
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = test_exchange("http://h/x");
+    cr_machine_step(m, &s);
+    answer(m, 403, "no");
+    CHECK(cr_machine_take_text(m, &err) == NULL);
+    CHECK_STR(err.code, "INTERNAL");
+    CHECK_STR(err.message, "test server http://h/x answered 403");
+    cr_error_clear(&err);
+    cr_machine_free(m);
+
+    m = test_exchange("http://h/x");
+    cr_machine_step(m, &s);
+    cr_error_set(&err, "UNAVAILABLE", 0, "connection refused");
+    cr_machine_fail(m, &err);
+    CHECK(cr_machine_take_text(m, &err) == NULL);
+    CHECK_STR(err.code, "UNAVAILABLE");
+    CHECK_STR(err.message, "test server http://h/x: connection refused");
+    cr_error_clear(&err);
+    cr_machine_free(m);
+
+    /* a message that names the URL already gets only the server's name */
+    m = test_exchange("http://h/x");
+    cr_machine_step(m, &s);
+    cr_error_set(&err, "DEADLINE_EXCEEDED", 0, "GET http://h/x: timed out");
+    cr_machine_fail(m, &err);
+    CHECK(cr_machine_take_text(m, &err) == NULL);
+    CHECK_STR(err.message, "test server: GET http://h/x: timed out");
+    cr_error_clear(&err);
+    cr_machine_free(m);
+}
+
+int main(void)
+{
+    return check_run();
+}
