@@ -88,6 +88,15 @@ static int l_step(lua_State *L)
     machine_box *b = check_machine(L);
     cr_step s;
     cr_machine_step(b->m, &s);
+    /* the core's header rule for the Lua drivers too: a request that cannot go on the wire is
+    ** failed here, as the libcurl drivers fail it, and the machine says what comes next */
+    for (int guard = 0; s.kind == CR_STEP_SEND && guard < 1000; guard++) {
+        cr_error err = CR_ERROR_INIT;
+        if (cr_http_request_check(s.request, &err) == 0)
+            break;
+        cr_machine_fail(b->m, &err);
+        cr_machine_step(b->m, &s);
+    }
     switch (s.kind) {
     case CR_STEP_SEND: {
         const cr_http_request *r = s.request;

@@ -61,6 +61,27 @@ TEST(a_header_value_may_hold_spaces_and_tabs_but_no_line_break_or_control)
     CHECK_INT(cr_header_value_ok("a\x7f"), 0);
 }
 
+TEST(a_request_with_a_bad_header_is_refused_naming_the_header_not_its_value)
+{
+    cr_http_request req = {.method = "POST"};
+    req.url = strdup("http://127.0.0.1:9/v2/x");
+    CHECK_INT(cr_header_add(&req.headers, "Content-Type", "application/json"), 0);
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_http_request_check(&req, &err), 0);
+    CHECK_INT(cr_header_add(&req.headers, "x-goog-user-project", "p\r\nX-Injected: secret-value"), 0);
+    CHECK_INT(cr_http_request_check(&req, &err), -1);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK(strstr(err.message, "x-goog-user-project") != NULL);
+    CHECK(strstr(err.message, "secret-value") == NULL);
+    cr_error_clear(&err);
+    cr_http_request_clear(&req);
+    req = (cr_http_request){.method = "GET", .url = strdup("http://127.0.0.1:9/v2/x")};
+    CHECK_INT(cr_header_add(&req.headers, "bad name", "v"), 0);
+    CHECK_INT(cr_http_request_check(&req, &err), -1);
+    cr_error_clear(&err);
+    cr_http_request_clear(&req);
+}
+
 TEST(a_bearer_token_is_non_empty_visible_ascii)
 {
     CHECK_INT(cr_bearer_token_ok("ya29.a0AfH6SM-_~+/="), 1);

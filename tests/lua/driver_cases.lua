@@ -112,6 +112,10 @@ M.cases = {
   { name = "get_job when the token endpoint refuses the grant", via = { "call" }, method = "get_job",
     args = { "reader" }, fake = "invalid_grant", secret = "SECRET",
     expect = { code = "UNAUTHENTICATED", status = 400, retryable = false }, calls = {}, tokens = 1 },
+  -- a header value with a line break (here from the key file) never reaches the wire, on any driver
+  { name = "run_job with a line break in a header value", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello" }, fake = "ok", quota = "p\r\nX-Injected: 1",
+    expect = { code = "INVALID_ARGUMENT", retryable = false }, calls = {}, started = 0 },
   { name = "run_job when the token endpoint answers 500", via = { "call", "run_jobs" }, method = "run_job",
     args = { "hello" }, fake = "500", secret = "SECRET",
     expect = { code = "UNAVAILABLE", status = 500, retryable = true }, calls = {}, started = 0 },

@@ -97,13 +97,14 @@ describe("the drivers agree", function()
 
   -- A service-account key whose token comes from fake `mode`, for one run:
   -- an account of its own, so that no run finds a token another one left.
-  local function key_for(mode)
+  local function key_for(mode, quota)
     counter = counter + 1
     local path = ("%s/key-%d.json"):format(dir, counter)
     h.write(path, cloudrun.json.encode{
       type = "service_account", project_id = "key-project", private_key_id = "kid-1",
       private_key = assert(h.read(dir .. "/key.pem")), client_email = ("run-%d@key-project.iam.gserviceaccount.com"):format(counter),
       client_id = "1", token_uri = "http://127.0.0.1:" .. fakes[mode].port .. "/token",
+      quota_project_id = quota,
     })
     return path
   end
@@ -141,7 +142,7 @@ describe("the drivers agree", function()
     if case.server == "hostile" then ctx.endpoint = "http://127.0.0.1:" .. hostile.port end
     local fake_url = case.fake and "http://127.0.0.1:" .. fakes[case.fake].port .. "/stats"
     local hostile_url = "http://127.0.0.1:" .. hostile.port .. "/stats"
-    if case.fake then ctx.credentials = key_for(case.fake) end
+    if case.fake then ctx.credentials = key_for(case.fake, case.quota) end
     local tokens_before = fake_url and h.control_url(fake_url).token_requests
     local hostile_before = h.control_url(hostile_url).requests
 

@@ -254,6 +254,8 @@ int cr_curl_exchange_setup(cr_curl_exchange *x, CURL *h, const cr_http_request *
     x->easy = h;
     x->req = req;
     x->resp_tail = &x->resp_headers;
+    if (cr_http_request_check(req, err) < 0)
+        return -1; /* nothing went out */
     /* TLS is always verified (libcurl's default, never switched off here); a
     ** bundle of one's own (a TLS-inspecting proxy's CA) is trusted besides the
     ** system's, as NODE_EXTRA_CA_CERTS does */

@@ -131,3 +131,21 @@ void cr_http_response_clear(cr_http_response *resp)
     }
     memset(resp, 0, sizeof *resp);
 }
+
+int cr_http_request_check(const cr_http_request *req, cr_error *err)
+{
+    for (const cr_header *h = req->headers; h; h = h->next) {
+        if (!cr_header_name_ok(h->name)) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: a header name is not an HTTP token", req->method,
+                         req->url);
+            return -1;
+        }
+        if (!cr_header_value_ok(h->value)) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0,
+                         "%s %s: the value of header %s has a line break or control character: not sent", req->method,
+                         req->url, h->name);
+            return -1;
+        }
+    }
+    return 0;
+}

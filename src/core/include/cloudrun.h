@@ -161,6 +161,13 @@ typedef struct cr_http_response {
 CR_API void cr_http_request_clear(cr_http_request *req);
 CR_API void cr_http_response_clear(cr_http_response *resp);
 
+/* Whether every header of req can go on the wire as it is: names RFC 7230
+** tokens, values without CR, LF, NUL or other control characters (a value
+** from a credentials file or the environment must not add a header line).
+** Every driver asks before it sends; 0, or -1 with err (INVALID_ARGUMENT,
+** naming the method, URL and header, never its value). */
+CR_API int cr_http_request_check(const cr_http_request *req, cr_error *err);
+
 /* Initialise libcurl and OpenSSL once for the process (thread-safe, idempotent).
 ** Every constructor here calls it; call it yourself before starting threads. */
 CR_API void cr_global_init(void);
