@@ -22,61 +22,61 @@
 #include "server.h"
 #include "store.h"
 
-#define USAGE                                                                                              \
-    "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--fault SPEC]...\n"     \
-    "                         [--allow-origin ORIGIN]... [--allow-host NAME]... [--quiet]\n"                 \
-    "                         [--max-processes N] [--max-connections N] [--header-timeout SECONDS]\n"        \
-    "                         [--keep-executions N] [--keep-operations N] [--log-limit BYTES]\n"             \
-    "\n"                                                                                                   \
-    "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                    \
-    "command + args as a local process (no shell, no image pulled).\n"                                     \
-    "\n"                                                                                                   \
-    "  --host ADDR     address to listen on (default 127.0.0.1)\n"                                         \
-    "  --port N        port to listen on (default 8123; 0 picks a free port)\n"                            \
-    "  --jobs FILE     seed jobs from a JSON file: {\"jobs\": [Job, ...]} or [Job, ...],\n"                \
-    "                  each with its full name projects/P/locations/L/jobs/J\n"                            \
-    "  --log-dir DIR   where task output goes: DIR/<execution>/task<i>.log\n"                              \
-    "                  (default: a new cloudrun-emulator-XXXXXX under $TMPDIR or /tmp)\n"                   \
-    "  --fault SPEC    start with a pending fault (repeatable): METHOD:FAULT[:COUNT], e.g.\n"                 \
-    "                  RunJob:unavailable:2, or the JSON that POST /emulator/v1/faults takes\n"                \
-    "  --allow-origin ORIGIN  serve requests from this web origin (repeatable), e.g.\n"                    \
-    "                  http://localhost:3000, and answer its CORS preflights; requests that\n"           \
-    "                  carry any other Origin header are refused (403)\n"                              \
-    "  --allow-host NAME  serve requests whose Host is NAME (any port) or NAME:PORT (repeatable);\n"     \
-    "                  by default only localhost, 127.0.0.1, [::1] and the --host address\n"            \
-    "                  with the serving port are, against DNS rebinding\n"                               \
-    "  --quiet         no request or task log lines on stderr\n"                                           \
-    "\n"                                                                                                   \
-    "Limits, so that it stays the same size however long it runs and whoever calls:\n"                  \
-    "  --max-processes N    task processes at once, all executions together (default: 4 per\n"            \
-    "                  CPU core); tasks beyond it wait, pending\n"                                        \
-    "  --max-connections N  connections at once (default 2048)\n"                                        \
-    "  --header-timeout S   a request's headers must arrive within S seconds (default 10),\n"            \
-    "                  its body within 6 times S after them; slower connections are closed\n"          \
-    "  --keep-executions N  done executions kept per job, older ones deleted (default 1000,\n"          \
-    "                  Cloud Run's)\n"                                                                    \
-    "  --keep-operations N  finished operations kept after what they follow is gone, for an\n"          \
-    "                  hour at most (default 1000)\n"                                                    \
-    "  --log-limit BYTES    output kept per task (default 10M; K, M, G suffixes); the rest is\n"       \
-    "                  dropped with a note in the log\n"                                                 \
-    "  --help          this text\n"                                                                        \
-    "\n"                                                                                                   \
-    "It runs commands as you, so it serves only this machine's own programs: a request\n"               \
-    "with a foreign Host or Origin header, or with a body that is not\n"                                \
-    "Content-Type: application/json, is refused with 403 PERMISSION_DENIED. The test\n"                 \
-    "control API below follows the same rules.\n"                                                         \
-    "\n"                                                                                                   \
-    "Test control API (outside the Cloud Run API, for testing clients' retries):\n"                        \
-    "  POST   /emulator/v1/faults  {\"method\": RPC name (RunJob, GetExecution, GetOperation, ...) or \"*\",\n" \
-    "                               \"fault\": \"unavailable\" (503) | \"resource_exhausted\" (429) |\n"          \
-    "                                        \"internal\" (500) | \"deadline\" (504) | \"delay\" |\n"             \
-    "                                        \"drop\" (close, nothing done) |\n"                                \
-    "                                        \"reset_after_effect\" (done, then close unanswered),\n"          \
-    "                               \"count\": N (default 1), \"retry_after\": seconds (Retry-After header),\n"  \
-    "                               \"retry_info\": \"1.5s\" (google.rpc.RetryInfo), \"delay_ms\": N}\n"          \
-    "                              the next N matching calls fail that way\n"                                \
-    "  GET    /emulator/v1/faults  pending faults        DELETE /emulator/v1/faults  clear them\n"            \
-    "  GET    /emulator/v1/stats   calls per RPC (faulted ones too)   DELETE: zero them\n"                   \
+#define USAGE                                                                                                          \
+    "usage: cloudrun emulator [--host ADDR] [--port N] [--jobs FILE] [--log-dir DIR] [--fault SPEC]...\n"              \
+    "                         [--allow-origin ORIGIN]... [--allow-host NAME]... [--quiet]\n"                           \
+    "                         [--max-processes N] [--max-connections N] [--header-timeout SECONDS]\n"                  \
+    "                         [--keep-executions N] [--keep-operations N] [--log-limit BYTES]\n"                       \
+    "\n"                                                                                                               \
+    "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                                \
+    "command + args as a local process (no shell, no image pulled).\n"                                                 \
+    "\n"                                                                                                               \
+    "  --host ADDR     address to listen on (default 127.0.0.1)\n"                                                     \
+    "  --port N        port to listen on (default 8123; 0 picks a free port)\n"                                        \
+    "  --jobs FILE     seed jobs from a JSON file: {\"jobs\": [Job, ...]} or [Job, ...],\n"                            \
+    "                  each with its full name projects/P/locations/L/jobs/J\n"                                        \
+    "  --log-dir DIR   where task output goes: DIR/<execution>/task<i>.log\n"                                          \
+    "                  (default: a new cloudrun-emulator-XXXXXX under $TMPDIR or /tmp)\n"                              \
+    "  --fault SPEC    start with a pending fault (repeatable): METHOD:FAULT[:COUNT], e.g.\n"                          \
+    "                  RunJob:unavailable:2, or the JSON that POST /emulator/v1/faults takes\n"                        \
+    "  --allow-origin ORIGIN  serve requests from this web origin (repeatable), e.g.\n"                                \
+    "                  http://localhost:3000, and answer its CORS preflights; requests that\n"                         \
+    "                  carry any other Origin header are refused (403)\n"                                              \
+    "  --allow-host NAME  serve requests whose Host is NAME (any port) or NAME:PORT (repeatable);\n"                   \
+    "                  by default only localhost, 127.0.0.1, [::1] and the --host address\n"                           \
+    "                  with the serving port are, against DNS rebinding\n"                                             \
+    "  --quiet         no request or task log lines on stderr\n"                                                       \
+    "\n"                                                                                                               \
+    "Limits, so that it stays the same size however long it runs and whoever calls:\n"                                 \
+    "  --max-processes N    task processes at once, all executions together (default: 4 per\n"                         \
+    "                  CPU core); tasks beyond it wait, pending\n"                                                     \
+    "  --max-connections N  connections at once (default 2048)\n"                                                      \
+    "  --header-timeout S   a request's headers must arrive within S seconds (default 10),\n"                          \
+    "                  its body within 6 times S after them; slower connections are closed\n"                          \
+    "  --keep-executions N  done executions kept per job, older ones deleted (default 1000,\n"                         \
+    "                  Cloud Run's)\n"                                                                                 \
+    "  --keep-operations N  finished operations kept after what they follow is gone, for an\n"                         \
+    "                  hour at most (default 1000)\n"                                                                  \
+    "  --log-limit BYTES    output kept per task (default 10M; K, M, G suffixes); the rest is\n"                       \
+    "                  dropped with a note in the log\n"                                                               \
+    "  --help          this text\n"                                                                                    \
+    "\n"                                                                                                               \
+    "It runs commands as you, so it serves only this machine's own programs: a request\n"                              \
+    "with a foreign Host or Origin header, or with a body that is not\n"                                               \
+    "Content-Type: application/json, is refused with 403 PERMISSION_DENIED. The test\n"                                \
+    "control API below follows the same rules.\n"                                                                      \
+    "\n"                                                                                                               \
+    "Test control API (outside the Cloud Run API, for testing clients' retries):\n"                                    \
+    "  POST   /emulator/v1/faults  {\"method\": RPC name (RunJob, GetExecution, GetOperation, ...) or \"*\",\n"        \
+    "                               \"fault\": \"unavailable\" (503) | \"resource_exhausted\" (429) |\n"               \
+    "                                        \"internal\" (500) | \"deadline\" (504) | \"delay\" |\n"                  \
+    "                                        \"drop\" (close, nothing done) |\n"                                       \
+    "                                        \"reset_after_effect\" (done, then close unanswered),\n"                  \
+    "                               \"count\": N (default 1), \"retry_after\": seconds (Retry-After header),\n"        \
+    "                               \"retry_info\": \"1.5s\" (google.rpc.RetryInfo), \"delay_ms\": N}\n"               \
+    "                              the next N matching calls fail that way\n"                                          \
+    "  GET    /emulator/v1/faults  pending faults        DELETE /emulator/v1/faults  clear them\n"                     \
+    "  GET    /emulator/v1/stats   calls per RPC (faulted ones too)   DELETE: zero them\n"                             \
     "  POST   /emulator/v1/reset   clear faults and counts, delete every job, execution and operation\n"
 
 #define MAX_LIST_OPTIONS 32
@@ -107,8 +107,10 @@ static int parse_number(const char *text, long long lo, long long hi, int suffix
     long long v = strtoll(text, &end, 10);
     long long scale = 1;
     if (suffixes && *end && !end[1]) {
-        scale = *end == 'K' || *end == 'k' ? 1024LL : *end == 'M' || *end == 'm' ? 1024LL * 1024
-                : *end == 'G' || *end == 'g' ? 1024LL * 1024 * 1024 : 0;
+        scale = *end == 'K' || *end == 'k'   ? 1024LL
+                : *end == 'M' || *end == 'm' ? 1024LL * 1024
+                : *end == 'G' || *end == 'g' ? 1024LL * 1024 * 1024
+                                             : 0;
         end += scale != 0;
     }
     if (errno == ERANGE || *end || !scale || v > hi / scale || v * scale < lo)
@@ -128,11 +130,20 @@ static int usage_error(const char *fmt, const char *arg)
 /* Returns -1 to go on, or the exit status (0 for --help, 2 for bad usage). */
 static int parse_options(int argc, char **argv, options *o)
 {
-    static const char *const with_value[] = {"--host",          "--port",          "--jobs",
-                                             "--log-dir",       "--fault",         "--allow-origin",
-                                             "--allow-host",    "--max-processes", "--max-connections",
-                                             "--header-timeout", "--keep-executions", "--keep-operations",
-                                             "--log-limit",     NULL};
+    static const char *const with_value[] = {"--host",
+                                             "--port",
+                                             "--jobs",
+                                             "--log-dir",
+                                             "--fault",
+                                             "--allow-origin",
+                                             "--allow-host",
+                                             "--max-processes",
+                                             "--max-connections",
+                                             "--header-timeout",
+                                             "--keep-executions",
+                                             "--keep-operations",
+                                             "--log-limit",
+                                             NULL};
     static const struct {
         const char *name;
         long long lo, hi;

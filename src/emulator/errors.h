@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 typedef struct emu_error {
-    int status;          /* HTTP status; 0 while there is no error */
-    const char *code;    /* google.rpc code name (static string) */
+    int status;       /* HTTP status; 0 while there is no error */
+    const char *code; /* google.rpc code name (static string) */
     char message[1024];
-    char field[256];     /* the request field at fault ("job.template.task_count"), "" for none */
+    char field[256]; /* the request field at fault ("job.template.task_count"), "" for none */
 } emu_error;
 
 /* Sets code, the HTTP status for it and a printf message (always valid UTF-8:

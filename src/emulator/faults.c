@@ -75,8 +75,8 @@ static const char *const rpc_names[] = {
 };
 
 static const char *const kind_names[] = {
-    "none", "unavailable", "resource_exhausted", "internal", "deadline", "delay", "drop", "reset_after_effect",
-    "unauthenticated", NULL,
+    "none",  "unavailable", "resource_exhausted", "internal",        "deadline",
+    "delay", "drop",        "reset_after_effect", "unauthenticated", NULL,
 };
 
 static int rpc_index(const char *rpc)

@@ -13,9 +13,9 @@
 
 #define EMU_MAX_TASKS 10000
 #define EMU_MAX_RETRIES 10
-#define EMU_MAX_CONTAINERS 10          /* per task (Cloud Run's multi-container limit) */
-#define EMU_MAX_ENV 1000               /* variables per container */
-#define EMU_MAX_ENV_BYTES 32768        /* of one variable's name, and of its value */
+#define EMU_MAX_CONTAINERS 10           /* per task (Cloud Run's multi-container limit) */
+#define EMU_MAX_ENV 1000                /* variables per container */
+#define EMU_MAX_ENV_BYTES 32768         /* of one variable's name, and of its value */
 #define EMU_MAX_ANNOTATION_BYTES 262144 /* keys and values together (Kubernetes' limit) */
 /* A task's timeout: at most 168 hours (Cloud Run's limit; beyond 24 h in Preview). */
 #define EMU_MAX_TASK_TIMEOUT_S (168LL * 3600)

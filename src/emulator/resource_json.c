@@ -68,8 +68,7 @@ char *emu_file_uri(const char *path)
         return NULL;
     char *w = out + sprintf(out, "file://");
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("/-._~", *p))
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
             *w++ = (char)*p;
         else
             w += sprintf(w, "%%%02X", *p);
@@ -114,10 +113,14 @@ cJSON *emu_done_operation(cJSON *resource, const char *type)
 static const char *completion_status(const emu_execution *e)
 {
     switch (e->state) {
-    case EMU_EXEC_SUCCEEDED: return "EXECUTION_SUCCEEDED";
-    case EMU_EXEC_FAILED: return "EXECUTION_FAILED";
-    case EMU_EXEC_CANCELLED: return "EXECUTION_CANCELLED";
-    default: return "EXECUTION_RUNNING";
+    case EMU_EXEC_SUCCEEDED:
+        return "EXECUTION_SUCCEEDED";
+    case EMU_EXEC_FAILED:
+        return "EXECUTION_FAILED";
+    case EMU_EXEC_CANCELLED:
+        return "EXECUTION_CANCELLED";
+    default:
+        return "EXECUTION_RUNNING";
     }
 }
 

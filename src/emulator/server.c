@@ -65,10 +65,10 @@ struct emu_server {
     /* the doorman: closes connections past their deadline (MHD's own timeout is
     ** for idleness only, so a client that drips one byte a second would keep a
     ** connection for ever) */
-    pthread_mutex_t mu;   /* guards the list, inflight and stopping */
+    pthread_mutex_t mu; /* guards the list, inflight and stopping */
     pthread_cond_t tick;
     guard *guards;
-    size_t inflight;      /* body bytes reserved by requests in progress */
+    size_t inflight; /* body bytes reserved by requests in progress */
     int stopping;
     pthread_t doorman;
     int doorman_started;
@@ -78,11 +78,11 @@ struct emu_server {
 typedef struct pending {
     char *body;
     size_t len, cap;
-    size_t received;      /* every body byte, kept or not */
-    size_t reserved;      /* of the server's inflight */
+    size_t received; /* every body byte, kept or not */
+    size_t reserved; /* of the server's inflight */
     int too_large, too_busy;
     emu_verdict verdict;
-    emu_error refusal;    /* why, when verdict is EMU_REFUSE */
+    emu_error refusal; /* why, when verdict is EMU_REFUSE */
 } pending;
 
 static const char *header(struct MHD_Connection *conn, const char *name)
@@ -305,8 +305,8 @@ static void release(emu_server *srv, pending *p)
 
 /* A Google-shaped error answered at once, before the body is read (MHD then
 ** closes the connection instead of reading what was announced). */
-static enum MHD_Result answer_early(emu_server *srv, struct MHD_Connection *conn, const char *method,
-                                    const char *url, const emu_error *err, double retry_after)
+static enum MHD_Result answer_early(emu_server *srv, struct MHD_Connection *conn, const char *method, const char *url,
+                                    const emu_error *err, double retry_after)
 {
     char *body = emu_error_body(err);
     if (!srv->store->quiet)
@@ -321,8 +321,8 @@ static enum MHD_Result answer_early(emu_server *srv, struct MHD_Connection *conn
 ** one that does not fit what all requests together may hold is answered now,
 ** unread.
 */
-static enum MHD_Result on_headers(emu_server *srv, struct MHD_Connection *conn, const char *url,
-                                  const char *method, pending *p)
+static enum MHD_Result on_headers(emu_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+                                  pending *p)
 {
     set_phase(srv, conn, AWAIT_BODY, BODY_TIMEOUTS * srv->header_timeout_ns);
     p->verdict = judge(srv, conn, method, 0, &p->refusal);
@@ -336,8 +336,8 @@ static enum MHD_Result on_headers(emu_server *srv, struct MHD_Connection *conn, 
     unsigned long long n = strtoull(length, &end, 10);
     emu_error err = {0};
     if (*end || errno == ERANGE || n > MAX_BODY) {
-        emu_error_set_status(&err, 413, "INVALID_ARGUMENT",
-                             "The request body is too large: at most %u bytes are read.", MAX_BODY);
+        emu_error_set_status(&err, 413, "INVALID_ARGUMENT", "The request body is too large: at most %u bytes are read.",
+                             MAX_BODY);
         return answer_early(srv, conn, method, url, &err, -1);
     }
     if (n == 0)
@@ -546,18 +546,17 @@ emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access 
     /* A thread per connection: WaitOperation may block one, and most connections sit idle; poll()
     ** rather than select() so that no descriptor number is too high; the doorman thread gives
     ** each request its deadlines. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (pthread_create(&srv->doorman, NULL, doorman, srv) == 0)
         srv->doorman_started = 1;
-    srv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-                                   ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-                                   (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, max_connections,
-                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                                   MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    srv->daemon =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                         srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+                         max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon || !srv->doorman_started) {
         fprintf(stderr, "cloudrun emulator: cannot listen on %s:%d (is the port in use?)\n", host, port);

@@ -43,27 +43,27 @@ char *emu_strfmt(const char *fmt, ...)
 }
 
 /* Doubly-linked list helpers over named link fields. */
-#define LINK_TAIL(head, tail, item, prev, next)                                                              \
-    do {                                                                                                     \
-        (item)->prev = (tail);                                                                               \
-        (item)->next = NULL;                                                                                 \
-        if (tail)                                                                                            \
-            (tail)->next = (item);                                                                           \
-        else                                                                                                 \
-            (head) = (item);                                                                                 \
-        (tail) = (item);                                                                                     \
+#define LINK_TAIL(head, tail, item, prev, next)                                                                        \
+    do {                                                                                                               \
+        (item)->prev = (tail);                                                                                         \
+        (item)->next = NULL;                                                                                           \
+        if (tail)                                                                                                      \
+            (tail)->next = (item);                                                                                     \
+        else                                                                                                           \
+            (head) = (item);                                                                                           \
+        (tail) = (item);                                                                                               \
     } while (0)
-#define UNLINK(head, tail, item, prev, next)                                                                 \
-    do {                                                                                                     \
-        if ((item)->prev)                                                                                    \
-            (item)->prev->next = (item)->next;                                                               \
-        else                                                                                                 \
-            (head) = (item)->next;                                                                           \
-        if ((item)->next)                                                                                    \
-            (item)->next->prev = (item)->prev;                                                               \
-        else                                                                                                 \
-            (tail) = (item)->prev;                                                                           \
-        (item)->prev = (item)->next = NULL;                                                                  \
+#define UNLINK(head, tail, item, prev, next)                                                                           \
+    do {                                                                                                               \
+        if ((item)->prev)                                                                                              \
+            (item)->prev->next = (item)->next;                                                                         \
+        else                                                                                                           \
+            (head) = (item)->next;                                                                                     \
+        if ((item)->next)                                                                                              \
+            (item)->next->prev = (item)->prev;                                                                         \
+        else                                                                                                           \
+            (tail) = (item)->prev;                                                                                     \
+        (item)->prev = (item)->next = NULL;                                                                            \
     } while (0)
 
 int emu_store_init(emu_store *s, const char *log_root)
@@ -199,8 +199,8 @@ emu_job *emu_store_find_job(emu_store *s, const char *project, const char *locat
     return emu_index_get(&s->jobs_by_key, key);
 }
 
-emu_execution *emu_store_find_execution(emu_store *s, const char *project, const char *location,
-                                        const char *job, const char *id)
+emu_execution *emu_store_find_execution(emu_store *s, const char *project, const char *location, const char *job,
+                                        const char *id)
 {
     char key[KEY_MAX];
     if (snprintf(key, sizeof key, "%s/%s/%s", project, location, id) >= (int)sizeof key)
@@ -219,8 +219,7 @@ emu_execution *emu_store_latest_execution(emu_store *s, const emu_job *job)
     return job->exec_tail;
 }
 
-emu_job *emu_store_add_job(emu_store *s, const char *project, const char *location, const char *id,
-                           cJSON *spec)
+emu_job *emu_store_add_job(emu_store *s, const char *project, const char *location, const char *id, cJSON *spec)
 {
     emu_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -375,9 +374,8 @@ emu_execution *emu_store_add_execution(emu_store *s, emu_job *job, cJSON *task_t
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(task_template, "timeout");
     emu_duration d;
     /* validated on the way in (job_spec.c): positive and at most 168 hours */
-    e->timeout_ns = cJSON_IsString(timeout) && emu_duration_parse(timeout->valuestring, &d) == 0
-                        ? emu_duration_ns(d)
-                        : 600 * EMU_NS_PER_S;
+    e->timeout_ns = cJSON_IsString(timeout) && emu_duration_parse(timeout->valuestring, &d) == 0 ? emu_duration_ns(d)
+                                                                                                 : 600 * EMU_NS_PER_S;
     for (int i = 0; i < task_count; i++) {
         emu_task *t = &e->tasks[i];
         t->index = i;
@@ -441,8 +439,8 @@ void emu_store_free_execution(emu_store *s, emu_execution *e, int remove)
     execution_release_memory(e);
 }
 
-emu_operation *emu_store_add_operation(emu_store *s, const char *project, const char *location,
-                                       cJSON *done_body, emu_execution *execution)
+emu_operation *emu_store_add_operation(emu_store *s, const char *project, const char *location, cJSON *done_body,
+                                       emu_execution *execution)
 {
     emu_operation *op = calloc(1, sizeof *op);
     char uuid[37];

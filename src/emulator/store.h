@@ -26,7 +26,7 @@ typedef enum emu_task_state {
 } emu_task_state;
 
 typedef enum emu_exec_state {
-    EMU_EXEC_PENDING,    /* created, no task started yet */
+    EMU_EXEC_PENDING, /* created, no task started yet */
     EMU_EXEC_RUNNING,
     EMU_EXEC_SUCCEEDED,
     EMU_EXEC_FAILED,
@@ -50,24 +50,24 @@ typedef struct emu_task {
     int index;
     char uid[37];
     emu_task_state state;
-    int attempt;             /* current (or last) attempt, 0-based */
-    int retried;             /* attempts that were retried */
-    pid_t pid;               /* > 0 while an attempt's process runs (it leads its own group) */
-    int out_fd;              /* the read end of its output pipe while it runs, else -1 (runner.c) */
-    int log_fd;              /* its log file while it runs, else -1 */
-    int64_t attempt_mono;    /* when the running attempt started (monotonic) */
-    int64_t term_mono;       /* when SIGTERM was sent to it, 0 if not */
-    int timed_out;           /* the running attempt hit the timeout */
-    int killed;              /* SIGKILL was sent to the running attempt */
+    int attempt;          /* current (or last) attempt, 0-based */
+    int retried;          /* attempts that were retried */
+    pid_t pid;            /* > 0 while an attempt's process runs (it leads its own group) */
+    int out_fd;           /* the read end of its output pipe while it runs, else -1 (runner.c) */
+    int log_fd;           /* its log file while it runs, else -1 */
+    int64_t attempt_mono; /* when the running attempt started (monotonic) */
+    int64_t term_mono;    /* when SIGTERM was sent to it, 0 if not */
+    int timed_out;        /* the running attempt hit the timeout */
+    int killed;           /* SIGKILL was sent to the running attempt */
     /* result of the last finished attempt */
     int has_result;
-    int exit_code;           /* valid when term_signal == 0 */
+    int exit_code; /* valid when term_signal == 0 */
     int term_signal;
-    int result_code;         /* google.rpc code number, 0 = OK */
-    char *result_message;    /* owned; NULL = none */
-    int64_t log_bytes;       /* bytes of output kept in its log file */
-    int log_truncated;       /* output beyond the limit was dropped (and said so once) */
-    emu_log_mark *marks;     /* owned, up to EMU_LOG_MARKS, by offset; NULL until output came */
+    int result_code;      /* google.rpc code number, 0 = OK */
+    char *result_message; /* owned; NULL = none */
+    int64_t log_bytes;    /* bytes of output kept in its log file */
+    int log_truncated;    /* output beyond the limit was dropped (and said so once) */
+    emu_log_mark *marks;  /* owned, up to EMU_LOG_MARKS, by offset; NULL until output came */
     int nmarks;
     int64_t create_ns, scheduled_ns, start_ns, completion_ns, update_ns;
 } emu_task;
@@ -76,45 +76,45 @@ typedef struct emu_job emu_job;
 typedef struct emu_operation emu_operation;
 
 typedef struct emu_execution {
-    char *name, *project, *location, *job, *id;  /* owned; job/id are the short ids */
-    char *key;               /* owned: "P/L/ID", its key in the store's index */
+    char *name, *project, *location, *job, *id; /* owned; job/id are the short ids */
+    char *key;                                  /* owned: "P/L/ID", its key in the store's index */
     char uid[37];
-    int64_t seq;             /* store-wide creation order */
+    int64_t seq; /* store-wide creation order */
     int64_t create_ns, start_ns, completion_ns, update_ns;
-    int64_t delete_ns;       /* when it was deleted (0: not), shown as deleteTime */
-    int parallelism;         /* as the job says (0 = unlimited) */
+    int64_t delete_ns; /* when it was deleted (0: not), shown as deleteTime */
+    int parallelism;   /* as the job says (0 = unlimited) */
     int task_count;
     int max_retries;
-    int64_t timeout_ns;      /* per attempt */
+    int64_t timeout_ns;          /* per attempt */
     cJSON *labels, *annotations; /* owned, ExecutionTemplate's; may be NULL */
-    cJSON *template;         /* owned: the TaskTemplate after overrides */
+    cJSON *template;             /* owned: the TaskTemplate after overrides */
     emu_exec_state state;
     int cancel_requested;
-    int deleted;             /* hidden from the API; kept only until its processes have stopped */
+    int deleted; /* hidden from the API; kept only until its processes have stopped */
     int running, succeeded, failed, cancelled, retried;
-    int next_pending;        /* tasks [next_pending, task_count) have never started */
-    int fail_code;           /* google.rpc number for the RunJob operation's error */
-    char *fail_message;      /* owned; the first task failure, NULL while none */
-    char *log_dir;           /* owned absolute path: <log-root>/<execution-id>, NULL without logs */
-    emu_task *tasks;         /* owned array of task_count */
-    emu_job *owner;          /* its job while it is visible, NULL once deleted */
-    emu_operation *followers; /* operations that follow it (RunJob, cancel), linked by follow_next */
-    struct emu_execution *all_prev, *all_next;       /* the store's visible executions, oldest first */
-    struct emu_execution *job_prev, *job_next;       /* its job's visible executions, oldest first */
+    int next_pending;                          /* tasks [next_pending, task_count) have never started */
+    int fail_code;                             /* google.rpc number for the RunJob operation's error */
+    char *fail_message;                        /* owned; the first task failure, NULL while none */
+    char *log_dir;                             /* owned absolute path: <log-root>/<execution-id>, NULL without logs */
+    emu_task *tasks;                           /* owned array of task_count */
+    emu_job *owner;                            /* its job while it is visible, NULL once deleted */
+    emu_operation *followers;                  /* operations that follow it (RunJob, cancel), linked by follow_next */
+    struct emu_execution *all_prev, *all_next; /* the store's visible executions, oldest first */
+    struct emu_execution *job_prev, *job_next; /* its job's visible executions, oldest first */
     struct emu_execution *active_prev, *active_next; /* the store's executions not yet done */
     int active;
 } emu_execution;
 
 struct emu_job {
-    char *name, *project, *location, *id;  /* owned */
-    char *key;               /* owned: "P/L/ID" */
+    char *name, *project, *location, *id; /* owned */
+    char *key;                            /* owned: "P/L/ID" */
     char uid[37];
     int64_t seq, generation, create_ns, update_ns;
-    cJSON *spec;             /* owned: user-settable fields, normalized, server defaults filled */
+    cJSON *spec; /* owned: user-settable fields, normalized, server defaults filled */
     int execution_count;
-    int completed;           /* of its visible executions, those that are done */
+    int completed;                        /* of its visible executions, those that are done */
     emu_execution *exec_head, *exec_tail; /* its visible executions, oldest first */
-    emu_job *prev, *next;    /* the store's jobs, oldest first */
+    emu_job *prev, *next;                 /* the store's jobs, oldest first */
 };
 
 /* An Operation either follows an execution (RunJob, CancelExecution) and is
@@ -122,24 +122,24 @@ struct emu_job {
 ** update and delete; execution delete; and a follower whose execution has
 ** been freed). Frozen ones are kept for a while (lifecycle.h). */
 struct emu_operation {
-    char *name;              /* owned: projects/P/locations/L/operations/<uuid> */
+    char *name; /* owned: projects/P/locations/L/operations/<uuid> */
     int64_t seq;
-    char *text;              /* owned: the frozen Operation JSON, or NULL while following */
-    emu_execution *execution;/* followed (borrowed), NULL once frozen */
-    int run_job;             /* RunJob: a failed execution ends it with `error` */
-    int64_t frozen_mono;     /* when it was frozen */
-    emu_operation *prev, *next;           /* the store's operations, oldest first */
-    emu_operation *follow_next;           /* its execution's followers */
+    char *text;                               /* owned: the frozen Operation JSON, or NULL while following */
+    emu_execution *execution;                 /* followed (borrowed), NULL once frozen */
+    int run_job;                              /* RunJob: a failed execution ends it with `error` */
+    int64_t frozen_mono;                      /* when it was frozen */
+    emu_operation *prev, *next;               /* the store's operations, oldest first */
+    emu_operation *follow_next;               /* its execution's followers */
     emu_operation *frozen_prev, *frozen_next; /* frozen operations, oldest first */
 };
 
 typedef struct emu_store {
     pthread_mutex_t mu;
-    pthread_cond_t wake;     /* signalled when the runner has something new to do */
-    int stopping;            /* the runner is to wind down */
-    int draining;            /* the server is closing: long waits (WaitOperation) return now */
+    pthread_cond_t wake; /* signalled when the runner has something new to do */
+    int stopping;        /* the runner is to wind down */
+    int draining;        /* the server is closing: long waits (WaitOperation) return now */
     int quiet;
-    char *log_root;          /* owned absolute path; NULL: no logs and no processes (fuzzing) */
+    char *log_root; /* owned absolute path; NULL: no logs and no processes (fuzzing) */
     emu_index jobs_by_key, execs_by_key, ops_by_name;
     emu_job *jobs_head, *jobs_tail;
     size_t njobs;
@@ -153,13 +153,13 @@ typedef struct emu_store {
     uint64_t next_exec_number; /* execution ids: never the same twice (store.c) */
     uint32_t id_key[4];
     /* limits (emulator.c's options) */
-    int keep_executions;     /* done executions kept per job */
-    int keep_operations;     /* frozen operations kept */
-    int64_t operation_ttl_ns;/* how long a frozen operation is kept */
-    int max_processes;       /* task processes at once, all executions together */
-    int64_t log_limit;       /* bytes of output kept per task */
-    int processes;           /* task processes running now */
-    sem_t gate;              /* request bodies being parsed and handled at once (emu_store_gate_enter) */
+    int keep_executions;      /* done executions kept per job */
+    int keep_operations;      /* frozen operations kept */
+    int64_t operation_ttl_ns; /* how long a frozen operation is kept */
+    int max_processes;        /* task processes at once, all executions together */
+    int64_t log_limit;        /* bytes of output kept per task */
+    int processes;            /* task processes running now */
+    sem_t gate;               /* request bodies being parsed and handled at once (emu_store_gate_enter) */
 } emu_store;
 
 /* How many request bodies may be parsed and held as trees at once: each tree
@@ -178,15 +178,14 @@ void emu_store_gate_leave(emu_store *s);
 
 /* Lookups by index; NULL when absent. Deleted executions are never returned. `job` may be "-". */
 emu_job *emu_store_find_job(emu_store *s, const char *project, const char *location, const char *id);
-emu_execution *emu_store_find_execution(emu_store *s, const char *project, const char *location,
-                                        const char *job, const char *id);
+emu_execution *emu_store_find_execution(emu_store *s, const char *project, const char *location, const char *job,
+                                        const char *id);
 emu_operation *emu_store_find_operation(emu_store *s, const char *name);
 /* The newest visible execution of a job, NULL if none. */
 emu_execution *emu_store_latest_execution(emu_store *s, const emu_job *job);
 
 /* A new job (takes ownership of spec). NULL on out of memory. */
-emu_job *emu_store_add_job(emu_store *s, const char *project, const char *location, const char *id,
-                           cJSON *spec);
+emu_job *emu_store_add_job(emu_store *s, const char *project, const char *location, const char *id, cJSON *spec);
 /* Removes and frees a job; its executions must have been deleted (lifecycle.h). */
 void emu_store_remove_job(emu_store *s, emu_job *job);
 
@@ -207,8 +206,8 @@ void emu_store_deactivate(emu_store *s, emu_execution *e);
 /* A new operation under projects/P/locations/L: frozen with the JSON body
 ** (ownership taken: its text is kept, the tree freed; the name is added
 ** here) or following execution. NULL on out of memory. */
-emu_operation *emu_store_add_operation(emu_store *s, const char *project, const char *location,
-                                       cJSON *done_body, emu_execution *execution);
+emu_operation *emu_store_add_operation(emu_store *s, const char *project, const char *location, cJSON *done_body,
+                                       emu_execution *execution);
 /* Freezes a following operation with its final JSON text (ownership taken). */
 void emu_store_freeze_operation(emu_store *s, emu_operation *op, char *text);
 /* Removes and frees an operation. */

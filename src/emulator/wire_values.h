@@ -12,8 +12,8 @@
 #define EMU_NS_PER_S 1000000000LL
 #define EMU_NS_PER_MS 1000000LL
 
-int64_t emu_now_ns(void);   /* wall clock, for Timestamps */
-int64_t emu_mono_ns(void);  /* monotonic clock, for timeouts */
+int64_t emu_now_ns(void);  /* wall clock, for Timestamps */
+int64_t emu_mono_ns(void); /* monotonic clock, for timeouts */
 
 /* "2024-05-01T12:00:00.123456Z" into buf (>= 40 bytes). Returns buf. */
 char *emu_timestamp_format(int64_t ns, char *buf, size_t size);

@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 typedef struct cr_embedded_module {
-    const char *name;      /* "cloudrun.auth" */
-    const char *chunkname; /* "@cloudrun/auth.lua", for error messages */
+    const char *name;            /* "cloudrun.auth" */
+    const char *chunkname;       /* "@cloudrun/auth.lua", for error messages */
     const unsigned char *source; /* bytecode of the Lua the host links (cr-luac) */
     size_t len;
 } cr_embedded_module;

@@ -242,8 +242,8 @@ static void read_table(lua_State *L, int t, const cr_option *options, cr_args *a
     }
 }
 
-void cr_lua_read_options(lua_State *L, int t, const cr_option *options, lua_args *q, const char *fn,
-                         const char *refuse, const char *refuse_hint)
+void cr_lua_read_options(lua_State *L, int t, const cr_option *options, lua_args *q, const char *fn, const char *refuse,
+                         const char *refuse_hint)
 {
     read_table(L, t, options, &q->a, q, fn, refuse, refuse_hint);
 }
@@ -273,8 +273,7 @@ static int options_at(lua_State *L, int idx, int pos, const char *fn)
     if (lua_isnoneornil(L, idx))
         return 0;
     if (!lua_istable(L, idx))
-        cr_lua_raise(L, "bad argument #%d to '%s' (table of options expected, got %s)", pos, fn,
-                     luaL_typename(L, idx));
+        cr_lua_raise(L, "bad argument #%d to '%s' (table of options expected, got %s)", pos, fn, luaL_typename(L, idx));
     return lua_absindex(L, idx);
 }
 
@@ -284,7 +283,7 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
     cr_args_init(&q->a, d);
     q->owned = NULL;
     lua_settop(L, base + nargs[d->takes] - 1); /* absent arguments are nils below the anchor */
-    lua_createtable(L, 2, 0); /* anchors converted strings and long lists while the call lasts */
+    lua_createtable(L, 2, 0);                  /* anchors converted strings and long lists while the call lasts */
     q->anchor = lua_gettop(L);
     cr_request *r = &q->a.r;
     const char *fn = d->name;
@@ -311,7 +310,8 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
         break;
     case CR_TAKES_WAIT:
         r->name = read_name(L, base, 1, d);
-        if (!lua_isnoneornil(L, base + 1) && (lua_type(L, base + 1) != LUA_TNUMBER || !(lua_tonumber(L, base + 1) >= 0)))
+        if (!lua_isnoneornil(L, base + 1) &&
+            (lua_type(L, base + 1) != LUA_TNUMBER || !(lua_tonumber(L, base + 1) >= 0)))
             cr_lua_raise(L, "bad argument #2 to '%s' (seconds expected)", fn);
         r->wait_timeout = lua_isnoneornil(L, base + 1) ? 0 : (double)lua_tonumber(L, base + 1);
         t = options_at(L, base + 2, 3, fn);

@@ -23,8 +23,8 @@ typedef struct lua_args {
     cr_args a;
     const char *small_args[CR_SMALL_LIST];
     cr_env_var small_env[CR_SMALL_LIST];
-    int anchor;    /* stack index of the anchor table */
-    cJSON *owned;  /* a spec or body converted from Lua: the caller frees it */
+    int anchor;   /* stack index of the anchor table */
+    cJSON *owned; /* a spec or body converted from Lua: the caller frees it */
 } lua_args;
 
 /* Reads method d's arguments from stack index `base` on into q, raising for
@@ -34,8 +34,8 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
 /* Reads the options table at t against `options` into q->a (q->anchor must
 ** be set); `refuse` (or NULL) names an option that is not taken here, and
 ** refuse_hint is added to its message. fn prefixes messages. */
-void cr_lua_read_options(lua_State *L, int t, const cr_option *options, lua_args *q, const char *fn,
-                         const char *refuse, const char *refuse_hint);
+void cr_lua_read_options(lua_State *L, int t, const cr_option *options, lua_args *q, const char *fn, const char *refuse,
+                         const char *refuse_hint);
 
 /* Raises "file:line: <message>" at the first frame outside cloudrun's own modules. */
 void cr_lua_raise(lua_State *L, const char *fmt, ...)

@@ -44,7 +44,6 @@ static const char *client_string(lua_State *L, const char *field)
 /* The client                                                                */
 /* ------------------------------------------------------------------------ */
 
-
 /*
 ** core.client{project=, region=, endpoint=, timeout=, retry=, credentials=
 ** <Credentials userdata>|false|nil}

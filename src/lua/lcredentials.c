@@ -271,10 +271,13 @@ static const luaL_Reg creds_methods[] = {
 };
 
 static const luaL_Reg creds_functions[] = {
-    {"credentials_file", l_credentials_file},         {"credentials_json", l_credentials_json},
-    {"credentials_metadata", l_credentials_metadata}, {"credentials_token", l_credentials_token},
+    {"credentials_file", l_credentials_file},
+    {"credentials_json", l_credentials_json},
+    {"credentials_metadata", l_credentials_metadata},
+    {"credentials_token", l_credentials_token},
     {"credentials_default", l_credentials_default},
-    {"credentials_default_machine", l_credentials_default_machine},   {NULL, NULL},
+    {"credentials_default_machine", l_credentials_default_machine},
+    {NULL, NULL},
 };
 
 void cr_lua_open_credentials(lua_State *L)

@@ -117,8 +117,8 @@ TEST(adc_uses_google_application_credentials_first)
 {
     adc_env_reset();
     char *env_file = kit_sa_file("adc/env.json", 0, "from-env@p.iam", "kid-env", NULL);
-    char *gcloud = kit_sa_file("adc/gcloud/application_default_credentials.json", 1, "from-gcloud@p.iam", "kid-g",
-                               NULL);
+    char *gcloud =
+        kit_sa_file("adc/gcloud/application_default_credentials.json", 1, "from-gcloud@p.iam", "kid-g", NULL);
     char dir[128];
     snprintf(dir, sizeof dir, "%s/adc/gcloud", kit_tmpdir());
     setenv("CLOUDSDK_CONFIG", dir, 1);
@@ -148,8 +148,8 @@ TEST(adc_finds_gcloud_file_under_home_when_cloudsdk_config_is_unset)
     char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
     char home[128];
     snprintf(home, sizeof home, "%s/home", kit_tmpdir());
-    char *path = kit_sa_file("home/.config/gcloud/application_default_credentials.json", 0, "from-home@p.iam",
-                             "kid-home", NULL);
+    char *path =
+        kit_sa_file("home/.config/gcloud/application_default_credentials.json", 0, "from-home@p.iam", "kid-home", NULL);
     setenv("HOME", home, 1);
     cr_error err = CR_ERROR_INIT;
     cr_credentials *c = cr_credentials_default(&err);
@@ -166,8 +166,7 @@ TEST(adc_finds_gcloud_file_under_home_when_cloudsdk_config_is_unset)
 TEST(adc_does_not_fall_through_when_the_env_file_is_unreadable)
 {
     adc_env_reset();
-    char *gcloud = kit_sa_file("empty-gcloud/application_default_credentials.json", 0, "fallback@p.iam", "kid-f",
-                               NULL);
+    char *gcloud = kit_sa_file("empty-gcloud/application_default_credentials.json", 0, "fallback@p.iam", "kid-f", NULL);
     char missing[128];
     snprintf(missing, sizeof missing, "%s/adc/missing.json", kit_tmpdir());
     setenv("GOOGLE_APPLICATION_CREDENTIALS", missing, 1);

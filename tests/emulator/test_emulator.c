@@ -661,12 +661,6 @@ TEST(bad_usage_exits_2)
 
 /* ---- fault injection ---------------------------------------------------------------------- */
 
-
-
-
-
-
-
 TEST(unavailable_faults_answer_503_for_the_next_n_calls_then_the_call_goes_through)
 {
     CHECK_INT(create_job("faulty-get", sh_job("true", "/tmp", 0)), 200);
@@ -1196,7 +1190,6 @@ TEST(cancel_kills_a_task_that_ignores_sigterm_after_the_grace_period)
     free(dir);
 }
 
-
 TEST(validate_only_creates_changes_and_deletes_nothing)
 {
 #define VO "/v2/projects/validate/locations/l"
@@ -1333,10 +1326,11 @@ TEST(entries_list_answers_each_line_of_an_executions_task_logs_as_a_cloud_run_jo
 {
     char *dir = new_dir("logs");
     /* task 1 writes later than task 0: entries come in time order across tasks */
-    CHECK_INT(create_job("logs", sh_job("[ $CLOUD_RUN_TASK_INDEX = 1 ] && sleep 0.3; echo \"first $CLOUD_RUN_TASK_INDEX\"; "
-                                        "sleep 0.2; printf 'caf\\303\\251 \\377\\n'; printf 'no newline'",
-                                        dir, 0)),
-             200);
+    CHECK_INT(
+        create_job("logs", sh_job("[ $CLOUD_RUN_TASK_INDEX = 1 ] && sleep 0.3; echo \"first $CLOUD_RUN_TASK_INDEX\"; "
+                                  "sleep 0.2; printf 'caf\\303\\251 \\377\\n'; printf 'no newline'",
+                                  dir, 0)),
+        200);
     cJSON *op = run_job("logs", "{\"overrides\":{\"taskCount\":2}}", NULL);
     const char *name = str(op, "metadata.name");
     cJSON *e = wait_execution(name);
@@ -1359,8 +1353,8 @@ TEST(entries_list_answers_each_line_of_an_executions_task_logs_as_a_cloud_run_jo
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(labels, "run.googleapis.com/execution_name")), id);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(labels, "run.googleapis.com/task_index")), "0");
     for (int i = 1; i < 6; i++) /* in time order */
-        CHECK(strcmp(str(cJSON_GetArrayItem(list, i - 1), "timestamp"), str(cJSON_GetArrayItem(list, i), "timestamp")) <=
-              0);
+        CHECK(strcmp(str(cJSON_GetArrayItem(list, i - 1), "timestamp"),
+                     str(cJSON_GetArrayItem(list, i), "timestamp")) <= 0);
     /* the time a line was read, within the execution's own times */
     CHECK(strcmp(str(list, "0.timestamp"), str(e, "startTime")) >= 0);
     CHECK(strcmp(str(list, "5.timestamp"), str(e, "completionTime")) <= 0);
@@ -1376,11 +1370,12 @@ TEST(entries_list_answers_each_line_of_an_executions_task_logs_as_a_cloud_run_jo
     cJSON *rest = entries("resource.labels.job_name = \"logs\"", more);
     CHECK_INT(cJSON_GetArraySize(get(rest, "entries")), 2);
     CHECK(get(rest, "nextPageToken") == NULL);
-    cJSON *later = entries("resource.labels.job_name = \"logs\" AND timestamp >= \"%s\"", NULL,
-                           str(list, "3.timestamp"));
+    cJSON *later =
+        entries("resource.labels.job_name = \"logs\" AND timestamp >= \"%s\"", NULL, str(list, "3.timestamp"));
     CHECK_INT(cJSON_GetArraySize(get(later, "entries")), 3);
     /* fuzz finding: a time past 2262 no longer overflows nanoseconds; it is after every entry */
-    cJSON *far = entries("resource.labels.job_name = \"logs\" AND timestamp < \"9999-12-31T23:59:59.999999999Z\"", NULL);
+    cJSON *far =
+        entries("resource.labels.job_name = \"logs\" AND timestamp < \"9999-12-31T23:59:59.999999999Z\"", NULL);
     CHECK_INT(cJSON_GetArraySize(get(far, "entries")), 6);
     cJSON_Delete(far);
     far = entries("resource.labels.job_name = \"logs\" AND timestamp > \"9999-12-31T23:59:59Z\"", NULL);
@@ -1409,9 +1404,11 @@ TEST(entries_list_refuses_what_it_cannot_answer_naming_what_it_understands)
     } cases[] = {
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.type = \\\"cloud_run_job\\\"\"}", 400,
          "name it with resource.labels.job_name"},
-        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND severity>=ERROR\"}",
+        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND "
+         "severity>=ERROR\"}",
          400, "the emulator understands"},
-        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND timestamp>\\\"yesterday\\\"\"}",
+        {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND "
+         "timestamp>\\\"yesterday\\\"\"}",
          400, "RFC 3339"},
         {"{\"resourceNames\":[\"folders/1\"],\"filter\":\"resource.labels.job_name=x\"}", 400, "projects/PROJECT"},
         {"{\"filter\":\"resource.labels.job_name=x\"}", 400, "resourceNames"},

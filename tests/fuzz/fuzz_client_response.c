@@ -21,8 +21,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cr_error err = CR_ERROR_INIT;
     cr_credentials *creds = cr_credentials_from_access_token(FZ_TOKEN, 0, &err);
     cr_retry retry = {.attempts = 4, .initial = 0.001, .max = 0.002, .deadline = 3600};
-    cr_client_options o = {.project = "fuzz-project", .region = "us-central1",
-                           .endpoint = "http://127.0.0.1:9", .credentials = creds, .retry = &retry};
+    cr_client_options o = {.project = "fuzz-project",
+                           .region = "us-central1",
+                           .endpoint = "http://127.0.0.1:9",
+                           .credentials = creds,
+                           .retry = &retry};
     client = cr_client_new(&o, &err);
     cr_credentials_unref(creds);
     if (!client)

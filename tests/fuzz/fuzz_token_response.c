@@ -60,17 +60,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static char *credentials_json(int kind)
 {
-    static const char user[] = "{\"type\":\"authorized_user\",\"client_id\":\"fuzz-client\",\"client_secret\":\"" CLIENT_SECRET
-                               "\",\"refresh_token\":\"" REFRESH_TOKEN "\",\"token_uri\":\"http://127.0.0.1:9/token\"}";
+    static const char user[] =
+        "{\"type\":\"authorized_user\",\"client_id\":\"fuzz-client\",\"client_secret\":\"" CLIENT_SECRET
+        "\",\"refresh_token\":\"" REFRESH_TOKEN "\",\"token_uri\":\"http://127.0.0.1:9/token\"}";
     char *out = NULL;
     int rc = -1;
     switch (kind) {
     case 0:
-        rc = asprintf(&out,
-                      "{\"type\":\"service_account\",\"project_id\":\"p\",\"private_key_id\":\"kid\",\"private_key\":%s,"
-                      "\"client_email\":\"sa@p.iam.gserviceaccount.com\",\"client_id\":\"1\","
-                      "\"token_uri\":\"http://127.0.0.1:9/token\"}",
-                      key_json_pem);
+        rc =
+            asprintf(&out,
+                     "{\"type\":\"service_account\",\"project_id\":\"p\",\"private_key_id\":\"kid\",\"private_key\":%s,"
+                     "\"client_email\":\"sa@p.iam.gserviceaccount.com\",\"client_id\":\"1\","
+                     "\"token_uri\":\"http://127.0.0.1:9/token\"}",
+                     key_json_pem);
         break;
     case 1:
         rc = asprintf(&out, "%s", user);

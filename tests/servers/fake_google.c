@@ -150,7 +150,7 @@ static struct {
     const char *fault_on;
     const char *client_id, *client_secret, *refresh_token, *rotate_refresh_token;
     const char *subject_token, *subject_header, *region, *email;
-    long entries_busy; /* the first N entries:list fail: a 503, then 429s with Retry-After: 1 */
+    long entries_busy;        /* the first N entries:list fail: a 503, then 429s with Retry-After: 1 */
     const char *entries_body; /* a file whose text answers entries:list (read at each request) */
 } opt = {0,
          NULL,

@@ -21,8 +21,7 @@ typedef struct request {
 ** answer to give in *result (a request begun, a piece of its body taken), or 0 once the
 ** whole request is in (*con_cls).
 */
-static inline int request_collect(void **con_cls, const char *data, size_t *size, size_t max,
-                                  enum MHD_Result *result)
+static inline int request_collect(void **con_cls, const char *data, size_t *size, size_t max, enum MHD_Result *result)
 {
     request *rq = *con_cls;
     *result = MHD_YES;

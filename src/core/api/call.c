@@ -240,7 +240,8 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
     cr_error err = CR_ERROR_INIT;
     cJSON *result = NULL;
     if (k->text && resp->status >= 200 && resp->status < 300) {
-        if (cr_api_check_answer_text(resp, k->req.url, k->call.def->answer == CR_ANSWER_RUN, &k->execution, &err) == 0) {
+        if (cr_api_check_answer_text(resp, k->req.url, k->call.def->answer == CR_ANSWER_RUN, &k->execution, &err) ==
+            0) {
             k->text_len = resp->body_len;
             cr_machine_finish_text(m, resp->body);
             resp->body = NULL;
@@ -355,4 +356,3 @@ char *cr_machine_take_answer(cr_machine *m, size_t *len, char **execution, cr_er
     }
     return text;
 }
-

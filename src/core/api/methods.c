@@ -16,14 +16,32 @@
 #define NONE (-1L)
 
 /* Each option once; the lists below pick from them. */
-#define OPT_RETRY {"retry", CR_OPT_RETRY, AT(call), NONE, NONE, 0, 0, "a table {attempts=, initial=, max=, multiplier=, deadline=}"}
-#define OPT_TIMEOUT {"timeout", CR_OPT_SECONDS, AT(call.timeout), NONE, NONE, 0, 0, "a positive number of seconds"}
-#define OPT_VALIDATE(f) {"validate_only", CR_OPT_BOOL, AT(f.validate_only), NONE, NONE, 0, 0, "a boolean"}
-#define OPT_ETAG(f) {"etag", CR_OPT_STRING, AT(f.etag), NONE, NONE, 0, 0, "a string"}
+#define OPT_RETRY                                                                                                      \
+    {                                                                                                                  \
+        "retry", CR_OPT_RETRY, AT(call), NONE, NONE, 0, 0,                                                             \
+            "a table {attempts=, initial=, max=, multiplier=, deadline=}"                                              \
+    }
+#define OPT_TIMEOUT                                                                                                    \
+    {                                                                                                                  \
+        "timeout", CR_OPT_SECONDS, AT(call.timeout), NONE, NONE, 0, 0, "a positive number of seconds"                  \
+    }
+#define OPT_VALIDATE(f)                                                                                                \
+    {                                                                                                                  \
+        "validate_only", CR_OPT_BOOL, AT(f.validate_only), NONE, NONE, 0, 0, "a boolean"                               \
+    }
+#define OPT_ETAG(f)                                                                                                    \
+    {                                                                                                                  \
+        "etag", CR_OPT_STRING, AT(f.etag), NONE, NONE, 0, 0, "a string"                                                \
+    }
 #define OPT_PAGING                                                                                                     \
     {"page_size", CR_OPT_COUNT, AT(list.page_size), NONE, NONE, 0, 1000000, "a non-negative integer up to 1000000"},   \
-        {"page_token", CR_OPT_STRING, AT(list.page_token), NONE, NONE, 0, 0, "a string"}
-#define OPT_END {NULL, 0, 0, 0, 0, 0, 0, NULL}
+    {                                                                                                                  \
+        "page_token", CR_OPT_STRING, AT(list.page_token), NONE, NONE, 0, 0, "a string"                                 \
+    }
+#define OPT_END                                                                                                        \
+    {                                                                                                                  \
+        NULL, 0, 0, 0, 0, 0, 0, NULL                                                                                   \
+    }
 
 static const cr_option run_job_options[] = {
     {"args", CR_OPT_STRINGS, AT(run.args), AT(run.nargs), AT(run.has_args), 0, 0, "a list of strings"},
@@ -43,10 +61,8 @@ static const cr_option run_job_options[] = {
 static const cr_option call_only[] = {OPT_RETRY, OPT_TIMEOUT, OPT_END};
 
 static const cr_option list_options[] = {
-    OPT_PAGING,
-    {"show_deleted", CR_OPT_BOOL, AT(list.show_deleted), NONE, NONE, 0, 0, "a boolean"},
-    OPT_RETRY,
-    OPT_TIMEOUT,
+    OPT_PAGING, {"show_deleted", CR_OPT_BOOL, AT(list.show_deleted), NONE, NONE, 0, 0, "a boolean"},
+    OPT_RETRY,  OPT_TIMEOUT,
     OPT_END,
 };
 

@@ -293,7 +293,8 @@ int cr_api_check_answer_text(const cr_http_response *resp, const char *url, int 
         return -1;
     }
     /* an Operation that names its execution already needs nothing added */
-    const char *pick = a.has_execution ? NULL : cr_execution_name_pick(NULL, a.name[IN_METADATA], a.name[IN_RESPONSE], NULL);
+    const char *pick =
+        a.has_execution ? NULL : cr_execution_name_pick(NULL, a.name[IN_METADATA], a.name[IN_RESPONSE], NULL);
     for (int i = IN_METADATA; i <= IN_RESPONSE; i++) {
         if (a.name[i] && a.name[i] == pick)
             *execution = a.name[i];

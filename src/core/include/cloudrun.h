@@ -176,7 +176,6 @@ CR_API void cr_global_init(void);
 typedef struct cr_machine cr_machine;
 typedef struct cr_credentials cr_credentials;
 
-
 /* ------------------------------------------------------------------------ */
 /* Credentials                                                               */
 /* ------------------------------------------------------------------------ */

@@ -174,9 +174,9 @@ typedef enum cr_option_type {
 typedef struct cr_option {
     const char *name; /* as Lua options and messages name it: "task_count" */
     cr_option_type type;
-    long at;       /* offsetof(cr_args, ...) of the value */
-    long at_count; /* STRINGS, ENV: of the count; -1 otherwise */
-    long at_set;   /* STRINGS: of the flag that says it was given; -1 otherwise */
+    long at;             /* offsetof(cr_args, ...) of the value */
+    long at_count;       /* STRINGS, ENV: of the count; -1 otherwise */
+    long at_set;         /* STRINGS: of the flag that says it was given; -1 otherwise */
     double min, max;     /* COUNT, NUMBER: the range */
     const char *expects; /* what a value must be, for messages: "a non-negative integer up to 10000" */
 } cr_option;
@@ -262,8 +262,8 @@ CR_API int cr_args_set_env(cr_args *a, const cr_option *o, const cr_env_var *var
 /* The name of the Execution an answer is about, by the one rule: the Operation's own "execution" (ours),
 ** else its metadata.name, else its response.name, else the resource's own name, the first of them that names an
 ** execution (".../executions/..."). Any may be NULL. Returns one of them, or NULL. */
-CR_API const char *cr_execution_name_pick(const char *execution, const char *metadata_name,
-                                          const char *response_name, const char *own_name);
+CR_API const char *cr_execution_name_pick(const char *execution, const char *metadata_name, const char *response_name,
+                                          const char *own_name);
 
 /* The API call machine for `r` (its result: cr_machine_take_json). NULL with
 ** err set for a request that is wrong whatever the server says (a malformed
@@ -372,7 +372,6 @@ CR_API void cr_client_run_machines(cr_client *c, cr_machine *const *machines, si
 */
 CR_API double cr_retry_delay(const cr_retry *policy, int attempt, const cr_error *err, int idempotent,
                              double retry_after, double remaining, double jitter);
-
 
 #ifdef __cplusplus
 }

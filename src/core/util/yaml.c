@@ -14,8 +14,8 @@
 static void yaml_fail(cr_error *err, const char *origin, const yaml_parser_t *p, const char *what)
 {
     if (p && p->problem)
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: not valid YAML (line %zu: %s)", origin,
-                     p->problem_mark.line + 1, p->problem);
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: not valid YAML (line %zu: %s)", origin, p->problem_mark.line + 1,
+                     p->problem);
     else
         cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: %s", origin, what);
 }
@@ -50,8 +50,8 @@ cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_e
             break;
         case YAML_MAPPING_START_EVENT:
             if (depth++ > 0) {
-                cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: the value of %s is a map; values must be strings",
-                             origin, key ? key : "a key");
+                cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: the value of %s is a map; values must be strings", origin,
+                             key ? key : "a key");
                 ok = 0;
             }
             break;
@@ -85,10 +85,10 @@ cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_e
                 }
             } else {
                 /* the value as written: PORT: 8080 is "8080", an empty value "" */
-                const char *value = e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                                            (strcmp(v, "~") == 0 || strcmp(v, "null") == 0)
-                                        ? ""
-                                        : v;
+                const char *value =
+                    e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && (strcmp(v, "~") == 0 || strcmp(v, "null") == 0)
+                        ? ""
+                        : v;
                 ok = cJSON_AddStringToObject(map, key, value) != NULL;
                 free(key);
                 key = NULL;
