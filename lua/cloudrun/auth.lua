@@ -18,6 +18,7 @@ local function nginx()
 end
 
 local _M = {}
+_M._driver = nginx -- init.lua's too: one place decides where calls run
 
 local Credentials = {}
 Credentials.__index = Credentials

@@ -15,17 +15,8 @@ Client.__index = Client
 _M.Client = Client
 
 -- Inside nginx the calls run on cosockets (cloudrun.ngx), elsewhere on libcurl
--- in the C core. Loaded only where it can work.
-local ngx_driver
-local function nginx()
-  if ngx_driver == nil then
-    -- without nginx's ngx table there is no driver to load (and no loading it for nothing)
-    local ok, d = false, nil
-    if type(rawget(_G, "ngx")) == "table" then ok, d = pcall(require, "cloudrun.ngx") end
-    ngx_driver = ok and d.available() and d or false
-  end
-  return ngx_driver
-end
+-- in the C core: auth.lua decides, for credentials and clients alike.
+local nginx = auth._driver
 
 --- cloudrun.client{project=, region=, credentials=, endpoint=, timeout=}
 -- Returns a client, or nil, err when the credentials given cannot be loaded.
@@ -178,26 +169,25 @@ local function pager(fetch, field, opts)
   end
 end
 
-function Client:each_jobs(opts)
-  check_opts("each_jobs", opts, 1)
-  return pager(function(o) return call(self, "list_jobs", o) end, "jobs", opts)
-end
-
-function Client:each_executions(job, opts)
-  if job ~= nil then check_name("each_executions", job, 1, "job") end
-  check_opts("each_executions", opts, 2)
-  return pager(function(o) return call(self, "list_executions", job, o) end, "executions", opts)
-end
-
-function Client:each_tasks(execution, opts)
-  check_name("each_tasks", execution, 1, "execution")
-  check_opts("each_tasks", opts, 2)
-  return pager(function(o) return call(self, "list_tasks", execution, o) end, "tasks", opts)
-end
-
-function Client:each_operations(opts)
-  check_opts("each_operations", opts, 1)
-  return pager(function(o) return call(self, "list_operations", o) end, "operations", opts)
+-- each_jobs(opts), each_executions(job|nil, opts), each_tasks(execution, opts),
+-- each_operations(opts): one per list method of the table, taking its arguments.
+local NOUN = { jobs = "job", executions = "execution", tasks = "task", operations = "operation" }
+for _, d in ipairs(core.methods) do
+  local field = d.name:match("^list_(%w+)$")
+  if field then
+    local fn, method, takes = "each_" .. field, d.name, d.takes
+    Client[fn] = function(self, ...)
+      if takes == "opts" then
+        local opts = ...
+        check_opts(fn, opts, 1)
+        return pager(function(o) return call(self, method, o) end, field, opts)
+      end
+      local name, opts = ...
+      if name ~= nil or takes == "name" then check_name(fn, name, 1, NOUN[d.kind]) end
+      check_opts(fn, opts, 2)
+      return pager(function(o) return call(self, method, name, o) end, field, opts)
+    end
+  end
 end
 
 --- client:wait(op_or_execution, {timeout=, on_progress=, interval=, max_interval=})

@@ -68,7 +68,7 @@ local function fetch(client, base, project, filter, limit)
   repeat
     local body = { resourceNames = setmetatable({ "projects/" .. project }, core.array_mt), filter = filter,
       orderBy = "timestamp asc", pageSize = 1000, pageToken = token }
-    local page, err = client._core:call("POST", "entries:list", nil, body, { base = base, read = true })
+    local page, err = client:call("POST", "entries:list", nil, body, { base = base, read = true })
     if not page then return nil, err end
     if type(page) ~= "table" then return nil, bad_answer("something other than an object") end
     local entries = page.entries
