@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install
 
 all: build
 
@@ -43,6 +43,11 @@ bench-quick: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
+# cmake --install into a temporary prefix, the build tree deleted, then a stock Lua and a
+# C program built with pkg-config each trigger a job on the installed emulator.
+test-install: deps
+	scripts/test-install
 
 clean:
 	rm -rf build build-asan build-fuzz build-lua51 build-lua52 build-lua53 build-luajit
