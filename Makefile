@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz dist
 
 all: build
 
@@ -43,6 +43,12 @@ bench-quick: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
+# The release tarball dist/lua-cloudrun-VERSION.tar.gz (HEAD, without .ci/, plus the
+# release rockspec; VERSION is CMakeLists.txt's project version). Its rockspec's
+# source.url is CR_RELEASE_URL (`make dist CR_RELEASE_URL=...`; default in scripts/dist).
+dist:
+	scripts/dist
 
 clean:
 	rm -rf build build-asan build-fuzz build-lua51 build-lua52 build-lua53 build-luajit
