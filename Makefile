@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz dist
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz dist test-dist
 
 all: build
 
@@ -49,6 +49,12 @@ fuzz: deps
 # source.url is CR_RELEASE_URL (`make dist CR_RELEASE_URL=...`; default in scripts/dist).
 dist:
 	scripts/dist
+
+# The tarball as a user gets it: unpacked outside the checkout, `luarocks make` of the
+# release rockspec into a temporary tree for each Lua in DIST_LUAS (default all five),
+# each tree driving a job on this build's emulator (scripts/test-dist).
+test-dist: build
+	BUILD=$(BUILD) scripts/test-dist
 
 clean:
 	rm -rf build build-asan build-fuzz build-lua51 build-lua52 build-lua53 build-luajit
