@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install dist test-dist
 
 all: build
 
@@ -48,6 +48,18 @@ fuzz: deps
 # C program built with pkg-config each trigger a job on the installed emulator.
 test-install: deps
 	scripts/test-install
+
+# The release tarball dist/lua-cloudrun-VERSION.tar.gz (HEAD, without .ci/, plus the
+# release rockspec; VERSION is CMakeLists.txt's project version). Its rockspec's
+# source.url is CR_RELEASE_URL (`make dist CR_RELEASE_URL=...`; default in scripts/dist).
+dist:
+	scripts/dist
+
+# The tarball as a user gets it: unpacked outside the checkout, `luarocks make` of the
+# release rockspec into a temporary tree for each Lua in DIST_LUAS (default all five),
+# each tree driving a job on this build's emulator (scripts/test-dist).
+test-dist: build
+	BUILD=$(BUILD) scripts/test-dist
 
 clean:
 	rm -rf build build-asan build-fuzz build-lua51 build-lua52 build-lua53 build-luajit
