@@ -8,6 +8,8 @@ local h = require("helpers")
 
 local SRC = assert(os.getenv("CLOUDRUN_SOURCE_DIR"))
 local ROCKSPEC = "rockspec/lua-cloudrun-scm-1.rockspec"
+-- the one version: CMakeLists.txt's project()
+local VERSION = assert(h.read(SRC .. "/CMakeLists.txt"):match("project%(lua%-cloudrun VERSION ([%d.]+)"))
 
 --- luarocks --lua-version V --tree TREE make ROCKSPEC ARGS, from a copy of the
 -- sources (the builtin backend leaves object files beside them).
@@ -39,7 +41,7 @@ local function check_command(tree)
   local cmd = h.sh_quote(tree .. "/bin/cloudrun")
   local out, rc = h.run(cmd .. " version 2>&1")
   assert.are.equal(0, rc, out)
-  assert.are.equal("cloudrun (lua-cloudrun) 0.1.0\n", out)
+  assert.are.equal("cloudrun (lua-cloudrun) " .. VERSION .. "\n", out)
   out, rc = h.run(cmd .. " emulator 2>&1")
   assert.are.equal(2, rc, out)
   assert.matches("the emulator is not part of the LuaRocks install", out, 1, true)
