@@ -86,6 +86,7 @@ build = {
     ["cloudrun.cli.executions"] = "lua/cloudrun/cli/executions.lua",
     ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",
     ["cloudrun.cli.logs"] = "lua/cloudrun/cli/logs.lua",
+    ["cloudrun.cli.man"] = "lua/cloudrun/cli/man.lua",
     ["cloudrun.core"] = {
       sources = {
         "src/lua/largs.c",

@@ -119,6 +119,11 @@ static int parse_number(const char *text, long long lo, long long hi, int suffix
     return 0;
 }
 
+const char *cr_emulator_usage(void)
+{
+    return USAGE;
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "cloudrun emulator: ");

@@ -16,4 +16,10 @@
 */
 int cr_emulator_main(int argc, char **argv);
 
+/*
+** The text `cloudrun emulator --help` prints (static, never freed): `cloudrun
+** help --man` renders it into the man page, so the two cannot drift.
+*/
+const char *cr_emulator_usage(void);
+
 #endif

@@ -4,6 +4,7 @@
 ** working out of the box because the module is built in. After lua.c: all
 ** work happens in pmain under lua_pcall, and errors go through one report().
 */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,25 +20,102 @@
 
 static const char *progname = "cloudrun-lua";
 
+/* The options, once: the usage text prints them, and so does the man page (--man). */
+static const struct {
+    const char *label, *help;
+} options[] = {
+    {"-e stat", "execute string 'stat'"},
+    {"-i", "enter interactive mode after executing 'script'"},
+    {"-l mod", "require library 'mod' into global 'mod'"},
+    {"-l g=mod", "require library 'mod' into global 'g'"},
+    {"-v", "show version information"},
+    {"-E", "ignore environment variables"},
+    {"-W", "turn warnings on"},
+    {"--", "stop handling options"},
+    {"-", "stop handling options and execute stdin"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+static const char synopsis[] = "[options] [script [args]]";
+
 static void print_usage(const char *badoption)
 {
     if (badoption[1] == 'e' || badoption[1] == 'l')
         fprintf(stderr, "%s: '%s' needs argument\n", progname, badoption);
     else
         fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
-    fprintf(stderr,
-            "usage: %s [options] [script [args]]\n"
-            "Available options are:\n"
-            "  -e stat   execute string 'stat'\n"
-            "  -i        enter interactive mode after executing 'script'\n"
-            "  -l mod    require library 'mod' into global 'mod'\n"
-            "  -l g=mod  require library 'mod' into global 'g'\n"
-            "  -v        show version information\n"
-            "  -E        ignore environment variables\n"
-            "  -W        turn warnings on\n"
-            "  --        stop handling options\n"
-            "  -         stop handling options and execute stdin\n",
-            progname);
+    fprintf(stderr, "usage: %s %s\nAvailable options are:\n", progname, synopsis);
+    for (size_t i = 0; i < NOPTIONS; i++)
+        fprintf(stderr, "  %-10s%s\n", options[i].label, options[i].help);
+}
+
+/* Text as roff prints it: see cloudrun.cli.man's escape, which this follows. */
+static void roff(const char *text, const char *font)
+{
+    if (font)
+        printf("\\f%s", font);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\\')
+            fputs("\\e", stdout);
+        else if (*p == '-')
+            fputs("\\-", stdout);
+        else if (*p == '\'')
+            fputs("\\(aq", stdout);
+        else if (*p == '.' && p == text && !font)
+            fputs("\\&.", stdout);
+        else
+            putchar(*p);
+    }
+    if (font)
+        fputs("\\fR", stdout);
+}
+
+/*
+** `cloudrun-lua --man` (for the build, not in the usage): the man page, its
+** options from the table the usage prints. An option's letter in bold, its
+** argument in italics; the synopsis's words in italics.
+*/
+static void print_man(void)
+{
+    printf(".TH CLOUDRUN\\-LUA 1 \"\" \"lua\\-cloudrun %s\" \"User Commands\"\n.nh\n.ad l\n", CR_VERSION);
+    printf(".SH NAME\ncloudrun\\-lua \\- a Lua interpreter with the cloudrun module built in\n");
+    printf(".SH SYNOPSIS\n\\fBcloudrun\\-lua\\fR ");
+    for (const char *p = synopsis; *p; p++) {
+        int word = islower((unsigned char)*p);
+        if (word && (p == synopsis || !islower((unsigned char)p[-1])))
+            fputs("\\fI", stdout);
+        putchar(*p);
+        if (word && !islower((unsigned char)p[1]))
+            fputs("\\fR", stdout);
+    }
+    printf("\n.SH DESCRIPTION\n");
+    roff("The standard lua interpreter, with its options and behaviour, of the Lua it was built with "
+         "(-v names it), and with require(\"cloudrun\") and the cloudrun command's modules inside, so that "
+         "they need no LUA_PATH or LUA_CPATH. With no script and no -e, it reads a script from standard "
+         "input, or runs interactively on a terminal. Before the options are handled it runs the code "
+         "in " CR_LUA_INIT_VAR,
+         NULL);
+    if (strcmp(CR_LUA_INIT_VAR, "LUA_INIT") != 0)
+        roff(", or else in LUA_INIT", NULL);
+    roff(" (a file's when it begins with @), unless -E is given.", NULL);
+    printf("\n.SH OPTIONS\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "%s", options[i].label);
+        char *arg = strchr(label, ' ');
+        if (arg)
+            *arg++ = '\0';
+        printf(".TP\n");
+        roff(label, "B");
+        if (arg) {
+            putchar(' ');
+            roff(arg, "I");
+        }
+        putchar('\n');
+        roff(options[i].help, NULL);
+        putchar('\n');
+    }
+    printf(".SH \"EXIT STATUS\"\n0 when the script and every option ran without an error, 1 otherwise.\n");
+    printf(".SH \"SEE ALSO\"\n.BR cloudrun (1),\n.BR lua (1)\n");
 }
 
 static void print_version(void)
@@ -355,6 +433,10 @@ static int pmain(lua_State *L)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--man") == 0) {
+        print_man();
+        return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
     if (argv[0] && argv[0][0])
         progname = argv[0];
     lua_State *L = luaL_newstate();

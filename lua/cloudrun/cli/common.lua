@@ -133,11 +133,12 @@ function _M.parse(words, flags)
   return pos, values
 end
 
--- "--name=VALUE" or "--name, -x" as help shows a flag.
+--- "--name=VALUE" or "--name, -x" as help (and the man page) shows a flag.
 local function flag_label(f)
   local label = "--" .. f[1] .. (f[2] and ("=" .. f[2]) or "")
   return f.short and (label .. ", " .. f.short) or label
 end
+_M.flag_label = flag_label
 
 -- Two columns: labels, then their help folded to the terminal's usual width.
 local function columns(rows, out)

@@ -2,8 +2,9 @@
 -- is one table (its words, arguments, flags and help, and run(ctx)) in the
 -- module of its group; this file finds the command a line names, answers
 -- --help from the same table without doing anything else, parses the flags
--- and runs it. Exit statuses: 0 ok, 1 the execution failed (--wait), 2 bad
--- usage, 3 the API or credentials refused or failed, 130 Ctrl-C while waiting. Only the C launcher
+-- and runs it. The exit statuses, the environment and every command's help
+-- are tables here and in the commands' modules, which both the help and the
+-- man page (`cloudrun help --man`, cli/man.lua) print. Only the C launcher
 -- exits; `cloudrun emulator` is handled there before Lua starts.
 local common = require("cloudrun.cli.common")
 
@@ -26,6 +27,38 @@ local extra = {
   { "emulator", "A local Cloud Run Jobs API that runs jobs as local processes ('cloudrun emulator --help')." },
   { "version", "Print the version." },
   { "help [COMMAND...]", "Print the help of a group or a command." },
+}
+
+-- What every command shares, said once in the root help and the man page.
+local note = "Every command takes --project, --region, --format, --quiet and --help, anywhere on the line."
+
+-- The environment variables the command (and the library under it) reads.
+local environment = {
+  { "CLOUD_RUN_EMULATOR_HOST", "HOST:PORT of an emulator ('cloudrun emulator'): requests go there over plain "
+    .. "HTTP, without credentials" },
+  { "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN", "another Cloud Run API endpoint (credentials are still sent)" },
+  { "CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING", "another Cloud Logging API endpoint, for the logs" },
+  { "GOOGLE_APPLICATION_CREDENTIALS", "a credentials file (else gcloud's application default credentials, "
+    .. "else the metadata server)" },
+  { "GCE_METADATA_HOST", "the metadata server (default metadata.google.internal)" },
+  { "GCE_METADATA_TIMEOUT", "seconds the probe of the metadata server may take (default 2)" },
+  { "GOOGLE_CLOUD_PROJECT", "the project when --project is not given" },
+  { "CLOUDSDK_CORE_PROJECT", "the project when --project and $GOOGLE_CLOUD_PROJECT are not given" },
+  { "GOOGLE_CLOUD_QUOTA_PROJECT", "the project billed for the calls' quota (x-goog-user-project)" },
+  { "CLOUDSDK_RUN_REGION", "the region when --region is not given" },
+  { "CLOUDSDK_CONFIG", "gcloud's configuration directory (default ~/.config/gcloud): its application "
+    .. "default credentials and configurations" },
+  { "CLOUDSDK_ACTIVE_CONFIG_NAME", "the gcloud configuration whose [core] project and [run] region are used" },
+  { "CLOUDSDK_CORE_DISABLE_PROMPTS", "1: never ask, as --quiet" },
+}
+
+-- The exit statuses.
+local statuses = {
+  { tostring(common.OK), "success" },
+  { tostring(common.FAILED), "the execution failed (--wait)" },
+  { tostring(common.USAGE), "bad usage" },
+  { tostring(common.API), "the API or the credentials refused or failed" },
+  { "130", "Ctrl-C stopped the waiting (the execution goes on)" },
 }
 
 -- The tree: a node per group, commands as leaves.
@@ -91,10 +124,13 @@ local function group_help(node)
     out[#out + 1] = "also:"
     out[#out + 1] = common.listing(extra)
     out[#out + 1] = ""
-    out[#out + 1] = "Every command takes --project, --region, --format, --quiet and --help, anywhere on the"
-    out[#out + 1] = "line. With $CLOUD_RUN_EMULATOR_HOST set, requests go to that emulator without credentials."
-    out[#out + 1] = "Exit status: 0 success, 1 the execution failed (--wait), 2 bad usage, 3 the API or credentials"
-    out[#out + 1] = "refused or failed, 130 Ctrl-C stopped the waiting (the execution goes on)."
+    out[#out + 1] = note
+    out[#out + 1] = ""
+    out[#out + 1] = "environment:"
+    out[#out + 1] = common.listing(environment)
+    out[#out + 1] = ""
+    out[#out + 1] = "exit status:"
+    out[#out + 1] = common.listing(statuses)
   end
   out[#out + 1] = ""
   out[#out + 1] = "Run 'cloudrun " .. (key ~= "" and (key .. " ") or "") .. "<command> --help' for a command's flags."
@@ -182,12 +218,46 @@ local function run(node, rest)
   error(status, 0)
 end
 
---- main(arg) -> exit status. arg[1..] are the command line words.
-function _M.main(args)
+-- The groups that have commands of their own, depth first in name order,
+-- each as { words = "jobs executions", summary, commands = { command, ... } }.
+local function groups_in_order(node, out)
+  local names = {}
+  for i, name in ipairs(node.names) do names[i] = name end
+  sort(names)
+  local commands = {}
+  for _, name in ipairs(names) do
+    if node.children[name].command then commands[#commands + 1] = node.children[name].command end
+  end
+  if #commands > 0 then
+    out[#out + 1] = { words = words_of(node), summary = groups[words_of(node)], commands = commands }
+  end
+  for _, name in ipairs(names) do
+    if not node.children[name].command then groups_in_order(node.children[name], out) end
+  end
+  return out
+end
+
+--- The whole command tree as one man page (roff), from the tables the help
+-- prints. host.emulator_usage: `cloudrun emulator --help`'s text, which the C
+-- launcher passes (the LuaRocks command has no emulator, and its page no such section).
+function _M.man(host)
+  return require("cloudrun.cli.man").cloudrun({
+    version = require("cloudrun")._VERSION, summary = groups[""], note = note,
+    groups = groups_in_order(root, {}), extra = extra, global_flags = common.global_flags,
+    environment = environment, statuses = statuses, emulator_usage = host and host.emulator_usage,
+  })
+end
+
+--- main(arg, host) -> exit status. arg[1..] are the command line words; host
+-- (optional) is what the launcher adds: { emulator_usage = text }.
+function _M.main(args, host)
   local words = {}
   for i = 1, #args do words[i] = args[i] end
   local asked_help = false
-  if words[1] == "help" then
+  if words[1] == "help" and words[2] == "--man" and #words == 2 then -- for the build, not in the help
+    io.stdout:write(_M.man(host))
+    return common.OK
+  elseif words[1] == "help" then
     table.remove(words, 1)
     asked_help = true
   elseif words[1] == "version" or words[1] == "--version" then
