@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install dist test-dist
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install dist test-dist test-debian
 
 all: build
 
@@ -60,6 +60,12 @@ dist:
 # each tree driving a job on this build's emulator (scripts/test-dist).
 test-dist: build
 	BUILD=$(BUILD) scripts/test-dist
+
+# The Debian packages (debian/): built with dpkg-buildpackage from a tarball of HEAD in a
+# temporary directory, lintian, installed, every Lua, nginx and a C program run a job
+# against the installed `cloudrun emulator`, then purged (Debian 12, as root).
+test-debian:
+	scripts/test-debian
 
 clean:
 	rm -rf build build-asan build-fuzz build-lua51 build-lua52 build-lua53 build-luajit
