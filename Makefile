@@ -8,7 +8,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install dist test-dist test-debian
+.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install dist test-dist deb test-debian
 
 all: build
 
@@ -60,6 +60,12 @@ dist:
 # each tree driving a job on this build's emulator (scripts/test-dist).
 test-dist: build
 	BUILD=$(BUILD) scripts/test-dist
+
+# The Debian packages into dist/deb (scripts/deb: the build dependencies, make dist's
+# tarball with debian/, dpkg-buildpackage; Debian 12, as root). Then:
+#   apt-get install ./dist/deb/*.deb
+deb:
+	scripts/deb
 
 # The Debian packages (debian/): built with dpkg-buildpackage from a tarball of HEAD in a
 # temporary directory, lintian, installed, every Lua, nginx and a C program run a job
