@@ -118,14 +118,23 @@ describe("TLS", function()
       .. "printf '{\"name\":\"projects/p/locations/r/jobs/tls\"}' > www/v2/projects/p/locations/r/jobs/tls"):format(
       h.sh_quote(dir)))
     assert(rc == 0, out)
-    -- openssl's own test server: -WWW serves files from its directory over TLS
+    -- openssl's own test server: -WWW serves files from its directory over TLS. A port
+    -- another process holds fails it: try another (seeded per process: LuaJIT's
+    -- math.random is the same sequence in every run), until it answers over TLS.
+    math.randomseed(os.time() + tonumber((h.run("echo $$"))))
     for _ = 1, 10 do
       port = math.random(20000, 59999)
       local p = assert(io.popen(("cd %s/www && echo $$ && exec openssl s_server -quiet -accept 127.0.0.1:%d "
         .. "-cert ../leaf.pem -key ../leaf.key -WWW 2>&1"):format(h.sh_quote(dir), port)))
       pid, pipe = p:read("*l"), p
-      os.execute("sleep 0.3")
-      if h.run("kill -0 " .. pid .. " 2>/dev/null && echo alive"):find("alive") then break end
+      local up = false
+      for _ = 1, 50 do
+        os.execute("sleep 0.1")
+        if not h.run("kill -0 " .. pid .. " 2>/dev/null && echo alive"):find("alive") then break end
+        local _, rc = h.run(("curl -sk -o /dev/null https://127.0.0.1:%d/v2/projects/p/locations/r/jobs/tls"):format(port))
+        if rc == 0 then up = true break end
+      end
+      if up then break end
       h.stop(pid, pipe)
       pid = nil
     end
