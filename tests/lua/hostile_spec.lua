@@ -131,8 +131,9 @@ describe("TLS", function()
       for _ = 1, 50 do
         os.execute("sleep 0.1")
         if not h.run("kill -0 " .. pid .. " 2>/dev/null && echo alive"):find("alive") then break end
-        local _, rc = h.run(("curl -sk -o /dev/null https://127.0.0.1:%d/v2/projects/p/locations/r/jobs/tls"):format(port))
-        if rc == 0 then up = true break end
+        local _, answered = h.run(("curl -sk -o /dev/null https://127.0.0.1:%d/v2/projects/p/locations/r/jobs/tls")
+          :format(port))
+        if answered == 0 then up = true break end
       end
       if up then break end
       h.stop(pid, pipe)
