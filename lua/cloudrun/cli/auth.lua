@@ -4,7 +4,7 @@
 local cloudrun = require("cloudrun")
 local common = require("cloudrun.cli.common")
 
-local io, os, tostring = io, os, tostring
+local os, tostring = os, tostring
 local api_failure = common.api_failure
 
 local _M = {}
@@ -15,7 +15,7 @@ local function print_access_token()
   local token
   token, err = creds:token()
   if not token then return api_failure(err) end
-  io.stdout:write(token, "\n")
+  common.stdout_write(token, "\n")
   return common.OK
 end
 

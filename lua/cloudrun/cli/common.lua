@@ -1,15 +1,17 @@
 --- cloudrun.cli.common — what the commands share: the flag parser and the
 -- help text, both made from a command's one table of flags (so that help and
 -- parser cannot drift); gcloud's value forms (a,b,c lists, KEY=VALUE pairs,
--- durations); the client from --project/--region; output; the confirmation
+-- durations); the client from --project/--region; output (one writer per
+-- stream, which on a terminal shows outside text escaped); the confirmation
 -- prompt; exit statuses.
 local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
 local format = require("cloudrun.cli.format")
 
-local io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable =
-  io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable
+local io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable, getmetatable, select =
+  io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable, getmetatable, select
 local concat, rep = table.concat, string.rep
+local byte, find, sub, sformat = string.byte, string.find, string.sub, string.format
 
 local _M = {}
 
@@ -28,8 +30,99 @@ _M.global_flags = {
   { "help", false, "print this help and do nothing else", short = "-h" },
 }
 
+-- ---- text from outside, on a terminal ----------------------------------------------
+
+-- A byte that is not printable ASCII (nor tab or newline): where a look is needed.
+local SPECIAL = "[%z\1-\8\11-\31\127-\255]"
+
+-- The length of the valid UTF-8 sequence led by byte b (>= 0xC2) at i, or
+-- nil: no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629).
+local function sequence(s, i, b)
+  local n
+  local lo, hi = 0x80, 0xBF
+  if b <= 0xDF then
+    n = 2
+  elseif b <= 0xEF then
+    n = 3
+    if b == 0xE0 then lo = 0xA0 elseif b == 0xED then hi = 0x9F end
+  elseif b <= 0xF4 then
+    n = 4
+    if b == 0xF0 then lo = 0x90 elseif b == 0xF4 then hi = 0x8F end
+  else
+    return nil
+  end
+  local c = byte(s, i + 1)
+  if not c or c < lo or c > hi then return nil end
+  for k = i + 2, i + n - 1 do
+    c = byte(s, k)
+    if not c or c < 0x80 or c > 0xBF then return nil end
+  end
+  return n
+end
+
+--[[
+terminal_safe(text) -> the text with nothing in it a terminal would act on.
+A server's or a task's text may carry escape sequences (a window title, an
+OSC 52 clipboard write, a cleared screen). Each byte of a C0 control other
+than tab and newline, of DEL, of a C1 control (U+0080..U+009F, which many
+terminals take as CSI, OSC...) and each byte that is not part of valid UTF-8
+is shown as \xHH, one per byte, in lower case: \x1b, \x7f, \xc2\x9b, \xff.
+The rest, valid UTF-8 included, stays as it is. By hand: Lua 5.1 and LuaJIT
+have no utf8 library.
+]]
+function _M.terminal_safe(text)
+  text = tostring(text)
+  if not find(text, SPECIAL) then return text end
+  local out, i = {}, 1
+  while true do
+    local j = find(text, SPECIAL, i)
+    if not j then
+      out[#out + 1] = sub(text, i)
+      break
+    end
+    out[#out + 1] = sub(text, i, j - 1)
+    local b = byte(text, j)
+    local n = b >= 0xC2 and sequence(text, j, b)
+    if not n then
+      n = 1
+      out[#out + 1] = sformat("\\x%02x", b)
+    elseif b == 0xC2 and byte(text, j + 1) <= 0x9F then
+      out[#out + 1] = sformat("\\x%02x\\x%02x", b, byte(text, j + 1))
+    else
+      out[#out + 1] = sub(text, j, j + n - 1)
+    end
+    i = j + n
+  end
+  return concat(out)
+end
+
+-- Whether stdout (1) or stderr (2) is a terminal, asked once.
+local ttys = {}
+local function on_terminal(fd)
+  if ttys[fd] == nil then ttys[fd] = core.isatty(fd) and true or false end
+  return ttys[fd]
+end
+_M.on_terminal = on_terminal
+
+-- A writer for one stream: every value as it is in a pipe, through
+-- terminal_safe on a terminal. Our own text passes unchanged (it has no
+-- control but newlines); the few controls we do mean (progress's \r) are
+-- written to the stream directly.
+local function writer(file, fd)
+  return function(...)
+    if not on_terminal(fd) then return file:write(...) end
+    local n, parts = select("#", ...), { ... }
+    for i = 1, n do parts[i] = _M.terminal_safe(parts[i]) end
+    return file:write(concat(parts, "", 1, n))
+  end
+end
+
+--- Writes to stdout / stderr; on a terminal, outside text is shown escaped.
+_M.stdout_write = writer(io.stdout, 1)
+_M.stderr_write = writer(io.stderr, 2)
+
 function _M.say(...)
-  io.stderr:write(...)
+  _M.stderr_write(...)
   io.stderr:write("\n")
 end
 
@@ -271,9 +364,23 @@ function _M.operation_error(op)
   return core.error(code, tostring(e.message or "the operation failed"))
 end
 
+-- A copy of a resource whose strings (keys too) are terminal_safe, the
+-- array marks kept: for the columns of value() and table(), measured after.
+local function safe_copy(v, depth)
+  if type(v) == "string" then return _M.terminal_safe(v) end
+  if type(v) ~= "table" or depth > 100 then return v end -- deeper: render refuses it
+  local copy = setmetatable({}, getmetatable(v))
+  for k, x in pairs(v) do
+    copy[type(k) == "string" and _M.terminal_safe(k) or k] = safe_copy(x, depth + 1)
+  end
+  return copy
+end
+
 --- Prints a resource (or, with list = true, a list of them) as --format says.
 function _M.print(flags, value, list)
-  io.stdout:write(format.render(flags.format_spec, value, { list = list or false }))
+  local spec = flags.format_spec
+  if on_terminal(1) and (spec.kind == "value" or spec.kind == "table") then value = safe_copy(value, 0) end
+  _M.stdout_write(format.render(spec, value, { list = list or false }))
 end
 
 function _M.short(name)
@@ -294,9 +401,10 @@ end
 function _M.table(header, rows)
   local widths = {}
   for i, h in ipairs(header) do widths[i] = #h end
+  local shown = on_terminal(1) and _M.terminal_safe or tostring -- escaped before measured
   for _, r in ipairs(rows) do
     for i, v in ipairs(r) do
-      r[i] = tostring(v)
+      r[i] = shown(v)
       if #r[i] > widths[i] then widths[i] = #r[i] end
     end
   end
@@ -305,7 +413,7 @@ function _M.table(header, rows)
     for i, v in ipairs(r) do
       parts[i] = i < #r and v .. rep(" ", widths[i] - #v) or v
     end
-    io.stdout:write(concat(parts, "  "), "\n")
+    _M.stdout_write(concat(parts, "  "), "\n")
   end
   line(header)
   for _, r in ipairs(rows) do line(r) end
@@ -316,7 +424,7 @@ function _M.fields(list)
   local w = 0
   for _, kv in ipairs(list) do if kv[2] ~= nil and #kv[1] > w then w = #kv[1] end end
   for _, kv in ipairs(list) do
-    if kv[2] ~= nil then io.stdout:write(kv[1], ":", rep(" ", w - #kv[1] + 1), tostring(kv[2]), "\n") end
+    if kv[2] ~= nil then _M.stdout_write(kv[1], ":", rep(" ", w - #kv[1] + 1), tostring(kv[2]), "\n") end
   end
 end
 
@@ -356,7 +464,7 @@ function _M.confirm(ctx, message)
       .. "re-run the command with --quiet to go ahead without asking")
     return nil, _M.USAGE
   end
-  io.stderr:write(message, "\n\nDo you want to continue (Y/n)?  ")
+  _M.stderr_write(message, "\n\nDo you want to continue (Y/n)?  ")
   io.stderr:flush()
   local answer = io.stdin:read("*l")
   answer = answer and answer:lower():match("^%s*(.-)%s*$")

@@ -120,7 +120,7 @@ local function run(ctx)
       local id = str(e.insertId) or ((str(e.timestamp) or "") .. "\0" .. (str(e.textPayload) or ""))
       if not seen[id] then
         seen[id] = true
-        io.stdout:write(line(e), "\n")
+        common.stdout_write(line(e), "\n")
         -- the next round asks from here on (an RFC 3339 time, nothing else goes into the filter)
         local t = str(e.timestamp)
         if t and t:match("^%d%d%d%d%-%d%d%-%d%dT[%d:%.]+[Z%d:+-]*$") then last = t end
