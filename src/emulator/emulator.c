@@ -354,7 +354,7 @@ int cr_emulator_main(int argc, char **argv)
     store.log_limit = o.log_limit;
     char why[1200];
     if (o.jobs && emu_jobs_load_file(&store, o.jobs, why, sizeof why) < 0) {
-        fprintf(stderr, "cloudrun emulator: --jobs %s: %s\n", o.jobs, why);
+        fprintf(stderr, "cloudrun emulator: %s\n", why);
         rc = 2;
         goto free_store;
     }

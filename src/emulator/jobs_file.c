@@ -1,10 +1,10 @@
 /*
-** jobs_file.c — seeding the store from a --jobs file: reading it (bounded),
-** the strict JSON reader and the Job schema, then each job's name and spec.
+** jobs_file.c — seeding the store from a --jobs file: reading it (the core's
+** one bounded reader), the strict JSON reader and the Job schema, then each
+** job's name and spec.
 ** Every problem is the user's to fix, so it names the job's index and field.
 */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "json_strict.h"
 #include "schema.h"
 #include "utf8.h"
+#include "util/util.h"
 
 /* One job of the document (j, at index i): its name, then its spec. 0 or -1 with why. */
 static int load_one(emu_store *s, const cJSON *j, int i, char *why, size_t why_size)
@@ -100,39 +101,18 @@ int emu_jobs_load(emu_store *s, const char *text, size_t len, char *why, size_t 
 
 int emu_jobs_load_file(emu_store *s, const char *path, char *why, size_t why_size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, why_size, "%s", strerror(errno));
+    /* the core's reader: a regular file only, refused at once when it is not, and at most the cap */
+    cr_error err = CR_ERROR_INIT;
+    size_t len = 0;
+    char *text = cr_read_file_max(path, EMU_JOBS_FILE_MAX, &len, "--jobs", &err);
+    if (!text) {
+        snprintf(why, why_size, "%s", err.message ? err.message : "--jobs: out of memory");
+        cr_error_clear(&err);
         return -1;
     }
-    size_t cap = 64 * 1024, n = 0;
-    char *buf = malloc(cap);
-    int rc = -1;
-    while (buf) {
-        if (n == cap) {
-            if (cap >= EMU_JOBS_FILE_MAX) {
-                snprintf(why, why_size, "larger than %u bytes", EMU_JOBS_FILE_MAX);
-                goto done;
-            }
-            char *grown = realloc(buf, cap * 2);
-            if (!grown)
-                break;
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        snprintf(why, why_size, "out of memory");
-    else if (ferror(f))
-        snprintf(why, why_size, "%s", strerror(errno));
-    else
-        rc = emu_jobs_load(s, buf, n, why, why_size);
-done:
-    free(buf);
-    fclose(f);
+    int n = snprintf(why, why_size, "--jobs %s: ", path);
+    size_t used = n > 0 && (size_t)n < why_size ? (size_t)n : 0;
+    int rc = emu_jobs_load(s, text, len, why + used, why_size - used);
+    free(text);
     return rc;
 }

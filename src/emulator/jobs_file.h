@@ -22,7 +22,9 @@
 */
 int emu_jobs_load(emu_store *s, const char *text, size_t len, char *why, size_t why_size);
 
-/* Reads the file at path and loads it; -1 with why (the file's own failures included). */
+/* Reads the file at path (cr_read_file_max: a regular file of at most
+** EMU_JOBS_FILE_MAX bytes; a FIFO, device or directory refused at once) and
+** loads it; -1 with why, a message that names the file ("--jobs PATH: ..."). */
 int emu_jobs_load_file(emu_store *s, const char *path, char *why, size_t why_size);
 
 #endif

@@ -22,6 +22,8 @@
 
 #include "access.h"
 #include "api.h"
+#include "log_line.h"
+#include "request.h"
 #include "server.h"
 #include "wire_values.h"
 
@@ -74,8 +76,12 @@ struct emu_server {
     int doorman_started;
 };
 
-/* What one request accumulates between MHD's calls. */
+/* What one request accumulates between MHD's calls (made by on_target, before them). */
 typedef struct pending {
+    emu_target target;    /* decoded from the target as sent, with lengths */
+    emu_error bad_target; /* status 0, or why the target is refused (a NUL or %2F where it would change a name) */
+    char *shown;          /* the decoded path as log lines show it: escaped; NULL when out of memory */
+    int started;          /* on_headers done */
     char *body;
     size_t len, cap;
     size_t received; /* every body byte, kept or not */
@@ -129,21 +135,6 @@ static enum MHD_Result answer_preflight(const emu_server *srv, struct MHD_Connec
     enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
     MHD_destroy_response(r);
     return ok;
-}
-
-/* The query parameters, in order; one more than the cap is kept so that "too many" can be told. */
-typedef struct params {
-    emu_param items[EMU_MAX_QUERY_PARAMS + 1];
-    size_t n;
-} params;
-
-static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    params *p = cls;
-    if (p->n == EMU_MAX_QUERY_PARAMS + 1)
-        return MHD_NO;
-    p->items[p->n++] = (emu_param){key, value ? value : ""};
-    return MHD_YES;
 }
 
 /* A fault's wait, in slices so that a shutdown is not held up by it. */
@@ -309,8 +300,7 @@ static enum MHD_Result answer_early(emu_server *srv, struct MHD_Connection *conn
                                     const emu_error *err, double retry_after)
 {
     char *body = emu_error_body(err);
-    if (!srv->store->quiet)
-        fprintf(stderr, "%s %s %d refused: %s\n", method, url, err->status, err->message);
+    emu_log_line(srv->store->quiet, "%s %s %d refused: %s", method, url, err->status, err->message);
     set_phase(srv, conn, HANDLING, 0);
     return body ? respond(srv, conn, err->status, body, NULL, retry_after) : MHD_NO;
 }
@@ -321,13 +311,17 @@ static enum MHD_Result answer_early(emu_server *srv, struct MHD_Connection *conn
 ** one that does not fit what all requests together may hold is answered now,
 ** unread.
 */
-static enum MHD_Result on_headers(emu_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
-                                  pending *p)
+static enum MHD_Result on_headers(emu_server *srv, struct MHD_Connection *conn, const char *method, pending *p)
 {
+    p->started = 1;
     set_phase(srv, conn, AWAIT_BODY, BODY_TIMEOUTS * srv->header_timeout_ns);
+    const char *url = p->shown;
     p->verdict = judge(srv, conn, method, 0, &p->refusal);
     if (p->verdict == EMU_REFUSE)
         return answer_early(srv, conn, method, url, &p->refusal, -1);
+    /* before any fault, handler or count: a name cut at a NUL or split at a %2F is no name asked for */
+    if (p->verdict == EMU_ALLOW && p->bad_target.status)
+        return answer_early(srv, conn, method, url, &p->bad_target, -1);
     const char *length = header(conn, "Content-Length");
     if (!length || !*length)
         return MHD_YES; /* none, or chunked: counted as it comes */
@@ -389,18 +383,17 @@ static enum MHD_Result on_upload(emu_server *srv, pending *p, const char *upload
 ** MHD calls this once when headers arrive (on_headers), then for each piece
 ** of the body (on_upload), then once more with no data: that last call answers.
 */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *mhd_url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
     emu_server *srv = cls;
     pending *p = *state;
-    if (!p) {
-        p = calloc(1, sizeof *p);
-        if (!p)
-            return MHD_NO;
-        *state = p;
-        return on_headers(srv, conn, url, method, p);
-    }
+    (void)mhd_url; /* cut at a %00: p->target has the whole of it */
+    if (!p || !p->shown)
+        return MHD_NO; /* on_target ran out of memory */
+    if (!p->started)
+        return on_headers(srv, conn, method, p);
+    const char *url = p->shown, *path = p->target.path;
     if (*upload_size) {
         enum MHD_Result r = on_upload(srv, p, upload, *upload_size);
         *upload_size = 0;
@@ -420,8 +413,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* Before any handler, fault or call count: a refused request changes nothing. */
         status = p->refusal.status;
         body = emu_error_body(&p->refusal);
-        if (!srv->store->quiet)
-            fprintf(stderr, "%s %s %d refused: %s\n", method, url, status, p->refusal.message);
+        emu_log_line(srv->store->quiet, "%s %s %d refused: %s", method, url, status, p->refusal.message);
         return body ? respond(srv, conn, status, body, NULL, -1) : MHD_NO;
     }
     if (p->too_large || p->too_busy) {
@@ -433,20 +425,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             emu_error_set(&err, "RESOURCE_EXHAUSTED",
                           "Too many large request bodies are in progress; nothing was done, try again shortly.");
         body = emu_error_body(&err);
-        if (!srv->store->quiet)
-            fprintf(stderr, "%s %s %d refused: %s\n", method, url, err.status, err.message);
+        emu_log_line(srv->store->quiet, "%s %s %d refused: %s", method, url, err.status, err.message);
         return body ? respond(srv, conn, err.status, body, NULL, p->too_busy ? 1 : -1) : MHD_NO;
     }
-    if (strncmp(url, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0) {
-        status = emu_faults_control(srv->faults, method, url, p->body, p->len, reset_store, srv->store, &body);
+    if (strncmp(path, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0) {
+        status = emu_faults_control(srv->faults, method, path, p->body, p->len, reset_store, srv->store, &body);
     } else {
-        const char *rpc = emu_api_rpc_name(method, url);
+        const char *rpc = emu_api_rpc_name(method, path);
         emu_faults_take(srv->faults, rpc, &fault);
         switch (fault.kind) {
         case EMU_FAULT_DROP:
             pause_ms(srv, fault.delay_ms);
-            if (!srv->store->quiet)
-                fprintf(stderr, "%s %s dropped (injected fault)\n", method, url);
+            emu_log_line(srv->store->quiet, "%s %s dropped (injected fault)", method, url);
             return MHD_NO; /* MHD closes the connection: no answer at all */
         case EMU_FAULT_UNAVAILABLE:
         case EMU_FAULT_RESOURCE_EXHAUSTED:
@@ -457,14 +447,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             status = emu_fault_error(&fault, rpc, &body);
             break;
         default: {
-            params q = {.n = 0};
-            MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
-            emu_request req = {method, url, p->body, p->len, q.items, q.n};
+            emu_request req = {method, path, p->body, p->len, p->target.query, p->target.nquery};
             status = emu_api_handle(srv->store, &req, &body, &allow);
             pause_ms(srv, fault.delay_ms);
             if (fault.kind == EMU_FAULT_RESET_AFTER_EFFECT) {
-                if (!srv->store->quiet)
-                    fprintf(stderr, "%s %s %d, then reset (injected fault)\n", method, url, status);
+                emu_log_line(srv->store->quiet, "%s %s %d, then reset (injected fault)", method, url, status);
                 free(body);
                 return MHD_NO;
             }
@@ -474,9 +461,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!body)
         return MHD_NO;
-    if (!srv->store->quiet)
-        fprintf(stderr, "%s %s %d%s\n", method, url, status, fault.kind != EMU_FAULT_NONE ? " (injected fault)" : "");
+    emu_log_line(srv->store->quiet, "%s %s %d%s", method, url, status,
+                 fault.kind != EMU_FAULT_NONE ? " (injected fault)" : "");
     return respond(srv, conn, status, body, allow, fault.kind == EMU_FAULT_DELAY ? -1 : fault.retry_after);
+}
+
+/* Before MHD parses a request's line: its target as sent, before MHD decodes it into C strings. */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls, (void)conn;
+    pending *p = calloc(1, sizeof *p);
+    if (p && (emu_target_decode(&p->target, uri, &p->bad_target), p->target.path))
+        p->shown = emu_log_escape(p->target.path, p->target.path_len); /* NULL: on_request drops the request */
+    return p;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
@@ -485,6 +482,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
     pending *p = *state;
     if (p) {
         release(srv, p);
+        emu_target_free(&p->target);
+        free(p->shown);
         free(p->body);
         free(p);
         *state = NULL;
@@ -553,10 +552,10 @@ emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access 
         srv->doorman_started = 1;
     srv->daemon =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-                         srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-                         max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+                         MHD_OPTION_URI_LOG_CALLBACK, on_target, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                         MHD_OPTION_CONNECTION_LIMIT, max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)CONNECTION_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon || !srv->doorman_started) {
         fprintf(stderr, "cloudrun emulator: cannot listen on %s:%d (is the port in use?)\n", host, port);

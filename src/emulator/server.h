@@ -1,9 +1,10 @@
 /*
 ** server.h — the HTTP side: a libmicrohttpd daemon on HOST:PORT that
 ** refuses what its front door (access.h) refuses, collects each request
-** (path, query, body), hands it to api.c (or the
+** (its target decoded by request.c, and its body), hands it to api.c (or the
 ** /emulator/v1/ control API to faults.c), applies any pending fault, and
-** writes the JSON answer, logging "METHOD PATH STATUS" to stderr unless quiet.
+** writes the JSON answer, logging "METHOD PATH STATUS" to stderr unless quiet
+** (escaped whole: log_line.h).
 */
 #ifndef EMU_SERVER_H
 #define EMU_SERVER_H

@@ -24,4 +24,11 @@ size_t emu_utf8_length(const char *s);
 ** replaced by U+FFFD and never cutting a character in two. Returns dst. */
 char *emu_utf8_sanitize(char *dst, size_t size, const char *src);
 
+/* Copies src[0..n) (NULs included) into dst (size > 0), NUL-terminated, as text
+** safe for a terminal or a log line: every control character but tab (newline,
+** CR and ESC included), DEL, U+0080-U+009F and each byte that is not UTF-8 is
+** written as \xNN (each byte of it: U+009B is \xc2\x9b), the rest as it is. Cut
+** between characters and escapes when dst is full. Returns dst. */
+char *emu_utf8_escape(char *dst, size_t size, const char *src, size_t n);
+
 #endif

@@ -50,10 +50,11 @@ typedef struct emulator {
 static emulator main_emu;
 static char scratch[] = "/tmp/cr-emu-test-XXXXXX";
 
-/* Starts the emulator with extra options; stderr goes to err_path (or /dev/null).
+/* Starts the emulator with extra options, --quiet unless logging (its request
+** log lines then go to err_path); stderr goes to err_path (or /dev/null).
 ** Returns 0 with the port parsed from the first stdout line, or -1 (the
 ** process exited: *status is its exit status). */
-KIT int emulator_start(emulator *e, const char *const *extra, const char *err_path, int *status)
+KIT int emulator_spawn(emulator *e, const char *const *extra, const char *err_path, int *status, int logging)
 {
     const char *vg = getenv("CR_EMULATOR_VALGRIND");
     const char *argv[64];
@@ -69,7 +70,8 @@ KIT int emulator_start(emulator *e, const char *const *extra, const char *err_pa
     argv[n++] = EMULATOR_BIN;
     argv[n++] = "--port";
     argv[n++] = "0";
-    argv[n++] = "--quiet";
+    if (!logging)
+        argv[n++] = "--quiet";
     for (int i = 0; extra && extra[i]; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -104,6 +106,12 @@ KIT int emulator_start(emulator *e, const char *const *extra, const char *err_pa
     const char *colon = strrchr(e->first_line, ':');
     e->port = colon ? atoi(colon + 1) : 0;
     return e->port > 0 ? 0 : -1;
+}
+
+/* emulator_spawn with --quiet. */
+KIT int emulator_start(emulator *e, const char *const *extra, const char *err_path, int *status)
+{
+    return emulator_spawn(e, extra, err_path, status, 0);
 }
 
 /* SIGTERM, then the exit status (0 expected: clean shutdown, and under valgrind no errors). */

@@ -1027,6 +1027,182 @@ TEST(fuzz_finding_a_long_unknown_field_name_in_a_jobs_file_is_cut_between_charac
     free(err);
 }
 
+/* ---- issue 19: nothing truncated, nothing injected, bounded file reads -------------------------- */
+
+/* A 400 INVALID_ARGUMENT whose message holds want (the parameter or segment it names). */
+static void expect_400_naming(resp *r, const char *want)
+{
+    CHECK_INT(r->status, 400);
+    CHECK_STR(status_of(r), "INVALID_ARGUMENT");
+    CHECK_CONTAINS(str(r->json, "error.message"), want);
+    CHECK(r->body && utf8_ok(r->body));
+    resp_free(r);
+}
+
+/* libmicrohttpd handed the handlers C strings: "a%00b" was job "a". */
+TEST(a_nul_in_a_path_segment_is_400_and_never_acts_on_the_name_before_it)
+{
+    CHECK_INT(create_job("nul-a", sh_job("exit 0", "/tmp", 0)), 200);
+    resp r = http("DELETE", PARENT "/jobs/nul-a%00b", NULL);
+    expect_400_naming(&r, "nul-a%00b");
+    cJSON *job = get_json(PARENT "/jobs/nul-a");
+    CHECK(job != NULL); /* still there */
+    CHECK(get(job, "deleteTime") == NULL);
+    cJSON_Delete(job);
+    r = http("POST", PARENT "/jobs/nul-a%00x:run", "{}");
+    expect_400_naming(&r, "%00");
+    CHECK_INT(execution_count("nul-a"), 0);
+    /* nor is a fault taken for it: the next GetJob meets the fault */
+    CHECK_INT(add_fault("{\"method\":\"GetJob\",\"fault\":\"unavailable\",\"count\":1}"), 200);
+    r = http("GET", PARENT "/jobs/nul-a%00", NULL);
+    expect_400_naming(&r, "nul-a%00");
+    r = http("GET", PARENT "/jobs/nul-a", NULL);
+    CHECK_INT(r.status, 503);
+    resp_free(&r);
+    r = http("GET", PARENT "/jobs/nul-a", NULL);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+}
+
+TEST(an_encoded_slash_in_a_path_segment_is_400_never_a_separator)
+{
+    CHECK_INT(create_job("slash-a", sh_job("exit 0", "/tmp", 0)), 200);
+    static const char *const bad[][2] = {
+        {"GET", PARENT "/jobs/a%2Fb"},
+        {"GET", PARENT "/jobs/slash-a%2Fexecutions"}, /* was ListExecutions of slash-a */
+        {"GET", PARENT "/jobs/slash-a%2fexecutions"},
+        {"DELETE", PARENT "/jobs%2Fslash-a"},
+        {"GET", "/v2/projects/p%2Flocations%2Fl/jobs"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resp r = http(bad[i][0], bad[i][1], NULL);
+        expect_400_naming(&r, "encoded '/'");
+    }
+    cJSON *job = get_json(PARENT "/jobs/slash-a");
+    CHECK(job != NULL);
+    cJSON_Delete(job);
+    /* in a query value a '/' is only text */
+    resp r = http("GET", PARENT "/jobs?pageToken=%2F", NULL);
+    CHECK_CONTAINS(str(r.json, "error.message"), "Invalid pageToken");
+    resp_free(&r);
+}
+
+TEST(a_nul_in_a_query_value_or_name_is_400_naming_the_parameter)
+{
+    char *job = sh_job_text(sh_job("exit 0", "/tmp", 0));
+    resp r = http("POST", PARENT "/jobs?jobId=nulq%00x", job);
+    expect_400_naming(&r, "\"jobId\"");
+    cJSON *made = get_json(PARENT "/jobs/nulq");
+    CHECK(made == NULL); /* not created as "nulq" */
+    cJSON_Delete(made);
+    r = http("GET", PARENT "/jobs?pageSize=1%00x", NULL);
+    expect_400_naming(&r, "\"pageSize\"");
+    r = http("GET", PARENT "/jobs?page%00Size=1", NULL);
+    expect_400_naming(&r, "page\\x00Size");
+    CHECK_INT(create_job("nulq-v", sh_job("exit 0", "/tmp", 0)), 200);
+    r = http("DELETE", PARENT "/jobs/nulq-v?validateOnly=true%00x", NULL);
+    expect_400_naming(&r, "\"validateOnly\"");
+    r = http("POST", PARENT "/jobs?jobId=nulq-w&validateOnly=false%00", job);
+    expect_400_naming(&r, "\"validateOnly\"");
+    made = get_json(PARENT "/jobs/nulq-w");
+    CHECK(made == NULL);
+    cJSON_Delete(made);
+    free(job);
+}
+
+/* Sends one raw request (the request line's target as given) and reads the answer. */
+static void raw_request(const emulator *e, const char *target, const char *extra_header, char *answer, size_t size)
+{
+    int fd = connect_to(e);
+    CHECK(fd >= 0);
+    char req[1024];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sConnection: close\r\n\r\n", target,
+                     e->port, extra_header);
+    CHECK(write(fd, req, (size_t)n) == n);
+    read_answer(fd, answer, size, 10000);
+    close(fd);
+}
+
+TEST(the_emulators_log_lines_escape_what_a_request_put_in_them)
+{
+    char err_path[512];
+    snprintf(err_path, sizeof err_path, "%s/escape.err", scratch);
+    emulator e;
+    const char *extra[] = {"--log-dir", scratch, NULL};
+    CHECK_INT(emulator_spawn(&e, extra, err_path, NULL, 1), 0);
+    char answer[4096];
+    /* what a cross-site <img src> can ask for: OSC 0 (the window's title), a newline, a C1 CSI */
+    raw_request(&e, PARENT "/jobs/x%1b]0;pwned%07%0aforged%c2%9b%ff", "", answer, sizeof answer);
+    CHECK_CONTAINS(answer, "HTTP/1.1 400");
+    /* the same bytes raw in the request line, and in a header a refusal quotes */
+    raw_request(&e, PARENT "/jobs/raw\x1b]0;pwned-raw\x07", "", answer, sizeof answer);
+    raw_request(&e, PARENT "/jobs", "Origin: http://evil\x1b]0;pwned-origin\x07\r\n", answer, sizeof answer);
+    CHECK_INT(emulator_stop(&e), 0);
+    char *log = read_text(err_path);
+    CHECK(log != NULL);
+    CHECK_CONTAINS(log, "/jobs/x\\x1b]0;pwned\\x07\\x0aforged\\xc2\\x9b\\xff 400");
+    CHECK_CONTAINS(log, "/jobs/raw\\x1b]0;pwned-raw\\x07 ");
+    for (const char *c = log; c && *c; c++)
+        CHECK(*c == '\n' || *c == '\t' || ((unsigned char)*c >= 0x20 && *c != 0x7f));
+    /* every line that says "pwned" is a whole request line */
+    for (char *line = log, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strstr(line, "pwned") && strncmp(line, "GET /", 5) != 0)
+            CHECK_STR(line, "a request's log line, whole");
+    }
+    free(log);
+}
+
+/* Runs the emulator on a --jobs file that is not one; it must exit 2 at once with a message holding want. */
+static void expect_jobs_refused(const char *path, const char *want)
+{
+    char err_path[512];
+    snprintf(err_path, sizeof err_path, "%s/jobs-kind.err", scratch);
+    emulator e;
+    int status = -1;
+    const char *extra[] = {"--jobs", path, NULL};
+    int64_t start = kit_now_ms();
+    CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+    CHECK(kit_now_ms() - start < 3000 * (under_valgrind() ? 10 : 1));
+    CHECK_INT(status, 2);
+    char *err = read_text(err_path);
+    CHECK_CONTAINS(err, path);
+    CHECK_CONTAINS(err, want);
+    free(err);
+}
+
+TEST(a_jobs_file_that_is_a_fifo_device_or_directory_is_refused_at_once_naming_it)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/jobs.fifo", scratch);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    /* the code before this waited for a writer for ever: a writer after 5 s ends that wait */
+    pid_t unblock = fork();
+    if (unblock == 0) {
+        sleep(5);
+        close(open(fifo, O_RDWR | O_NONBLOCK));
+        _exit(0);
+    }
+    expect_jobs_refused(fifo, "not a regular file");
+    kill(unblock, SIGKILL);
+    waitpid(unblock, NULL, 0);
+    expect_jobs_refused("/dev/zero", "not a regular file");
+    expect_jobs_refused(scratch, "is a directory");
+}
+
+TEST(a_jobs_file_over_16_MiB_is_refused_naming_the_cap_without_reading_it)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/huge-jobs.json", scratch);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && ftruncate(fd, 16 * 1024 * 1024 + 1) == 0); /* sparse: nothing written */
+    close(fd);
+    expect_jobs_refused(path, "larger than 16777216 bytes");
+    unlink(path);
+}
+
 int main(void)
 {
     return kit_main(NULL);

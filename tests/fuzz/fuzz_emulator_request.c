@@ -5,7 +5,7 @@
 ** in-memory store with no task processes, no log files and no sockets.
 **
 ** An input is up to 16 requests separated by a line "%%":
-**     METHOD URL                      (percent-decoded as libmicrohttpd does)
+**     METHOD URL                      (decoded by the server's own decoder, request.c)
 **     Header: value                   (any number, up to a blank line)
 **
 **     body
@@ -14,7 +14,10 @@
 **
 ** Every answer must be strict JSON in UTF-8; an error must be Google-shaped
 ** ({"error": {"code": <the HTTP status>, "message", "status"}}) and never
-** a 500. Anything else aborts, as does any sanitizer finding.
+** a 500. The decoded target must be whole (no NUL inside a path, key or value
+** that is taken, no '/' that was not one in the URL), and the path's log form
+** must hold no control character. Anything else aborts, as does any sanitizer
+** finding.
 */
 #include "fuzz.h"
 
@@ -27,44 +30,54 @@
 #include "api.h"
 #include "faults.h"
 #include "json_strict.h"
+#include "log_line.h"
+#include "request.h"
 #include "store.h"
+#include "utf8.h"
 
 #define MAX_REQUESTS 16
 #define MAX_HEADERS 16
 
 typedef struct request {
     char method[32];
-    char *path; /* decoded */
-    emu_param query[EMU_MAX_QUERY_PARAMS + 1];
-    size_t nquery;
-    char *query_text; /* decoded keys and values live here */
+    emu_target target; /* decoded as server.c decodes it */
+    emu_error bad_target;
     const char *hdr_name[MAX_HEADERS], *hdr_value[MAX_HEADERS];
     int nheaders;
     const char *body;
     size_t body_len;
 } request;
 
-static int hexval(char c)
+/* The oracles of a decoded target: whatever was taken is whole, and its log form is inert. */
+static void check_target(const char *url, const emu_target *t, int ok)
 {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes in place (plus as space when plus); a NUL ends the string, as for MHD's C strings. */
-static void decode(char *s, int plus)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
-            *w++ = (char)(hexval(r[1]) * 16 + hexval(r[2]));
-            r += 2;
-        } else {
-            *w++ = plus && *r == '+' ? ' ' : *r;
+    if (!t->path)
+        abort(); /* out of memory aside, a path always comes back */
+    size_t slashes_sent = 0, slashes = 0;
+    for (const char *p = url; *p && *p != '?'; p++)
+        slashes_sent += *p == '/';
+    for (size_t i = 0; i < t->path_len; i++)
+        slashes += t->path[i] == '/';
+    if (ok && (strlen(t->path) != t->path_len || slashes != slashes_sent)) {
+        fprintf(stderr, "a path taken with a NUL or an encoded '/': %s\n", url);
+        abort();
+    }
+    for (size_t i = 0; ok && i < t->nquery; i++) {
+        if (strlen(t->query[i].key) != t->query[i].key_len || strlen(t->query[i].value) != t->query[i].value_len) {
+            fprintf(stderr, "a query parameter taken with a NUL: %s\n", url);
+            abort();
         }
     }
-    *w = '\0';
+    char *shown = emu_log_escape(t->path, t->path_len);
+    for (const unsigned char *p = (const unsigned char *)shown; p && *p; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0)) {
+            fprintf(stderr, "a control character in a log line: %s\n", url);
+            abort();
+        }
+    }
+    if (shown && !emu_utf8_valid(shown, strlen(shown)))
+        abort();
+    free(shown);
 }
 
 static const char *header_of(const request *rq, const char *name)
@@ -110,25 +123,9 @@ static int parse_request(char *text, size_t len, request *rq, const char *op, co
         return -1;
     memcpy(rq->method, text, (size_t)(sp - text));
     char *url = substitute(sp + 1, op, exec);
-    char *q = strchr(url, '?');
-    if (q) {
-        *q++ = '\0';
-        rq->query_text = strdup(q);
-    }
-    decode(url, 0);
-    rq->path = url;
-    for (char *p = rq->query_text, *next; p && *p && rq->nquery <= EMU_MAX_QUERY_PARAMS; p = next) {
-        next = strchr(p, '&');
-        if (next)
-            *next++ = '\0';
-        char *eq = strchr(p, '=');
-        if (eq)
-            *eq++ = '\0';
-        decode(p, 1);
-        if (eq)
-            decode(eq, 1);
-        rq->query[rq->nquery++] = (emu_param){p, eq ? eq : ""};
-    }
+    int ok = emu_target_decode(&rq->target, url, &rq->bad_target) == 0;
+    check_target(url, &rq->target, ok);
+    free(url);
     char *p = nl ? nl + 1 : text + len;
     char *end = text + len;
     while (p < end && *p != '\n' && rq->nheaders < MAX_HEADERS) { /* headers up to a blank line */
@@ -155,8 +152,7 @@ static int parse_request(char *text, size_t len, request *rq, const char *op, co
 
 static void request_free(request *rq)
 {
-    free(rq->path);
-    free(rq->query_text);
+    emu_target_free(&rq->target);
 }
 
 /* The invariants of every answer. */
@@ -243,15 +239,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                              header_of(&rq, "Content-Type"), has_body, &refusal);
             char *body = NULL;
             int status = 200;
+            const char *path = rq.target.path;
             if (v == EMU_REFUSE) {
                 status = refusal.status;
                 body = emu_error_body(&refusal);
-            } else if (v == EMU_ALLOW && strncmp(rq.path, "/emulator/v1/", 13) == 0) {
-                status = emu_faults_control(&f, rq.method, rq.path, rq.body, rq.body_len, reset_store, &s, &body);
+            } else if (v == EMU_ALLOW && rq.bad_target.status) {
+                if (rq.bad_target.status != 400)
+                    abort();
+                status = rq.bad_target.status;
+                body = emu_error_body(&rq.bad_target);
+            } else if (v == EMU_ALLOW && strncmp(path, "/emulator/v1/", 13) == 0) {
+                status = emu_faults_control(&f, rq.method, path, rq.body, rq.body_len, reset_store, &s, &body);
             } else if (v == EMU_ALLOW) {
                 emu_fault fault;
-                emu_faults_take(&f, emu_api_rpc_name(rq.method, rq.path), &fault);
-                emu_request req = {rq.method, rq.path, rq.body, rq.body_len, rq.query, rq.nquery};
+                emu_faults_take(&f, emu_api_rpc_name(rq.method, path), &fault);
+                emu_request req = {rq.method, path, rq.body, rq.body_len, rq.target.query, rq.target.nquery};
                 const char *allow = NULL;
                 status = emu_api_handle(&s, &req, &body, &allow);
             }

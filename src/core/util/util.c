@@ -246,12 +246,17 @@ char *cr_url_escape(const char *s)
 }
 
 /*
-** Why regular files only, opened without blocking, and a size cap: a
-** credentials path that names a FIFO would block the caller forever, a device
-** (/dev/zero) would eat memory, and no real key file comes near the cap.
+** Why regular files only, opened without blocking, and a size cap: a path
+** that names a FIFO would block the caller forever, a device (/dev/zero) or a
+** huge sparse file would eat memory, and no file we read comes near its cap.
 */
-/* The file opened for reading when it is a regular file of at most CR_MAX_FILE bytes: its fd, or -1 with err set. */
-static int open_regular(const char *path, const char *what, cr_error *err)
+static void too_large(const char *path, size_t max, const char *what, cr_error *err)
+{
+    cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %zu bytes, the most that is read", what, path, max);
+}
+
+/* The file opened for reading when it is a regular file of at most max bytes: its fd, or -1 with err set. */
+static int open_regular(const char *path, size_t max, const char *what, cr_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
@@ -272,10 +277,9 @@ static int open_regular(const char *path, const char *what, cr_error *err)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: not a regular file", what, path);
         return -1;
     }
-    if (st.st_size > CR_MAX_FILE) {
+    if ((uintmax_t)st.st_size > max) {
         close(fd);
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
-                     path, CR_MAX_FILE);
+        too_large(path, max, what, err);
         return -1;
     }
     return fd;
@@ -283,7 +287,7 @@ static int open_regular(const char *path, const char *what, cr_error *err)
 
 int cr_file_contains(const char *path, const char *needle, const char *what, cr_error *err)
 {
-    int fd = open_regular(path, what, err);
+    int fd = open_regular(path, CR_MAX_FILE, what, err);
     if (fd < 0)
         return -1;
     size_t keep = strlen(needle) - 1, have = 0, total = 0;
@@ -301,8 +305,7 @@ int cr_file_contains(const char *path, const char *needle, const char *what, cr_
         }
         if ((total += (size_t)n) > CR_MAX_FILE) {
             close(fd);
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
-                         path, CR_MAX_FILE);
+            too_large(path, CR_MAX_FILE, what, err);
             return -1;
         }
         have += (size_t)n;
@@ -319,7 +322,12 @@ int cr_file_contains(const char *path, const char *needle, const char *what, cr_
 
 char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err)
 {
-    int fd = open_regular(path, what, err);
+    return cr_read_file_max(path, CR_MAX_FILE, len, what, err);
+}
+
+char *cr_read_file_max(const char *path, size_t max, size_t *len, const char *what, cr_error *err)
+{
+    int fd = open_regular(path, max, what, err);
     if (fd < 0)
         return NULL;
     cr_buf b = {0};
@@ -333,7 +341,7 @@ char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *er
             failed = 1;
             break;
         }
-        if (b.len + (size_t)n > CR_MAX_FILE) {
+        if (b.len + (size_t)n > max) {
             failed = 2; /* it grew while we read */
             break;
         }
@@ -344,8 +352,7 @@ char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *er
     if (failed) {
         cr_buf_free(&b);
         if (failed == 2)
-            cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: larger than %d bytes, which no credentials file is", what,
-                         path, CR_MAX_FILE);
+            too_large(path, max, what, err);
         else
             cr_error_set(err, "INVALID_ARGUMENT", 0, "%s %s: read error", what, path);
         return NULL;

@@ -59,10 +59,18 @@ CR_HIDDEN char *cr_url_escape(const char *s);
 /* Decodes %XX and '+' in place (a form value); returns s. */
 CR_HIDDEN char *cr_url_unescape_inplace(char *s);
 
-/* Reads a whole regular file (at most CR_MAX_FILE bytes, never blocking on a
-** FIFO) into a new NUL-terminated buffer. On failure returns NULL
-** and sets err (NOT_FOUND for a missing file, PERMISSION_DENIED, ...), with a
-** message naming the path and what: e.g. "credentials file /x/y.json: no such file". */
+/* The one reader of the files a user names (credentials, subject tokens, an
+** --env-vars-file, the emulator's --jobs): reads a whole regular file of at
+** most max bytes into a new NUL-terminated buffer (caller frees), *len its
+** length (len may be NULL). A FIFO, device or directory is refused at once,
+** never read or waited on. On failure returns NULL and sets err (NOT_FOUND
+** for a missing file, PERMISSION_DENIED, INVALID_ARGUMENT for the wrong kind
+** of file or one over max), with a message naming what and the path: e.g.
+** "credentials file /x/y.json: No such file or directory", "--jobs /x: larger
+** than 16777216 bytes, the most that is read". */
+CR_HIDDEN char *cr_read_file_max(const char *path, size_t max, size_t *len, const char *what, cr_error *err);
+
+/* cr_read_file_max with max CR_MAX_FILE. */
 CR_HIDDEN char *cr_read_file(const char *path, size_t *len, const char *what, cr_error *err);
 
 /* Whether the file holds `needle` (at most 64 bytes), read until it is found,
