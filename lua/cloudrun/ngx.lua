@@ -183,8 +183,12 @@ function run(m, store)
   while true do
     local kind, what = m:step()
     if kind == "send" then
-      local status, headers_or_failure, body = http.request(what)
-      if status then
+      local ran, status, headers_or_failure, body = pcall(http.request, what)
+      if not ran then
+        -- a bug of the reader's (it answers every server with nil, failure): this call fails, not the
+        -- request handler nor a run_jobs thread; the request may have gone out
+        m:fail("INTERNAL", ("%s %s: the nginx driver failed: %s"):format(what.method, what.url, tostring(status)), true)
+      elseif status then
         m:respond(status, headers_or_failure, body)
       else
         local f = headers_or_failure

@@ -46,6 +46,7 @@ A case:
   calls    what the server saw, per RPC (the emulator) or in all (cr-hostile): nothing else is sent
   started  executions of "hello" that the run started
   tokens   requests to the token endpoint
+  within   seconds the run may take at most (its deadline holds)
 ]]
 M.cases = {
   { name = "get_job of a job that exists", via = { "call" }, method = "get_job", args = { "reader" },
@@ -127,6 +128,34 @@ M.cases = {
     list = { { job = "hello" }, { job = "nosuch" }, { job = "hello" }, { job = "hello" } },
     expect = { results = { "ok", "NOT_FOUND", "ok", "ok" }, failed = 1 }, calls = { RunJob = 4 }, started = 3 },
 }
+
+-- A deadline bounds the whole exchange, however slowly the answer comes (cr-hostile's drip modes:
+-- nginx's read timeout alone restarts with every byte).
+for _, drip in ipairs({ { "drip", "body" }, { "drip-head", "headers" } }) do
+  M.cases[#M.cases + 1] = { name = "run_job whose answer's " .. drip[2] .. " drip a byte a second",
+    via = { "call", "run_jobs" }, method = "run_job", args = { drip[1] }, server = "hostile", client = { timeout = 2 },
+    expect = { code = "DEADLINE_EXCEEDED", retryable = true, sent = true }, calls = 1, within = 2.5 }
+end
+
+-- Malformed answers (cr-hostile's raw modes): nil, err on every driver, never a raised error.
+for _, bad in ipairs({
+  { "badchunk", "a chunk size of -1" }, { "hugechunk", "a chunk size of 24 hex digits" },
+  { "garbagechunk", "a chunk size that is not hex" }, { "chunknocrlf", "a chunk without its CRLF" },
+  { "liar", "a Content-Length longer than the body" }, { "nanlength", "a Content-Length that is not a number" },
+  { "neglength", "a negative Content-Length" }, { "nocolon", "a header line without a colon" },
+}) do
+  M.cases[#M.cases + 1] = { name = "run_job answered with " .. bad[2], via = { "call", "run_jobs" },
+    method = "run_job", args = { bad[1] }, server = "hostile",
+    expect = { code = "UNAVAILABLE", retryable = true, sent = true }, calls = 1 }
+end
+for _, big in ipairs({ { "longheader", "a header line of 70 KB" }, { "manyheaders", "10,000 header lines" } }) do
+  M.cases[#M.cases + 1] = { name = "run_job answered with " .. big[2], via = { "call", "run_jobs" },
+    method = "run_job", args = { big[1] }, server = "hostile",
+    expect = { code = "RESOURCE_EXHAUSTED", retryable = true, sent = true }, calls = 1 }
+end
+M.cases[#M.cases + 1] = { name = "run_jobs of 3 whose entry 2 is answered with a chunk size of -1",
+  via = { "run_jobs" }, server = "hostile", list = { { job = "nosuch" }, { job = "badchunk" }, { job = "nosuch" } },
+  expect = { results = { "NOT_FOUND", "UNAVAILABLE", "NOT_FOUND" }, failed = 3 }, calls = 3 }
 
 local by_name = {}
 for _, c in ipairs(M.cases) do

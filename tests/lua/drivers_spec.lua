@@ -11,6 +11,7 @@
 -- The nginx drivers run where nginx_spec.lua runs (the LuaJIT build, with
 -- CR_NGINX), the other two in every Lua's build.
 local cloudrun = require("cloudrun")
+local core = require("cloudrun.core")
 local h = require("helpers")
 local cases = require("driver_cases")
 local harness = require("nginx_harness")
@@ -147,11 +148,13 @@ describe("the drivers agree", function()
     local hostile_before = h.control_url(hostile_url).requests
 
     local outcome
+    local t0 = core.monotonic()
     if driver.nginx then
       outcome = in_nginx(case.name, driver.via, ctx)
     else
       outcome = cases.run(cloudrun, case.name, driver.via, cases.client(cloudrun, case, ctx))
     end
+    local took = core.monotonic() - t0
 
     local seen = {}
     if case.server == "hostile" then
@@ -166,7 +169,7 @@ describe("the drivers agree", function()
     h.control(emu.host, "DELETE", "faults")
     if fake_url then seen.tokens = h.control_url(fake_url).token_requests - tokens_before end
     seen.started = executions() - started_before
-    return outcome, seen
+    return outcome, seen, took
   end
 
   -- The one result of a single-call case's run_jobs form, checked as a list of one.
@@ -248,9 +251,13 @@ describe("the drivers agree", function()
         for _, v in ipairs(case.via) do applies = applies or v == driver.via end
         if applies then
           it("on the " .. driver.name .. " driver", function()
-            local outcome, seen = run(case, driver)
+            local outcome, seen, took = run(case, driver)
             local one = unwrap(case, driver, outcome)
             check(case, driver, one, seen)
+            if case.within then
+              assert.is_true(took <= case.within, ("%s on the %s driver took %.2f s (at most %g)"):format(
+                case.name, driver.name, took, case.within))
+            end
             local s = summary(one, seen)
             if not first then
               first = { driver = driver, summary = s, order = one.order }

@@ -209,6 +209,18 @@ http {
           (not job and err.message:find("NGINX-SECRET", 1, true)) and "LEAK" or "clean")
       }
     }
+    location ~ ^/malformed/(?<mode>[a-z-]+)$ {
+      content_by_lua_block {
+        local cloudrun = require("cloudrun")
+        local c = cloudrun.client{ project = "p", region = "r", endpoint = "http://{HOSTILE}",
+          retry = { attempts = 1 }, timeout = 2, credentials = false }
+        local t0 = ngx.now()
+        local op, err = c:run_job(ngx.var.mode)
+        ngx.update_time()
+        ngx.say(op and "resource" or err.code, " ", tostring(not op and err.sent), " ",
+          ("%.1f"):format(ngx.now() - t0), " ", op and "" or err.message)
+      }
+    }
     location = /token-now {
       content_by_lua_block {
         local creds = assert(require("cloudrun").auth.from_file("{DIR}/shared.json"))
@@ -446,6 +458,35 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
       assert.are.equal("clean", leak, case[1])
     end
     -- the worker is still there, and still answers
+    assert.are.equal("ok\n", (get(one.port, "/ping")))
+  end)
+
+  it("answers every malformed answer with nil, err and a message that says what was wrong, by the deadline",
+    function()
+    for _, case in ipairs({
+      { "badchunk", "UNAVAILABLE", "a chunk size that is not hexadecimal" },
+      { "hugechunk", "UNAVAILABLE", "a chunk size of more than 16 hex digits" },
+      { "garbagechunk", "UNAVAILABLE", "a chunk size that is not hexadecimal" },
+      { "chunknocrlf", "UNAVAILABLE", "a chunk not followed by CRLF" },
+      { "liar", "UNAVAILABLE", "the connection closed before the answer was complete (the body)" },
+      { "nanlength", "UNAVAILABLE", "a Content-Length that is not a number" },
+      { "neglength", "UNAVAILABLE", "a Content-Length that is not a number" },
+      { "nocolon", "UNAVAILABLE", "a header line that is not `name: value`" },
+      { "nothttp", "UNAVAILABLE", "its first line is not an HTTP/1.x status line" },
+      { "longheader", "RESOURCE_EXHAUSTED", "larger than this client takes (32 MiB of body, 64 KiB of headers)" },
+      { "manyheaders", "RESOURCE_EXHAUSTED", "larger than this client takes (32 MiB of body, 64 KiB of headers)" },
+      { "drip", "DEADLINE_EXCEEDED", "no complete answer within the timeout of 2s (the body)" },
+      { "drip-head", "DEADLINE_EXCEEDED", "no complete answer within the timeout of 2s (the status line)" },
+    }) do
+      local out = get(one.port, "/malformed/" .. case[1])
+      local code, sent, took, message = out:match("^(%S+) (%S+) (%S+) (.*)\n$")
+      assert.are.equal(case[2], code, case[1] .. ": " .. out)
+      assert.are.equal("true", sent, case[1] .. ": the request went out")
+      assert.is_true(tonumber(took) <= 2.5, case[1] .. ": took " .. tostring(took) .. " s")
+      assert.is_truthy(message:find(case[3], 1, true), case[1] .. ": " .. out)
+      assert.is_truthy(message:find("^POST http://127%.0%.0%.1:%d+/v2/projects/p/locations/r/jobs/" .. case[1]:gsub("%%-", "%%%%-")
+        .. ":run: "), case[1] .. ": " .. out)
+    end
     assert.are.equal("ok\n", (get(one.port, "/ping")))
   end)
 

@@ -17,16 +17,34 @@
 **   empty      200 with no body
 **   token      400 {"error":"invalid_grant","error_description":<the whole request body>}
 **   file-NAME  200 with the bytes of the file NAME in the --answers directory, as they are
+** and answers written raw on the socket, then the connection closed:
+**   drip         headers at once, then the body one byte a second
+**   drip-head    the status line and headers one byte a second
+**   badchunk     chunked, a chunk size of -1
+**   hugechunk    chunked, a chunk size of 24 hex digits
+**   garbagechunk chunked, a chunk size that is not hex
+**   chunknocrlf  chunked, a chunk's data not followed by CRLF
+**   liar         Content-Length: 1000, 10 bytes of body
+**   nanlength    Content-Length: ten
+**   neglength    Content-Length: -5
+**   nocolon      a header line without a colon
+**   longheader   one header line of 70 KB
+**   manyheaders  10,000 short header lines (110 KB)
+**   nothttp      a status line that is not HTTP
 ** GET /stats  {"requests": N}
 */
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *bomb_path, *answers;
 static char *bomb;
@@ -76,6 +94,94 @@ static char *json_quote(const char *s, size_t n)
     return out;
 }
 
+/* All of buf on fd (MHD's sockets are non-blocking): 0, or -1 once the peer is gone. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            if (poll(&p, 1, 5000) <= 0)
+                return -1;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* buf one byte a second (at most 120 of them), until the peer is gone. */
+static int drip(int fd, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n && i < 120; i++) {
+        if (i > 0)
+            nanosleep(&(struct timespec){1, 0}, NULL);
+        if (write_all(fd, buf + i, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The raw answers: head (written at once), then body (at once, or dripped). */
+static const struct raw {
+    const char *name, *head, *body;
+    int drip_head, drip_body;
+} raws[] = {
+    {"drip", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 49\r\n\r\n",
+     "{\"name\":\"projects/p/locations/r/operations/drip\"}", 0, 1},
+    {"drip-head", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n", "{}", 1, 0},
+    {"badchunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "-1\r\nxx\r\n0\r\n\r\n", 0, 0},
+    {"hugechunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "ffffffffffffffffffffffff\r\nxx\r\n", 0, 0},
+    {"garbagechunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "zz\r\nxx\r\n0\r\n\r\n", 0, 0},
+    {"chunknocrlf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "2\r\n{}XX0\r\n\r\n", 0, 0},
+    {"liar", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", "{\"name\":1}", 0, 0},
+    {"nanlength", "HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "{}", 0, 0},
+    {"neglength", "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", "{}", 0, 0},
+    {"nocolon", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nThis line has no colon\r\n\r\n", "{}", 0, 0},
+    {"nothttp", "SMTP/1.0 220 mail.example ESMTP\r\n\r\n", "{}", 0, 0},
+    {"longheader", NULL, NULL, 0, 0},
+    {"manyheaders", NULL, NULL, 0, 0},
+};
+
+/* Writes raw answer `r` on the connection's socket; MHD_NO then closes it. */
+static enum MHD_Result send_raw(struct MHD_Connection *conn, const struct raw *r)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return MHD_NO;
+    int fd = ci->connect_fd;
+    if (!r->head) { /* the large heads, made here */
+        size_t cap = 200 * 1024, n = 0;
+        char *head = malloc(cap);
+        n += (size_t)sprintf(head, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+        if (strcmp(r->name, "longheader") == 0) {
+            n += (size_t)sprintf(head + n, "X-Long: ");
+            memset(head + n, 'l', 70 * 1024);
+            n += 70 * 1024;
+            n += (size_t)sprintf(head + n, "\r\n");
+        } else {
+            for (int i = 0; i < 10000; i++)
+                n += (size_t)sprintf(head + n, "X-Many: 1\r\n");
+        }
+        n += (size_t)sprintf(head + n, "\r\n{}");
+        write_all(fd, head, n);
+        free(head);
+        return MHD_NO;
+    }
+    if ((r->drip_head ? drip(fd, r->head, strlen(r->head)) : write_all(fd, r->head, strlen(r->head))) < 0)
+        return MHD_NO;
+    if (r->drip_body)
+        drip(fd, r->body, strlen(r->body));
+    else
+        write_all(fd, r->body, strlen(r->body));
+    return MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -106,7 +212,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         char *text = malloc(64);
         snprintf(text, 64, "{\"requests\":%ld}", atomic_load(&requests));
         return send_json(conn, 200, text);
-    } else if (strcmp(name, "endless") == 0) {
+    }
+    for (size_t i = 0; i < sizeof raws / sizeof raws[0]; i++)
+        if (strcmp(name, raws[i].name) == 0)
+            return send_raw(conn, &raws[i]);
+    if (strcmp(name, "endless") == 0) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, endless, NULL, NULL);
     } else if (strcmp(name, "huge") == 0) {
         r = MHD_create_response_from_callback(1024ULL * 1024 * 1024, 64 * 1024, endless, NULL, NULL);
