@@ -91,7 +91,7 @@ TEST(a_page_of_ten_over_40_MiB_of_short_lines_answers_at_once_and_the_emulator_s
     const char *token = str(first.json, "nextPageToken");
     CHECK(token != NULL);
 
-    /* the next page, far into the logs, newest first, and several at once while other calls go on */
+    /* the next page, newest first, and several at once while other calls (a body too) go on */
     char extra[256];
     snprintf(extra, sizeof extra, "\"pageSize\":10,\"pageToken\":\"%s\"", token ? token : "");
     char *next_body = list_body(id, extra);
@@ -99,10 +99,12 @@ TEST(a_page_of_ten_over_40_MiB_of_short_lines_answers_at_once_and_the_emulator_s
     CHECK_INT(next.status, 200);
     CHECK(next.seconds < bound);
     CHECK_INT(cJSON_GetArraySize(get(next.json, "entries")), 10);
+    char *job = sh_job_text(sh_job("exit 0", "/tmp", 0));
     call calls[] = {{"POST", "/v2/entries:list", desc, {0}},
                     {"POST", "/v2/entries:list", asc, {0}},
                     {"POST", "/v2/entries:list", desc, {0}},
-                    {"GET", PARENT "/jobs/forty", NULL, {0}}};
+                    {"GET", PARENT "/jobs/forty", NULL, {0}},
+                    {"POST", PARENT "/jobs?jobId=meanwhile", job, {0}}};
     enum { NCALLS = sizeof calls / sizeof *calls };
     pthread_t threads[NCALLS];
     for (int i = 0; i < NCALLS; i++)
@@ -133,6 +135,7 @@ TEST(a_page_of_ten_over_40_MiB_of_short_lines_answers_at_once_and_the_emulator_s
     resp_free(&first);
     resp_free(&next);
     free(next_body);
+    free(job);
     free(asc);
     free(desc);
     free(id);
