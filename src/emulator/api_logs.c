@@ -6,24 +6,31 @@
 ** line, timestamp when the emulator read it from the task's pipe (runner.c's
 ** marks), the labels Cloud Run puts on a job's entries.
 **
-** The request and its filter are read by logs_filter.c; one request reads
-** at most MAX_READ bytes of logs.
+** A page costs what its entries cost, however long the logs: each task's
+** file is read through a cursor (logs_cursor.c) that finds one line at a time
+** in a few fixed windows, and the cursors are merged in time order (a heap
+** of their next lines), until the page is full. Its token is the place in
+** that order where the page ended (logs_filter.c reads and writes it), so the
+** next page starts there without counting what came before. The store's
+** mutex is held only to copy what the files need (paths and marks), never
+** while a file is read.
 */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "api_logs.h"
+#include "logs_cursor.h"
 #include "logs_filter.h"
 #include "utf8.h"
 #include "wire_values.h"
 
-#define MAX_READ (64 * 1024 * 1024) /* bytes of logs one request may read */
+/* An entry's text is at most this much of its line (Cloud Logging's own limit
+** for an entry is 256 KB); a page stops early, with its token, once it holds
+** PAGE_TEXT bytes of text. */
+#define MAX_LINE (256 * 1024)
+#define PAGE_TEXT (4 * 1024 * 1024)
 
 /* ---- what to read, taken under the store's mutex ------------------------------------------- */
 
@@ -114,113 +121,22 @@ static int take_snapshot(emu_store *s, const emu_logs_request *r, snapshot *sn)
                     return -1;
                 memcpy(ts->marks, t->marks, (size_t)t->nmarks * sizeof *ts->marks);
                 ts->nmarks = t->nmarks;
+                /* a clock set back never dates a later line earlier: a file's order stays its time order */
+                for (int m = 1; m < ts->nmarks; m++)
+                    if (ts->marks[m].ns < ts->marks[m - 1].ns)
+                        ts->marks[m].ns = ts->marks[m - 1].ns;
             }
         }
     }
     return 0;
 }
 
-/* ---- the entries ---------------------------------------------------------------------------- */
-
-typedef struct line {
-    int64_t ns;
-    int attempt;
-    int exec, task; /* indexes into the snapshot */
-    size_t offset, len;
-    const char *text; /* into the task's buffer */
-} line;
-
-typedef struct lines {
-    line *v;
-    size_t n, cap;
-    int descending;
-    const snapshot *sn;
-} lines;
-
-/* What the comparator reads: each connection's thread sorts its own request's lines. */
-static _Thread_local lines *sort_ctx;
-
-static int by_time(const void *pa, const void *pb)
-{
-    const line *a = pa, *b = pb;
-    int c = 0;
-    if (a->ns != b->ns)
-        c = a->ns < b->ns ? -1 : 1;
-    else if (a->exec != b->exec)
-        c = sort_ctx->sn->execs[a->exec].seq < sort_ctx->sn->execs[b->exec].seq ? -1 : 1;
-    else if (a->task != b->task)
-        c = a->task < b->task ? -1 : 1;
-    else if (a->offset != b->offset)
-        c = a->offset < b->offset ? -1 : 1;
-    return sort_ctx->descending ? -c : c;
-}
-
-/* The whole file (it may still grow: what is there now), or NULL for none;
-** *too_big when it does not fit in what the request may still read. */
-static char *read_log(const char *path, size_t *len, size_t *budget, int *too_big)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > *budget) {
-        *too_big = S_ISREG(st.st_mode) && (uint64_t)st.st_size > *budget;
-        close(fd);
-        return NULL;
-    }
-    size_t want = (size_t)st.st_size, got = 0;
-    char *buf = malloc(want + 1);
-    while (buf && got < want) {
-        ssize_t n = read(fd, buf + got, want - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!buf)
-        return NULL;
-    buf[got] = '\0';
-    *len = got;
-    *budget -= got;
-    return buf;
-}
-
-static int add_line(lines *ls, line l)
-{
-    if (ls->n == ls->cap) {
-        size_t ncap = ls->cap ? ls->cap * 2 : 256;
-        line *grown = realloc(ls->v, ncap * sizeof *grown);
-        if (!grown)
-            return -1;
-        ls->v = grown;
-        ls->cap = ncap;
-    }
-    ls->v[ls->n++] = l;
-    return 0;
-}
-
-/* The mark a line at `offset` was written under: the last one at or before it. */
-static const emu_log_mark *mark_for(const task_snap *t, size_t offset)
-{
-    int lo = 0, hi = t->nmarks - 1, found = -1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        if (t->marks[mid].offset <= (int64_t)offset) {
-            found = mid;
-            lo = mid + 1;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    return found >= 0 ? &t->marks[found] : t->nmarks > 0 ? &t->marks[0] : NULL;
-}
+/* ---- one entry ------------------------------------------------------------------------------ */
 
 /* One line's text as JSON can carry it: valid UTF-8, no NUL, no trailing CR. */
-static char *clean_text(const char *p, size_t len)
+static char *clean_text(const char *p, size_t len, int cut)
 {
-    if (len > 0 && p[len - 1] == '\r')
+    if (!cut && len > 0 && p[len - 1] == '\r')
         len--;
     char *copy = malloc(len + 1);
     if (!copy)
@@ -236,16 +152,20 @@ static char *clean_text(const char *p, size_t len)
     return out;
 }
 
-static cJSON *entry_json(const snapshot *sn, const line *l)
+/* The LogEntry for the line at hand of task t of execution x; NULL when out of memory. */
+static cJSON *entry_json(emu_log_reader *rd, emu_log_cursor *c, const exec_snap *x, const task_snap *t, size_t *bytes)
 {
-    const exec_snap *x = &sn->execs[l->exec];
-    const task_snap *t = &x->tasks[l->task];
     char when[40], id[96], index[16], attempt[16];
-    emu_timestamp_format(l->ns, when, sizeof when);
-    snprintf(id, sizeof id, "%.40s-%d-%zu", x->id, t->index, l->offset);
+    emu_timestamp_format(c->ns, when, sizeof when);
+    snprintf(id, sizeof id, "%.40s-%d-%lld", x->id, t->index, (long long)c->start);
     snprintf(index, sizeof index, "%d", t->index);
-    snprintf(attempt, sizeof attempt, "%d", l->attempt);
-    char *text = clean_text(l->text, l->len);
+    snprintf(attempt, sizeof attempt, "%d", c->attempt);
+    size_t len = 0;
+    int cut = 0;
+    char *raw = emu_log_cursor_text(rd, c, MAX_LINE, &len, &cut);
+    char *text = raw ? clean_text(raw, len, cut) : NULL;
+    free(raw);
+    *bytes = len;
     char *log_name = emu_strfmt("projects/%s/logs/run.googleapis.com%%2Fstdout", x->project);
     cJSON *e = cJSON_CreateObject();
     cJSON *res = cJSON_AddObjectToObject(e, "resource");
@@ -275,6 +195,98 @@ static cJSON *entry_json(const snapshot *sn, const line *l)
     return e;
 }
 
+/* ---- the merge ------------------------------------------------------------------------------ */
+
+/* A task's file and the line it is at; the heap holds those that have one. */
+typedef struct source {
+    emu_log_cursor c;
+    const exec_snap *x;
+    const task_snap *t;
+} source;
+
+typedef struct merge {
+    source *src;
+    int n;
+    int *heap, nheap;
+    int descending;
+} merge;
+
+/* The answer's order: time, then execution (oldest first), then task, then the file's order. */
+static int comes_first(const merge *m, int a, int b)
+{
+    const source *p = &m->src[a], *q = &m->src[b];
+    int c;
+    if (p->c.ns != q->c.ns)
+        c = p->c.ns < q->c.ns ? -1 : 1;
+    else if (p->x->seq != q->x->seq)
+        c = p->x->seq < q->x->seq ? -1 : 1;
+    else if (p->t->index != q->t->index)
+        c = p->t->index < q->t->index ? -1 : 1;
+    else
+        c = p->c.start < q->c.start ? -1 : p->c.start > q->c.start;
+    return m->descending ? c > 0 : c < 0;
+}
+
+static void sift_down(merge *m, int i)
+{
+    for (;;) {
+        int best = i, l = 2 * i + 1, r = l + 1;
+        if (l < m->nheap && comes_first(m, m->heap[l], m->heap[best]))
+            best = l;
+        if (r < m->nheap && comes_first(m, m->heap[r], m->heap[best]))
+            best = r;
+        if (best == i)
+            return;
+        int t = m->heap[i];
+        m->heap[i] = m->heap[best];
+        m->heap[best] = t;
+        i = best;
+    }
+}
+
+static void push(merge *m, int s)
+{
+    int i = m->nheap++;
+    m->heap[i] = s;
+    while (i > 0 && comes_first(m, m->heap[i], m->heap[(i - 1) / 2])) {
+        int p = (i - 1) / 2, t = m->heap[i];
+        m->heap[i] = m->heap[p];
+        m->heap[p] = t;
+        i = p;
+    }
+}
+
+/* Every matching task's cursor, at the page's start, its first line in the heap. */
+static int start_merge(merge *m, emu_log_reader *rd, const snapshot *sn, const emu_logs_request *r)
+{
+    for (int i = 0; i < sn->n; i++)
+        m->n += sn->execs[i].ntasks;
+    m->src = calloc((size_t)(m->n ? m->n : 1), sizeof *m->src);
+    m->heap = malloc((size_t)(m->n ? m->n : 1) * sizeof *m->heap);
+    if (!m->src || !m->heap)
+        return -1;
+    int k = 0;
+    for (int i = 0; i < sn->n; i++) {
+        const exec_snap *x = &sn->execs[i];
+        for (int t = 0; t < x->ntasks; t++, k++) {
+            source *s = &m->src[k];
+            s->x = x;
+            s->t = &x->tasks[t];
+            s->c = (emu_log_cursor){.path = s->t->path, .marks = s->t->marks, .nmarks = s->t->nmarks, .id = k};
+            emu_log_cursor_open(&s->c, m->descending);
+            if (r->have_from) {
+                const emu_logs_position *at = &r->from;
+                int same = x->seq == at->seq && s->t->index == at->task;
+                int later = x->seq > at->seq || (x->seq == at->seq && s->t->index > at->task);
+                emu_log_cursor_seek(rd, &s->c, at, same, later);
+            }
+            if (emu_log_cursor_head(rd, &s->c, &r->f, m->descending))
+                push(m, k);
+        }
+    }
+    return 0;
+}
+
 cJSON *emu_logs_list(emu_store *s, const cJSON *body, emu_error *err)
 {
     emu_logs_request r;
@@ -286,86 +298,49 @@ cJSON *emu_logs_list(emu_store *s, const cJSON *body, emu_error *err)
     pthread_mutex_lock(&s->mu);
     int rc = take_snapshot(s, &r, &sn);
     pthread_mutex_unlock(&s->mu);
-    cJSON *out = NULL;
-    char **bufs = NULL;
-    int nbufs = 0;
-    lines ls = {.descending = r.descending, .sn = &sn};
-    if (rc < 0) {
+    emu_log_reader rd;
+    merge m = {.descending = r.descending};
+    cJSON *out = NULL, *list = NULL;
+    if (emu_log_reader_init(&rd) < 0) {
+        snapshot_free(&sn);
         emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
-        goto done;
+        return NULL;
     }
-    size_t budget = MAX_READ;
-    for (int i = 0; i < sn.n; i++)
-        nbufs += sn.execs[i].ntasks;
-    bufs = calloc((size_t)(nbufs ? nbufs : 1), sizeof *bufs);
-    if (!bufs) {
-        emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
-        goto done;
-    }
-    int b = 0;
-    for (int i = 0; i < sn.n; i++) {
-        for (int t = 0; t < sn.execs[i].ntasks; t++, b++) {
-            const task_snap *ts = &sn.execs[i].tasks[t];
-            size_t len = 0;
-            int too_big = 0;
-            bufs[b] = read_log(ts->path, &len, &budget, &too_big);
-            if (too_big) {
-                emu_error_set(err, "RESOURCE_EXHAUSTED",
-                              "entries:list would read more than %d MiB of task logs: narrow the filter to an "
-                              "execution or a task.",
-                              MAX_READ / (1024 * 1024));
-                goto done;
-            }
-            for (size_t at = 0; bufs[b] && at < len;) {
-                const char *nl = memchr(bufs[b] + at, '\n', len - at);
-                size_t end = nl ? (size_t)(nl - bufs[b]) : len;
-                const emu_log_mark *m = mark_for(ts, at);
-                line l = {m ? m->ns : 0, m ? m->attempt : 0, i, t, at, end - at, bufs[b] + at};
-                if (m && l.ns >= r.f.after_ns && l.ns < r.f.before_ns &&
-                    (r.f.attempt < 0 || l.attempt == r.f.attempt) && add_line(&ls, l) < 0) {
-                    emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
-                    goto done;
-                }
-                at = end + 1;
-            }
-        }
-    }
-    if (ls.n > 1) {
-        sort_ctx = &ls;
-        qsort(ls.v, ls.n, sizeof *ls.v, by_time);
-        sort_ctx = NULL;
-    }
-    out = cJSON_CreateObject();
-    cJSON *list = out ? cJSON_AddArrayToObject(out, "entries") : NULL;
-    if (!list) {
-        emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
-        cJSON_Delete(out);
-        out = NULL;
-        goto done;
-    }
-    size_t from = r.from < 0 ? 0 : (size_t)r.from, upto = from + (size_t)r.page_size;
-    for (size_t i = from; i < ls.n && i < upto; i++) {
-        cJSON *e = entry_json(&sn, &ls.v[i]);
-        if (!e) {
-            emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
-            cJSON_Delete(out);
-            out = NULL;
-            goto done;
-        }
+    if (rc < 0 || start_merge(&m, &rd, &sn, &r) < 0 || !(out = cJSON_CreateObject()) ||
+        !(list = cJSON_AddArrayToObject(out, "entries")))
+        goto oom;
+    emu_logs_position last = {0};
+    size_t text = 0;
+    for (int n = 0; m.nheap > 0 && n < r.page_size && text < PAGE_TEXT; n++) {
+        source *top = &m.src[m.heap[0]];
+        size_t bytes = 0;
+        cJSON *e = entry_json(&rd, &top->c, top->x, top->t, &bytes);
+        if (!e)
+            goto oom;
         cJSON_AddItemToArray(list, e);
+        text += bytes;
+        emu_log_cursor_next(&top->c, m.descending);
+        last = (emu_logs_position){top->c.ns, top->x->seq, top->t->index, top->c.pos};
+        if (!emu_log_cursor_head(&rd, &top->c, &r.f, m.descending))
+            m.heap[0] = m.heap[--m.nheap];
+        sift_down(&m, 0);
     }
     if (cJSON_GetArraySize(list) == 0)
         cJSON_DeleteItemFromObject(out, "entries"); /* as Google: an empty page has no entries field */
-    if (upto < ls.n) {
-        char token[24];
-        snprintf(token, sizeof token, "e%zu", upto);
+    if (m.nheap > 0) {
+        char token[EMU_LOGS_TOKEN_SIZE];
+        emu_logs_token(&r, &last, token);
         cJSON_AddStringToObject(out, "nextPageToken", token);
     }
+    goto done;
+oom:
+    emu_error_set(err, "RESOURCE_EXHAUSTED", "out of memory");
+    cJSON_Delete(out);
+    out = NULL;
 done:
-    for (int i = 0; bufs && i < nbufs; i++)
-        free(bufs[i]);
-    free(bufs);
-    free(ls.v);
+    free(m.src);
+    free(m.heap);
+    emu_log_reader_free(&rd);
     snapshot_free(&sn);
     return out;
 }

@@ -1,7 +1,7 @@
 /*
 ** logs_filter.c — Cloud Logging's entries:list request as the emulator reads
-** it: resourceNames (projects only), orderBy by timestamp, the page, and the
-** filter. The filter language is a subset, the one clients use for a job's
+** it: resourceNames (projects only), orderBy by timestamp, the page and its
+** token, and the filter. The filter language is a subset, the one clients use for a job's
 ** logs: comparisons joined by AND (or by spaces), each one of
 **   resource.type = "cloud_run_job"
 **   resource.labels.project_id | location | job_name = "..."
@@ -11,7 +11,9 @@
 ** understood. A job or an execution must be named (the emulator keeps
 ** everything on local disk: a filter over all of it would read all of it).
 */
+#include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +180,84 @@ unknown:
     return -1;
 }
 
+/* ---- page tokens ----------------------------------------------------------------------------- */
+
+/*
+** A token is "QUERY.NS.SEQ.TASK.POS": the query's hash (16 hex digits) and
+** an emu_logs_position in decimal. It holds a place in the order, not a count
+** of entries, so a page costs the same however deep it is, and lines that
+** come in meanwhile never shift it.
+*/
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211u; /* FNV-1a */
+    return h;
+}
+
+static uint64_t mix_text(uint64_t h, const char *s)
+{
+    return mix(h, s, strlen(s) + 1);
+}
+
+/* What selects and orders the entries: the projects, the order and the filter. */
+static uint64_t query_hash(const emu_logs_request *r)
+{
+    const emu_logs_filter *f = &r->f;
+    uint64_t h = 14695981039346656037u;
+    for (int i = 0; i < r->nprojects; i++)
+        h = mix_text(h, r->projects[i]);
+    int64_t numbers[] = {r->nprojects, r->descending, f->have_type, f->task, f->attempt, f->after_ns, f->before_ns};
+    h = mix(h, numbers, sizeof numbers);
+    const char *texts[] = {f->type, f->project, f->location, f->job, f->execution};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        h = mix_text(h, texts[i]);
+    return h;
+}
+
+void emu_logs_token(const emu_logs_request *r, const emu_logs_position *at, char *out)
+{
+    snprintf(out, EMU_LOGS_TOKEN_SIZE, "%016llx.%lld.%lld.%d.%lld", (unsigned long long)r->query, (long long)at->ns,
+             (long long)at->seq, at->task, (long long)at->pos);
+}
+
+/* A decimal number at *p (a sign only where `sign`) up to the next '.' or the end. */
+static int token_number(const char **p, int sign, long long min, long long max, long long *out)
+{
+    const char *s = *p;
+    size_t digits = strspn(s + (sign && *s == '-'), "0123456789");
+    if (digits == 0 || digits > 19)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end != s + (sign && *s == '-') + digits || (*end && *end != '.') || v < min || v > max)
+        return -1;
+    *out = v;
+    *p = *end ? end + 1 : end;
+    return 0;
+}
+
+static int read_token(const char *t, uint64_t *query, emu_logs_position *at)
+{
+    if (strlen(t) >= EMU_LOGS_TOKEN_SIZE || strspn(t, "0123456789abcdef") != 16 || t[16] != '.')
+        return -1;
+    char hex[17];
+    memcpy(hex, t, 16);
+    hex[16] = '\0';
+    *query = strtoull(hex, NULL, 16);
+    const char *p = t + 17;
+    long long ns, seq, task, pos;
+    if (token_number(&p, 1, INT64_MIN, INT64_MAX, &ns) < 0 || token_number(&p, 0, 0, INT64_MAX, &seq) < 0 ||
+        token_number(&p, 0, 0, INT32_MAX, &task) < 0 || token_number(&p, 0, 0, INT64_MAX, &pos) < 0 || *p ||
+        p[-1] == '.')
+        return -1;
+    *at = (emu_logs_position){.ns = ns, .seq = seq, .task = (int)task, .pos = pos};
+    return 0;
+}
+
 /* ---- the request ----------------------------------------------------------------------------- */
 
 static int bad_field(emu_error *err, const char *field, const char *what)
@@ -191,7 +271,7 @@ int emu_logs_read_request(const cJSON *body, emu_logs_request *r, emu_error *err
 {
     memset(r, 0, sizeof *r);
     r->page_size = DEFAULT_LOG_PAGE;
-    const char *filter_text = NULL;
+    const char *filter_text = NULL, *token = NULL, *token_field = NULL;
     for (const cJSON *m = body->child; m; m = m->next) {
         const char *k = m->string;
         if (strcmp(k, "resourceNames") == 0 || strcmp(k, "resource_names") == 0 || strcmp(k, "projectIds") == 0 ||
@@ -232,14 +312,10 @@ int emu_logs_read_request(const cJSON *body, emu_logs_request *r, emu_error *err
                 return bad_field(err, k, "a page size from 0 to 1000.");
             r->page_size = v == 0 ? DEFAULT_LOG_PAGE : (int)v;
         } else if (strcmp(k, "pageToken") == 0 || strcmp(k, "page_token") == 0) {
-            const char *v = cJSON_IsString(m) ? m->valuestring : NULL;
-            if (!v)
+            if (!cJSON_IsString(m))
                 return bad_field(err, k, "a string was expected.");
-            if (*v) {
-                if (v[0] != 'e' || !v[1] || strlen(v) > 12 || strspn(v + 1, "0123456789") != strlen(v + 1))
-                    return bad_field(err, k, "not a page token this server gave.");
-                r->from = atoll(v + 1);
-            }
+            token = m->valuestring;
+            token_field = k;
         } else {
             emu_error_set(err, "INVALID_ARGUMENT",
                           "Invalid JSON payload received. Unknown name \"%.64s\": Cannot find field.", k);
@@ -251,5 +327,18 @@ int emu_logs_read_request(const cJSON *body, emu_logs_request *r, emu_error *err
         return bad_field(err, "resourceNames", "at least one \"projects/PROJECT\" is required.");
     if (!filter_text)
         return bad_field(err, "filter", "the emulator needs a filter naming a job or an execution.");
-    return parse_filter(filter_text, &r->f, err);
+    if (parse_filter(filter_text, &r->f, err) < 0)
+        return -1;
+    r->query = query_hash(r);
+    if (token && *token) {
+        uint64_t query;
+        if (read_token(token, &query, &r->from) < 0)
+            return bad_field(err, token_field, "not a page token this server gave.");
+        if (query != r->query)
+            return bad_field(err, token_field,
+                             "a page token of another query: use it with the filter, orderBy and resourceNames "
+                             "it came with.");
+        r->have_from = 1;
+    }
+    return 0;
 }

@@ -1,7 +1,7 @@
 /*
 ** logs_filter.h — an entries:list request read: the projects it names, its
 ** order and page, and its filter (the subset of Cloud Logging's language
-** that logs_filter.c understands). api_logs.c answers it.
+** that logs_filter.c understands), and its page tokens. api_logs.c answers it.
 */
 #ifndef EMU_LOGS_FILTER_H
 #define EMU_LOGS_FILTER_H
@@ -24,17 +24,36 @@ typedef struct emu_logs_filter {
     int64_t after_ns, before_ns; /* entries with after_ns <= ts < before_ns (as adjusted by >, <=) */
 } emu_logs_filter;
 
+/* A place in an answer's order (time, then execution, then task, then the
+** file's order; api_logs.c): the last entry of a page, as its token says. */
+typedef struct emu_logs_position {
+    int64_t ns;  /* the entry's time */
+    int64_t seq; /* its execution's store-wide creation order */
+    int task;    /* its task's index */
+    int64_t pos; /* in that task's log, where the next page starts (forwards: after the
+                    entry's line; backwards: at it) */
+} emu_logs_position;
+
 typedef struct emu_logs_request {
     char projects[EMU_LOGS_MAX_PROJECTS][EMU_LOGS_MAX_VALUE];
     int nprojects;
     int descending;
     int page_size;
-    long long from; /* the page token: how many entries earlier pages had */
+    int have_from;          /* a page token was given: the page starts after `from` */
+    emu_logs_position from; /* (the token is checked to be this query's, see query) */
+    uint64_t query;         /* a hash of what selects and orders the entries (not the page size) */
     emu_logs_filter f;
 } emu_logs_request;
+
+#define EMU_LOGS_TOKEN_SIZE 112 /* room for a page token, NUL included */
 
 /* Reads a ListLogEntriesRequest (body, a JSON object) into r. 0, or -1 with
 ** err set to INVALID_ARGUMENT naming the field or what the filter may say. */
 int emu_logs_read_request(const cJSON *body, emu_logs_request *r, emu_error *err);
+
+/* Writes the page token that resumes r's answer after `at` into out
+** (EMU_LOGS_TOKEN_SIZE bytes): it names the query it belongs to, and
+** emu_logs_read_request refuses it with any other. */
+void emu_logs_token(const emu_logs_request *r, const emu_logs_position *at, char *out);
 
 #endif

@@ -385,6 +385,44 @@ describe("cloudrun jobs executions logs against Cloud Logging", function()
     assert.are.equal("0", entries[1].labels["run.googleapis.com/task_index"])
   end)
 
+  it("asks for no more entries than --limit needs, and for no page past it", function()
+    local before = stats().entries_requests
+    local out, rc = run("jobs executions logs report-x7k2p --limit 2")
+    assert.are.equal(0, rc, out)
+    local _, n = out:gsub("\n", "")
+    assert.are.equal(2, n, out)
+    local st = stats()
+    assert.are.equal(before + 1, st.entries_requests)
+    assert.are.equal(2, st.last_page_size)
+    -- the fake gives 4 a page: the fifth line takes a second page, which asks for that one only
+    out, rc = run("jobs executions logs report-x7k2p --limit 5")
+    assert.are.equal(0, rc, out)
+    _, n = out:gsub("\n", "")
+    assert.are.equal(5, n, out)
+    st = stats()
+    assert.are.equal(before + 3, st.entries_requests)
+    assert.are.equal(1, st.last_page_size)
+  end)
+
+  it("prints each page as it comes: a later page's failure leaves the earlier lines printed", function()
+    local body = dir .. "/paged.json"
+    h.write(body, '{"entries": [{"timestamp": "2026-01-01T00:00:00Z", "textPayload": "on the first page"}], '
+      .. '"nextPageToken": "again"}')
+    local s = h.spawn(("%s --port 0 --public-key %s --entries-body %s"):format(h.sh_quote(FAKE),
+      h.sh_quote(dir .. "/pub.pem"), h.sh_quote(body)), "^fake%-google listening on 127%.0%.0%.1:(%d+)$")
+    local key = cloudrun.json.decode(h.read(dir .. "/sa.json"))
+    key.token_uri = "http://127.0.0.1:" .. s.match .. "/token"
+    h.write(dir .. "/sa4.json", cloudrun.json.encode(key))
+    local out, rc = h.run(("env -u CLOUD_RUN_EMULATOR_HOST GOOGLE_APPLICATION_CREDENTIALS=%s CLOUDSDK_RUN_REGION=r1 "
+      .. "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://%s/ CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING=http://127.0.0.1:%s/ "
+      .. "timeout 20 %s jobs executions logs report-x7k2p 2>/dev/null"):format(h.sh_quote(dir .. "/sa4.json"),
+      emu.host, s.match, CLI))
+    h.stop(s.pid, s.pipe)
+    -- the first page was printed before the second was asked for (which answers the same token: exit 3)
+    assert.are.equal(3, rc, out)
+    assert.are.equal("2026-01-01T00:00:00Z  on the first page\n", out)
+  end)
+
   it("retries entries:list as a read (a 503 too), after the Retry-After of a 429", function()
     local s = h.spawn(("%s --port 0 --public-key %s --entries-busy 3"):format(h.sh_quote(FAKE),
       h.sh_quote(dir .. "/pub.pem")), "^fake%-google listening on 127%.0%.0%.1:(%d+)$")
@@ -468,6 +506,7 @@ describe("cloudrun jobs executions logs against the emulator", function()
       h.sh_job("talk", 'echo "hello from $CLOUD_RUN_TASK_INDEX"; sleep 0.3; echo "bye from $CLOUD_RUN_TASK_INDEX"',
         { taskCount = 2 }),
       h.sh_job("slow", 'for i in 1 2 3; do echo "tick $i"; sleep 1; done'),
+      h.sh_job("many", "seq 1 2500"),
     } }
   end)
 
@@ -505,6 +544,23 @@ describe("cloudrun jobs executions logs against the emulator", function()
     local _, n = out:gsub("tick", "")
     assert.are.equal(3, n, out) -- each line once, though asked for again from the last one's time
     assert.is_true(os.time() - started >= 2, "it waited for the lines to come")
+  end)
+
+  it("reads page after page, each from where the last ended, and stops at --limit", function()
+    local out, rc = run("jobs execute many --wait")
+    assert.are.equal(0, rc, out)
+    local id = out:match("Execution %[(many%-%w+)%] created")
+    out, rc = run("jobs executions logs " .. id)
+    assert.are.equal(0, rc, out)
+    local texts = {}
+    for t in out:gmatch("task 0  (%d+)\n") do texts[#texts + 1] = tonumber(t) end
+    assert.are.equal(2500, #texts) -- three pages of at most 1000
+    for i = 1, 2500 do assert.are.equal(i, texts[i]) end
+    out, rc = run("jobs executions logs " .. id .. " --limit 1001")
+    assert.are.equal(0, rc, out)
+    local _, n = out:gsub("\n", "")
+    assert.are.equal(1001, n)
+    assert.matches("  1001\n$", out)
   end)
 
   it("says NOT_FOUND for an execution that is not there when following, and exit 3", function()

@@ -107,11 +107,13 @@
 **                   "project_requests":N,"refresh_requests":N,"sts_requests":N,"iam_requests":N,
 **                   "subject_requests":N,"region_requests":N,"email_requests":N,
 **                   "last_delegates":[...] or null,
-**                   "entries_requests":N,"last_filter":"..." or null}: POSTs to /token (refresh_requests: those
+**                   "entries_requests":N,"last_filter":"..." or null,
+**                   "last_page_size":N or null}: POSTs to /token (refresh_requests: those
 **                  with the refresh_token grant), metadata token GETs, requests refused (bad
 **                  grant, missing Metadata-Flavor, bad bearer), probes, project lookups, STS
-**                  exchanges, IAM calls, subject token GETs, region and email lookups, and the
-**                  delegates the last IAM call sent.
+**                  exchanges, IAM calls, subject token GETs, region and email lookups, the
+**                  delegates the last IAM call sent, and the last entries:list's filter and
+**                  pageSize.
 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -187,6 +189,7 @@ static char **issued;
 static size_t nissued;
 static char *last_delegates;
 static char *last_filter;
+static double last_page_size = -1; /* the last entries:list's pageSize, -1: none */
 static long entries_requests;
 
 /* cJSON's parser writes a process-global error pointer: one parse at a time. */
@@ -785,6 +788,7 @@ static enum MHD_Result handle_entries(struct MHD_Connection *conn, request *rq)
         pthread_mutex_lock(&stats_lock);
         free(last_filter);
         last_filter = copy;
+        last_page_size = cJSON_IsNumber(size) ? size->valuedouble : -1;
         pthread_mutex_unlock(&stats_lock);
     }
     if (!bad && strcmp(names->child->valuestring + 9, vals[1]) != 0)
@@ -968,6 +972,8 @@ static enum MHD_Result handle_stats(struct MHD_Connection *conn)
     cJSON_AddItemToObject(j, "last_delegates", dl ? dl : cJSON_CreateNull());
     cJSON_AddNumberToObject(j, "entries_requests", (double)entries_requests);
     cJSON_AddItemToObject(j, "last_filter", last_filter ? cJSON_CreateString(last_filter) : cJSON_CreateNull());
+    cJSON_AddItemToObject(j, "last_page_size",
+                          last_page_size >= 0 ? cJSON_CreateNumber(last_page_size) : cJSON_CreateNull());
     pthread_mutex_unlock(&stats_lock);
     return reply_json(conn, 200, j, 0);
 }

@@ -6,12 +6,13 @@ local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
 local wait = require("cloudrun.wait")
 
-local io, os, ipairs, type, tostring, concat = io, os, ipairs, type, tostring, table.concat
+local io, os, ipairs, pairs, type, tostring, concat, min = io, os, ipairs, pairs, type, tostring, table.concat, math.min
 
 local _M = {}
 
 local LOGGING = "https://logging.googleapis.com"
 local INTERRUPTED = 130 -- as a shell reports a command stopped by Ctrl-C
+local PAGE = 1000 -- entries a page, Cloud Logging's most
 
 --- Where Cloud Logging is: gcloud's override, the emulator a client talks to, or Google.
 function _M.endpoint(client)
@@ -62,12 +63,14 @@ local function bad_answer(what)
   return core.error("UNKNOWN", "Cloud Logging's entries:list answered " .. what)
 end
 
--- Every entry (up to limit), across pages; or nil, err.
-local function fetch(client, base, project, filter, limit)
-  local out, token, seen = {}, nil, {}
+-- Asks for the entries page after page and hands each page's to each(entries) as it comes, so
+-- that nothing waits for the last page and nothing holds them all; stops at the last page, or
+-- once `limit` entries were handed over (no page is asked past it). true, or nil, err.
+local function pages(client, base, project, filter, limit, each)
+  local token, tokens, count = nil, {}, 0
   repeat
     local body = { resourceNames = setmetatable({ "projects/" .. project }, core.array_mt), filter = filter,
-      orderBy = "timestamp asc", pageSize = 1000, pageToken = token }
+      orderBy = "timestamp asc", pageSize = limit and min(PAGE, limit - count) or PAGE, pageToken = token }
     local page, err = client:call("POST", "entries:list", nil, body, { base = base, read = true })
     if not page then return nil, err end
     if type(page) ~= "table" then return nil, bad_answer("something other than an object") end
@@ -78,19 +81,22 @@ local function fetch(client, base, project, filter, limit)
     for k in pairs(entries or {}) do
       if type(k) == "number" and k > n then n = k end
     end
+    local out = {}
     for i = 1, n do
       local e = entries[i]
-      if type(e) == "table" then
+      if type(e) == "table" and not (limit and count >= limit) then
         out[#out + 1] = e
-        if limit and #out >= limit then return out end
+        count = count + 1
       end
     end
+    each(out)
+    if limit and count >= limit then return true end
     token = page.nextPageToken
     if token ~= nil and type(token) ~= "string" then return nil, bad_answer("a nextPageToken that is not a string") end
-    if token and seen[token] then return nil, bad_answer("the same nextPageToken twice") end
-    if token then seen[token] = true end
+    if token and tokens[token] then return nil, bad_answer("the same nextPageToken twice") end
+    if token then tokens[token] = true end
   until not token or token == ""
-  return out
+  return true
 end
 
 local function run(ctx)
@@ -114,28 +120,37 @@ local function run(ctx)
   local project, location, job, execution =
     name:match("^projects/([^/]+)/locations/([^/]+)/jobs/([^/]+)/executions/([^/]+)$")
   local base = _M.endpoint(client)
+  -- Entries come in time order, and --follow asks again from the last time shown (>=): only the
+  -- entries of that last time can come again, so only theirs are remembered.
   local seen, last = {}, nil
   local function show(entries)
     for _, e in ipairs(entries) do
       local id = str(e.insertId) or ((str(e.timestamp) or "") .. "\0" .. (str(e.textPayload) or ""))
       if not seen[id] then
-        seen[id] = true
         common.stdout_write(line(e), "\n")
         -- the next round asks from here on (an RFC 3339 time, nothing else goes into the filter)
         local t = str(e.timestamp)
-        if t and t:match("^%d%d%d%d%-%d%d%-%d%dT[%d:%.]+[Z%d:+-]*$") then last = t end
+        if t and t ~= last and t:match("^%d%d%d%d%-%d%d%-%d%dT[%d:%.]+[Z%d:+-]*$") then
+          last, seen = t, {}
+        end
+        seen[id] = true
       end
     end
     io.stdout:flush()
   end
-  local entries
-  entries, err = fetch(client, base, project, _M.filter(project, location, job, execution, task), limit)
-  if not entries then return common.api_failure(err) end
-  if flags.format then
-    common.print(flags, setmetatable(entries, core.array_mt), true)
+  local filter = _M.filter(project, location, job, execution, task)
+  if flags.format then -- a document (a JSON list, a table's columns) needs every entry first
+    local all = {}
+    local ok, ferr = pages(client, base, project, filter, limit, function(entries)
+      for _, e in ipairs(entries) do all[#all + 1] = e end
+    end)
+    if not ok then return common.api_failure(ferr) end
+    common.print(flags, setmetatable(all, core.array_mt), true)
     return common.OK
   end
-  show(entries)
+  local ok
+  ok, err = pages(client, base, project, filter, limit, show)
+  if not ok then return common.api_failure(err) end
   if not flags.follow then return common.OK end
   -- follow: gently, until the execution is done and its last lines are in
   core.catch_interrupt()
@@ -144,9 +159,8 @@ local function run(ctx)
     if core.sleep(2) or core.interrupted() then return INTERRUPTED end
     local e, gerr = client:get_execution(name)
     if not e and gerr.code == "NOT_FOUND" then return common.api_failure(gerr) end
-    entries, err = fetch(client, base, project, _M.filter(project, location, job, execution, task, last))
-    if not entries then return common.api_failure(err) end
-    show(entries)
+    ok, err = pages(client, base, project, _M.filter(project, location, job, execution, task, last), nil, show)
+    if not ok then return common.api_failure(err) end
     if done then return common.OK end
     done = e and wait.finished(e) -- one more round after the end: late lines
   end
