@@ -50,6 +50,34 @@ void cr_lua_raise(lua_State *L, const char *fmt, ...)
     abort(); /* lua_error does not return */
 }
 
+/*
+** Why every string is checked for a NUL before the core sees it: the core
+** takes C strings, so a string with a NUL in it would be sent cut there — a
+** different name, argument or value than the caller gave. Refused whole.
+*/
+const char *cr_lua_whole(lua_State *L, int idx, const char *fn, const char *what)
+{
+    size_t n = 0;
+    const char *s = lua_tolstring(L, idx, &n);
+    if (s && memchr(s, '\0', n))
+        cr_lua_raise(L, "%s: %s holds a NUL byte", fn, what);
+    return s;
+}
+
+const char *cr_lua_checktext(lua_State *L, int arg)
+{
+    size_t n = 0;
+    const char *s = luaL_checklstring(L, arg, &n);
+    if (memchr(s, '\0', n))
+        luaL_argerror(L, arg, "string holds a NUL byte");
+    return s;
+}
+
+const char *cr_lua_opttext(lua_State *L, int arg, const char *def)
+{
+    return lua_isnoneornil(L, arg) ? def : cr_lua_checktext(L, arg);
+}
+
 /* Raises with the core's message for an option the core refused. */
 static void refused(lua_State *L, const char *fn, cr_error *err)
 {
@@ -73,8 +101,11 @@ static void *list_room(lua_State *L, int anchor, void *small, size_t n, size_t s
 static const char *env_text(lua_State *L, int idx, int anchor, const char *fn, const char *name)
 {
     int ty = lua_type(L, idx);
-    if (ty == LUA_TSTRING)
-        return lua_tostring(L, idx);
+    if (ty == LUA_TSTRING) {
+        char what[96];
+        snprintf(what, sizeof what, "option 'env': the value of %s", name);
+        return cr_lua_whole(L, idx, fn, what);
+    }
     if (ty != LUA_TNUMBER)
         cr_lua_raise(L, "%s: option 'env': the value of %s must be a string or a number (got %s)", fn, name,
                      lua_typename(L, ty));
@@ -99,7 +130,9 @@ static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lu
         if (lua_type(L, -1) != LUA_TSTRING)
             cr_lua_raise(L, "%s: option '%s': element %d must be a string (got %s)", fn, o->name, (int)i + 1,
                          luaL_typename(L, -1));
-        items[i] = lua_tostring(L, -1);
+        char what[96];
+        snprintf(what, sizeof what, "option '%s': element %d", o->name, (int)i + 1);
+        items[i] = cr_lua_whole(L, -1, fn, what);
         lua_pop(L, 1);
     }
     size_t count = 0;
@@ -134,7 +167,9 @@ static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_ar
             lua_getfield(L, -1, "name");
             if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
                 cr_lua_raise(L, "%s: option 'env': element %d needs a string 'name'", fn, (int)i);
-            vars[n].name = lua_tostring(L, -1);
+            char where[48];
+            snprintf(where, sizeof where, "option 'env': the name of element %d", (int)i);
+            vars[n].name = cr_lua_whole(L, -1, fn, where);
             lua_getfield(L, -2, "value");
             if (lua_isnil(L, -1)) {
                 vars[n].value = "";
@@ -151,7 +186,7 @@ static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_ar
         while (lua_next(L, e)) {
             if (lua_type(L, -2) != LUA_TSTRING || !*lua_tostring(L, -2))
                 cr_lua_raise(L, "%s: option 'env' must map names (strings) to values, or list {name=, value=}", fn);
-            vars[n].name = lua_tostring(L, -2);
+            vars[n].name = cr_lua_whole(L, -2, fn, "option 'env': a name");
             vars[n].value = env_text(L, lua_gettop(L), q->anchor, fn, vars[n].name);
             lua_pop(L, 1);
             n++;
@@ -166,6 +201,14 @@ static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_ar
 static void read_table(lua_State *L, int t, const cr_option *options, cr_args *a, lua_args *q, const char *fn,
                        const char *refuse, const char *refuse_hint);
 
+/* A string option's value, whole. */
+static const char *whole_option(lua_State *L, int v, const cr_option *o, const char *fn)
+{
+    char what[64];
+    snprintf(what, sizeof what, "option '%s'", o->name);
+    return cr_lua_whole(L, v, fn, what);
+}
+
 /* One option's value at v, converted by its type and set through the core's check. */
 static void read_value(lua_State *L, int v, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
 {
@@ -176,7 +219,7 @@ static void read_value(lua_State *L, int v, const cr_option *o, cr_args *a, lua_
     case CR_OPT_STRING:
         if (ty != LUA_TSTRING)
             break;
-        rc = cr_args_set_text(a, o, lua_tostring(L, v), &err);
+        rc = cr_args_set_text(a, o, whole_option(L, v, o, fn), &err);
         goto done;
     case CR_OPT_BOOL:
         if (ty != LUA_TBOOLEAN)
@@ -194,7 +237,7 @@ static void read_value(lua_State *L, int v, const cr_option *o, cr_args *a, lua_
         if (ty == LUA_TNUMBER)
             rc = cr_args_set_number(a, o, (double)lua_tonumber(L, v), &err);
         else if (ty == LUA_TSTRING)
-            rc = cr_args_set_text(a, o, lua_tostring(L, v), &err);
+            rc = cr_args_set_text(a, o, whole_option(L, v, o, fn), &err);
         else
             break;
         goto done;
@@ -233,7 +276,7 @@ static void read_table(lua_State *L, int t, const cr_option *options, cr_args *a
     while (lua_next(L, t)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             cr_lua_raise(L, "%s: option names must be strings (got a %s)", fn, luaL_typename(L, -2));
-        const char *k = lua_tostring(L, -2);
+        const char *k = cr_lua_whole(L, -2, fn, "an option name");
         const cr_option *o = refuse && strcmp(k, refuse) == 0 ? NULL : cr_option_find(options, k);
         if (!o)
             cr_lua_raise(L, "%s: unknown option '%s'%s", fn, k, refuse && strcmp(k, refuse) == 0 ? refuse_hint : "");
@@ -265,6 +308,8 @@ static const char *read_name(lua_State *L, int idx, int pos, const cr_method_def
     if (ty != LUA_TSTRING || lua_rawlen(L, idx) == 0)
         cr_lua_raise(L, "bad argument #%d to '%s' (%s name expected, got %s)", pos, d->name, cr_kind_noun(d->kind),
                      ty == LUA_TSTRING ? "an empty string" : lua_typename(L, ty));
+    if (memchr(lua_tostring(L, idx), '\0', lua_rawlen(L, idx)))
+        cr_lua_raise(L, "bad argument #%d to '%s' (the %s name holds a NUL byte)", pos, d->name, cr_kind_noun(d->kind));
     return lua_tostring(L, idx);
 }
 
@@ -318,7 +363,7 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
         break;
     case CR_TAKES_CALL: {
         static const char *const verbs[] = {"GET", "POST", "PATCH", "DELETE", NULL};
-        const char *verb = lua_tostring(L, base);
+        const char *verb = lua_type(L, base) == LUA_TSTRING ? cr_lua_whole(L, base, fn, "the method") : NULL;
         int i = 0;
         while (verb && lua_type(L, base) == LUA_TSTRING && verbs[i] && strcmp(verbs[i], verb) != 0)
             i++;
@@ -327,10 +372,10 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
         r->http_method = verbs[i];
         if (lua_type(L, base + 1) != LUA_TSTRING)
             cr_lua_raise(L, "bad argument #2 to '%s' (path expected, got %s)", fn, luaL_typename(L, base + 1));
-        r->path = lua_tostring(L, base + 1);
+        r->path = cr_lua_whole(L, base + 1, fn, "the path");
         if (!lua_isnoneornil(L, base + 2) && lua_type(L, base + 2) != LUA_TSTRING)
             cr_lua_raise(L, "bad argument #3 to '%s' (query string expected, got %s)", fn, luaL_typename(L, base + 2));
-        r->query = lua_tostring(L, base + 2);
+        r->query = lua_isnoneornil(L, base + 2) ? NULL : cr_lua_whole(L, base + 2, fn, "the query");
         if (!lua_isnoneornil(L, base + 3) && !lua_istable(L, base + 3))
             cr_lua_raise(L, "bad argument #4 to '%s' (body table expected, got %s)", fn, luaL_typename(L, base + 3));
         json_at = lua_istable(L, base + 3) ? base + 3 : 0;

@@ -44,6 +44,15 @@ void cr_lua_raise(lua_State *L, const char *fmt, ...)
 #endif
     ;
 
+/* The string at idx (a string, or a number Lua converts), raising "<fn>: <what>
+** holds a NUL byte" when it has one: the core takes C strings, and one cut at a
+** NUL would send something else than was given. */
+const char *cr_lua_whole(lua_State *L, int idx, const char *fn, const char *what);
+
+/* luaL_checkstring / luaL_optstring that refuse a string holding a NUL byte (an argument error). */
+const char *cr_lua_checktext(lua_State *L, int arg);
+const char *cr_lua_opttext(lua_State *L, int arg, const char *def);
+
 /* return nil, err — releasing the core error */
 int cr_lua_push_failure(lua_State *L, cr_error *err);
 

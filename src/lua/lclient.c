@@ -33,7 +33,9 @@ static const char *client_string(lua_State *L, const char *field)
 {
     lua_getfield(L, 1, field);
     int ty = lua_type(L, -1);
-    const char *s = ty == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    char what[48];
+    snprintf(what, sizeof what, "option '%s'", field);
+    const char *s = ty == LUA_TSTRING ? cr_lua_whole(L, -1, "client", what) : NULL;
     lua_pop(L, 1);
     if (ty != LUA_TNIL && ty != LUA_TSTRING)
         cr_lua_raise(L, "client: option '%s' must be a string (got %s)", field, lua_typename(L, ty));
@@ -56,7 +58,8 @@ static int l_client(lua_State *L)
         lua_pop(L, 1);
         int known = 0;
         for (int i = 0; client_options[i] && !known; i++)
-            known = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), client_options[i]) == 0;
+            known = lua_type(L, -1) == LUA_TSTRING &&
+                    strcmp(cr_lua_whole(L, -1, "client", "an option name"), client_options[i]) == 0;
         if (!known)
             cr_lua_raise(L, "client: unknown option '%s'", luaL_tolstring(L, -1, NULL));
     }
@@ -189,7 +192,7 @@ static int l_method(lua_State *L)
 /* The method named by the string at idx, or a raise. */
 static const cr_method_def *method_at(lua_State *L, int idx)
 {
-    const char *name = luaL_checkstring(L, idx);
+    const char *name = cr_lua_checktext(L, idx);
     const cr_method_def *d = cr_method_find(name);
     if (!d)
         luaL_argerror(L, idx, lua_pushfstring(L, "no method '%s'", name));
@@ -244,7 +247,7 @@ static size_t start_jobs(lua_State *L, client_box *b)
         lua_pushnil(L);
         while (lua_next(L, 3)) {
             lua_pop(L, 1);
-            const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            const char *k = lua_type(L, -1) == LUA_TSTRING ? cr_lua_whole(L, -1, "run_jobs", "an option name") : "";
             if (strcmp(k, "in_flight") != 0 && strcmp(k, "retry") != 0)
                 cr_lua_raise(L, "run_jobs: unknown option '%s'", luaL_tolstring(L, -1, NULL));
         }
@@ -270,6 +273,9 @@ static size_t start_jobs(lua_State *L, client_box *b)
         lua_getfield(L, e, "job");
         if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
             cr_lua_raise(L, "run_jobs: entry %d needs a job name (job=)", (int)i);
+        char where[48];
+        snprintf(where, sizeof where, "run_jobs: entry %d", (int)i);
+        cr_lua_whole(L, -1, where, "the job name");
         lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
         /* the entry without its job= is run_job's options */
         lua_newtable(L);
@@ -287,8 +293,6 @@ static size_t start_jobs(lua_State *L, client_box *b)
         lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
         cr_args_init(&all[i].a, d);
         all[i].anchor = anchor;
-        char where[48];
-        snprintf(where, sizeof where, "run_jobs: entry %d", (int)i);
         cr_lua_read_options(L, -1, d->options, &all[i], where, "retry", " (give it to run_jobs)");
         lua_getfield(L, e, "job");
         all[i].a.r.name = lua_tostring(L, -1);
@@ -369,7 +373,7 @@ static int do_name(lua_State *L, name_fn f)
 {
     client_box *b = check_client(L);
     cr_error err = CR_ERROR_INIT;
-    char *name = f(b->client, luaL_checkstring(L, 2), &err);
+    char *name = f(b->client, cr_lua_checktext(L, 2), &err);
     if (!name)
         return cr_lua_push_failure(L, &err);
     lua_pushstring(L, name);

@@ -95,6 +95,17 @@ static int l_yaml_string_map(lua_State *L)
     return cr_lua_push_result(L, cr_yaml_string_map(text, len, origin, &err), &err);
 }
 
+/* core.yaml_file_string_map(path, what) -> {NAME = "value"} | nil, err: the
+** file read by the core's one reader (a regular file of at most 1 MiB, never
+** blocking), `what` ("--env-vars-file") naming it in every message. */
+static int l_yaml_file_string_map(lua_State *L)
+{
+    const char *path = cr_lua_checktext(L, 1);
+    const char *what = cr_lua_checktext(L, 2);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_yaml_file_string_map(path, what, &err), &err);
+}
+
 /* core.code_name(number) -> the google.rpc code name (5 -> "NOT_FOUND"; "UNKNOWN" for others) */
 static int l_code_name(lua_State *L)
 {
@@ -231,7 +242,7 @@ static int l_json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     int pretty = lua_toboolean(L, 2);
-    cJSON *j = cr_lua_to_json(L, 1, "value");
+    cJSON *j = cr_lua_to_json_whole(L, 1, "value");
     if (!j)
         return luaL_argerror(L, 1, lua_tostring(L, -1));
     char *text = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
@@ -243,21 +254,24 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
-/* core.json_decode(text) -> value | nil, message */
+/* core.json_decode(text) -> value | nil, message: strings whole, a \u0000 in
+** them kept (a cJSON tree would cut them there); read as cJSON reads them. */
 static int l_json_decode(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
-    size_t at = 0;
-    cJSON *j = cr_json_parse(text, len, &at);
-    if (!j) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "invalid JSON at byte %d", (int)at + 1);
-        return 2;
+    char *copy = lua_newuserdata(L, len + 1); /* decoded in place; collected if a raise comes */
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    if (cr_lua_push_json_whole(L, copy, len) == 0) {
+        lua_remove(L, -2);
+        return 1;
     }
-    cr_lua_push_json(L, j);
-    cJSON_Delete(j);
-    return 1;
+    size_t at = 0; /* only cJSON says where the text goes wrong */
+    cJSON_Delete(cr_json_parse(text, len, &at));
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid JSON at byte %d", (int)at + 1);
+    return 2;
 }
 
 /* Which Lua's headers this module was built against, kept readable in the
@@ -303,6 +317,7 @@ static const luaL_Reg module_functions[] = {
     {"error", l_error},
     {"code_name", l_code_name},
     {"yaml_string_map", l_yaml_string_map},
+    {"yaml_file_string_map", l_yaml_file_string_map},
     {"sleep", l_sleep},
     {"monotonic", l_monotonic},
     {"isatty", l_isatty},

@@ -51,7 +51,7 @@ static const cr_credentials_options *read_options(lua_State *L, int idx, const c
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? cr_lua_whole(L, -1, fn, "an option name") : "?";
         if (strcmp(k, "self_signed_jwt") != 0 && strcmp(k, "audience") != 0)
             luaL_error(L, "%s: unknown option '%s'", fn, k);
     }
@@ -63,7 +63,7 @@ static const cr_credentials_options *read_options(lua_State *L, int idx, const c
     lua_getfield(L, idx, "audience");
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "%s: option 'audience' must be a string", fn);
-    o->audience = lua_tostring(L, -1); /* anchored in the options table */
+    o->audience = lua_isnil(L, -1) ? NULL : cr_lua_whole(L, -1, fn, "option 'audience'"); /* anchored in the table */
     lua_pop(L, 1);
     return o;
 }
@@ -71,7 +71,7 @@ static const cr_credentials_options *read_options(lua_State *L, int idx, const c
 /* core.credentials_file(path [, opts]) */
 static int l_credentials_file(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = cr_lua_checktext(L, 1);
     cr_credentials_options o;
     const cr_credentials_options *op = read_options(L, 2, "from_file", &o);
     creds_box *b = new_creds_box(L);
@@ -82,7 +82,7 @@ static int l_credentials_file(lua_State *L)
 /* core.credentials_json(text_or_table [, origin [, opts]]) */
 static int l_credentials_json(lua_State *L)
 {
-    const char *origin = luaL_optstring(L, 2, "credentials table");
+    const char *origin = cr_lua_opttext(L, 2, "credentials table");
     cr_credentials_options o;
     const cr_credentials_options *op = read_options(L, 3, "from_json", &o);
     char *owned = NULL;
@@ -111,7 +111,7 @@ static int l_credentials_json(lua_State *L)
 /* core.credentials_metadata([host]) */
 static int l_credentials_metadata(lua_State *L)
 {
-    const char *host = luaL_optstring(L, 1, NULL);
+    const char *host = cr_lua_opttext(L, 1, NULL);
     creds_box *b = new_creds_box(L);
     cr_error err = CR_ERROR_INIT;
     return finish_creds(L, b, cr_credentials_from_metadata(host, &err), &err);
@@ -120,7 +120,7 @@ static int l_credentials_metadata(lua_State *L)
 /* core.credentials_token(token [, expires_at]) */
 static int l_credentials_token(lua_State *L)
 {
-    const char *token = luaL_checkstring(L, 1);
+    const char *token = cr_lua_checktext(L, 1);
     lua_Integer exp = luaL_optinteger(L, 2, 0);
     creds_box *b = new_creds_box(L);
     cr_error err = CR_ERROR_INIT;

@@ -4,6 +4,7 @@
 */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cloudrun.h"
@@ -84,6 +85,7 @@ typedef struct text_decoder {
     int nframes;           /* containers open (the depth of the next value) */
     const char *execution; /* a member for the root object, after the others, or NULL */
     int has_nul;           /* the text has a NUL byte somewhere */
+    int whole;             /* strings keep their NULs (cloudrun.json.decode), else cut as cJSON cuts them */
     int bottom;            /* the stack's top when decoding began */
     frame f[PUSHED_DEPTH + 1];
 } text_decoder;
@@ -240,14 +242,15 @@ static int td_end(void *ud)
     return put_value(d);
 }
 
-/* A string's value as cJSON keeps it, pushed: decoded in place (the text is
-** the caller's), cut at a NUL (looked for only when the text has one). */
+/* A string's value pushed, decoded in place (the text is the caller's): whole,
+** or as cJSON keeps it, cut at a NUL (looked for only when the text has one). */
 static void push_text_string(text_decoder *d, const char *raw, size_t len, int escaped)
 {
     size_t n = len;
     if (escaped) {
-        n = cr_json_unescape(raw, len, (char *)raw, len);
-    } else if (d->has_nul) {
+        n = d->whole ? cr_json_unescape_whole(raw, len, (char *)raw, len)
+                     : cr_json_unescape(raw, len, (char *)raw, len);
+    } else if (d->has_nul && !d->whole) {
         const char *nul = memchr(raw, '\0', len);
         if (nul)
             n = (size_t)(nul - raw);
@@ -337,7 +340,7 @@ static const cr_json_events text_events = {
     .null = td_null,
 };
 
-int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *execution)
+static int push_text(lua_State *L, char *text, size_t len, const char *execution, int whole)
 {
     int top = lua_gettop(L);
     luaL_checkstack(L, 8, "JSON too large");
@@ -349,6 +352,7 @@ int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *exec
     d.nframes = 0;
     d.execution = execution;
     d.has_nul = memchr(text, '\0', len) != NULL;
+    d.whole = whole;
     d.bottom = top;
     if (cr_json_walk(text, len, &text_events, &d) != 0 || lua_gettop(L) != top + 2) {
         lua_settop(L, top);
@@ -357,6 +361,16 @@ int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *exec
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return 0;
+}
+
+int cr_lua_push_json_text(lua_State *L, char *text, size_t len, const char *execution)
+{
+    return push_text(L, text, len, execution, 0);
+}
+
+int cr_lua_push_json_whole(lua_State *L, char *text, size_t len)
+{
+    return push_text(L, text, len, NULL, 1);
 }
 
 /* An array when marked as one, or when its keys are exactly 1..n (n > 0). */
@@ -385,7 +399,45 @@ static int table_is_array(lua_State *L, int idx, size_t *len)
     return count == *len;
 }
 
-static cJSON *to_json(lua_State *L, int idx, char *path, size_t pathcap, int depth)
+/*
+** A string holding a NUL as JSON text, escaped as cJSON escapes (so that the
+** printed document reads the same), the NUL as \u0000: cJSON's strings are C
+** strings, so the item is raw text.
+*/
+static cJSON *raw_string(const char *s, size_t n)
+{
+    size_t cap = 2 + 6 * n + 1, k = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    out[k++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == '\b' ? "\\b"
+                          : c == '\f' ? "\\f"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                                      : NULL;
+        if (esc) {
+            memcpy(out + k, esc, 2);
+            k += 2;
+        } else if (c < 32) {
+            k += (size_t)snprintf(out + k, cap - k, "\\u%04x", c);
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k++] = '"';
+    out[k] = '\0';
+    cJSON *item = cJSON_CreateRaw(out);
+    free(out);
+    return item;
+}
+
+static cJSON *to_json(lua_State *L, int idx, char *path, size_t pathcap, int depth, int whole)
 {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
@@ -422,7 +474,14 @@ static cJSON *to_json(lua_State *L, int idx, char *path, size_t pathcap, int dep
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
         if (strlen(s) != n) {
-            lua_pushfstring(L, "%s: string contains a NUL byte", path);
+            cJSON *raw = whole ? raw_string(s, n) : NULL;
+            if (raw)
+                return raw;
+            if (whole) {
+                lua_pushfstring(L, "%s: out of memory", path);
+                return NULL;
+            }
+            lua_pushfstring(L, "%s: string holds a NUL byte", path);
             return NULL;
         }
         return cJSON_CreateString(s);
@@ -445,7 +504,7 @@ static cJSON *to_json(lua_State *L, int idx, char *path, size_t pathcap, int dep
         for (size_t i = 1; out && i <= len; i++) {
             snprintf(path + plen, pathcap - plen, "[%zu]", i);
             lua_rawgeti(L, idx, (lua_Integer)i);
-            cJSON *item = to_json(L, -1, path, pathcap, depth + 1);
+            cJSON *item = to_json(L, -1, path, pathcap, depth + 1, whole);
             if (!item) {
                 lua_remove(L, -2);
                 cJSON_Delete(out);
@@ -466,9 +525,17 @@ static cJSON *to_json(lua_State *L, int idx, char *path, size_t pathcap, int dep
                 lua_pushfstring(L, "%s: a table with a %s key cannot be encoded as a JSON object", path, kt);
                 return NULL;
             }
-            const char *key = lua_tostring(L, -2);
+            size_t klen = 0;
+            const char *key = lua_tolstring(L, -2, &klen);
             snprintf(path + plen, pathcap - plen, ".%s", key);
-            cJSON *item = to_json(L, -1, path, pathcap, depth + 1);
+            if (strlen(key) != klen) { /* cJSON's keys are C strings: it would be cut */
+                lua_pop(L, 2);
+                cJSON_Delete(out);
+                lua_pushfstring(L, "%s: key holds a NUL byte", path);
+                path[plen] = '\0';
+                return NULL;
+            }
+            cJSON *item = to_json(L, -1, path, pathcap, depth + 1, whole);
             if (!item) {
                 /* stack: key, value, message */
                 lua_insert(L, -3);
@@ -491,5 +558,12 @@ cJSON *cr_lua_to_json(lua_State *L, int idx, const char *where)
 {
     char path[512];
     snprintf(path, sizeof path, "%s", where);
-    return to_json(L, idx, path, sizeof path, 0);
+    return to_json(L, idx, path, sizeof path, 0, 0);
+}
+
+cJSON *cr_lua_to_json_whole(lua_State *L, int idx, const char *where)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", where);
+    return to_json(L, idx, path, sizeof path, 0, 1);
 }

@@ -223,7 +223,7 @@ static int l_fail(lua_State *L)
 static int l_token(lua_State *L)
 {
     machine_box *b = check_machine(L);
-    const char *token = luaL_optstring(L, 2, NULL);
+    const char *token = cr_lua_opttext(L, 2, NULL);
     lua_Number exp = luaL_optnumber(L, 3, 0);
     cr_machine_give_token(b->m, token, (int64_t)exp);
     return 0;

@@ -163,6 +163,134 @@ TEST(the_same_external_account_file_is_one_object_and_the_sts_default_is_google)
     free(a), free(b);
 }
 
+/* Loads `json` expecting INVALID_ARGUMENT naming the file and containing `want`. */
+static void expect_refused(const char *name, const char *json, const char *want)
+{
+    char *path = kit_write(name, json);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    CHECK(c == NULL);
+    cr_credentials_unref(c);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, path);
+    CHECK_CONTAINS(err.message, want);
+    CHECK_NOT_CONTAINS(err.message, "X-Injected");
+    cr_error_clear(&err);
+    free(path);
+}
+
+/* A credential file from elsewhere names where the subject token and the
+** tokens traded for it go: over plain http only to this machine. */
+TEST(token_and_impersonation_urls_must_be_https_or_loopback_and_are_refused_at_load_naming_the_field)
+{
+    static const char *const refused[] = {
+        "http://sts.example.com/v1/token",
+        "http://127.0.0.1@sts.example.com/",
+        "http://127.0.0.1.example.com/",
+        "http://169.254.169.254/token",
+        "http://128.0.0.1/token",
+        "http://localhost.example.com/",
+        "http://[::2]/token",
+        "ftp://127.0.0.1/token",
+        "http://127.0.0.1:80x/token",
+        "HTTP://sts.example.com/v1/token",
+    };
+    const char source[] = "{\"file\": \"/nonexistent/subject\"}";
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char *json = kit_ext_json(KIT_AUDIENCE, refused[i], source, NULL, NULL);
+        expect_refused("ext-bad-sts.json", json, "field \"token_url\" must be an https:// URL");
+        free(json);
+        char imp[256];
+        snprintf(imp, sizeof imp, "%s/v1/projects/-/serviceAccounts/t@p.iam:generateAccessToken", refused[i]);
+        json = kit_ext_json(KIT_AUDIENCE, NULL, source, imp, NULL);
+        expect_refused("ext-bad-imp.json", json, "field \"service_account_impersonation_url\" must be an https:// URL");
+        free(json);
+    }
+    static const char *const taken[] = {
+        "https://sts.example.com/v1/token", "http://127.0.0.1:9/sts", "http://127.1.2.3/sts",
+        "http://localhost:8080/sts",        "http://[::1]:9/sts",     "http://LOCALHOST"};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        char *json = kit_ext_json(KIT_AUDIENCE, taken[i], source, NULL, NULL);
+        cr_credentials *c = kit_load("ext-good-sts.json", json);
+        CHECK(c != NULL);
+        cr_credentials_unref(c);
+        free(json);
+    }
+}
+
+/* credential_source.url may also be the link-local metadata address over
+** plain http (Azure's instance metadata serves workload identity tokens so);
+** the load fetches nothing. */
+TEST(a_subject_token_url_must_be_https_loopback_or_the_metadata_address)
+{
+    static const char *const refused[] = {"http://token.example.com/subject", "http://169.254.169.253/token",
+                                          "http://169.254.169.254@example.com/", "file:///etc/passwd"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char source[256];
+        snprintf(source, sizeof source, "{\"url\": \"%s\"}", refused[i]);
+        char *json = kit_ext_json(KIT_AUDIENCE, NULL, source, NULL, NULL);
+        expect_refused("ext-bad-url.json", json, "field \"credential_source.url\" must be an https:// URL");
+        free(json);
+    }
+    char *json = kit_ext_json(KIT_AUDIENCE, NULL,
+                              "{\"url\": \"http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
+                              "&resource=api://x\", \"headers\": {\"Metadata\": \"true\"}, \"format\": {\"type\": "
+                              "\"json\", \"subject_token_field_name\": \"access_token\"}}",
+                              NULL, NULL);
+    cr_credentials *c = kit_load("ext-azure.json", json);
+    CHECK(c != NULL);
+    cr_credentials_unref(c);
+    free(json);
+}
+
+/* The headers sent with the subject token's request: a line break in a value,
+** or a name that is not a header name, is refused at load naming the field. */
+TEST(credential_source_headers_that_would_inject_a_header_line_are_refused_at_load)
+{
+    char *json = kit_ext_json(KIT_AUDIENCE, NULL,
+                              "{\"url\": \"http://127.0.0.1:9/subject\", \"headers\": {\"X-Identity\": \"yes\\r\\n"
+                              "X-Injected: 1\"}}",
+                              NULL, NULL);
+    expect_refused(
+        "ext-hdr-value.json", json,
+        "field \"credential_source.headers\": the value of X-Identity has a line break or control character");
+    free(json);
+    json = kit_ext_json(KIT_AUDIENCE, NULL,
+                        "{\"url\": \"http://127.0.0.1:9/subject\", \"headers\": {\"X-Identity: 1\\r\\nX-Injected\": "
+                        "\"yes\"}}",
+                        NULL, NULL);
+    expect_refused("ext-hdr-name.json", json,
+                   "field \"credential_source.headers\" has a name that is not an HTTP header name");
+    free(json);
+}
+
+/* Nothing named by a file is read or fetched before the whole file is taken:
+** a subject token FIFO (which would block a read) and a subject token URL
+** with a bad token_url beside them. */
+TEST(nothing_is_read_or_fetched_before_the_whole_file_validates)
+{
+    kit_fake f;
+    if (kit_fake_start(&f, -1, NULL) < 0) {
+        CHECK(!"fake");
+        return;
+    }
+    char fifo[256], source[320], subj[96];
+    snprintf(fifo, sizeof fifo, "%s/ext-subject.fifo", kit_tmpdir());
+    unlink(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    snprintf(source, sizeof source, "{\"file\": \"%s\"}", fifo);
+    char *json = kit_ext_json(KIT_AUDIENCE, "http://sts.example.com/token", source, NULL, NULL);
+    expect_refused("ext-fifo.json", json, "field \"token_url\"");
+    free(json);
+    snprintf(source, sizeof source, "{\"url\": \"%s\"}", kit_fake_url(&f, "/subject-token", subj, sizeof subj));
+    json = kit_ext_json(KIT_AUDIENCE, "http://sts.example.com/token", source, NULL, NULL);
+    expect_refused("ext-fetch.json", json, "field \"token_url\"");
+    free(json);
+    CHECK_INT(kit_fake_stat(&f, "subject_requests"), 0);
+    unlink(fifo);
+    kit_fake_stop(&f);
+}
+
 int main(void)
 {
     return check_run();

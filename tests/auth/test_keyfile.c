@@ -302,6 +302,82 @@ TEST(fields_of_the_wrong_type_are_named)
     cJSON_Delete(j);
 }
 
+/* Each kind of file with a quota_project_id that would put a header line of
+** its own into every request: refused when loaded, naming the file and the
+** field, never quoting the value. */
+static cJSON *parse(const char *text)
+{
+    return cr_json_parse(text, strlen(text), NULL);
+}
+
+TEST(a_quota_project_id_with_a_line_break_is_refused_naming_the_file_and_the_field)
+{
+    static const char *const bad[] = {"p\r\nX-Injected: 1", "p\nX-Injected: 1", "p\x01"};
+    char *pem = kit_private_pem(kit_key(0));
+    char *sa = kit_sa_json("quota@p", pem, "kid-q", NULL, NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *kinds[4];
+        kinds[0] = parse(sa);
+        kinds[1] = parse("{\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": \"s\", "
+                         "\"refresh_token\": \"r\"}");
+        kinds[2] = parse(
+            "{\"type\": \"impersonated_service_account\", \"service_account_impersonation_url\": "
+            "\"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/t@p.iam:generateAccessToken\", "
+            "\"source_credentials\": {\"type\": \"authorized_user\", \"client_id\": \"c\", \"client_secret\": \"s\", "
+            "\"refresh_token\": \"r\"}}");
+        kinds[3] = parse("{\"type\": \"external_account\", \"audience\": \"a\", \"subject_token_type\": \"t\", "
+                         "\"credential_source\": {\"file\": \"/nonexistent/subject\"}}");
+        for (int k = 0; k < 4; k++) {
+            CHECK(kinds[k] != NULL);
+            cJSON_AddStringToObject(kinds[k], "quota_project_id", bad[i]);
+            char *json = cJSON_Print(kinds[k]);
+            char name[64];
+            snprintf(name, sizeof name, "quota-%zu-%d.json", i, k);
+            char *path = kit_write(name, json);
+            expect_file_error(path, "INVALID_ARGUMENT",
+                              "field \"quota_project_id\" has a line break or control character");
+            cr_error err = CR_ERROR_INIT;
+            CHECK(cr_credentials_from_file(path, &err) == NULL);
+            CHECK_NOT_CONTAINS(err.message, "X-Injected");
+            cr_error_clear(&err);
+            free(path), free(json);
+            cJSON_Delete(kinds[k]);
+        }
+    }
+    free(sa), free(pem);
+}
+
+/* $GOOGLE_CLOUD_QUOTA_PROJECT is sent as the same header: a value with a line
+** break is refused when credentials are made, naming the variable. */
+TEST(a_quota_project_from_the_environment_with_a_line_break_is_refused_naming_the_variable)
+{
+    char *path = kit_sa_file("quota-env.json", 0, "quota-env@p.iam", "kid-qe", NULL);
+    setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "p\r\nX-Injected: 1", 1);
+    cr_error err = CR_ERROR_INIT;
+    CHECK(cr_credentials_from_file(path, &err) == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, "$GOOGLE_CLOUD_QUOTA_PROJECT has a line break or control character");
+    CHECK_NOT_CONTAINS(err.message, "X-Injected");
+    cr_error_clear(&err);
+    CHECK(cr_credentials_from_access_token("ya29.static", 0, &err) == NULL);
+    CHECK_CONTAINS(err.message, "$GOOGLE_CLOUD_QUOTA_PROJECT");
+    cr_error_clear(&err);
+    cr_machine *adc = cr_credentials_default_machine(&err);
+    CHECK(adc != NULL);
+    CHECK(cr_machine_take_credentials(adc, &err) == NULL);
+    CHECK_CONTAINS(err.message, "$GOOGLE_CLOUD_QUOTA_PROJECT");
+    cr_error_clear(&err);
+    cr_machine_free(adc);
+    /* a good value is taken, and sent as it is */
+    setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "billing-project", 1);
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    CHECK(c != NULL);
+    CHECK_STR(cr_credentials_quota_project(c), "billing-project");
+    cr_credentials_unref(c);
+    unsetenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+    free(path);
+}
+
 int main(void)
 {
     return check_run();

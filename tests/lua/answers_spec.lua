@@ -126,6 +126,31 @@ describe("an answer read from its text", function()
     os.execute("rm -rf " .. h.sh_quote(dir))
   end)
 
+  -- cloudrun.json.decode keeps a NUL inside a string (Lua strings may hold
+  -- one); an answer's strings end at it, as cJSON's do: compared cut there,
+  -- in place (a table made anew would change what pairs gives). Says whether
+  -- a key was cut (its table's pairs order is then not compared).
+  local function cut_at_nul(v)
+    if type(v) == "string" then
+      local at = v:find("\0", 1, true)
+      return at and v:sub(1, at - 1) or v, false
+    end
+    if type(v) ~= "table" then return v, false end
+    local moved, renamed = {}, false
+    for k, x in pairs(v) do
+      local cut, r = cut_at_nul(x)
+      renamed = renamed or r
+      if cut ~= x then v[k] = cut end
+      if type(k) == "string" and k:find("\0", 1, true) then moved[#moved + 1] = k end
+    end
+    for _, k in ipairs(moved) do
+      local x = v[k]
+      v[k] = nil
+      v[(cut_at_nul(k))] = x
+    end
+    return v, renamed or #moved > 0
+  end
+
   for i, case in ipairs(cases) do
     it("is what cJSON's tree gives: " .. case[1], function()
       local loose = case[3] and case[3].big
@@ -143,10 +168,10 @@ describe("an answer read from its text", function()
       end
       -- a read, against cloudrun.json.decode of the same text
       local got, gerr = client:get_job(job)
-      local decoded = cloudrun.json.decode(case[2])
+      local decoded, renamed = cut_at_nul(cloudrun.json.decode(case[2]))
       if type(decoded) == "table" and getmetatable(decoded) == nil then
         assert(got, gerr)
-        same(got, decoded, { "job" }, loose)
+        same(got, decoded, { "job" }, loose or renamed)
       else
         assert.is_nil(got)
         assert.are.equal("UNKNOWN", gerr.code)

@@ -144,4 +144,79 @@ describe("cloudrun.json", function()
     assert.is_nil(v)
     assert.matches("invalid JSON", msg, 1, true)
   end)
+  it("keeps a NUL in a string whole, decoding and encoding (it used to cut the string there)", function()
+    local v = cloudrun.json.decode('{"a":"x\\u0000y","k\\u0000z":["\\u0000"],"raw":"p\0q","n":null}')
+    assert.are.equal("x\0y", v.a)
+    assert.are.same({ "\0" }, v["k\0z"])
+    assert.are.equal("p\0q", v.raw)
+    assert.are.equal('{"a":"x\\u0000y\\n\\"\\u0001"}', cloudrun.json.encode({ a = "x\0y\n\"\1" }))
+    assert.are.equal('["\\u0000",1]', cloudrun.json.encode(setmetatable({ "\0", 1 }, require("cloudrun.core").array_mt)))
+    local again = cloudrun.json.decode(cloudrun.json.encode({ s = "a\0b\0", t = { "\0\0" } }))
+    assert.are.same({ s = "a\0b\0", t = { "\0\0" } }, again)
+    -- a key cannot be written whole by cJSON: refused, never cut
+    local ok, msg = pcall(cloudrun.json.encode, { ["a\0b"] = 1 })
+    assert.is_false(ok)
+    assert.matches("key holds a NUL byte", msg, 1, true)
+  end)
+end)
+
+-- A NUL byte in any string the API sends would be cut there by the core's C
+-- strings: a different name, argument or value than was asked. Every one is
+-- refused before anything is sent, naming the method and the option.
+describe("a NUL byte in what a call sends", function()
+  local c = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://127.0.0.1:9", credentials = false })
+  local cases = {
+    { "a job name", function() return c:run_job("re\0port") end, "the job name holds a NUL byte" },
+    { "an execution name", function() return c:get_execution("j/executions/e\0x") end, "name holds a NUL byte" },
+    { "a task name", function() return c:get_task("j/executions/e/tasks/t\0") end, "name holds a NUL byte" },
+    { "an argument", function() return c:run_job("j", { args = { "a", "b\0c" } }) end,
+      "run_job: option 'args': element 2 holds a NUL byte" },
+    { "an env value", function() return c:run_job("j", { env = { ID = "4\0; rm" } }) end,
+      "run_job: option 'env': the value of ID holds a NUL byte" },
+    { "an env name", function() return c:run_job("j", { env = { ["I\0D"] = "4" } }) end,
+      "run_job: option 'env': a name holds a NUL byte" },
+    { "an env name in the list form", function() return c:run_job("j", { env = { { name = "I\0D", value = "4" } } }) end,
+      "the name of element 1 holds a NUL byte" },
+    { "an env value in the list form", function() return c:run_job("j", { env = { { name = "ID", value = "4\0" } } }) end,
+      "the value of element 1 holds a NUL byte" },
+    { "a string option", function() return c:list_jobs({ page_token = "t\0x" }) end,
+      "option 'page_token' holds a NUL byte" },
+    { "an option name", function() return c:run_job("j", { ["args\0x"] = { "a" } }) end,
+      "an option name holds a NUL byte" },
+    { "a label in a spec", function() return c:create_job("j", { labels = { team = "a\0b" } }) end,
+      "spec.labels.team: string holds a NUL byte" },
+    { "a key in a spec", function() return c:create_job("j", { labels = { ["te\0am"] = "a" } }) end,
+      "key holds a NUL byte" },
+    { "a run_jobs entry's job", function() return c:run_jobs({ { job = "j\0k" } }) end,
+      "run_jobs: entry 1: the job name holds a NUL byte" },
+    { "a run_jobs entry's argument", function() return c:run_jobs({ { job = "j", args = { "\0" } } }) end,
+      "element 1 holds a NUL byte" },
+    { "a call's path", function() return c._core:call("GET", "projects/p/locations/r/jobs/j\0x") end,
+      "the path holds a NUL byte" },
+    { "a call's body", function() return c._core:call("POST", "projects/p/locations/r/jobs", nil, { a = "\0" }) end,
+      "body.a: string holds a NUL byte" },
+    { "a client option", function() return cloudrun.client{ project = "p\0q", credentials = false } end,
+      "client: option 'project' holds a NUL byte" },
+    { "a credentials path", function() return cloudrun.auth.from_file("/tmp/key\0.json") end, "NUL byte" },
+    { "an access token", function() return cloudrun.auth.access_token("ya29.a\0b") end, "NUL byte" },
+  }
+  for _, case in ipairs(cases) do
+    it("refuses " .. case[1], function()
+      local ok, msg = pcall(case[2])
+      assert.is_false(ok, case[1])
+      assert.matches(case[3], tostring(msg), 1, true)
+    end)
+  end
+
+  it("refuses a NUL in an --env-vars-file name or value, naming the name (gcloud's YAML)", function()
+    local core = require("cloudrun.core")
+    local map, err = core.yaml_string_map('A: "x\\0y"\n', "env.yaml")
+    assert.is_nil(map)
+    assert.are.equal("INVALID_ARGUMENT", err.code)
+    assert.matches("env.yaml: the value of A holds a NUL byte", err.message, 1, true)
+    map, err = core.yaml_string_map('"B\\0C": x\n', "env.yaml")
+    assert.is_nil(map)
+    assert.matches("env.yaml: the name B... holds a NUL byte", err.message, 1, true)
+    assert.are.same({ A = "x\\y" }, core.yaml_string_map("A: x\\y\n", "env.yaml"))
+  end)
 end)

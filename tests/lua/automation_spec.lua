@@ -181,6 +181,37 @@ describe("cloudrun jobs update, deploy and --execute-now", function()
     assert.are.equal("1", describe_job("envf").generation)
   end)
 
+  -- --env-vars-file goes through the core's one file reader (credentials files'
+  -- rules): it used to read anything with io.open — a FIFO hung for ever, and
+  -- /dev/zero or a 2 GB sparse file was read whole before failing.
+  it("refuses an --env-vars-file that is a FIFO, a device, a directory or too large, at once, naming it", function()
+    local fifo, big = dir .. "/env.fifo", dir .. "/big.yaml"
+    os.execute("mkfifo " .. h.sh_quote(fifo))
+    os.execute("truncate -s 2G " .. h.sh_quote(big))
+    h.write(dir .. "/nul.yaml", 'ID: "42\\0; rm -rf /"\n')
+    for _, case in ipairs({
+      { fifo, "not a regular file" },
+      { "/dev/zero", "not a regular file" },
+      { dir, "is a directory" },
+      { big, "larger than 1048576 bytes" },
+      { dir .. "/nul.yaml", "the value of ID holds a NUL byte" },
+    }) do
+      local t0 = os.time()
+      -- `timeout` ends a CLI that hangs on the FIFO (rc 124)
+      local out, rc = run("jobs create envx --image=x --command=true --env-vars-file=" .. h.sh_quote(case[1]) .. " -q",
+        "timeout -s KILL 10")
+      assert.are.equal(2, rc, case[1] .. ": " .. out)
+      assert.matches("--env-vars-file " .. case[1], out, 1, true)
+      assert.matches(case[2], out, 1, true)
+      assert.is_true(os.time() - t0 <= 3, case[1])
+    end
+    os.remove(fifo)
+    os.remove(big)
+    -- nothing was created by the refused commands
+    local _, rc = run("jobs describe envx")
+    assert.are_not.equal(0, rc)
+  end)
+
   it("deploys: creates a job that is not there, updates one that is", function()
     local out, rc = run("jobs deploy dep --image=x --command=/bin/sh --args=-c,'exit 0' --tasks=1 -q")
     assert.are.equal(0, rc, out)

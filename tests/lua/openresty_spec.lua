@@ -544,6 +544,14 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
       out = h.run(("curl -s -w ' %%{http_code}' -X POST -d '{\"colour\": 1}' http://127.0.0.1:%d/jobs/report:run")
         :format(port))
       assert.matches("INVALID_ARGUMENT.* 400$", (out:gsub("\n", "")))
+      -- a NUL in the JSON body: json.decode keeps it, run_job refuses it (it used to
+      -- be cut there, and the job run with "--id=4302")
+      for _, body in ipairs({ '{"args": ["manage.py", "job", "--id=4302\\u0000; rm"]}',
+                              '{"env": {"ID": "4302\\u0000x"}}' }) do
+        out = h.run(("curl -s -w ' %%{http_code}' -X POST -d %s http://127.0.0.1:%d/jobs/report:run")
+          :format(h.sh_quote(body), port))
+        assert.matches("INVALID_ARGUMENT.*holds a NUL byte.* 400$", (out:gsub("\n", "")))
+      end
       out = h.run(("curl -s -w ' %%{http_code}' -X POST -d '{}' http://127.0.0.1:%d/jobs/nosuch:run"):format(port))
       assert.matches("NOT_FOUND.* 404$", (out:gsub("\n", "")))
       for _ = 1, 100 do
@@ -552,6 +560,7 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
       end
       assert.are.equal("manage.py job --id=4301\n", h.read(dir .. "/out/4301"))
       assert.are.equal("manage.py job --id=4300\n", h.read(dir .. "/out/4300"))
+      assert.is_nil(h.read(dir .. "/out/4302"))
     end)
     h.stop(nginx_pid, pipe)
     assert(ok, err)

@@ -342,15 +342,6 @@ function _M.duration(flag, s)
   return secs
 end
 
---- A whole file's text, or nil.
-function _M.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
 -- ---- the client, output ------------------------------------------------------------
 
 function _M.client(flags)

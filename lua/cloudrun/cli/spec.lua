@@ -110,9 +110,8 @@ function _M.apply(job, flags, creating)
     kept, touched = {}, true
   end
   if flags["env-vars-file"] then
-    local text = common.read_file(flags["env-vars-file"])
-    if not text then return nil, "--env-vars-file: cannot read " .. flags["env-vars-file"] end
-    env, err = core.yaml_string_map(text, "--env-vars-file " .. flags["env-vars-file"])
+    -- the core reads it: a regular file of at most 1 MiB (never a FIFO, a device or a directory)
+    env, err = core.yaml_file_string_map(flags["env-vars-file"], "--env-vars-file")
     if not env then return nil, err.message end
     kept, touched = {}, true
   end

@@ -125,6 +125,8 @@ cr_machine *cr_adc_machine(cr_error *err)
     }
     cr_machine_init(&a->base, &adc_ops, NULL);
     cr_error e = CR_ERROR_INIT;
+    if (cr_credentials_check_quota_env(&e) < 0) /* before anything is read or asked */
+        return adc_settle(a, NULL, &e);
     const char *env = cr_getenv("GOOGLE_APPLICATION_CREDENTIALS");
     if (env) {
         cr_credentials *c = cr_credentials_from_file(env, &e);

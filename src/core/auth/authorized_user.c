@@ -82,7 +82,7 @@ cr_credentials *cr_authorized_user_new(const cJSON *root, const char *what, cons
         cr_keyfile_string(root, "", "client_secret", 1, what, &u->client_secret, err) < 0 ||
         cr_keyfile_string(root, "", "refresh_token", 1, what, &u->refresh_token, err) < 0 ||
         cr_keyfile_string(root, "", "token_uri", 0, what, &u->token_uri, err) < 0 ||
-        cr_keyfile_string(root, "", "quota_project_id", 0, what, &quota, err) < 0 ||
+        cr_keyfile_quota_project(root, what, &quota, err) < 0 ||
         cr_keyfile_string(root, "", "account", 0, what, &account, err) < 0)
         goto done;
     if (!u->token_uri && !(u->token_uri = cr_strdup(CR_DEFAULT_TOKEN_URI))) {

@@ -119,11 +119,33 @@ static char *make_store_key(const char *type, const char *registry_key)
 }
 
 /*
+** Why $GOOGLE_CLOUD_QUOTA_PROJECT is checked when credentials are made: it is
+** sent as the x-goog-user-project header of every call, and a value with a
+** line break would be refused only at send (cr_http_request_check), naming
+** the header rather than where the value came from.
+*/
+int cr_credentials_check_quota_env(cr_error *err)
+{
+    const char *env = cr_getenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+    if (!env || cr_header_value_ok(env))
+        return 0;
+    cr_error_set(err, "INVALID_ARGUMENT", 0,
+                 "$GOOGLE_CLOUD_QUOTA_PROJECT has a line break or control character (it is sent as the "
+                 "x-goog-user-project header)");
+    return -1;
+}
+
+/*
 ** Why the lookup and the insertion happen under one lock: two threads loading
 ** the same key file at once must still end up with one object, one cache.
 */
 cr_credentials *cr_credentials_intern(const cr_credentials_desc *d, cr_error *err)
 {
+    if (cr_credentials_check_quota_env(err) < 0) {
+        if (d->source && d->source->destroy)
+            d->source->destroy(d->data);
+        return NULL;
+    }
     if (d->key) {
         cr_credentials *found = cr_credentials_lookup(d->key);
         if (found) {

@@ -58,6 +58,10 @@ typedef struct cr_credentials_desc {
 */
 CR_HIDDEN cr_credentials *cr_credentials_intern(const cr_credentials_desc *desc, cr_error *err);
 
+/* 0, or -1 with err naming $GOOGLE_CLOUD_QUOTA_PROJECT when it is set to a
+** value that cannot be a header value (CR, LF, a control character). */
+CR_HIDDEN int cr_credentials_check_quota_env(cr_error *err);
+
 /* The registry key (owned by creds), NULL when not registered. */
 CR_HIDDEN const char *cr_credentials_registry_key(const cr_credentials *creds);
 

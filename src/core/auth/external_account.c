@@ -326,7 +326,7 @@ static int parse_source(const cJSON *root, const char *what, ext_source *x, cr_e
                      "%s: field \"credential_source\" has no \"file\" or \"url\" (or an empty one)", what);
         return -1;
     }
-    if (x->url && cr_keyfile_check_url(x->url, "credential_source.url", what, err) < 0)
+    if (x->url && cr_keyfile_check_secure_url(x->url, "credential_source.url", what, 1, err) < 0)
         return -1;
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(cs, "headers");
     if (h && !cJSON_IsNull(h)) {
@@ -337,6 +337,22 @@ static int parse_source(const cJSON *root, const char *what, ext_source *x, cr_e
             cr_error_set(err, "INVALID_ARGUMENT", 0,
                          "%s: field \"credential_source.headers\" is not an object of strings", what);
             return -1;
+        }
+        /* sent with the subject token's request: refused here, naming the file, rather than at send */
+        for (const cJSON *e = h->child; e; e = e->next) {
+            if (!cr_header_name_ok(e->string)) {
+                cr_error_set(err, "INVALID_ARGUMENT", 0,
+                             "%s: field \"credential_source.headers\" has a name that is not an HTTP header name",
+                             what);
+                return -1;
+            }
+            if (!cr_header_value_ok(e->valuestring)) {
+                cr_error_set(err, "INVALID_ARGUMENT", 0,
+                             "%s: field \"credential_source.headers\": the value of %s has a line break or control "
+                             "character",
+                             what, e->string);
+                return -1;
+            }
         }
         if (!(x->headers = cJSON_Duplicate(h, 1))) {
             cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
@@ -382,7 +398,7 @@ cr_credentials *cr_external_account_new(const cJSON *root, const char *what, con
         cr_keyfile_string(root, "", "subject_token_type", 1, what, &x->subject_token_type, err) < 0 ||
         cr_keyfile_string(root, "", "token_url", 0, what, &x->token_url, err) < 0 ||
         cr_keyfile_string(root, "", "service_account_impersonation_url", 0, what, &x->impersonation_url, err) < 0 ||
-        cr_keyfile_string(root, "", "quota_project_id", 0, what, &quota, err) < 0 ||
+        cr_keyfile_quota_project(root, what, &quota, err) < 0 ||
         cr_keyfile_string(root, "", "workforce_pool_user_project", 0, what, &x->user_project, err) < 0 ||
         parse_source(root, what, x, err) < 0)
         goto done;
@@ -390,7 +406,9 @@ cr_credentials *cr_external_account_new(const cJSON *root, const char *what, con
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto done;
     }
-    if (cr_keyfile_check_url(x->token_url, "token_url", what, err) < 0)
+    if (cr_keyfile_check_secure_url(x->token_url, "token_url", what, 0, err) < 0 ||
+        (x->impersonation_url &&
+         cr_keyfile_check_secure_url(x->impersonation_url, "service_account_impersonation_url", what, 0, err) < 0))
         goto done;
     if (x->impersonation_url && !(target = cr_iam_target_from_url(x->impersonation_url))) {
         cr_error_set(err, "INVALID_ARGUMENT", 0,

@@ -171,7 +171,7 @@ cr_credentials *cr_impersonated_new(const cJSON *root, const char *what, const c
         goto done;
     }
     if (cr_keyfile_string(root, "", "service_account_impersonation_url", 1, what, &m->url, err) < 0 ||
-        cr_keyfile_string(root, "", "quota_project_id", 0, what, &quota, err) < 0 ||
+        cr_keyfile_quota_project(root, what, &quota, err) < 0 ||
         cr_impersonated_delegates(root, what, &m->delegates, err) < 0)
         goto done;
     if (!(target = cr_iam_target_from_url(m->url))) {

@@ -6,6 +6,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -64,6 +65,28 @@ int cr_keyfile_string(const cJSON *root, const char *prefix, const char *name, i
     *out = cr_strdup(item->valuestring);
     if (!*out) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+** Why at load time: quota_project_id is sent as the x-goog-user-project
+** header of every call. The send-time check (cr_http_request_check) would
+** refuse a CR or LF too, but could only name the header; here the message
+** names the file and the field (never the value: it may be anything).
+*/
+int cr_keyfile_quota_project(const cJSON *root, const char *what, char **out, cr_error *err)
+{
+    if (cr_keyfile_string(root, "", "quota_project_id", 0, what, out, err) < 0)
+        return -1;
+    if (*out && !cr_header_value_ok(*out)) {
+        free(*out);
+        *out = NULL;
+        cr_error_set(err, "INVALID_ARGUMENT", 0,
+                     "%s: field \"quota_project_id\" has a line break or control character (it is sent as the "
+                     "x-goog-user-project header)",
+                     what);
         return -1;
     }
     return 0;
@@ -202,7 +225,7 @@ int cr_keyfile_from_object(const cJSON *root, const char *what, cr_keyfile *kf, 
         cr_keyfile_string(root, "", "private_key_id", 0, what, &kf->private_key_id, err) < 0 ||
         cr_keyfile_string(root, "", "token_uri", 0, what, &kf->token_uri, err) < 0 ||
         cr_keyfile_string(root, "", "project_id", 0, what, &kf->project_id, err) < 0 ||
-        cr_keyfile_string(root, "", "quota_project_id", 0, what, &kf->quota_project_id, err) < 0)
+        cr_keyfile_quota_project(root, what, &kf->quota_project_id, err) < 0)
         goto fail;
     if (!kf->token_uri && !(kf->token_uri = cr_strdup(CR_DEFAULT_TOKEN_URI))) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
@@ -227,6 +250,70 @@ int cr_keyfile_check_url(const char *url, const char *name, const char *what, cr
         return -1;
     }
     return 0;
+}
+
+/* Whether the authority (up to the first '/', '?', '#' or the end) is
+** exactly `host` with an optional :port, and nothing else (no user@). */
+static int authority_is(const char *auth, size_t n, const char *host)
+{
+    size_t h = strlen(host);
+    if (n < h || strncasecmp(auth, host, h) != 0)
+        return 0;
+    if (n == h)
+        return 1;
+    if (auth[h] != ':' || n == h + 1 || n - h - 1 > 5)
+        return 0;
+    for (size_t i = h + 1; i < n; i++)
+        if (auth[i] < '0' || auth[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* 127.0.0.0/8 written as four decimal parts, with an optional :port. */
+static int authority_is_127(const char *auth, size_t n)
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0 && (i >= n || auth[i++] != '.'))
+            return 0;
+        size_t start = i;
+        unsigned v = 0;
+        while (i < n && auth[i] >= '0' && auth[i] <= '9' && i - start < 3)
+            v = v * 10 + (unsigned)(auth[i++] - '0');
+        if (i == start || v > 255 || (part == 0 && v != 127))
+            return 0;
+    }
+    char host[16];
+    if (i >= sizeof host)
+        return 0;
+    memcpy(host, auth, i);
+    host[i] = '\0';
+    return authority_is(auth, n, host);
+}
+
+/*
+** Why plain http only to these hosts: a credential file from elsewhere names
+** where the subject token and the tokens traded for it go. Over plain http to
+** anywhere else, they would cross networks in the clear (or to whoever
+** answers). Loopback is this machine (tests, a local proxy); the link-local
+** metadata address serves tokens only from inside the machine's VM (Azure's
+** instance metadata hands out workload identity tokens over plain http).
+*/
+int cr_keyfile_check_secure_url(const char *url, const char *name, const char *what, int metadata_ok, cr_error *err)
+{
+    if (strncmp(url, "https://", 8) == 0)
+        return 0;
+    if (strncmp(url, "http://", 7) == 0) {
+        const char *auth = url + 7;
+        size_t n = strcspn(auth, "/?#");
+        if (authority_is(auth, n, "localhost") || authority_is(auth, n, "[::1]") || authority_is_127(auth, n) ||
+            (metadata_ok && authority_is(auth, n, "169.254.169.254")))
+            return 0;
+    }
+    cr_error_set(err, "INVALID_ARGUMENT", 0,
+                 "%s: field \"%s\" must be an https:// URL (plain http:// only to a loopback address%s)", what, name,
+                 metadata_ok ? " or the metadata address 169.254.169.254" : "");
+    return -1;
 }
 
 int cr_keyfile_type(const cJSON *root, const char *what, const char **type, cr_error *err)

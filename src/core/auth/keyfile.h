@@ -54,6 +54,18 @@ CR_HIDDEN void cr_keyfile_unknown_type(const char *type, const char *what, cr_er
 CR_HIDDEN int cr_keyfile_string(const cJSON *obj, const char *prefix, const char *name, int required, const char *what,
                                 char **out, cr_error *err);
 
+/* quota_project_id (optional): cr_keyfile_string's, refused with a message
+** naming the file and the field when it would not pass as a header value
+** (CR, LF, any control character but tab). */
+CR_HIDDEN int cr_keyfile_quota_project(const cJSON *root, const char *what, char **out, cr_error *err);
+
+/* -1 with err naming the file and the field unless url is https://, or
+** http:// to a loopback address (127.0.0.0/8, [::1], localhost, with an
+** optional port; no user@), or, when metadata_ok, to 169.254.169.254: for
+** URLs a credential file from elsewhere sends tokens to or reads them from. */
+CR_HIDDEN int cr_keyfile_check_secure_url(const char *url, const char *name, const char *what, int metadata_ok,
+                                          cr_error *err);
+
 /* -1 with err "WHAT: field "NAME" is not an http(s) URL" unless url is one. */
 CR_HIDDEN int cr_keyfile_check_url(const char *url, const char *name, const char *what, cr_error *err);
 

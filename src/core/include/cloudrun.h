@@ -95,8 +95,14 @@ CR_API cJSON *cr_json_parse(const char *text, size_t len, size_t *error_offset);
 ** --env-vars-file: `NAME: value` lines) as a JSON object of strings (caller
 ** frees with cJSON_Delete), a value as written (PORT: 8080 is "8080"), or NULL
 ** with err naming `origin` and what is wrong (a list, a nested map, a name
-** given twice, not YAML). */
+** given twice, a NUL in a name or a value, not YAML). */
 CR_API cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_error *err);
+
+/* cr_yaml_string_map of the file at `path`, read as credentials files are
+** read: a regular file (never a FIFO, a device or a directory; never blocking)
+** of at most 1 MiB, else NULL with err naming `what` ("--env-vars-file") and
+** the path. */
+CR_API cJSON *cr_yaml_file_string_map(const char *path, const char *what, cr_error *err);
 
 /* Frees a tree after wiping every string in it (names and values): for trees
 ** that held a private key or a token. NULL is fine. */

@@ -335,6 +335,10 @@ CR_API int cr_json_walk(const char *text, size_t len, const cr_json_events *ev, 
 */
 CR_API size_t cr_json_unescape(const char *raw, size_t len, char *out, size_t cap);
 
+/* cr_json_unescape for a reader whose strings have a length (Lua's): a NUL
+** (\u0000, or a raw NUL byte) is kept as a byte instead of ending the string. */
+CR_API size_t cr_json_unescape_whole(const char *raw, size_t len, char *out, size_t cap);
+
 /*
 ** Fan-out: the n RunJob requests at once on the multi driver (libcurl multi),
 ** at most `in_flight` on the wire (0: 16), each under its own retry rules as

@@ -112,7 +112,8 @@ static size_t escape_at(const unsigned char *s, const unsigned char *end, unsign
     return 12;
 }
 
-size_t cr_json_unescape(const char *raw, size_t len, char *out, size_t cap)
+/* Both unescapes: `whole` keeps a NUL (\u0000) as a byte where cJSON ends the string. */
+static size_t unescape(const char *raw, size_t len, char *out, size_t cap, int whole)
 {
     const unsigned char *s = (const unsigned char *)raw, *end = s + len;
     size_t n = 0;
@@ -124,7 +125,7 @@ size_t cr_json_unescape(const char *raw, size_t len, char *out, size_t cap)
         } else if (!(take = escape_at(s, end, &cp))) {
             break; /* not reached for a string the walk handed over */
         }
-        if (cp == 0)
+        if (cp == 0 && !whole)
             break; /* cJSON's strings end at their first NUL */
         unsigned char utf8[4];
         size_t k;
@@ -155,6 +156,16 @@ size_t cr_json_unescape(const char *raw, size_t len, char *out, size_t cap)
         s += take;
     }
     return n;
+}
+
+size_t cr_json_unescape(const char *raw, size_t len, char *out, size_t cap)
+{
+    return unescape(raw, len, out, cap, 0);
+}
+
+size_t cr_json_unescape_whole(const char *raw, size_t len, char *out, size_t cap)
+{
+    return unescape(raw, len, out, cap, 1);
 }
 
 /* A string at w->off (its opening quote): its raw bytes checked as cJSON decodes them. */

@@ -1,10 +1,12 @@
 /*
 ** yaml.c — a YAML document that must be a map of names to scalars (gcloud's
 ** --env-vars-file), read with libyaml into a JSON object of strings. Anything
-** else — a list, a nested map, an alias, a second document — is an error that
-** names the file and the key.
+** else — a list, a nested map, an alias, a second document, a NUL in a name
+** or a value — is an error that names the file and the key. The file itself
+** is read by cr_read_file's rules (a regular file, at most CR_MAX_FILE).
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
@@ -69,12 +71,17 @@ cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_e
             break;
         case YAML_SCALAR_EVENT: {
             const char *v = (const char *)e.data.scalar.value;
+            /* "\0" in a quoted scalar is a NUL: taken whole or refused, never cut there */
+            int nul = memchr(v, '\0', e.data.scalar.length) != NULL;
             if (depth != 1) {
                 yaml_fail(err, origin, NULL, "a map of NAME: VALUE is expected");
                 ok = 0;
             } else if (!key) {
-                if (!*v) {
+                if (!*v && !nul) {
                     yaml_fail(err, origin, NULL, "an empty name");
+                    ok = 0;
+                } else if (nul) {
+                    cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: the name %s... holds a NUL byte", origin, v);
                     ok = 0;
                 } else if (cJSON_GetObjectItemCaseSensitive(map, v)) {
                     cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: %s is given twice", origin, v);
@@ -83,6 +90,9 @@ cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_e
                     key = cr_strdup(v);
                     ok = key != NULL;
                 }
+            } else if (nul) {
+                cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: the value of %s holds a NUL byte", origin, key);
+                ok = 0;
             } else {
                 /* the value as written: PORT: 8080 is "8080", an empty value "" */
                 const char *value =
@@ -108,5 +118,22 @@ cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_e
         cJSON_Delete(map);
         return NULL;
     }
+    return map;
+}
+
+cJSON *cr_yaml_file_string_map(const char *path, const char *what, cr_error *err)
+{
+    size_t len = 0;
+    char *text = cr_read_file(path, &len, what, err);
+    if (!text)
+        return NULL;
+    char *origin = cr_asprintf("%s %s", what, path);
+    cJSON *map = NULL;
+    if (!origin)
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, path);
+    else
+        map = cr_yaml_string_map(text, len, origin, err);
+    free(origin);
+    free(text);
     return map;
 }
