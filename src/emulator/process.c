@@ -1,8 +1,9 @@
 /*
 ** process.c — a task attempt as a process: spawning it (posix_spawnp, PATH
 ** search, no shell, its own process group, a pipe for stdout and stderr,
-** Cloud Run's task environment), its output copied into the task's log with
-** the marks that date it, signals to its group, and reaping it.
+** Cloud Run's task environment) under a supervisor (supervisor.h) that takes
+** everything it starts down with it, its output copied into the task's log
+** with the marks that date it, signals, and reaping it.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "process.h"
+#include "supervisor.h"
 #include "wire_values.h"
 
 extern char **environ;
@@ -185,6 +187,18 @@ static void log_note(const emu_execution *e, emu_task *t, const char *message)
     free(path);
 }
 
+/* fd itself, or a copy of it above 0, 1 and 2 (a descriptor the task's
+** stdio is made from must not be one of them): the supervisor keeps only
+** those it is given from 3 up. -1 stays -1. */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return high;
+}
+
 /* Fills in why an attempt did not start and notes it in the task's log. Returns -1. */
 static int not_started(const emu_execution *e, emu_task *t, emu_spawn_failure *why, int exit_code, int rpc_code)
 {
@@ -226,10 +240,12 @@ int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *wh
     env_list env = {0};
     char *path = log_path(e, t);
     int logfd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int nullfd = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
     int out[2] = {-1, -1}; /* the task's stdout and stderr: a pipe the runner copies into the log, up to the limit */
     int rc = -1;
-    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || nullfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
+    if (pipe2(out, O_CLOEXEC) == 0)
+        out[1] = above_stdio(out[1]);
+    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || nullfd < 0 || out[0] < 0 || out[1] < 0) {
         snprintf(msg, size, "The emulator could not prepare the process: %s.",
                  logfd < 0                  ? "cannot open the task's log file"
                  : nullfd < 0 || out[0] < 0 ? strerror(errno)
@@ -262,14 +278,18 @@ int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *wh
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
-    pid_t pid;
+    pid_t supervisor, main_pid;
+    int report_fd;
+    emu_task_spawn spawn = {argv[0], argv, env.items, &fa, &attr, nullfd, out[1]};
     int err = executable_exists(argv[0], cJSON_IsString(wd) ? wd->valuestring : NULL)
-                  ? posix_spawnp(&pid, argv[0], &fa, &attr, argv, env.items)
+                  ? emu_supervisor_start(&spawn, &supervisor, &main_pid, &report_fd)
                   : ENOENT;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (err == 0) {
-        t->pid = pid;
+        t->pid = supervisor;
+        t->main_pid = main_pid;
+        t->report_fd = report_fd;
         t->out_fd = out[0];
         t->log_fd = logfd;
         out[0] = logfd = -1; /* the task's now */
@@ -357,24 +377,31 @@ void emu_process_drain(const emu_store *s, const emu_execution *e, emu_task *t, 
 void emu_process_signal(const emu_task *t, int sig)
 {
     if (t->pid > 0)
-        kill(-t->pid, sig);
+        emu_supervisor_signal(t->pid, sig);
 }
 
 int emu_process_reap(emu_task *t, int *status)
 {
-    pid_t r = waitpid(t->pid, status, WNOHANG);
-    if (r < 0) {          /* someone else reaped it: count it as lost rather than wait forever */
-        *status = 0x7f00; /* exit 127 */
-        return 1;
-    }
-    return r == t->pid;
+    int own;
+    pid_t r = waitpid(t->pid, &own, WNOHANG);
+    if (r == 0)
+        return 0;
+    if (r < 0) /* someone else reaped it: count it as lost rather than wait forever */
+        own = 0x7f00;
+    /* Without a report something killed the supervisor: what it would have
+    ** killed is out of reach but for the main process's group. */
+    if (!emu_supervisor_result(t->report_fd, own, status))
+        kill(-t->main_pid, SIGKILL);
+    return 1;
 }
 
 void emu_process_ended(const emu_store *s, const emu_execution *e, emu_task *t)
 {
-    /* Cloud Run tears the whole container down when its main process exits. */
-    kill(-t->pid, SIGKILL);
-    t->pid = 0;
+    /* Cloud Run tears the whole container down when its main process exits:
+    ** the supervisor has, before it ended. */
+    close(t->report_fd);
+    t->report_fd = -1;
+    t->pid = t->main_pid = 0;
     /* what it wrote before it went is in the pipe: into the log before the attempt counts as over */
     emu_process_drain(s, e, t, 1);
     close_output(t);

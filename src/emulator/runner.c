@@ -1,5 +1,5 @@
 /*
-** runner.c — the supervisor thread and the bookkeeping of executions, tasks
+** runner.c — the runner thread and the bookkeeping of executions, tasks
 ** and attempts: when an attempt starts, retries, timeouts, cancellation,
 ** parallelism and --max-processes, and the counts and states that follow.
 ** How a process is started, read, signalled and reaped is process.c's.
@@ -67,7 +67,7 @@ static void launch(emu_store *s, emu_execution *e, emu_task *t)
         if (emu_process_start(e, t, &why) == 0) {
             if (!s->quiet)
                 fprintf(stderr, "cloudrun emulator: started %s-task%d attempt %d (pid %d)\n", e->id, t->index,
-                        t->attempt, (int)t->pid);
+                        t->attempt, (int)t->main_pid);
             s->processes++;
             t->state = EMU_TASK_RUNNING;
             t->attempt_mono = emu_mono_ns();
@@ -209,7 +209,7 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
     return 1;
 }
 
-/* ---- the supervisor thread --------------------------------------------------------- */
+/* ---- the runner thread ----------------------------------------------------------- */
 
 /*
 ** Wakes for new work (a condition signal) or every POLL_NS while processes run:
@@ -217,7 +217,7 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
 ** kill grace periods, reaping and output in one loop without SIGCHLD
 ** handlers, which would not mix with an embedding program's own.
 */
-static void *supervise(void *arg)
+static void *run(void *arg)
 {
     emu_store *s = arg;
     pthread_mutex_lock(&s->mu);
@@ -241,7 +241,7 @@ static void *supervise(void *arg)
             pthread_cond_wait(&s->wake, &s->mu);
         }
     }
-    /* Shutting down: SIGTERM every group, give them the grace period, then SIGKILL. */
+    /* Shutting down: SIGTERM every task's group, give them the grace period, then SIGKILL all they started. */
     int64_t deadline = emu_mono_ns() + GRACE_NS;
     for (;;) {
         int running = 0;
@@ -273,7 +273,7 @@ static void *supervise(void *arg)
 int emu_runner_start(emu_runner *r, emu_store *s)
 {
     r->store = s;
-    int rc = pthread_create(&r->thread, NULL, supervise, s);
+    int rc = pthread_create(&r->thread, NULL, run, s);
     if (rc != 0) {
         errno = rc;
         return -1;
