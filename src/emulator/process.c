@@ -278,17 +278,16 @@ int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *wh
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
-    pid_t supervisor, main_pid;
+    pid_t supervisor;
     int report_fd;
     emu_task_spawn spawn = {argv[0], argv, env.items, &fa, &attr, nullfd, out[1]};
     int err = executable_exists(argv[0], cJSON_IsString(wd) ? wd->valuestring : NULL)
-                  ? emu_supervisor_start(&spawn, &supervisor, &main_pid, &report_fd)
+                  ? emu_supervisor_start(&spawn, &supervisor, &report_fd)
                   : ENOENT;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (err == 0) {
         t->pid = supervisor;
-        t->main_pid = main_pid;
         t->report_fd = report_fd;
         t->out_fd = out[0];
         t->log_fd = logfd;
@@ -299,7 +298,7 @@ int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *wh
                  strchr(argv[0], '/') ? "" : " in $PATH", strerror(err));
         not_started(e, t, why, 127, 10);
     } else {
-        snprintf(msg, size, "The executable '%s' could not be started: %s.", argv[0], strerror(err));
+        snprintf(msg, size, "The emulator could not start a process for the task: %s.", strerror(err));
         not_started(e, t, why, 126, 10);
     }
 done:
@@ -380,7 +379,7 @@ void emu_process_signal(const emu_task *t, int sig)
         emu_supervisor_signal(t->pid, sig);
 }
 
-int emu_process_reap(emu_task *t, int *status)
+int emu_process_reap(const emu_execution *e, emu_task *t, int *status)
 {
     int own;
     pid_t r = waitpid(t->pid, &own, WNOHANG);
@@ -388,10 +387,19 @@ int emu_process_reap(emu_task *t, int *status)
         return 0;
     if (r < 0) /* someone else reaped it: count it as lost rather than wait forever */
         own = 0x7f00;
-    /* Without a report something killed the supervisor: what it would have
-    ** killed is out of reach but for the main process's group. */
-    if (!emu_supervisor_result(t->report_fd, own, status))
-        kill(-t->main_pid, SIGKILL);
+    pid_t main_pid;
+    int err = emu_supervisor_result(t->report_fd, own, &main_pid, status);
+    if (err) {
+        /* found (checked before), yet not started: ENOEXEC, EACCES, ... exit 126 as a shell would say */
+        char msg[256];
+        snprintf(msg, sizeof msg, "The executable could not be started: %s.", strerror(err));
+        log_note(e, t, msg);
+        *status = 126 << 8;
+    } else if (WIFSIGNALED(own) && main_pid > 0) {
+        /* the supervisor was killed, its report may be whole or not: what it
+        ** would have killed is out of reach but for the main process's group */
+        kill(-main_pid, SIGKILL);
+    }
     return 1;
 }
 
@@ -401,7 +409,7 @@ void emu_process_ended(const emu_store *s, const emu_execution *e, emu_task *t)
     ** the supervisor has, before it ended. */
     close(t->report_fd);
     t->report_fd = -1;
-    t->pid = t->main_pid = 0;
+    t->pid = 0;
     /* what it wrote before it went is in the pipe: into the log before the attempt counts as over */
     emu_process_drain(s, e, t, 1);
     close_output(t);

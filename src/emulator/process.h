@@ -41,9 +41,10 @@ void emu_process_signal(const emu_task *t, int sig);
 /* Whether t's attempt has ended: its main process, and then everything else
 ** it started, which dies with it as a container's processes do (Cloud Run
 ** tears the container down when its main process exits). 1 with *status the
-** main process's, as waitpid gives it (exit 127 when it is lost), 0 while
-** it runs. Never blocks. */
-int emu_process_reap(emu_task *t, int *status);
+** main process's, as waitpid gives it (exit 127 when it is lost, 126 when it
+** could not be started: noted in the task's log), 0 while it runs. Never
+** blocks. */
+int emu_process_reap(const emu_execution *e, emu_task *t, int *status);
 
 /* After emu_process_reap said 1: copies the rest of the output into the log
 ** and closes the pipe and the log file; t->pid is 0. */

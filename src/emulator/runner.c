@@ -66,8 +66,8 @@ static void launch(emu_store *s, emu_execution *e, emu_task *t)
         emu_spawn_failure why;
         if (emu_process_start(e, t, &why) == 0) {
             if (!s->quiet)
-                fprintf(stderr, "cloudrun emulator: started %s-task%d attempt %d (pid %d)\n", e->id, t->index,
-                        t->attempt, (int)t->main_pid);
+                fprintf(stderr, "cloudrun emulator: started %s-task%d attempt %d (supervisor pid %d)\n", e->id,
+                        t->index, t->attempt, (int)t->pid);
             s->processes++;
             t->state = EMU_TASK_RUNNING;
             t->attempt_mono = emu_mono_ns();
@@ -146,7 +146,7 @@ static void attempt_ended(emu_store *s, emu_execution *e, emu_task *t, int statu
 static void watch_task(emu_store *s, emu_execution *e, emu_task *t, int64_t mono)
 {
     int status;
-    if (emu_process_reap(t, &status)) {
+    if (emu_process_reap(e, t, &status)) {
         attempt_ended(s, e, t, status);
         return;
     }

@@ -53,7 +53,6 @@ typedef struct emu_task {
     int attempt;          /* current (or last) attempt, 0-based */
     int retried;          /* attempts that were retried */
     pid_t pid;            /* > 0 while an attempt runs: its supervisor (supervisor.h), the runner's child */
-    pid_t main_pid;       /* while pid > 0: the attempt's main process, which leads its own group */
     int report_fd;        /* while pid > 0: where the supervisor reports how the main process ended */
     int out_fd;           /* the read end of its output pipe while it runs, else -1 (runner.c) */
     int log_fd;           /* its log file while it runs, else -1 */

@@ -261,7 +261,7 @@ static void supervise(const emu_task_spawn *sp, pid_t emulator, int report)
     _exit(0);
 }
 
-int emu_supervisor_start(const emu_task_spawn *sp, pid_t *supervisor, pid_t *main_pid, int *report_fd)
+int emu_supervisor_start(const emu_task_spawn *sp, pid_t *supervisor, int *report_fd)
 {
     int rp[2];
     if (pipe2(rp, O_CLOEXEC) < 0)
@@ -278,20 +278,11 @@ int emu_supervisor_start(const emu_task_spawn *sp, pid_t *supervisor, pid_t *mai
         close(rp[0]);
         supervise(sp, emulator, rp[1]);
     }
+    /* Not waiting for it to spawn the main process keeps the runner's thread
+    ** free for the next task: a fork and a spawn cost twice one spawn. */
     close(rp[1]);
-    int first = 0;
-    ssize_t n;
-    while ((n = read(rp[0], &first, sizeof first)) < 0 && errno == EINTR)
-        ;
-    if (n != (ssize_t)sizeof first || first <= 0) { /* it could not spawn, and has exited */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        close(rp[0]);
-        return n == (ssize_t)sizeof first && first < 0 ? -first : ECHILD;
-    }
     fcntl(rp[0], F_SETFL, O_NONBLOCK);
     *supervisor = pid;
-    *main_pid = first;
     *report_fd = rp[0];
     return 0;
 }
@@ -302,16 +293,23 @@ void emu_supervisor_signal(pid_t supervisor, int sig)
         kill(supervisor, sig == SIGKILL ? KILL_ALL : sig);
 }
 
-int emu_supervisor_result(int report_fd, int supervisor_status, int *status)
+int emu_supervisor_result(int report_fd, int supervisor_status, pid_t *main_pid, int *status)
 {
-    int st;
-    ssize_t n;
-    while ((n = read(report_fd, &st, sizeof st)) < 0 && errno == EINTR)
-        ;
-    if (n == (ssize_t)sizeof st) {
-        *status = st;
-        return 1;
+    int report[2]; /* the main process's pid (or -errno: it was never spawned), then its wait status */
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(report_fd, (char *)report + got, sizeof report - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == sizeof report)
+            break;
     }
-    *status = WIFSIGNALED(supervisor_status) ? supervisor_status : 0x7f00; /* exit 127 */
+    *main_pid = got >= sizeof report[0] && report[0] > 0 ? report[0] : 0;
+    if (got >= sizeof report[0] && report[0] < 0)
+        return -report[0];
+    /* without its report, something killed the supervisor */
+    *status = got == sizeof report             ? report[1]
+              : WIFSIGNALED(supervisor_status) ? supervisor_status
+                                               : 0x7f00; /* exit 127 */
     return 0;
 }

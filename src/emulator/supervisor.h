@@ -26,23 +26,24 @@ typedef struct emu_task_spawn {
 } emu_task_spawn;
 
 /*
-** Forks the supervisor, which spawns the main process. Returns 0 with
-** *supervisor (the caller's child, to reap), *main_pid (the leader of the
-** task's own process group) and *report_fd (the read end of the
-** supervisor's report, non-blocking, the caller's to close); or an errno:
-** fork's, or posix_spawnp's for the main process (nothing then runs). Call
-** it on a thread that outlives the supervisor: when the thread that forked
-** it ends, the supervisor takes the task down (its parent-death signal).
+** Forks the supervisor, which goes on to spawn the main process. Returns 0
+** with *supervisor (the caller's child, to reap) and *report_fd (the read
+** end of its report, non-blocking, the caller's to close), or fork's
+** errno. Call it on a thread that outlives the supervisor: when the thread
+** that forked it ends, the supervisor takes the task down (its parent-death
+** signal).
 */
-int emu_supervisor_start(const emu_task_spawn *spawn, pid_t *supervisor, pid_t *main_pid, int *report_fd);
+int emu_supervisor_start(const emu_task_spawn *spawn, pid_t *supervisor, int *report_fd);
 
 /* SIGTERM: the supervisor passes it on to the main process's group while
 ** the main process runs. SIGKILL: it kills everything the task started. */
 void emu_supervisor_signal(pid_t supervisor, int sig);
 
-/* After waitpid gave the supervisor's own status: the main process's wait
-** status, from its report. Returns 1; or 0 when it ended without one (the
-** task killed it), *status then its own when a signal ended it, else exit 127. */
-int emu_supervisor_result(int report_fd, int supervisor_status, int *status);
+/* After waitpid gave the supervisor's own status: posix_spawnp's errno when
+** the main process could not be spawned; else 0 with *status the main
+** process's wait status, or, when the supervisor ended without its report
+** (the task killed it), its own status if a signal ended it, else exit 127.
+** *main_pid is the main process (leader of its own group) when it ran, else 0. */
+int emu_supervisor_result(int report_fd, int supervisor_status, pid_t *main_pid, int *status);
 
 #endif

@@ -259,6 +259,40 @@ TEST(a_tasks_processes_end_when_the_emulator_itself_is_killed)
     free(dir);
 }
 
+/* The supervisor spawns the main process after the runner has moved on: an
+** exec that fails there still fails the attempt with 126, said in the log. */
+TEST(an_executable_that_cannot_be_executed_fails_the_task_with_exit_code_126_and_says_why_in_its_log)
+{
+    char *dir = new_dir("not-a-program");
+    char prog[700];
+    snprintf(prog, sizeof prog, "%s/garbage", dir);
+    FILE *f = fopen(prog, "w");
+    if (f) {
+        fputs("\x01\x02 not a program, no #! line\n", f);
+        fclose(f);
+    }
+    chmod(prog, 0755);
+    cJSON *job = sh_job("true", dir, 0);
+    cJSON *c = (cJSON *)get(job, "template.template.containers.0");
+    cJSON_ReplaceItemInObject(c, "command", cJSON_CreateStringArray((const char *[]){prog}, 1));
+    CHECK_INT(create_job("not-a-program", job), 200);
+    cJSON *op = run_job("not-a-program", NULL, NULL);
+    cJSON *e = wait_execution(str(op, "metadata.name"));
+    CHECK_INT(num(e, "failedCount"), 1);
+    cJSON *tasks = get_json("/v2/%s/tasks", str(op, "metadata.name"));
+    CHECK_INT(num(tasks, "tasks.0.lastAttemptResult.exitCode"), 126);
+    const char *uri = str(e, "logUri");
+    char log[1024];
+    snprintf(log, sizeof log, "%s/task0.log", uri && strncmp(uri, "file://", 7) == 0 ? uri + 7 : "");
+    char *text = read_text(log);
+    CHECK_CONTAINS(text, "could not be started: Exec format error");
+    free(text);
+    cJSON_Delete(tasks);
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--daemon") == 0)
