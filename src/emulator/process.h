@@ -2,14 +2,15 @@
 ** process.h — a task attempt as a local process: started from the first
 ** container (command + args, no shell, its own process group, Cloud Run's
 ** task environment) under a supervisor that ends all it started with it
-** (supervisor.h), its output copied into the task's log, signalled and
-** reaped. runner.c decides when; this file knows how. Everything here runs
-** under the store's mutex, on the runner's thread (which outlives every
-** attempt it starts: supervisor.h).
+** (supervisor.h, started by spawner.h), its output copied into the task's
+** log, signalled, and its end noticed. runner.c decides when; this file
+** knows how. Everything here runs under the store's mutex, on the runner's
+** thread.
 */
 #ifndef EMU_PROCESS_H
 #define EMU_PROCESS_H
 
+#include "spawner.h"
 #include "store.h"
 
 /* Why an attempt did not start: the exit code and google.rpc code number its
@@ -21,12 +22,14 @@ typedef struct emu_spawn_failure {
 } emu_spawn_failure;
 
 /*
-** Starts t's current attempt. Returns 0 when a process runs (t->pid, and
-** t->out_fd and t->log_fd, which the task now owns), or -1 with *why filled
-** in: nothing to run, the executable not found, a bad workingDir, or no
-** pipe or log file. Those are the task's failures, never the emulator's.
+** Starts t's current attempt through z. Returns 0 when it is under way
+** (t->out_fd, t->log_fd, t->report_fd and t->control_fd, which the task now
+** owns; t->pid once the supervisor has spawned the main process), or -1
+** with *why filled in: nothing to run, the executable not found, a bad
+** workingDir, or no pipe, log file or supervisor. Those are the task's
+** failures, never the emulator's.
 */
-int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *why);
+int emu_process_start(emu_spawner *z, const emu_execution *e, emu_task *t, emu_spawn_failure *why);
 
 /* Copies what the task's processes wrote into its log file, up to the
 ** store's log_limit per task, dating it with a mark (store.h: emu_log_mark).

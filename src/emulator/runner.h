@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 
+#include "spawner.h"
 #include "store.h"
 
 /* At most this many processes of one execution run at once, whatever the
@@ -26,6 +27,7 @@
 
 typedef struct emu_runner {
     emu_store *store;
+    emu_spawner spawner; /* forks every attempt's supervisor (spawner.h) */
     pthread_t thread;
     int started;
 } emu_runner;

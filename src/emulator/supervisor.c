@@ -1,31 +1,24 @@
 /*
-** supervisor.c — a task attempt's supervisor (supervisor.h): forked from the
-** emulator, a child subreaper that spawns the main process, passes the
-** runner's SIGTERM on to its group, and at the end kills and reaps every
-** descendant left before it reports the main process's status.
-**
-** The supervisor is a fork of a threaded program that never execs: from the
-** fork on it calls only what is safe there (system calls, posix_spawn with
-** what the parent prepared), never malloc or stdio.
+** supervisor.c — a task attempt's supervisor (supervisor.h): a child
+** subreaper that spawns the main process, passes the runner's SIGTERM on to
+** its group, and at the end kills and reaps every descendant left before it
+** reports the main process's status; and the runner's side of its pipes.
 */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdint.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "supervisor.h"
-
-/* The runner's "kill everything now", and the supervisor's parent-death
-** signal. SIGTERM is passed on; anything else is ignored. */
-#define KILL_ALL SIGUSR1
 
 /* At most this many processes are killed in one pass over the tree; the
 ** passes go on until nothing is left. */
@@ -33,7 +26,7 @@
 
 /* ---- finding the descendants ------------------------------------------------------------ */
 
-/* Writes pid's digits at p; returns the end. Without stdio. */
+/* Writes pid's digits at p; returns the end. */
 static char *put_pid(char *p, pid_t pid)
 {
     char digits[16];
@@ -171,145 +164,131 @@ static int reap_all(pid_t main, int *main_status, int *main_reaped)
     }
 }
 
-/* Closes every descriptor from 3 up but the three kept. */
-static void close_all_but(int a, int b, int c)
+/* posix_spawn's attributes for the main process: its own process group, so
+** that SIGTERM reaches its children too, and none of the emulator's blocked
+** signals or ignored SIGPIPE; its stdin /dev/null, stdout and stderr the
+** output pipe, nothing else open (as in a container), in the workingDir. */
+static int spawn_main(const emu_attempt *a, pid_t *main)
 {
-    int keep[3] = {a, b, c};
-    for (int i = 0; i < 3; i++) /* sort the three */
-        for (int j = i + 1; j < 3; j++)
-            if (keep[j] < keep[i]) {
-                int t = keep[i];
-                keep[i] = keep[j];
-                keep[j] = t;
-            }
-    unsigned from = 3;
-    for (int i = 0; i <= 3; i++) {
-        unsigned to = i < 3 ? (unsigned)keep[i] : UINT_MAX;
-        if (to < from)
-            continue;
-        if (to > from && close_range(from, to - 1, 0) < 0) { /* before Linux 5.9 */
-            struct rlimit rl;
-            unsigned max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (unsigned)rl.rlim_cur : 65536;
-            for (unsigned fd = from; fd < to && fd < max; fd++)
-                close((int)fd);
-        }
-        from = to == UINT_MAX ? to : to + 1;
-    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, a->null_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, a->out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, a->out_fd, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (a->wd)
+        posix_spawn_file_actions_addchdir_np(&fa, a->wd);
+    posix_spawnattr_init(&attr);
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    int dflt_signals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2};
+    for (size_t k = 0; k < sizeof dflt_signals / sizeof dflt_signals[0]; k++)
+        sigaddset(&dflt, dflt_signals[k]);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    int err = posix_spawnp(main, a->argv[0], &fa, &attr, a->argv, a->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return err;
+}
+
+/* Waits up to ms for a SIGCHLD or, when control_fd >= 0, a word on the
+** control pipe. Returns whether the control pipe can be read. */
+static int wait_for(int sigchld_fd, int control_fd, int ms)
+{
+    struct pollfd p[2] = {{sigchld_fd, POLLIN, 0}, {control_fd, POLLIN, 0}};
+    int n = poll(p, control_fd >= 0 ? 2 : 1, ms);
+    struct signalfd_siginfo si;
+    while (read(sigchld_fd, &si, sizeof si) > 0)
+        ;
+    return n > 0 && control_fd >= 0 && p[1].revents != 0;
 }
 
 /*
-** The supervisor's life. Every signal stays blocked and is taken with
-** sigtimedwait: SIGCHLD wakes it to reap; SIGTERM and KILL_ALL count only
-** when the emulator sent them (a task may signal its own group, which the
-** supervisor is not in, or its parent); the emulator's death is noticed by
-** the parent-death signal, and at the latest within a second.
+** The supervisor's life. SIGCHLD comes through a signalfd, the emulator's
+** word through the control pipe: 'T' passes SIGTERM on to the main process's
+** group, 'K' kills everything, and the pipe's end (the emulator has gone,
+** however it went) kills everything too. A task cannot reach the pipe, and
+** a signal it sends the supervisor (which is not in its group) is ignored.
 */
-static void supervise(const emu_task_spawn *sp, pid_t emulator, int report)
+void emu_supervise(const emu_attempt *a)
 {
-    sigset_t all, watched;
+    sigset_t all, chld;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    sigemptyset(&watched);
-    sigaddset(&watched, SIGCHLD);
-    sigaddset(&watched, SIGTERM);
-    sigaddset(&watched, KILL_ALL);
-    signal(SIGCHLD, SIG_DFL); /* never SIG_IGN, which would reap for us */
-    /* out of the emulator's process group: a terminal's ^C is the emulator's to handle */
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    signal(SIGCHLD, SIG_DFL); /* the spawner's SIG_IGN would reap for us */
+    int sigchld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     setpgid(0, 0);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    prctl(PR_SET_PDEATHSIG, KILL_ALL);
-    if (getppid() != emulator)
-        _exit(1); /* the emulator is gone already: start nothing */
-    /* it holds nothing of the emulator's: no socket, no terminal, no other task's log */
-    dup2(sp->null_fd, 0);
-    dup2(sp->null_fd, 1);
-    dup2(sp->null_fd, 2);
-    close_all_but(sp->null_fd, sp->out_fd, report);
     pid_t main;
-    int err = posix_spawnp(&main, sp->file, sp->actions, sp->attr, sp->argv, sp->envp);
-    write_int(report, err ? -err : (int)main);
+    int err = sigchld_fd < 0 ? errno : spawn_main(a, &main);
+    write_int(a->report_fd, err ? -err : (int)main);
     if (err)
         _exit(0);
-    close(sp->out_fd); /* the task's output pipe ends when the task's processes do */
+    close(a->out_fd); /* the task's output pipe ends when the task's processes do */
     pid_t self = getpid();
-    int status = 0x7f00, reaped = 0, killing = 0;
-    while (!reaped) {
-        siginfo_t si;
-        if (!reap_all(main, &status, &reaped))
-            break;
-        if (reaped)
-            break;
-        int sig = sigtimedwait(&watched, &si, &(struct timespec){1, 0});
-        int from_emulator = sig > 0 && si.si_pid == emulator;
-        if (getppid() != emulator || (sig == KILL_ALL && from_emulator))
+    int status = 0x7f00, reaped = 0, killing = 0, control = a->control_fd;
+    while (reap_all(main, &status, &reaped) && !reaped) {
+        char word[16];
+        ssize_t n = wait_for(sigchld_fd, control, killing ? 10 : -1) ? read(control, word, sizeof word) : -1;
+        for (ssize_t i = 0; i < n; i++) {
+            if (word[i] == 'T')
+                kill(-main, SIGTERM); /* main leads its group and is not reaped: the group is the task's */
+            killing |= word[i] == 'K';
+        }
+        if (n == 0) { /* the emulator has gone */
             killing = 1;
-        else if (sig == SIGTERM && from_emulator)
-            kill(-main, SIGTERM); /* main leads its group, and is not reaped: the group is the task's */
+            control = -1;
+        }
         if (killing)
             kill_pass(self);
     }
     /* The main process has ended: as a container's, everything else it started goes now. */
-    struct timespec tick = {0, 10 * 1000 * 1000};
     while (reap_all(main, &status, &reaped)) {
         kill_pass(self);
-        sigset_t chld;
-        sigemptyset(&chld);
-        sigaddset(&chld, SIGCHLD);
-        sigtimedwait(&chld, NULL, &tick);
+        wait_for(sigchld_fd, -1, 10);
     }
-    write_int(report, status);
+    write_int(a->report_fd, status);
     _exit(0);
 }
 
-int emu_supervisor_start(const emu_task_spawn *sp, pid_t *supervisor, int *report_fd)
+void emu_supervisor_signal(int control_fd, int sig)
 {
-    int rp[2];
-    if (pipe2(rp, O_CLOEXEC) < 0)
-        return errno;
-    pid_t emulator = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int err = errno;
-        close(rp[0]);
-        close(rp[1]);
-        return err;
-    }
-    if (pid == 0) {
-        close(rp[0]);
-        supervise(sp, emulator, rp[1]);
-    }
-    /* Not waiting for it to spawn the main process keeps the runner's thread
-    ** free for the next task: a fork and a spawn cost twice one spawn. */
-    close(rp[1]);
-    fcntl(rp[0], F_SETFL, O_NONBLOCK);
-    *supervisor = pid;
-    *report_fd = rp[0];
-    return 0;
+    char word = sig == SIGKILL ? 'K' : 'T';
+    if (control_fd >= 0)
+        while (write(control_fd, &word, 1) < 0 && errno == EINTR)
+            ;
 }
 
-void emu_supervisor_signal(pid_t supervisor, int sig)
+int emu_supervisor_poll(int report_fd, pid_t *main_pid, int *status, int *spawn_err)
 {
-    if (supervisor > 0)
-        kill(supervisor, sig == SIGKILL ? KILL_ALL : sig);
-}
-
-int emu_supervisor_result(int report_fd, int supervisor_status, pid_t *main_pid, int *status)
-{
-    int report[2]; /* the main process's pid (or -errno: it was never spawned), then its wait status */
-    size_t got = 0;
+    *spawn_err = 0;
     for (;;) {
-        ssize_t n = read(report_fd, (char *)report + got, sizeof report - got);
+        int word;
+        ssize_t n = read(report_fd, &word, sizeof word); /* each word was written whole, at once */
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0 || (got += (size_t)n) == sizeof report)
-            break;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n != (ssize_t)sizeof word) { /* it ended without its report: killed */
+            *status = 0x7f00;            /* exit 127 */
+            return 1;
+        }
+        if (*main_pid == 0 && word <= 0) {
+            *spawn_err = word < 0 ? -word : EINVAL;
+            return 1;
+        }
+        if (*main_pid == 0) {
+            *main_pid = word;
+            continue;
+        }
+        *status = word;
+        return 1;
     }
-    *main_pid = got >= sizeof report[0] && report[0] > 0 ? report[0] : 0;
-    if (got >= sizeof report[0] && report[0] < 0)
-        return -report[0];
-    /* without its report, something killed the supervisor */
-    *status = got == sizeof report             ? report[1]
-              : WIFSIGNALED(supervisor_status) ? supervisor_status
-                                               : 0x7f00; /* exit 127 */
-    return 0;
 }

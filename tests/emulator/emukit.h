@@ -70,8 +70,8 @@ KIT int emulator_start(emulator *e, const char *const *extra, const char *err_pa
         argv[n++] = "--show-leak-kinds=definite,indirect,possible";
         argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
         argv[n++] = "--error-exitcode=99";
-        /* a task's supervisor is a fork of the emulator that never execs (process.c):
-        ** valgrind would check its copy of the heap again when it ends */
+        /* the spawner and a task's supervisors are forks of the emulator that never
+        ** exec (spawner.h): valgrind would check their copies of its heap when they end */
         argv[n++] = "--child-silent-after-fork=yes";
     }
     argv[n++] = EMULATOR_BIN;
