@@ -1,9 +1,10 @@
 /*
-** process.c — a task attempt as a process: spawning it (posix_spawnp, PATH
-** search, no shell, its own process group, a pipe for stdout and stderr,
-** Cloud Run's task environment) under a supervisor (supervisor.h) that takes
-** everything it starts down with it, its output copied into the task's log
-** with the marks that date it, signals, and reaping it.
+** process.c — a task attempt as a process: what it runs (command + args,
+** no shell, the executable looked up first), Cloud Run's task environment,
+** a pipe for stdout and stderr, handed to the spawner (spawner.h) to run
+** under a supervisor that takes everything it starts down with it
+** (supervisor.h: posix_spawnp, the main process's own group); its output
+** copied into the task's log with the marks that date it, signals, its end.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "process.h"
