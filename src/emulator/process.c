@@ -1,22 +1,24 @@
 /*
-** process.c — a task attempt as a process: spawning it (posix_spawnp, PATH
-** search, no shell, its own process group, a pipe for stdout and stderr,
-** Cloud Run's task environment), its output copied into the task's log with
-** the marks that date it, signals to its group, and reaping it.
+** process.c — a task attempt as a process: what it runs (command + args,
+** no shell, the executable looked up first), Cloud Run's task environment,
+** a pipe for stdout and stderr, handed to the spawner (spawner.h) to run
+** under a supervisor that takes everything it starts down with it
+** (supervisor.h: posix_spawnp, the main process's own group); its output
+** copied into the task's log with the marks that date it, signals, its end.
 */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "process.h"
+#include "spawner.h"
+#include "supervisor.h"
 #include "wire_values.h"
 
 extern char **environ;
@@ -194,7 +196,7 @@ static int not_started(const emu_execution *e, emu_task *t, emu_spawn_failure *w
     return -1;
 }
 
-int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *why)
+int emu_process_start(emu_spawner *z, const emu_execution *e, emu_task *t, emu_spawn_failure *why)
 {
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
     const cJSON *c = containers ? containers->child : NULL; /* the first container is what runs */
@@ -226,50 +228,28 @@ int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *wh
     env_list env = {0};
     char *path = log_path(e, t);
     int logfd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out[2] = {-1, -1}; /* the task's stdout and stderr: a pipe the runner copies into the log, up to the limit */
     int rc = -1;
-    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || nullfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
+    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
         snprintf(msg, size, "The emulator could not prepare the process: %s.",
-                 logfd < 0                  ? "cannot open the task's log file"
-                 : nullfd < 0 || out[0] < 0 ? strerror(errno)
-                                            : "out of memory");
+                 logfd < 0    ? "cannot open the task's log file"
+                 : !argv      ? "out of memory"
+                 : out[0] < 0 ? strerror(errno)
+                              : "out of memory");
         not_started(e, t, why, 0, 13);
         goto done;
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* best effort: fewer stalls for a chatty task */
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-    /* Nothing else the emulator's parent left open reaches the task, as in a container. */
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    if (cJSON_IsString(wd))
-        posix_spawn_file_actions_addchdir_np(&fa, wd->valuestring);
-    posix_spawnattr_init(&attr);
-    /* Its own process group, so that a timeout or cancel reaches its children
-    ** too; and none of the emulator's blocked signals or ignored SIGPIPE. */
-    sigset_t none, dflt;
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    int dflt_signals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2};
-    for (size_t k = 0; k < sizeof dflt_signals / sizeof dflt_signals[0]; k++)
-        sigaddset(&dflt, dflt_signals[k]);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dflt);
-    pid_t pid;
-    int err = executable_exists(argv[0], cJSON_IsString(wd) ? wd->valuestring : NULL)
-                  ? posix_spawnp(&pid, argv[0], &fa, &attr, argv, env.items)
+    const char *dir = cJSON_IsString(wd) ? wd->valuestring : NULL;
+    int report_fd, control_fd;
+    int err = executable_exists(argv[0], dir)
+                  ? emu_spawner_run(z, argv, env.items, dir, out[1], &report_fd, &control_fd)
                   : ENOENT;
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
     if (err == 0) {
-        t->pid = pid;
+        t->pid = 0; /* known once the supervisor says */
+        t->report_fd = report_fd;
+        t->control_fd = control_fd;
         t->out_fd = out[0];
         t->log_fd = logfd;
         out[0] = logfd = -1; /* the task's now */
@@ -279,14 +259,12 @@ int emu_process_start(const emu_execution *e, emu_task *t, emu_spawn_failure *wh
                  strchr(argv[0], '/') ? "" : " in $PATH", strerror(err));
         not_started(e, t, why, 127, 10);
     } else {
-        snprintf(msg, size, "The executable '%s' could not be started: %s.", argv[0], strerror(err));
+        snprintf(msg, size, "The emulator could not start a process for the task: %s.", strerror(err));
         not_started(e, t, why, 126, 10);
     }
 done:
     if (logfd >= 0)
         close(logfd);
-    if (nullfd >= 0)
-        close(nullfd);
     for (int k = 0; k < 2; k++)
         if (out[k] >= 0)
             close(out[k]);
@@ -356,24 +334,35 @@ void emu_process_drain(const emu_store *s, const emu_execution *e, emu_task *t, 
 
 void emu_process_signal(const emu_task *t, int sig)
 {
-    if (t->pid > 0)
-        kill(-t->pid, sig);
+    emu_supervisor_signal(t->control_fd, sig);
 }
 
-int emu_process_reap(emu_task *t, int *status)
+int emu_process_reap(const emu_execution *e, emu_task *t, int *status)
 {
-    pid_t r = waitpid(t->pid, status, WNOHANG);
-    if (r < 0) {          /* someone else reaped it: count it as lost rather than wait forever */
-        *status = 0x7f00; /* exit 127 */
-        return 1;
+    int spawn_err;
+    if (!emu_supervisor_poll(t->report_fd, &t->pid, status, &spawn_err))
+        return 0;
+    if (spawn_err) {
+        /* found (checked before), yet not started: ENOEXEC, EACCES, ... exit 126 as a shell would say */
+        char msg[256];
+        snprintf(msg, sizeof msg, "The executable could not be started: %s.", strerror(spawn_err));
+        log_note(e, t, msg);
+        *status = 126 << 8;
+    } else if (*status == 0x7f00 && t->pid > 0) {
+        /* perhaps the supervisor was killed: what it would have killed is
+        ** out of reach then but for the main process's group */
+        kill(-t->pid, SIGKILL);
     }
-    return r == t->pid;
+    return 1;
 }
 
 void emu_process_ended(const emu_store *s, const emu_execution *e, emu_task *t)
 {
-    /* Cloud Run tears the whole container down when its main process exits. */
-    kill(-t->pid, SIGKILL);
+    /* Cloud Run tears the whole container down when its main process exits:
+    ** the supervisor has, before it ended. */
+    close(t->report_fd);
+    close(t->control_fd); /* a supervisor still there (it never is) would take its task down */
+    t->report_fd = t->control_fd = -1;
     t->pid = 0;
     /* what it wrote before it went is in the pipe: into the log before the attempt counts as over */
     emu_process_drain(s, e, t, 1);

@@ -1,5 +1,5 @@
 /*
-** runner.c — the supervisor thread and the bookkeeping of executions, tasks
+** runner.c — the runner thread and the bookkeeping of executions, tasks
 ** and attempts: when an attempt starts, retries, timeouts, cancellation,
 ** parallelism and --max-processes, and the counts and states that follow.
 ** How a process is started, read, signalled and reaped is process.c's.
@@ -55,7 +55,7 @@ static void task_failed(emu_execution *e, emu_task *t, int64_t now)
 ** Runs the task's current attempt, and on a failure to even start, the retries
 ** that follow, until one process runs or the task has failed for good.
 */
-static void launch(emu_store *s, emu_execution *e, emu_task *t)
+static void launch(emu_store *s, emu_spawner *z, emu_execution *e, emu_task *t)
 {
     for (;;) {
         int64_t now = emu_now_ns();
@@ -64,10 +64,9 @@ static void launch(emu_store *s, emu_execution *e, emu_task *t)
         t->timed_out = t->killed = 0;
         t->term_mono = 0;
         emu_spawn_failure why;
-        if (emu_process_start(e, t, &why) == 0) {
+        if (emu_process_start(z, e, t, &why) == 0) {
             if (!s->quiet)
-                fprintf(stderr, "cloudrun emulator: started %s-task%d attempt %d (pid %d)\n", e->id, t->index,
-                        t->attempt, (int)t->pid);
+                fprintf(stderr, "cloudrun emulator: started %s-task%d attempt %d\n", e->id, t->index, t->attempt);
             s->processes++;
             t->state = EMU_TASK_RUNNING;
             t->attempt_mono = emu_mono_ns();
@@ -100,7 +99,7 @@ static void launch(emu_store *s, emu_execution *e, emu_task *t)
 }
 
 /* A reaped attempt: success, a retry, or the task's final failure/cancellation. */
-static void attempt_ended(emu_store *s, emu_execution *e, emu_task *t, int status)
+static void attempt_ended(emu_store *s, emu_spawner *z, emu_execution *e, emu_task *t, int status)
 {
     int64_t now = emu_now_ns();
     emu_process_ended(s, e, t);
@@ -136,18 +135,18 @@ static void attempt_ended(emu_store *s, emu_execution *e, emu_task *t, int statu
         t->retried++;
         e->retried++;
         t->state = EMU_TASK_PENDING;
-        launch(s, e, t);
+        launch(s, z, e, t);
         return;
     }
     task_failed(e, t, now);
 }
 
 /* Reaps a running task if it ended, else enforces its timeout, a cancel and the kill grace. */
-static void watch_task(emu_store *s, emu_execution *e, emu_task *t, int64_t mono)
+static void watch_task(emu_store *s, emu_spawner *z, emu_execution *e, emu_task *t, int64_t mono)
 {
     int status;
-    if (emu_process_reap(t, &status)) {
-        attempt_ended(s, e, t, status);
+    if (emu_process_reap(e, t, &status)) {
+        attempt_ended(s, z, e, t, status);
         return;
     }
     if (!t->term_mono && (e->cancel_requested || s->stopping)) {
@@ -179,13 +178,13 @@ static void finish_execution(emu_execution *e)
 
 /* One supervision step for an execution. Returns 1 while it is still active
 ** (0: it has ended, and may have been freed). */
-static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
+static int step_execution(emu_store *s, emu_spawner *z, emu_execution *e, int64_t mono)
 {
     for (int i = 0; i < e->next_pending; i++) {
         emu_task *t = &e->tasks[i];
         if (t->state == EMU_TASK_RUNNING) {
             emu_process_drain(s, e, t, 0);
-            watch_task(s, e, t, mono);
+            watch_task(s, z, e, t, mono);
         }
     }
     if (e->cancel_requested || s->stopping) {
@@ -200,7 +199,7 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
     /* the job's parallelism, and the machine's: tasks beyond either wait, pending, oldest execution first */
     int limit = e->parallelism > 0 && e->parallelism < EMU_MAX_PARALLEL ? e->parallelism : EMU_MAX_PARALLEL;
     while (e->running < limit && e->next_pending < e->task_count && s->processes < s->max_processes)
-        launch(s, e, &e->tasks[e->next_pending++]);
+        launch(s, z, e, &e->tasks[e->next_pending++]);
     if (e->succeeded + e->failed + e->cancelled == e->task_count) {
         finish_execution(e);
         emu_execution_finished(s, e);
@@ -209,7 +208,7 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
     return 1;
 }
 
-/* ---- the supervisor thread --------------------------------------------------------- */
+/* ---- the runner thread ----------------------------------------------------------- */
 
 /*
 ** Wakes for new work (a condition signal) or every POLL_NS while processes run:
@@ -217,16 +216,18 @@ static int step_execution(emu_store *s, emu_execution *e, int64_t mono)
 ** kill grace periods, reaping and output in one loop without SIGCHLD
 ** handlers, which would not mix with an embedding program's own.
 */
-static void *supervise(void *arg)
+static void *run(void *arg)
 {
-    emu_store *s = arg;
+    emu_runner *r = arg;
+    emu_store *s = r->store;
+    emu_spawner *z = &r->spawner;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         int active = 0;
         int64_t mono = emu_mono_ns();
         for (emu_execution *e = s->active_head, *next; e; e = next) {
             next = e->active_next; /* e may end and be freed; nothing else active goes */
-            active |= step_execution(s, e, mono);
+            active |= step_execution(s, z, e, mono);
         }
         if (active) {
             struct timespec until;
@@ -241,7 +242,7 @@ static void *supervise(void *arg)
             pthread_cond_wait(&s->wake, &s->mu);
         }
     }
-    /* Shutting down: SIGTERM every group, give them the grace period, then SIGKILL. */
+    /* Shutting down: SIGTERM every task's group, give them the grace period, then SIGKILL all they started. */
     int64_t deadline = emu_mono_ns() + GRACE_NS;
     for (;;) {
         int running = 0;
@@ -256,7 +257,7 @@ static void *supervise(void *arg)
                     t->killed = 1;
                 }
                 emu_process_drain(s, e, t, 0);
-                watch_task(s, e, t, mono);
+                watch_task(s, z, e, t, mono);
                 running += t->state == EMU_TASK_RUNNING;
             }
         }
@@ -273,8 +274,12 @@ static void *supervise(void *arg)
 int emu_runner_start(emu_runner *r, emu_store *s)
 {
     r->store = s;
-    int rc = pthread_create(&r->thread, NULL, supervise, s);
+    /* before the server's threads, while the emulator is small: see spawner.h */
+    if (emu_spawner_start(&r->spawner) < 0)
+        return -1;
+    int rc = pthread_create(&r->thread, NULL, run, r);
     if (rc != 0) {
+        emu_spawner_stop(&r->spawner);
         errno = rc;
         return -1;
     }
@@ -291,6 +296,7 @@ void emu_runner_stop(emu_runner *r)
     pthread_cond_signal(&r->store->wake);
     pthread_mutex_unlock(&r->store->mu);
     pthread_join(r->thread, NULL);
+    emu_spawner_stop(&r->spawner);
     r->started = 0;
 }
 

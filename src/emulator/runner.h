@@ -1,6 +1,7 @@
 /*
-** runner.h — executions really run: one supervisor thread starts each task
-** as a local process (command + args, no shell, its own process group),
+** runner.h — executions really run: one thread starts each task
+** as a local process (command + args, no shell, its own process group,
+** under a supervisor that ends everything it starts with it),
 ** copies its output into its log file (up to the store's log_limit), reaps
 ** it, enforces timeouts, retries, parallelism, the store's max_processes
 ** (tasks beyond it wait, pending) and cancellation (lifecycle.h asks for
@@ -12,6 +13,7 @@
 
 #include <pthread.h>
 
+#include "spawner.h"
 #include "store.h"
 
 /* At most this many processes of one execution run at once, whatever the
@@ -19,23 +21,25 @@
 ** on one machine that has to be bounded). */
 #define EMU_MAX_PARALLEL 32
 
-/* SIGTERM first; SIGKILL when the process group is still there after this. */
+/* SIGTERM to the task's group first; SIGKILL to everything the task started
+** when its main process is still there after this. */
 #define EMU_KILL_GRACE_MS 3000
 
 typedef struct emu_runner {
     emu_store *store;
+    emu_spawner spawner; /* forks every attempt's supervisor (spawner.h) */
     pthread_t thread;
     int started;
 } emu_runner;
 
-/* Starts the supervisor thread. 0, or -1 (errno set). */
+/* Starts the runner thread. 0, or -1 (errno set). */
 int emu_runner_start(emu_runner *r, emu_store *s);
 
-/* Terminates every running task's process group (SIGTERM, then SIGKILL after
+/* Terminates every running task (SIGTERM to its group, then SIGKILL to all it started after
 ** the grace period), reaps them and joins the thread. Takes the mutex itself. */
 void emu_runner_stop(emu_runner *r);
 
-/* Tells the supervisor there is something new (a new execution). Mutex held. */
+/* Tells the runner thread there is something new (a new execution). Mutex held. */
 void emu_runner_wake(emu_store *s);
 
 #endif

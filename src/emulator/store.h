@@ -52,7 +52,9 @@ typedef struct emu_task {
     emu_task_state state;
     int attempt;          /* current (or last) attempt, 0-based */
     int retried;          /* attempts that were retried */
-    pid_t pid;            /* > 0 while an attempt's process runs (it leads its own group) */
+    pid_t pid;            /* > 0 while an attempt's main process runs (it leads its own group) */
+    int report_fd;        /* while an attempt runs: its supervisor's report (supervisor.h) */
+    int control_fd;       /* while an attempt runs: the runner's word to its supervisor */
     int out_fd;           /* the read end of its output pipe while it runs, else -1 (runner.c) */
     int log_fd;           /* its log file while it runs, else -1 */
     int64_t attempt_mono; /* when the running attempt started (monotonic) */

@@ -49,6 +49,9 @@ typedef struct emulator {
 
 static emulator main_emu;
 static char scratch[] = "/tmp/cr-emu-test-XXXXXX";
+/* A command that emulator_start puts before everything else (and before
+** valgrind), e.g. {"setpriv", "--reuid=65534", ..., NULL}; none when empty. */
+static const char *kit_wrapper[8];
 
 /* Starts the emulator with extra options, --quiet unless logging (its request
 ** log lines then go to err_path); stderr goes to err_path (or /dev/null).
@@ -59,6 +62,8 @@ KIT int emulator_spawn(emulator *e, const char *const *extra, const char *err_pa
     const char *vg = getenv("CR_EMULATOR_VALGRIND");
     const char *argv[64];
     int n = 0;
+    for (int i = 0; kit_wrapper[i]; i++)
+        argv[n++] = kit_wrapper[i];
     if (vg && *vg) {
         argv[n++] = vg;
         argv[n++] = "--quiet";
@@ -66,6 +71,9 @@ KIT int emulator_spawn(emulator *e, const char *const *extra, const char *err_pa
         argv[n++] = "--show-leak-kinds=definite,indirect,possible";
         argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
         argv[n++] = "--error-exitcode=99";
+        /* the spawner and a task's supervisors are forks of the emulator that never
+        ** exec (spawner.h): valgrind would check their copies of its heap when they end */
+        argv[n++] = "--child-silent-after-fork=yes";
     }
     argv[n++] = EMULATOR_BIN;
     argv[n++] = "--port";
@@ -86,7 +94,7 @@ KIT int emulator_spawn(emulator *e, const char *const *extra, const char *err_pa
             dup2(err, 2);
         close(fds[0]);
         close(fds[1]);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);
