@@ -414,8 +414,8 @@ static int fetch_at(cr_credentials *creds, char **token, int64_t *expires_at, cr
     "google.cloud.run.v2.Execution\",\"name\":\"projects/p/locations/r/jobs/J/executions/J-abcde\"}}"
 #define FLAVOR "Metadata-Flavor: Google"
 #define TOKEN_URI "http://oauth.test/token"
-#define STS_URL "http://sts.test/v1/token"
-#define IAM_URL(email) "http://iam.test/v1/projects/-/serviceAccounts/" email ":generateAccessToken"
+#define STS_URL "https://sts.test/v1/token"
+#define IAM_URL(email) "https://iam.test/v1/projects/-/serviceAccounts/" email ":generateAccessToken"
 #define JWT_GRANT "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
 
 static cr_client *client_for(cr_credentials *creds, double timeout)
@@ -1662,17 +1662,17 @@ TEST(an_external_account_failure_never_quotes_the_subject_token)
     /* a URL source that answers with an error echoing the token */
     begin();
     char *json = kit_ext_json(KIT_AUDIENCE, STS_URL,
-                              "{\"url\":\"http://idp.test/token\",\"headers\":{\"X-Ask\":\"1\"}}", NULL, NULL);
+                              "{\"url\":\"https://idp.test/token\",\"headers\":{\"X-Ask\":\"1\"}}", NULL, NULL);
     creds = from_json(json, NULL);
     free(json);
     answer(500, NULL, "subject-token-echoed ya29.echoed");
     CHECK_INT(FETCH(creds, &token, NULL, &err), -1);
     CHECK_INT(W.nsent, 1);
     CHECK_STR(W.sent[0].method, "GET");
-    CHECK_STR(W.sent[0].url, "http://idp.test/token");
+    CHECK_STR(W.sent[0].url, "https://idp.test/token");
     CHECK_STR(sent_header(0, "X-Ask"), "1");
     CHECK_STR(err.code, "UNAVAILABLE");
-    CHECK_CONTAINS(err.message, "http://idp.test/token");
+    CHECK_CONTAINS(err.message, "https://idp.test/token");
     CHECK_NO_SECRET(err.message);
     cr_error_clear(&err);
 
