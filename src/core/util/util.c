@@ -480,23 +480,31 @@ void cr_scrub(char **text, const char *const *secrets, size_t n)
     }
 }
 
+/* A cJSON-owned string (a value or a member's name) with every secret redacted in place. */
+static void scrub_owned(char **text, const char *const *secrets, size_t n)
+{
+    char *copy = cr_strdup(*text);
+    if (!copy)
+        return;
+    cr_scrub(&copy, secrets, n);
+    if (strcmp(copy, *text) != 0) {
+        cr_wipe(*text, strlen(*text));
+        cJSON_free(*text);
+        *text = cJSON_malloc(strlen(copy) + 1);
+        if (*text)
+            strcpy(*text, copy);
+    }
+    free(copy);
+}
+
+/* Values and member names alike: a server may quote a secret as a key of its details. */
 static void scrub_json(cJSON *j, const char *const *secrets, size_t n)
 {
     for (; j; j = j->next) {
-        if (cJSON_IsString(j) && j->valuestring) {
-            char *copy = cr_strdup(j->valuestring);
-            if (copy) {
-                cr_scrub(&copy, secrets, n);
-                if (strcmp(copy, j->valuestring) != 0) {
-                    cr_wipe(j->valuestring, strlen(j->valuestring));
-                    cJSON_free(j->valuestring);
-                    j->valuestring = cJSON_malloc(strlen(copy) + 1);
-                    if (j->valuestring)
-                        strcpy(j->valuestring, copy);
-                }
-                free(copy);
-            }
-        }
+        if (cJSON_IsString(j) && j->valuestring)
+            scrub_owned(&j->valuestring, secrets, n);
+        if (j->string && !(j->type & cJSON_StringIsConst))
+            scrub_owned(&j->string, secrets, n);
         scrub_json(j->child, secrets, n);
     }
 }
