@@ -208,6 +208,11 @@ TEST(the_same_holds_when_the_emulator_runs_as_an_unprivileged_user)
         printf("# skipped: no /usr/bin/setpriv to drop privileges with\n");
         return;
     }
+    /* nobody must reach the emulator binary: a build under a private (0700) directory it cannot */
+    if (system("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups test -x " EMULATOR_BIN) != 0) {
+        printf("# skipped: nobody cannot reach %s (a build under a private directory)\n", EMULATOR_BIN);
+        return;
+    }
     /* nobody's own log directory and OUT_DIR, in a directory it may write */
     char dir[] = "/tmp/cr-emu-nobody-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
