@@ -255,9 +255,9 @@ static int by_number(const void *a, const void *b)
 static int finish_secret(reader *r)
 {
     const secret *sec = &r->s->secrets[r->s->nsecrets - 1];
-    secret_version *v = r->s->versions + sec->first;
-    if (!sec->count)
+    if (!sec->count) /* versions may still be NULL */
         return fail(r, "secret '%s': no versions; give a string or a map {VERSION: string}", current(r));
+    secret_version *v = r->s->versions + sec->first;
     qsort(v, sec->count, sizeof *v, by_number);
     for (size_t i = 1; i < sec->count; i++)
         if (v[i].number == v[i - 1].number)
