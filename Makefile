@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
 #   make demo  — install, build, run the example against the emulator
+#                (make demo-container: the same story with the job in its own image)
 #   make test  — install, build, run every test on every Lua (5.4's full suite,
 #                then the Lua specs on 5.1, 5.2, 5.3 and LuaJIT), with stage times
 BUILD ?= build
@@ -8,7 +9,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo asan clean bench bench-quick fuzz test-install dist test-dist deb test-debian
+.PHONY: all deps build test demo demo-container asan clean bench bench-quick fuzz test-install dist test-dist deb test-debian
 
 all: build
 
@@ -24,6 +25,13 @@ test:
 
 demo: build
 	examples/demo.sh $(BUILD)
+
+# The original story in a container: an image of examples/manage.lua and cloudrun-lua
+# on busybox, built locally with podman, run by `cloudrun emulator --runtime podman`
+# with --id=42 (scripts/demo-container; as root; leaves the image
+# localhost/lua-cloudrun-demo:latest behind).
+demo-container: build
+	scripts/demo-container $(BUILD)
 
 # The full suite (on Lua 5.4) in a build with AddressSanitizer and UBSan.
 asan:
