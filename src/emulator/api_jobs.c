@@ -12,6 +12,7 @@
 #include "lifecycle.h"
 #include "resource_json.h"
 #include "runner.h"
+#include "runtime.h"
 #include "wire_values.h"
 
 cJSON *api_create_job(call *c)
@@ -150,6 +151,12 @@ cJSON *api_run_job(call *c, const char *id)
                                     job->id, &task_count, &c->err);
     if (!tt)
         return NULL;
+    char refusal[600];
+    if (emu_runtime_refusal(c->s->runtime, tt, refusal, sizeof refusal)) { /* whether this emulator can run it */
+        emu_error_set(&c->err, "FAILED_PRECONDITION", "%s", refusal);
+        cJSON_Delete(tt);
+        return NULL;
+    }
     const char *why;
     emu_execution *e = emu_store_add_execution(c->s, job, tt, task_count, &why);
     if (!e) {

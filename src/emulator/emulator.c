@@ -19,6 +19,7 @@
 #include "faults.h"
 #include "jobs_file.h"
 #include "runner.h"
+#include "runtime.h"
 #include "server.h"
 #include "store.h"
 
@@ -27,9 +28,12 @@
     "                         [--allow-origin ORIGIN]... [--allow-host NAME]... [--quiet]\n"                           \
     "                         [--max-processes N] [--max-connections N] [--header-timeout SECONDS]\n"                  \
     "                         [--keep-executions N] [--keep-operations N] [--log-limit BYTES]\n"                       \
+    "                         [--runtime process|podman|docker] [--pull missing|never|always]\n"                       \
+    "                         [--secrets FILE] [--volume-dir NAME=DIR]...\n"                                           \
     "\n"                                                                                                               \
-    "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions run each task's\n"                                \
-    "command + args as a local process (no shell, no image pulled).\n"                                                 \
+    "A local Cloud Run Admin API v2 (Jobs) on plain HTTP. Executions really run: each\n"                               \
+    "task's command + args as a local process (no shell, no image pulled), or with\n"                                  \
+    "--runtime podman or docker each task as a container of the job's image.\n"                                        \
     "\n"                                                                                                               \
     "  --host ADDR     address to listen on (default 127.0.0.1)\n"                                                     \
     "  --port N        port to listen on (default 8123; 0 picks a free port)\n"                                        \
@@ -46,6 +50,22 @@
     "                  by default only localhost, 127.0.0.1, [::1] and the --host address\n"                           \
     "                  with the serving port are, against DNS rebinding\n"                                             \
     "  --quiet         no request or task log lines on stderr\n"                                                       \
+    "\n"                                                                                                               \
+    "Where tasks run:\n"                                                                                               \
+    "  --runtime R     process (default): command + args as a local process, as you, with the\n"                       \
+    "                  emulator's environment; podman or docker: a container of the job's image\n"                     \
+    "                  (command as its ENTRYPOINT, args as its CMD, neither: the image's own),\n"                      \
+    "                  driven through that program's CLI, with only the job's env and CLOUD_RUN_*\n"                   \
+    "  --pull P        missing (default): pull an image that is not on this machine; never:\n"                         \
+    "                  fail the execution instead; always: pull before every execution\n"                              \
+    "  --secrets FILE  Secret Manager, locally: a JSON or YAML map of secret (NAME or\n"                               \
+    "                  projects/P/secrets/NAME) to a value, or to {VERSION: value} (latest is\n"                       \
+    "                  the highest); env valueSource.secretKeyRef gets it, secret volumes become\n"                    \
+    "                  files (container runtimes). A secret the file lacks fails the execution\n"                      \
+    "  --volume-dir NAME=DIR  the job's Cloud Storage, NFS or Cloud SQL volume NAME is the host\n"                     \
+    "                  directory DIR (repeatable; read-only when the volume says so); in-memory\n"                     \
+    "                  volumes are a tmpfs. RunJob refuses a mount that cannot be honoured\n"                          \
+    "                  (FAILED_PRECONDITION, saying which option to add)\n"                                            \
     "\n"                                                                                                               \
     "Limits, so that it stays the same size however long it runs and whoever calls:\n"                                 \
     "  --max-processes N    task processes at once, all executions together (default: 4 per\n"                         \
@@ -95,6 +115,7 @@ typedef struct options {
     int nhosts;
     long max_processes, max_connections, header_timeout, keep_executions, keep_operations;
     long long log_limit;
+    emu_runtime runtime; /* --runtime, --pull, --secrets, --volume-dir */
 } options;
 
 /* A whole number in [lo, hi] with an optional K, M or G suffix (when suffixes). 0, or -1. */
@@ -185,6 +206,21 @@ static int parse_options(int argc, char **argv, options *o)
                 else
                     return usage_error("option '%s' needs a value", opt);
                 break;
+            }
+        }
+        if (!opt && arg[0] == '-' && arg[1] == '-') { /* where tasks run: runtime.c's */
+            char name[32];
+            size_t n = strcspn(arg, "=");
+            snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), arg);
+            if (emu_runtime_takes(name)) {
+                opt = name;
+                value = arg[n] == '=' ? arg + n + 1 : i + 1 < argc ? argv[++i] : NULL;
+                if (!value)
+                    return usage_error("option '%s' needs a value", arg);
+                char why[600];
+                if (!*value || emu_runtime_option(&o->runtime, name, value, why, sizeof why) < 0)
+                    return usage_error("%s", *value ? why : "an option needs a non-empty value");
+                continue;
             }
         }
         if (!opt)
@@ -304,17 +340,30 @@ int cr_emulator_main(int argc, char **argv)
                  .keep_operations = 1000,
                  .log_limit = 10LL * 1024 * 1024};
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0)
+    if (rc >= 0) {
+        emu_runtime_close(&o.runtime);
         return rc;
+    }
+    char why[1200];
+    int usage = 0;
+    if (emu_runtime_open(&o.runtime, why, sizeof why, &usage) < 0) {
+        emu_runtime_close(&o.runtime);
+        if (usage)
+            return usage_error("%s", why);
+        fprintf(stderr, "cloudrun emulator: %s\n", why);
+        return 1;
+    }
     emu_faults faults;
     if (emu_faults_init(&faults) < 0) {
         fprintf(stderr, "cloudrun emulator: out of memory\n");
+        emu_runtime_close(&o.runtime);
         return 1;
     }
     for (int i = 0; i < o.nfaults; i++) {
         emu_error err = {0};
         if (emu_faults_add_spec(&faults, o.faults[i], &err) < 0) {
             emu_faults_free(&faults);
+            emu_runtime_close(&o.runtime);
             return usage_error("%s", err.message);
         }
     }
@@ -352,7 +401,7 @@ int cr_emulator_main(int argc, char **argv)
     store.keep_executions = (int)o.keep_executions;
     store.keep_operations = (int)o.keep_operations;
     store.log_limit = o.log_limit;
-    char why[1200];
+    store.runtime = &o.runtime;
     if (o.jobs && emu_jobs_load_file(&store, o.jobs, why, sizeof why) < 0) {
         fprintf(stderr, "cloudrun emulator: %s\n", why);
         rc = 2;
@@ -375,7 +424,9 @@ int cr_emulator_main(int argc, char **argv)
            emu_server_port(server));
     fflush(stdout);
     if (!o.quiet)
-        fprintf(stderr, "cloudrun emulator: %zu job(s) loaded; task logs in %s\n", store.njobs, store.log_root);
+        fprintf(stderr, "cloudrun emulator: %zu job(s) loaded; task logs in %s; tasks run as %s%s\n", store.njobs,
+                store.log_root, o.runtime.kind == EMU_RUNTIME_PROCESS ? "local processes" : o.runtime.program,
+                o.runtime.kind == EMU_RUNTIME_PROCESS ? "" : " containers");
 
     int sig = 0;
     sigwait(&stop, &sig);
@@ -394,6 +445,7 @@ free_store:
     emu_store_free(&store);
 restore:
     emu_faults_free(&faults);
+    emu_runtime_close(&o.runtime); /* after the store: the executions' secret files are in its directory */
     sigaction(SIGPIPE, &old_pipe, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "container.h"
+#include "launch.h"
 #include "process.h"
 #include "spawner.h"
 #include "supervisor.h"
@@ -61,8 +63,10 @@ static int env_set(env_list *env, const char *name, const char *value)
 
 static void env_free(env_list *env)
 {
-    for (size_t i = 0; i < env->n; i++)
+    for (size_t i = 0; i < env->n; i++) {
+        explicit_bzero(env->items[i], strlen(env->items[i])); /* a secret's value, perhaps */
         free(env->items[i]);
+    }
     free(env->items);
 }
 
@@ -86,8 +90,15 @@ static int build_env(env_list *env, const cJSON *container, const emu_execution 
         if (!cJSON_IsString(name))
             continue;
         if (!value && cJSON_GetObjectItemCaseSensitive(v, "valueSource"))
-            continue; /* a Secret Manager reference: nothing local to resolve it with */
+            continue; /* a Secret Manager reference: resolved from --secrets (launch.c), below */
         rc = env_set(env, name->valuestring, cJSON_IsString(value) ? value->valuestring : "");
+    }
+    char *const *secret = emu_launch_env(e);
+    for (int i = 0; secret && secret[i] && rc == 0; i++) {
+        char *eq = strchr(secret[i], '=');
+        *eq = '\0';
+        rc = env_set(env, secret[i], eq + 1);
+        *eq = '=';
     }
     char idx[16], count[16], attempt[16];
     snprintf(idx, sizeof idx, "%d", t->index);
@@ -196,8 +207,80 @@ static int not_started(const emu_execution *e, emu_task *t, emu_spawn_failure *w
     return -1;
 }
 
-int emu_process_start(emu_spawner *z, const emu_execution *e, emu_task *t, emu_spawn_failure *why)
+/*
+** Runs argv (with envp, in wd, cleanup for its supervisor) with its output
+** into the task's log: 0 when under way (the task owns the descriptors),
+** or -1 with why filled in (ENOENT: err_noent when the caller checked).
+*/
+static int spawn_attempt(emu_spawner *z, const emu_execution *e, emu_task *t, char *const *argv, char *const *envp,
+                         const char *wd, char *const *cleanup, emu_spawn_failure *why)
 {
+    char *msg = why->message;
+    size_t size = sizeof why->message;
+    char *path = log_path(e, t);
+    int logfd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    int out[2] = {-1, -1}; /* the task's stdout and stderr: a pipe the runner copies into the log, up to the limit */
+    int rc = -1;
+    free(path);
+    if (logfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        snprintf(msg, size, "The emulator could not prepare the process: %s.",
+                 logfd < 0 ? "cannot open the task's log file" : strerror(errno));
+        not_started(e, t, why, 0, 13);
+        goto done;
+    }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* best effort: fewer stalls for a chatty task */
+    int report_fd, control_fd;
+    int err = emu_spawner_run(z, argv, envp, wd, cleanup, out[1], &report_fd, &control_fd);
+    if (err == 0) {
+        t->pid = 0; /* known once the supervisor says */
+        t->report_fd = report_fd;
+        t->control_fd = control_fd;
+        t->out_fd = out[0];
+        t->log_fd = logfd;
+        out[0] = logfd = -1; /* the task's now */
+        rc = 0;
+    } else {
+        snprintf(msg, size, "The emulator could not start a process for the task: %s.", strerror(err));
+        not_started(e, t, why, 126, 10);
+    }
+done:
+    if (logfd >= 0)
+        close(logfd);
+    for (int k = 0; k < 2; k++)
+        if (out[k] >= 0)
+            close(out[k]);
+    return rc;
+}
+
+/* The attempt as a container of the job's image (container.h). */
+static int start_container(const emu_runtime *rt, emu_spawner *z, const emu_execution *e, emu_task *t,
+                           emu_spawn_failure *why)
+{
+    emu_argv run = {0}, cleanup = {0}, env = {0};
+    char warning[256];
+    int rc = -1;
+    if (emu_container_commands(rt, e, t, &run, &cleanup, &env, why->message, sizeof why->message, warning,
+                               sizeof warning) < 0) {
+        emu_container_forget(rt, e, t);
+        not_started(e, t, why, 0, 9);
+    } else {
+        if (warning[0])
+            log_note(e, t, warning);
+        rc = spawn_attempt(z, e, t, run.v, env.v, NULL, cleanup.v, why);
+        if (rc < 0)
+            emu_container_forget(rt, e, t);
+    }
+    emu_argv_free(&run);
+    emu_argv_free(&cleanup);
+    emu_argv_free(&env);
+    return rc;
+}
+
+int emu_process_start(const emu_store *s, emu_spawner *z, const emu_execution *e, emu_task *t, emu_spawn_failure *why)
+{
+    if (s->runtime && s->runtime->kind != EMU_RUNTIME_PROCESS)
+        return start_container(s->runtime, z, e, t, why);
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
     const cJSON *c = containers ? containers->child : NULL; /* the first container is what runs */
     const cJSON *command = cJSON_GetObjectItemCaseSensitive(c, "command");
@@ -209,8 +292,8 @@ int emu_process_start(emu_spawner *z, const emu_execution *e, emu_task *t, emu_s
     if (argc == 0) {
         const cJSON *image = cJSON_GetObjectItemCaseSensitive(c, "image");
         snprintf(msg, size,
-                 "The container has neither command nor args, so there is nothing to run locally (the emulator "
-                 "runs command + args as a process; it does not run the image%s%s).",
+                 "The container has neither command nor args, so there is nothing to run locally (the process runtime "
+                 "runs command + args; start the emulator with --runtime podman or docker to run the image%s%s).",
                  cJSON_IsString(image) ? " " : "", cJSON_IsString(image) ? image->valuestring : "");
         return not_started(e, t, why, 0, 9);
     }
@@ -226,49 +309,18 @@ int emu_process_start(emu_spawner *z, const emu_execution *e, emu_task *t, emu_s
     for (const cJSON *a = args ? args->child : NULL; argv && a; a = a->next)
         argv[i++] = a->valuestring;
     env_list env = {0};
-    char *path = log_path(e, t);
-    int logfd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
-    int out[2] = {-1, -1}; /* the task's stdout and stderr: a pipe the runner copies into the log, up to the limit */
     int rc = -1;
-    if (!argv || build_env(&env, c, e, t) < 0 || logfd < 0 || pipe2(out, O_CLOEXEC) < 0) {
-        snprintf(msg, size, "The emulator could not prepare the process: %s.",
-                 logfd < 0    ? "cannot open the task's log file"
-                 : !argv      ? "out of memory"
-                 : out[0] < 0 ? strerror(errno)
-                              : "out of memory");
-        not_started(e, t, why, 0, 13);
-        goto done;
-    }
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* best effort: fewer stalls for a chatty task */
     const char *dir = cJSON_IsString(wd) ? wd->valuestring : NULL;
-    int report_fd, control_fd;
-    int err = executable_exists(argv[0], dir)
-                  ? emu_spawner_run(z, argv, env.items, dir, out[1], &report_fd, &control_fd)
-                  : ENOENT;
-    if (err == 0) {
-        t->pid = 0; /* known once the supervisor says */
-        t->report_fd = report_fd;
-        t->control_fd = control_fd;
-        t->out_fd = out[0];
-        t->log_fd = logfd;
-        out[0] = logfd = -1; /* the task's now */
-        rc = 0;
-    } else if (err == ENOENT) {
+    if (!argv || build_env(&env, c, e, t) < 0) {
+        snprintf(msg, size, "The emulator could not prepare the process: out of memory.");
+        not_started(e, t, why, 0, 13);
+    } else if (!executable_exists(argv[0], dir)) {
         snprintf(msg, size, "The executable '%s' was not found%s: %s.", argv[0],
-                 strchr(argv[0], '/') ? "" : " in $PATH", strerror(err));
+                 strchr(argv[0], '/') ? "" : " in $PATH", strerror(ENOENT));
         not_started(e, t, why, 127, 10);
     } else {
-        snprintf(msg, size, "The emulator could not start a process for the task: %s.", strerror(err));
-        not_started(e, t, why, 126, 10);
+        rc = spawn_attempt(z, e, t, argv, env.items, dir, NULL, why);
     }
-done:
-    if (logfd >= 0)
-        close(logfd);
-    for (int k = 0; k < 2; k++)
-        if (out[k] >= 0)
-            close(out[k]);
-    free(path);
     free(argv);
     env_free(&env);
     return rc;
@@ -358,6 +410,7 @@ int emu_process_reap(const emu_execution *e, emu_task *t, int *status)
 
 void emu_process_ended(const emu_store *s, const emu_execution *e, emu_task *t)
 {
+    emu_container_forget(s->runtime, e, t); /* its env file: the container has read it, and is gone */
     /* Cloud Run tears the whole container down when its main process exits:
     ** the supervisor has, before it ended. */
     close(t->report_fd);

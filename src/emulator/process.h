@@ -22,14 +22,15 @@ typedef struct emu_spawn_failure {
 } emu_spawn_failure;
 
 /*
-** Starts t's current attempt through z. Returns 0 when it is under way
+** Starts t's current attempt through z: a local process, or a container of
+** the job's image under s's container runtime (container.h). Returns 0 when it is under way
 ** (t->out_fd, t->log_fd, t->report_fd and t->control_fd, which the task now
 ** owns; t->pid once the supervisor has spawned the main process), or -1
 ** with *why filled in: nothing to run, the executable not found, a bad
 ** workingDir, or no pipe, log file or supervisor. Those are the task's
 ** failures, never the emulator's.
 */
-int emu_process_start(emu_spawner *z, const emu_execution *e, emu_task *t, emu_spawn_failure *why);
+int emu_process_start(const emu_store *s, emu_spawner *z, const emu_execution *e, emu_task *t, emu_spawn_failure *why);
 
 /* Copies what the task's processes wrote into its log file, up to the
 ** store's log_limit per task, dating it with a mark (store.h: emu_log_mark).

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "launch.h"
 #include "lifecycle.h"
 #include "process.h"
 #include "runner.h"
@@ -64,7 +65,7 @@ static void launch(emu_store *s, emu_spawner *z, emu_execution *e, emu_task *t)
         t->timed_out = t->killed = 0;
         t->term_mono = 0;
         emu_spawn_failure why;
-        if (emu_process_start(z, e, t, &why) == 0) {
+        if (emu_process_start(s, z, e, t, &why) == 0) {
             if (!s->quiet)
                 fprintf(stderr, "cloudrun emulator: started %s-task%d attempt %d\n", e->id, t->index, t->attempt);
             s->processes++;
@@ -176,10 +177,38 @@ static void finish_execution(emu_execution *e)
         e->state = EMU_EXEC_SUCCEEDED;
 }
 
+/* An execution that cannot start (launch.h said why, in e->fail_message):
+** every task fails without having run. */
+static void fail_unlaunched(emu_execution *e)
+{
+    int64_t now = emu_now_ns();
+    for (; e->next_pending < e->task_count; e->next_pending++) {
+        emu_task *t = &e->tasks[e->next_pending];
+        set_result(t, 0, 0, e->fail_code, e->fail_message);
+        t->state = EMU_TASK_FAILED;
+        t->completion_ns = t->update_ns = now;
+        e->failed++;
+    }
+    e->update_ns = now;
+}
+
 /* One supervision step for an execution. Returns 1 while it is still active
 ** (0: it has ended, and may have been freed). */
 static int step_execution(emu_store *s, emu_spawner *z, emu_execution *e, int64_t mono)
 {
+    if (!e->launched && !e->cancel_requested && !s->stopping) {
+        int ready = emu_launch_step(s, z, e);
+        if (ready == 0)
+            return 1; /* its image is being looked up or pulled */
+        if (ready < 0) {
+            if (!e->fail_message) {
+                e->fail_message = emu_strfmt("The emulator ran out of memory preparing the execution.");
+                e->fail_code = 13;
+            }
+            fail_unlaunched(e);
+        }
+        e->launched = 1;
+    }
     for (int i = 0; i < e->next_pending; i++) {
         emu_task *t = &e->tasks[i];
         if (t->state == EMU_TASK_RUNNING) {
@@ -201,6 +230,8 @@ static int step_execution(emu_store *s, emu_spawner *z, emu_execution *e, int64_
     while (e->running < limit && e->next_pending < e->task_count && s->processes < s->max_processes)
         launch(s, z, e, &e->tasks[e->next_pending++]);
     if (e->succeeded + e->failed + e->cancelled == e->task_count) {
+        emu_launch_free(e->launch); /* its secrets: wiped, their files removed, now that no task needs them */
+        e->launch = NULL;
         finish_execution(e);
         emu_execution_finished(s, e);
         return 0;
@@ -266,6 +297,10 @@ static void *run(void *arg)
         pthread_mutex_unlock(&s->mu);
         nanosleep(&(struct timespec){0, POLL_NS}, NULL);
         pthread_mutex_lock(&s->mu);
+    }
+    for (emu_execution *e = s->active_head; e; e = e->active_next) { /* secrets wiped, their files and pulls gone */
+        emu_launch_free(e->launch);
+        e->launch = NULL;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;

@@ -19,10 +19,11 @@
 #include "spawner.h"
 #include "supervisor.h"
 
-/* What comes before an attempt's strings (argv, then env, then wd if any,
-** each NUL-terminated), with its descriptors: out, report, control. */
+/* What comes before an attempt's strings (argv, then env, then the cleanup
+** command, then wd if any, each NUL-terminated), with its descriptors: out,
+** report, control. */
 typedef struct request {
-    uint32_t len, argc, envc, has_wd;
+    uint32_t len, argc, envc, cleanc, has_wd;
 } request;
 
 /* ---- the spawner's side ---------------------------------------------------------------- */
@@ -97,13 +98,16 @@ static void supervise_request(const request *rq, char *strings, const int fds[3]
     emu_attempt a = {0};
     a.argv = calloc((size_t)rq->argc + 1, sizeof *a.argv);
     a.envp = calloc((size_t)rq->envc + 1, sizeof *a.envp);
-    if (!a.argv || !a.envp || rq->argc == 0)
+    a.cleanup = rq->cleanc ? calloc((size_t)rq->cleanc + 1, sizeof *a.cleanup) : NULL;
+    if (!a.argv || !a.envp || rq->argc == 0 || (rq->cleanc && !a.cleanup))
         _exit(1); /* the report's end unwritten: the runner counts the attempt as lost */
     char *p = strings, *end = strings + rq->len;
     for (uint32_t i = 0; i < rq->argc && p < end; i++, p += strlen(p) + 1)
         a.argv[i] = p;
     for (uint32_t i = 0; i < rq->envc && p < end; i++, p += strlen(p) + 1)
         a.envp[i] = p;
+    for (uint32_t i = 0; i < rq->cleanc && p < end; i++, p += strlen(p) + 1)
+        a.cleanup[i] = p;
     a.wd = rq->has_wd && p < end ? p : NULL;
     a.null_fd = null_fd;
     a.out_fd = fds[0];
@@ -217,14 +221,17 @@ static int send_all(int sock, const char *buf, size_t n)
 }
 
 /* Sends one request. 0, or an errno. */
-static int send_request(int sock, char *const *argv, char *const *envp, const char *wd, const int fds[3])
+static int send_request(int sock, char *const *argv, char *const *envp, const char *wd, char *const *cleanup,
+                        const int fds[3])
 {
-    request rq = {0, 0, 0, wd != NULL};
+    request rq = {0, 0, 0, 0, wd != NULL};
     size_t len = 0;
     for (; argv[rq.argc]; rq.argc++)
         len += strlen(argv[rq.argc]) + 1;
     for (; envp[rq.envc]; rq.envc++)
         len += strlen(envp[rq.envc]) + 1;
+    for (; cleanup && cleanup[rq.cleanc]; rq.cleanc++)
+        len += strlen(cleanup[rq.cleanc]) + 1;
     len += wd ? strlen(wd) + 1 : 0;
     if (len > UINT32_MAX)
         return E2BIG;
@@ -236,6 +243,8 @@ static int send_request(int sock, char *const *argv, char *const *envp, const ch
         p = stpcpy(p, argv[i]) + 1;
     for (uint32_t i = 0; i < rq.envc; i++)
         p = stpcpy(p, envp[i]) + 1;
+    for (uint32_t i = 0; i < rq.cleanc; i++)
+        p = stpcpy(p, cleanup[i]) + 1;
     if (wd)
         stpcpy(p, wd);
     char control[CMSG_SPACE(3 * sizeof(int))];
@@ -255,8 +264,8 @@ static int send_request(int sock, char *const *argv, char *const *envp, const ch
     return err;
 }
 
-int emu_spawner_run(emu_spawner *z, char *const *argv, char *const *envp, const char *wd, int out_fd, int *report_fd,
-                    int *control_fd)
+int emu_spawner_run(emu_spawner *z, char *const *argv, char *const *envp, const char *wd, char *const *cleanup,
+                    int out_fd, int *report_fd, int *control_fd)
 {
     int rp[2], cp[2];
     if (pipe2(rp, O_CLOEXEC) < 0)
@@ -268,10 +277,10 @@ int emu_spawner_run(emu_spawner *z, char *const *argv, char *const *envp, const 
         return err;
     }
     int fds[3] = {out_fd, rp[1], cp[0]};
-    int err = z->sock >= 0 ? send_request(z->sock, argv, envp, wd, fds) : EPIPE;
+    int err = z->sock >= 0 ? send_request(z->sock, argv, envp, wd, cleanup, fds) : EPIPE;
     if (err == EPIPE || err == ECONNRESET) { /* the spawner has died: once more with a new one */
         emu_spawner_stop(z);
-        err = emu_spawner_start(z) < 0 ? errno : send_request(z->sock, argv, envp, wd, fds);
+        err = emu_spawner_start(z) < 0 ? errno : send_request(z->sock, argv, envp, wd, cleanup, fds);
     }
     close(rp[1]); /* the supervisor's now: the report ends when it does */
     close(cp[0]);

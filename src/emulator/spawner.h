@@ -25,12 +25,13 @@ void emu_spawner_stop(emu_spawner *z);
 
 /*
 ** Has an attempt started: argv (argv[0] looked up along $PATH), envp, wd
-** (NULL: the emulator's), out_fd the write end of its output pipe (left
+** (NULL: the emulator's), cleanup (NULL, or a command its supervisor runs
+** when the attempt ends or is killed, before it kills what is left), out_fd the write end of its output pipe (left
 ** open: the caller closes it). Returns 0 with *report_fd and *control_fd
 ** (non-blocking, the caller's to close; supervisor.h says what they carry),
 ** or an errno. A spawner that has died is started again, once.
 */
-int emu_spawner_run(emu_spawner *z, char *const *argv, char *const *envp, const char *wd, int out_fd, int *report_fd,
-                    int *control_fd);
+int emu_spawner_run(emu_spawner *z, char *const *argv, char *const *envp, const char *wd, char *const *cleanup,
+                    int out_fd, int *report_fd, int *control_fd);
 
 #endif

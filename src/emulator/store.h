@@ -76,6 +76,8 @@ typedef struct emu_task {
 
 typedef struct emu_job emu_job;
 typedef struct emu_operation emu_operation;
+struct emu_launch;
+struct emu_runtime;
 
 typedef struct emu_execution {
     char *name, *project, *location, *job, *id; /* owned; job/id are the short ids */
@@ -94,15 +96,17 @@ typedef struct emu_execution {
     int cancel_requested;
     int deleted; /* hidden from the API; kept only until its processes have stopped */
     int running, succeeded, failed, cancelled, retried;
-    int next_pending;                          /* tasks [next_pending, task_count) have never started */
-    int fail_code;                             /* google.rpc number for the RunJob operation's error */
-    char *fail_message;                        /* owned; the first task failure, NULL while none */
-    char *log_dir;                             /* owned absolute path: <log-root>/<execution-id>, NULL without logs */
-    emu_task *tasks;                           /* owned array of task_count */
-    emu_job *owner;                            /* its job while it is visible, NULL once deleted */
-    emu_operation *followers;                  /* operations that follow it (RunJob, cancel), linked by follow_next */
-    struct emu_execution *all_prev, *all_next; /* the store's visible executions, oldest first */
-    struct emu_execution *job_prev, *job_next; /* its job's visible executions, oldest first */
+    int next_pending;          /* tasks [next_pending, task_count) have never started */
+    int fail_code;             /* google.rpc number for the RunJob operation's error */
+    char *fail_message;        /* owned; the first task failure, NULL while none */
+    char *log_dir;             /* owned absolute path: <log-root>/<execution-id>, NULL without logs */
+    emu_task *tasks;           /* owned array of task_count */
+    struct emu_launch *launch; /* its secrets and image, got before it starts (launch.h); the runner's */
+    int launched;              /* launch.h has said it is ready: tasks may start */
+    emu_job *owner;            /* its job while it is visible, NULL once deleted */
+    emu_operation *followers;  /* operations that follow it (RunJob, cancel), linked by follow_next */
+    struct emu_execution *all_prev, *all_next;       /* the store's visible executions, oldest first */
+    struct emu_execution *job_prev, *job_next;       /* its job's visible executions, oldest first */
     struct emu_execution *active_prev, *active_next; /* the store's executions not yet done */
     int active;
 } emu_execution;
@@ -141,7 +145,8 @@ typedef struct emu_store {
     int stopping;        /* the runner is to wind down */
     int draining;        /* the server is closing: long waits (WaitOperation) return now */
     int quiet;
-    char *log_root; /* owned absolute path; NULL: no logs and no processes (fuzzing) */
+    const struct emu_runtime *runtime; /* where tasks run (runtime.h); NULL: local processes, no secrets */
+    char *log_root;                    /* owned absolute path; NULL: no logs and no processes (fuzzing) */
     emu_index jobs_by_key, execs_by_key, ops_by_name;
     emu_job *jobs_head, *jobs_tail;
     size_t njobs;

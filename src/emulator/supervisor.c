@@ -196,6 +196,11 @@ static int spawn_main(const emu_attempt *a, pid_t *main)
     return err;
 }
 
+/* The cleanup command, to its end (at most CLEANUP_MS): the main process's
+** status noted should it end meanwhile. */
+#define CLEANUP_MS 60000
+static void run_cleanup(const emu_attempt *a, int sigchld_fd, pid_t main, int *status, int *reaped);
+
 /* Waits up to ms for a SIGCHLD or, when control_fd >= 0, a word on the
 ** control pipe. Returns whether the control pipe can be read. */
 static int wait_for(int sigchld_fd, int control_fd, int ms)
@@ -206,6 +211,38 @@ static int wait_for(int sigchld_fd, int control_fd, int ms)
     while (read(sigchld_fd, &si, sizeof si) > 0)
         ;
     return n > 0 && control_fd >= 0 && p[1].revents != 0;
+}
+
+static void run_cleanup(const emu_attempt *a, int sigchld_fd, pid_t main, int *status, int *reaped)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, a->null_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, a->null_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, a->null_fd, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    pid_t pid;
+    int err = posix_spawnp(&pid, a->cleanup[0], &fa, NULL, a->cleanup, a->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    for (int waited = 0; !err;) {
+        int st;
+        pid_t r = waitpid(-1, &st, WNOHANG);
+        if (r == main) {
+            *status = st;
+            *reaped = 1;
+        }
+        if (r == pid || (r < 0 && errno == ECHILD))
+            return;
+        if (r > 0)
+            continue;
+        if (waited >= CLEANUP_MS) {
+            kill(pid, SIGKILL);
+            waited = 0; /* reaped on the next round */
+            continue;
+        }
+        wait_for(sigchld_fd, -1, 100);
+        waited += 100;
+    }
 }
 
 /*
@@ -233,7 +270,7 @@ void emu_supervise(const emu_attempt *a)
         _exit(0);
     close(a->out_fd); /* the task's output pipe ends when the task's processes do */
     pid_t self = getpid();
-    int status = 0x7f00, reaped = 0, killing = 0, control = a->control_fd;
+    int status = 0x7f00, reaped = 0, killing = 0, cleaned = 0, control = a->control_fd;
     while (reap_all(main, &status, &reaped) && !reaped) {
         char word[16];
         ssize_t n = wait_for(sigchld_fd, control, killing ? 10 : -1) ? read(control, word, sizeof word) : -1;
@@ -246,9 +283,15 @@ void emu_supervise(const emu_attempt *a)
             killing = 1;
             control = -1;
         }
+        if (killing && a->cleanup && !cleaned) { /* a container: its runtime takes it down first */
+            cleaned = 1;
+            run_cleanup(a, sigchld_fd, main, &status, &reaped);
+        }
         if (killing)
             kill_pass(self);
     }
+    if (a->cleanup && !cleaned) /* its container is removed (--rm) or on its way: make sure */
+        run_cleanup(a, sigchld_fd, main, &status, &reaped);
     /* The main process has ended: as a container's, everything else it started goes now. */
     while (reap_all(main, &status, &reaped)) {
         kill_pass(self);

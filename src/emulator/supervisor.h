@@ -18,6 +18,8 @@
 ** memory, its descriptors the supervisor's own. */
 typedef struct emu_attempt {
     char **argv, **envp; /* NULL-terminated; argv[0] is looked up along $PATH */
+    char **cleanup;      /* NULL, or run (with envp) once the main process has ended or everything is to be killed,
+                         ** before the rest is: a container runtime's `rm -f` */
     const char *wd;      /* NULL: the emulator's working directory */
     int null_fd, out_fd; /* /dev/null, and the output pipe's write end (stdout and stderr) */
     int report_fd;       /* written: the main process's pid (or -errno: not spawned), then its wait status */
