@@ -15,6 +15,12 @@ local IMAGE = "localhost/cloudrun-test-busybox:latest"
 local JOBS = "projects/test-project/locations/us-central1/jobs/"
 local DOCKER = select(2, h.run("command -v docker >/dev/null 2>&1")) == 0
 
+-- How long a task sleeps until it is stopped, different in each run of this
+-- suite (its PID in it), so that the host's processes tell this run's tasks
+-- from another's running at the same time: nap(k) for k = 1..9.
+local RUN = assert(tonumber((h.run("echo $PPID"))))
+local function nap(k) return tostring(10000000 + RUN * 10 + k) end
+
 -- The --secrets file, as YAML (the podman emulator) and as JSON (the process one).
 -- Every value is distinctive, so that finding one anywhere is a leak.
 local SECRETS_YAML = [[
@@ -176,8 +182,8 @@ if [ -e "$HOST_FILE" ]; then echo host-file-visible; else echo host-file-hidden;
 ]]
 
 -- Prints "ready" once its SIGTERM trap is set, then sleeps until signalled.
-local function trapping(seconds)
-  return sh("trap 'echo got-sigterm; exit 143' TERM; echo ready; sleep " .. seconds .. " & wait")
+local function trapping(k)
+  return sh("trap 'echo got-sigterm; exit 143' TERM; echo ready; sleep " .. nap(k) .. " & wait")
 end
 
 describe("the emulator's container runtime", function()
@@ -259,9 +265,10 @@ cat /mnt/shelf/book.txt
             { name = "shelf", nfs = { server = "nfs.example", path = "/shelf" } },
           },
         }),
-        job("term-timeout", { command = trapping(301) }, { timeout = "2s" }),
-        job("stubborn-timeout", { command = sh("exec sleep 302") }, { timeout = "2s" }),
-        job("cancel-me", { command = trapping(303) }),
+        job("term-timeout", { command = trapping(1) }, { timeout = "2s" }),
+        job("stubborn-timeout", { command = sh("exec sleep " .. nap(2)) }, { timeout = "2s" }),
+        job("cancel-me", { command = trapping(3) }),
+        job("stubborn-cancel", { command = sh("echo ready; exec sleep " .. nap(7)) }),
         job("hold", { command = sh("echo ready; sleep 3; echo done") }),
         job("limits", {
           command = sh([[
@@ -477,7 +484,7 @@ fi
       assert.is_nil(op)
       assert.are.equal("FAILED_PRECONDITION", err.code)
       assert.matches("volume 'elsewhere' has no local directory", err.message, 1, true)
-      assert.matches("--volume-dir", err.message, 1, true)
+      assert.matches("--volume-dir elsewhere=DIR", err.message, 1, true)
       -- declared but mounted by no container: nothing to map, the job runs
       assert(client:create_job("declared", job("declared", { command = sh("true") },
         { volumes = { { name = "elsewhere", gcs = { bucket = "b" } } } })))
@@ -499,20 +506,26 @@ fi
       assert.matches("timeout", completed(e).message, 1, true)
       assert.is_true(core.monotonic() - t0 < 12, "the stubborn task was not killed after the grace")
       assert.are.same({}, containers("lua-cloudrun.emulator.pid", emu.pid))
-      assert.are.same({}, processes_with("sleep 301"))
-      assert.are.same({}, processes_with("sleep 302"))
+      assert.are.same({}, processes_with("sleep " .. nap(1)))
+      assert.are.same({}, processes_with("sleep " .. nap(2)))
     end)
 
-    it("when its execution is cancelled; nothing left running", function()
+    it("when its execution is cancelled: SIGTERM, then killed after the grace; nothing left running", function()
       local op = assert(client:run_job("cancel-me"))
+      local stubborn = assert(client:run_job("stubborn-cancel")) -- sleep as PID 1 ignores SIGTERM
       until_logged(emu, op, "ready")
+      until_logged(emu, stubborn, "ready")
       assert.are.equal(1, #containers("lua-cloudrun.execution", op.execution))
       assert(client:cancel_execution(op.execution))
+      assert(client:cancel_execution(stubborn.execution))
       local e = finish(client, op)
       assert.are.equal(1, e.cancelledCount)
       assert.matches("got-sigterm", task_log(emu, op), 1, true)
+      e = finish(client, stubborn)
+      assert.are.equal(1, e.cancelledCount)
       assert.are.same({}, containers("lua-cloudrun.emulator.pid", emu.pid))
-      assert.are.same({}, processes_with("sleep 303"))
+      assert.are.same({}, processes_with("sleep " .. nap(3)))
+      assert.are.same({}, processes_with("sleep " .. nap(7)))
     end)
   end)
 
@@ -573,8 +586,8 @@ fi
     local function leftover(name, pid, start, how)
       made[#made + 1] = name
       local out, rc = podman(("%s --name %s --label lua-cloudrun.emulator.pid=%s --label lua-cloudrun.emulator.start=%s "
-        .. "--label lua-cloudrun.execution=%s --label lua-cloudrun.task=0 --entrypoint /bin/sleep %s 304"):format(
-        how, h.sh_quote(name), pid, start, h.sh_quote(JOBS .. "gone/executions/gone-x1"), IMAGE))
+        .. "--label lua-cloudrun.execution=%s --label lua-cloudrun.task=0 --entrypoint /bin/sleep %s %s"):format(
+        how, h.sh_quote(name), pid, start, h.sh_quote(JOBS .. "gone/executions/gone-x1"), IMAGE, nap(4)))
       assert(rc == 0, out)
     end
 
@@ -593,13 +606,13 @@ fi
       local p = io.popen("exec 2>/dev/null; echo $$; exec sleep 60")
       sleeper = { pid = p:read("*l"), pipe = p }
       leftover("cloudrun-leftover-reused-" .. sleeper.pid, sleeper.pid, starttime(sleeper.pid) + 1, "run -d")
-      assert.are.equal(1, #processes_with("sleep 304"))
+      assert.are.equal(1, #processes_with("sleep " .. nap(4)))
 
       second = h.emulator{ args = { "--runtime", "podman" }, env = { CONTAINERS_CONF = CONF } }
       for _, name in ipairs(made) do
         wait_for(name .. " removed", function() return not exists(name) end, 5)
       end
-      assert.are.same({}, processes_with("sleep 304"))
+      assert.are.same({}, processes_with("sleep " .. nap(4)))
       assert.is_true(exists(live[1]), "the live emulator's container was removed")
       local e = finish(client, op)
       assert.are.equal(1, e.succeededCount)
@@ -609,14 +622,14 @@ fi
     it("are not made by an emulator stopped while its task runs", function()
       assert(second, "the emulator of the case above did not start")
       local c2 = h.client(second.host)
-      assert(c2:create_job("stopped", job("stopped", { command = trapping(306) })))
+      assert(c2:create_job("stopped", job("stopped", { command = trapping(6) })))
       local op = assert(c2:run_job("stopped"))
       until_logged(second, op, "ready")
       local pid = second.pid
       second.stop()
       second = nil
       assert.are.same({}, containers("lua-cloudrun.emulator.pid", pid))
-      assert.are.same({}, processes_with("sleep 306"))
+      assert.are.same({}, processes_with("sleep " .. nap(6)))
     end)
   end)
 
@@ -681,7 +694,7 @@ describe("the emulator's docker runtime (podman's Docker API)", function()
       env = { DOCKER_HOST = sock, CONTAINERS_CONF = CONF },
       jobs = {
         job("record", { command = sh(RECORD), args = { "default-arg" } }),
-        job("stubborn", { command = sh("echo ready; exec sleep 305") }),
+        job("stubborn", { command = sh("echo ready; exec sleep " .. nap(5)) }),
       },
     }
     client = h.client(emu.host)
@@ -720,7 +733,7 @@ describe("the emulator's docker runtime (podman's Docker API)", function()
     local e = finish(client, op)
     assert.are.equal(1, e.cancelledCount)
     assert.are.same({}, containers("lua-cloudrun.emulator.pid", emu.pid))
-    assert.are.same({}, processes_with("sleep 305"))
+    assert.are.same({}, processes_with("sleep " .. nap(5)))
   end)
 end)
 
