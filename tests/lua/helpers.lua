@@ -62,22 +62,35 @@ function M.spawn(cmd, pattern)
 end
 local spawn = M.spawn
 
---- M.emulator{jobs = table_or_nil, env = {K=V}} -> {host=, pid=, log_dir=, stop=function}
+--- M.emulator{jobs = table_or_nil, env = {K=V}, args = {...}, stderr = bool}
+-- -> {host=, pid=, dir=, stderr=, stop=function}
+-- args: more emulator arguments (e.g. {"--runtime", "podman"}). stderr: its
+-- stderr goes to the file e.stderr, without --quiet (its log lines are what
+-- the test reads; when it cannot start, the error has them); otherwise it runs
+-- --quiet, stderr dropped.
 function M.emulator(opts)
   opts = opts or {}
   local dir = M.tmpdir()
-  local args = { sh_quote(BIN .. "/cloudrun"), "emulator", "--port", "0", "--quiet", "--log-dir", sh_quote(dir .. "/logs") }
+  local args = { sh_quote(BIN .. "/cloudrun"), "emulator", "--port", "0", "--log-dir", sh_quote(dir .. "/logs") }
+  if not opts.stderr then args[#args + 1] = "--quiet" end
   if opts.jobs then
     local core = require("cloudrun.core")
     M.write(dir .. "/jobs.json", core.json_encode({ jobs = opts.jobs }))
     args[#args + 1] = "--jobs"
     args[#args + 1] = sh_quote(dir .. "/jobs.json")
   end
+  for _, a in ipairs(opts.args or {}) do args[#args + 1] = sh_quote(a) end
+  if opts.stderr then args[#args + 1] = "2>" .. sh_quote(dir .. "/stderr") end
   local env = ""
   for k, v in pairs(opts.env or {}) do env = env .. k .. "=" .. sh_quote(v) .. " " end
   os.execute("mkdir -p " .. sh_quote(dir .. "/logs"))
-  local s = spawn(env .. table.concat(args, " "), "^cloudrun emulator listening on http://(.*)$")
-  local e = { host = s.match, pid = s.pid, dir = dir }
+  local ok, s = pcall(spawn, env .. table.concat(args, " "), "^cloudrun emulator listening on http://(.*)$")
+  if not ok then
+    local why = opts.stderr and M.read(dir .. "/stderr") or ""
+    os.execute("rm -rf " .. sh_quote(dir))
+    error(s .. "\n" .. why, 2)
+  end
+  local e = { host = s.match, pid = s.pid, dir = dir, stderr = opts.stderr and dir .. "/stderr" or nil }
   function e.stop()
     M.stop(s.pid, s.pipe)
     os.execute("rm -rf " .. sh_quote(dir))
