@@ -17,6 +17,7 @@
 #include "lifecycle.h"
 #include "process.h"
 #include "runner.h"
+#include "runtime.h"
 #include "wire_values.h"
 
 #define POLL_NS (10 * EMU_NS_PER_MS)
@@ -109,7 +110,10 @@ static void attempt_ended(emu_store *s, emu_spawner *z, emu_execution *e, emu_ta
     e->update_ns = t->update_ns = now;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    if (!sig && code == 0 && !t->timed_out) {
+    /* stopped by us (a cancel, the timeout, the kill after the grace): never a success, whatever its exit code
+    ** (`docker run` exits 0 when its container is removed under it; a task may exit 0 on SIGTERM) */
+    int stopped = t->timed_out || t->killed || (e->cancel_requested && t->term_mono);
+    if (!sig && code == 0 && !stopped) {
         set_result(t, 0, 0, 0, NULL);
         t->state = EMU_TASK_SUCCEEDED;
         t->completion_ns = now;
@@ -129,6 +133,13 @@ static void attempt_ended(emu_store *s, emu_spawner *z, emu_execution *e, emu_ta
     else if (sig) {
         snprintf(msg, sizeof msg, "The container was terminated by signal %d (%s).", sig, strsignal(sig));
         set_result(t, 0, sig, 10, msg);
+    } else if (s->runtime && s->runtime->kind != EMU_RUNTIME_PROCESS && code >= 125 && code <= 127) {
+        /* the runtime's own exit codes, as `docker run` documents them */
+        snprintf(msg, sizeof msg, "%s",
+                 code == 125   ? "The container runtime could not run the container; its reason is in the task's log."
+                 : code == 126 ? "The container's command could not be invoked; see the task's log."
+                               : "The container's command was not found; see the task's log.");
+        set_result(t, code, 0, 10, msg);
     } else
         set_result(t, code, 0, 10, "The container exited with an error.");
     if (t->attempt < e->max_retries && !s->stopping) {

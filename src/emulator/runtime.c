@@ -199,11 +199,17 @@ static int sweep(const emu_runtime *rt, char *why, size_t why_size)
     static char out[65536];
     char *ps[] = {(char *)rt->program, "ps", "-a", "-q", "--no-trunc", "--filter", "label=" EMU_LABEL_PID, NULL};
     int rc = emu_runtime_capture(ps, out, sizeof out);
-    if (rc != 0) {
-        snprintf(why, why_size, "--runtime %s: '%s ps' %s: %s", rt->program, rt->program,
-                 rc == 127 ? "could not be run (is it installed, and on $PATH?)" : "failed", last_line(out));
+    const char *said = last_line(out);
+    if (rc == 127 && !*said)
+        snprintf(why, why_size,
+                 "--runtime %s: '%s' was not found on $PATH: install it, or run tasks as local "
+                 "processes (--runtime process)",
+                 rt->program, rt->program);
+    else if (rc != 0)
+        snprintf(why, why_size, "--runtime %s: '%s ps' failed (exit %d), so %s does not answer: %s", rt->program,
+                 rt->program, rc, rt->program, *said ? said : "it said nothing");
+    if (rc != 0)
         return -1;
-    }
     char *argv[4 + 256 + 1] = {(char *)rt->program, "inspect", "--format",
                                "{{.Id}} {{index .Config.Labels \"" EMU_LABEL_PID
                                "\"}} {{index .Config.Labels \"" EMU_LABEL_START "\"}}"};

@@ -483,7 +483,7 @@ fi
       local op, err = client:run_job("unmapped")
       assert.is_nil(op)
       assert.are.equal("FAILED_PRECONDITION", err.code)
-      assert.matches("volume 'elsewhere' has no local directory", err.message, 1, true)
+      assert.matches("volume 'elsewhere' (mounted at /mnt/e) has no local directory", err.message, 1, true)
       assert.matches("--volume-dir elsewhere=DIR", err.message, 1, true)
       -- declared but mounted by no container: nothing to map, the job runs
       assert(client:create_job("declared", job("declared", { command = sh("true") },
