@@ -9,7 +9,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # which Luas `make test` covers (scripts/test-all-luas)
 LUAS ?= 5.4 5.1 5.2 5.3 luajit
 
-.PHONY: all deps build test demo demo-container asan clean bench bench-quick fuzz test-install dist test-dist deb test-debian
+.PHONY: all deps build test demo demo-container asan clean bench bench-quick bench-container fuzz test-install dist test-dist deb test-debian
 
 all: build
 
@@ -45,6 +45,12 @@ bench: build
 # Every part of `make bench` with tiny N: a smoke test for CI (no thresholds).
 bench-quick: build
 	BENCH_QUICK=1 bench/run.sh $(BUILD)
+	BENCH_QUICK=1 bench/container.sh $(BUILD)
+
+# Issue 20's: one task's cost per runtime (process, podman, docker where its CLI is
+# present), beside the floors each cannot beat (bench/container.sh).
+bench-container: build
+	bench/container.sh $(BUILD)
 
 # The libFuzzer targets (tests/fuzz) in build-fuzz with clang, each for FUZZ_SECONDS
 # (default 60), printing the coverage reached; `scripts/fuzz --brief` is CI's short run.
