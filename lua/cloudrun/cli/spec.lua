@@ -11,7 +11,8 @@ local _M = {}
 
 --- The flags that describe a job's template, with their help (shared by create, update, deploy).
 _M.flags = {
-  { "image", "IMAGE", "the container image (the emulator runs it with --runtime podman or docker; as a local process, it runs --command)" },
+  { "image", "IMAGE",
+    "the container image (the emulator runs it under --runtime podman or docker; as a process, it runs --command)" },
   { "command", "COMMAND,...", "the entrypoint, replacing the image's" },
   { "args", "ARG,...", "the arguments to the entrypoint (gcloud's ^DELIM^a;b form when one has a comma)" },
   { "set-env-vars", "KEY=VALUE,...", "the container's environment variables: all of them" },
