@@ -330,6 +330,37 @@ TEST(validate_only_with_a_token_starts_nothing_and_allow_missing_starts_it)
     free(dir);
 }
 
+TEST(a_jobs_file_keeps_a_jobs_token_starting_nothing_and_holds_it_to_the_same_rules)
+{
+    char path[512], err_path[512];
+    snprintf(path, sizeof path, "%s/token-jobs.json", scratch);
+    snprintf(err_path, sizeof err_path, "%s/token-jobs.err", scratch);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"jobs\": [{\"name\": \"projects/p/locations/l/jobs/seeded\", \"startExecutionToken\": \"v1\", "
+               "\"template\": {\"template\": {\"containers\": [{\"image\": \"i\", \"args\": [\"true\"]}]}}}]}");
+    fclose(f);
+    emulator e;
+    const char *extra[] = {"--jobs", path, NULL};
+    CHECK_INT(emulator_start(&e, extra, NULL, NULL), 0);
+    resp r = http_on(&e, "GET", "/v2/projects/p/locations/l/jobs/seeded", NULL);
+    CHECK_STR(str(r.json, "startExecutionToken"), "v1");
+    CHECK_STR(str(r.json, "terminalCondition.state"), "CONDITION_SUCCEEDED");
+    CHECK(get(r.json, "executionCount") == NULL);
+    resp_free(&r);
+    CHECK_INT(emulator_stop(&e), 0);
+
+    f = fopen(path, "w");
+    fprintf(f, "[{\"name\": \"projects/p/locations/l/jobs/seeded\", \"runExecutionToken\": \"V1\", "
+               "\"template\": {\"template\": {\"containers\": [{\"image\": \"i\"}]}}}]");
+    fclose(f);
+    int status = -1;
+    CHECK_INT(emulator_start(&e, extra, err_path, &status), -1);
+    CHECK_INT(status, 2);
+    char *err = read_text(err_path);
+    CHECK_CONTAINS(err, "jobs[0] (seeded): job.run_execution_token may hold only lowercase letters");
+    free(err);
+}
+
 int main(void)
 {
     return kit_main(NULL);
