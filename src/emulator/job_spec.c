@@ -280,6 +280,44 @@ static int validate(const cJSON *spec, emu_error *err)
     return 0;
 }
 
+const char *emu_spec_token(const cJSON *spec, int *run)
+{
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(spec, "startExecutionToken");
+    const cJSON *token = start ? start : cJSON_GetObjectItemCaseSensitive(spec, "runExecutionToken");
+    *run = !start;
+    return cJSON_IsString(token) && token->valuestring[0] ? token->valuestring : NULL;
+}
+
+/*
+** The token ends the execution's id, JOB-TOKEN: lowercase letters, digits
+** and '-', not ending with '-', and the whole at most 63 characters (a DNS
+** label, as every execution id). The API's "the sum of job name and token
+** length must be fewer than 63 characters" is the same bound: the '-' is
+** the 63rd character.
+*/
+int emu_job_token_check(const cJSON *spec, const char *job_id, emu_error *err)
+{
+    int run;
+    const char *token = emu_spec_token(spec, &run);
+    if (!token)
+        return 0;
+    const char *field = run ? "job.run_execution_token" : "job.start_execution_token";
+    size_t n = strlen(token), used = strlen(job_id) + n;
+    int ok = token[n - 1] != '-';
+    for (const char *p = token; ok && *p; p++)
+        ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-';
+    if (!ok)
+        return bad_field(err, field,
+                         "%s may hold only lowercase letters, digits and '-', and must not end with '-': it ends the "
+                         "name of the execution it starts (JOB-TOKEN).",
+                         field);
+    if (used >= 63)
+        return bad_field(err, field,
+                         "%s: the job name and the token must be fewer than 63 characters together (here %zu + %zu).",
+                         field, strlen(job_id), n);
+    return 0;
+}
+
 static cJSON *object_at(cJSON *obj, const char *key)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

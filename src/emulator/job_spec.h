@@ -32,6 +32,16 @@ int emu_job_name_split(const char *name, char **project, char **location, char *
 ** INVALID_ARGUMENT naming the field (a range, a size, a name Cloud Run refuses). */
 cJSON *emu_job_spec_from_json(const cJSON *body, emu_error *err);
 
+/* A spec's execution token (startExecutionToken or runExecutionToken: the
+** schema has made them a oneof), NULL when it has none; *run says which. */
+const char *emu_spec_token(const cJSON *spec, int *run);
+
+/* An execution token must name an execution of job_id: JOB-TOKEN, a DNS
+** label (Cloud Run: the job name and the token "must be fewer than 63
+** characters" together). 0, or -1 with err set to INVALID_ARGUMENT naming
+** the field. */
+int emu_job_token_check(const cJSON *spec, const char *job_id, emu_error *err);
+
 /*
 ** RunJob: applies `overrides` (the RunJobRequest's, may be NULL) to the job
 ** spec. On success returns the TaskTemplate to run (new, caller owns) and sets

@@ -43,7 +43,12 @@ static int load_one(emu_store *s, const cJSON *j, int i, char *why, size_t why_s
     } else if (emu_store_find_job(s, project, location, id)) {
         snprintf(why, why_size, "jobs[%d].name: job '%s' is listed twice", i, shown);
     } else {
+        /* a token is kept as the job's, and starts nothing: the file lists jobs as they are */
         cJSON *spec = emu_job_spec_from_json(j, &err);
+        if (spec && emu_job_token_check(spec, id, &err) < 0) {
+            cJSON_Delete(spec);
+            spec = NULL;
+        }
         if (!spec)
             snprintf(why, why_size, "jobs[%d] (%s): %s", i, id, err.message);
         else if (!emu_store_add_job(s, project, location, id, spec))

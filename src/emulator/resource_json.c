@@ -124,6 +124,41 @@ static const char *completion_status(const emu_execution *e)
     }
 }
 
+/*
+** The job's terminalCondition. Ready at once, unless an execution token
+** started an execution: then "the Job will become ready when the execution is
+** successfully started" (startExecutionToken) or "completed"
+** (runExecutionToken), reconciling until then, and failed with the
+** execution's message when it ends otherwise (or could not start at all).
+** Whether the job is reconciling.
+*/
+static int job_ready(cJSON *o, const emu_job *job)
+{
+    const emu_job_token *t = &job->token;
+    const emu_execution *e = t->exec;
+    emu_exec_state state = e ? e->state : t->state;
+    int64_t create = e ? e->create_ns : t->create_ns, start = e ? e->start_ns : t->start_ns;
+    int64_t done = e ? e->completion_ns : t->completion_ns;
+    const char *message = e ? e->fail_message : t->message;
+    cJSON *tc = cJSON_AddObjectToObject(o, "terminalCondition");
+    add_str(tc, "type", "Ready");
+    if (!t->set || (t->run ? state == EMU_EXEC_SUCCEEDED : start != 0)) {
+        add_str(tc, "state", "CONDITION_SUCCEEDED");
+        add_time(tc, "lastTransitionTime", !t->set ? job->update_ns : t->run ? done : start);
+        return 0;
+    }
+    if (state == EMU_EXEC_FAILED || state == EMU_EXEC_CANCELLED || state == EMU_EXEC_SUCCEEDED) {
+        add_str(tc, "state", "CONDITION_FAILED");
+        add_str(tc, "message", state == EMU_EXEC_CANCELLED ? "Cancelled by user." : message);
+        add_time(tc, "lastTransitionTime", done);
+        add_str(tc, "severity", "ERROR");
+        return 0;
+    }
+    add_str(tc, "state", "CONDITION_RECONCILING");
+    add_time(tc, "lastTransitionTime", create);
+    return 1;
+}
+
 cJSON *emu_job_json(emu_store *s, const emu_job *job)
 {
     cJSON *o = cJSON_CreateObject();
@@ -139,10 +174,7 @@ cJSON *emu_job_json(emu_store *s, const emu_job *job)
     const cJSON *stage = cJSON_GetObjectItemCaseSensitive(job->spec, "launchStage");
     add_str(o, "launchStage", cJSON_IsString(stage) ? stage->valuestring : "GA");
     add_int64(o, "observedGeneration", job->generation);
-    cJSON *tc = cJSON_AddObjectToObject(o, "terminalCondition");
-    add_str(tc, "type", "Ready");
-    add_str(tc, "state", "CONDITION_SUCCEEDED");
-    add_time(tc, "lastTransitionTime", job->update_ns);
+    int reconciling = job_ready(o, job);
     add_int(o, "executionCount", job->execution_count);
     const emu_execution *e = emu_store_latest_execution(s, job);
     if (e) {
@@ -152,6 +184,8 @@ cJSON *emu_job_json(emu_store *s, const emu_job *job)
         add_time(l, "completionTime", e->completion_ns);
         add_str(l, "completionStatus", completion_status(e));
     }
+    if (reconciling)
+        cJSON_AddBoolToObject(o, "reconciling", 1);
     add_str(o, "etag", emu_job_etag(job, etag, sizeof etag));
     return o;
 }

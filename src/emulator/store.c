@@ -121,6 +121,7 @@ static void job_free(emu_job *j)
     free(j->id);
     free(j->key);
     cJSON_Delete(j->spec);
+    free(j->token.message);
     free(j);
 }
 
@@ -317,8 +318,68 @@ static void execution_suffix(emu_store *s, char out[16])
     out[width] = '\0';
 }
 
+int emu_store_execution_id_taken(emu_store *s, const char *project, const char *location, const char *id)
+{
+    if (emu_store_find_execution(s, project, location, "-", id))
+        return 1;
+    for (const emu_execution *e = s->active_head; e; e = e->active_next) /* deleted, still stopping */
+        if (e->deleted && strcmp(e->id, id) == 0 && strcmp(e->project, project) == 0 &&
+            strcmp(e->location, location) == 0)
+            return 1;
+    return 0;
+}
+
+/* Creates e's log directory <log-root>/<name>: 0, 1 when it exists already, -1 on failure. */
+static int make_log_dir(emu_store *s, emu_execution *e, const char *name)
+{
+    free(e->log_dir);
+    if (!(e->log_dir = emu_strfmt("%s/%s", s->log_root, name)))
+        return -1;
+    if (mkdir(e->log_dir, 0755) == 0)
+        return 0;
+    int exists = errno == EEXIST;
+    free(e->log_dir);
+    e->log_dir = NULL;
+    return exists ? 1 : -1;
+}
+
+/* e's id and log directory: JOB-TOKEN, or a generated id never given before
+** and free in the index (a token's execution may hold any name). A directory
+** that exists (a reused --log-dir) is skipped: for a generated id, the id
+** with it; for a token's, whose name is fixed, the directory gets a suffix. */
+static int name_execution(emu_store *s, emu_execution *e, const emu_job *job, const char *token, const char **why)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        int rc = 0;
+        if (token) {
+            if (!e->id && !(e->id = emu_strfmt("%s-%s", job->id, token)))
+                return -1;
+            char *dir = tries ? emu_strfmt("%s.%d", e->id, tries + 1) : emu_strdup(e->id);
+            rc = !dir ? -1 : s->log_root ? make_log_dir(s, e, dir) : 0;
+            free(dir);
+        } else {
+            char suffix[16];
+            execution_suffix(s, suffix);
+            free(e->id);
+            if (!(e->id = emu_strfmt("%s-%s", job->id, suffix)))
+                return -1;
+            if (emu_store_find_execution(s, job->project, job->location, "-", e->id))
+                continue; /* a token's; a deleted one still stopping has its directory */
+            rc = s->log_root ? make_log_dir(s, e, e->id) : 0;
+        }
+        if (rc == 0)
+            return 0;
+        if (rc < 0) {
+            *why = "cannot create the execution's log directory";
+            return -1;
+        }
+    }
+    *why = "no free log directory for it";
+    return -1;
+}
+
 emu_execution *emu_store_add_execution(emu_store *s, emu_job *job, cJSON *task_template, int task_count,
-                                       const char **why)
+                                       const char *token, const char **why)
 {
     *why = "out of memory";
     emu_execution *e = calloc(1, sizeof *e);
@@ -328,27 +389,8 @@ emu_execution *emu_store_add_execution(emu_store *s, emu_job *job, cJSON *task_t
     }
     e->template = task_template;
     const cJSON *exec_tmpl = cJSON_GetObjectItemCaseSensitive(job->spec, "template");
-    /* a suffix never given before; one whose log directory exists (a reused --log-dir) is skipped */
-    for (int tries = 0; tries < 1000; tries++) {
-        char suffix[16];
-        execution_suffix(s, suffix);
-        free(e->id);
-        free(e->log_dir);
-        e->log_dir = NULL;
-        e->id = emu_strfmt("%s-%s", job->id, suffix);
-        if (!e->id)
-            goto fail;
-        if (!s->log_root)
-            break;
-        if (!(e->log_dir = emu_strfmt("%s/%s", s->log_root, e->id)))
-            goto fail;
-        if (mkdir(e->log_dir, 0755) == 0)
-            break;
-        if (errno != EEXIST) {
-            *why = "cannot create the execution's log directory";
-            goto fail;
-        }
-    }
+    if (name_execution(s, e, job, token, why) < 0)
+        goto fail;
     e->project = emu_strdup(job->project);
     e->location = emu_strdup(job->location);
     e->job = emu_strdup(job->id);
@@ -428,8 +470,35 @@ static void remove_logs(const emu_execution *e)
     rmdir(e->log_dir);
 }
 
+void emu_job_token_clear(emu_job *job)
+{
+    free(job->token.message);
+    memset(&job->token, 0, sizeof job->token);
+}
+
+/* A job whose execution token started e keeps what e came to, for its
+** terminalCondition, once e is freed (deleted, or past the job's retention). */
+static void token_keep(emu_store *s, emu_execution *e)
+{
+    emu_job *job = e->owner;
+    if (!job && e->project && e->location && e->job)
+        job = emu_store_find_job(s, e->project, e->location, e->job);
+    if (!job || job->token.exec != e)
+        return;
+    emu_job_token *t = &job->token;
+    t->exec = NULL;
+    t->state = e->state;
+    t->create_ns = e->create_ns;
+    t->start_ns = e->start_ns;
+    t->completion_ns = e->completion_ns;
+    free(t->message);
+    t->message = e->fail_message;
+    e->fail_message = NULL;
+}
+
 void emu_store_free_execution(emu_store *s, emu_execution *e, int remove)
 {
+    token_keep(s, e);
     emu_store_hide_execution(s, e);
     emu_store_deactivate(s, e);
     for (emu_operation *op = e->followers; op; op = op->follow_next)

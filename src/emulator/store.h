@@ -111,12 +111,24 @@ typedef struct emu_execution {
     int active;
 } emu_execution;
 
+/* What a job's execution token (startExecutionToken or runExecutionToken, api_jobs.c) has
+** done: the job's terminalCondition follows the execution it started (resource_json.c). */
+typedef struct emu_job_token {
+    int set;             /* a token has started an execution, or been refused one */
+    int run;             /* a runExecutionToken: ready once it has completed; else once it has started */
+    emu_execution *exec; /* borrowed until it is freed; then NULL, what it came to kept below */
+    emu_exec_state state;
+    int64_t create_ns, start_ns, completion_ns;
+    char *message; /* owned: why it failed, or why it could not start; NULL */
+} emu_job_token;
+
 struct emu_job {
     char *name, *project, *location, *id; /* owned */
     char *key;                            /* owned: "P/L/ID" */
     char uid[37];
     int64_t seq, generation, create_ns, update_ns;
     cJSON *spec; /* owned: user-settable fields, normalized, server defaults filled */
+    emu_job_token token;
     int execution_count;
     int completed;                        /* of its visible executions, those that are done */
     emu_execution *exec_head, *exec_tail; /* its visible executions, oldest first */
@@ -196,11 +208,17 @@ emu_job *emu_store_add_job(emu_store *s, const char *project, const char *locati
 /* Removes and frees a job; its executions must have been deleted (lifecycle.h). */
 void emu_store_remove_job(emu_store *s, emu_job *job);
 
-/* A new execution of job with the given TaskTemplate (ownership taken), with
-** an id never used before, its log directory created. NULL with *why set
-** (static text) on failure. */
+/* A new execution of job with the given TaskTemplate (ownership taken), its
+** log directory created. Its id is JOB-TOKEN when token is not NULL (the
+** caller has made sure it is free: emu_store_execution_id_taken), else one
+** never given before. NULL with *why set (static text) on failure. */
 emu_execution *emu_store_add_execution(emu_store *s, emu_job *job, cJSON *task_template, int task_count,
-                                       const char **why);
+                                       const char *token, const char **why);
+/* Whether an execution of that id exists under project and location, visible
+** or deleted and not yet stopped (ids are unique there, whatever the job). */
+int emu_store_execution_id_taken(emu_store *s, const char *project, const char *location, const char *id);
+/* Forgets what the job's execution token did (a new generation without one). */
+void emu_job_token_clear(emu_job *job);
 /* Takes a visible execution out of the index and the visible lists (it stays
 ** active until done). */
 void emu_store_hide_execution(emu_store *s, emu_execution *e);

@@ -201,3 +201,53 @@ describe("against the emulator", function()
     assert.are.equal("1\n", stdout)
   end)
 end)
+
+describe("execution tokens through the Lua API", function()
+  local emu, client
+
+  setup(function()
+    emu = h.emulator{}
+    client = h.client(emu.host)
+  end)
+
+  teardown(function()
+    if emu then emu.stop() end
+  end)
+
+  it("create_job and update_job pass a token through, and it starts JOB-TOKEN once", function()
+    local spec = h.sh_job("tokened", "exit 0")
+    spec.startExecutionToken = "deploy-42"
+    local op = assert(client:create_job("tokened", spec))
+    assert.is_true(op.done)
+    assert.are.equal("deploy-42", op.response.startExecutionToken)
+    local name = "projects/test-project/locations/us-central1/jobs/tokened/executions/tokened-deploy-42"
+    assert.are.equal(name, op.response.latestCreatedExecution.name)
+    -- by its full name: a short id is read as JOB-xxxxx, and "tokened-deploy-42" would name job "tokened-deploy"
+    local e = assert(client:wait(name, { timeout = 30 }))
+    assert.are.equal(name, e.name)
+    assert.are.equal(1, e.succeededCount)
+    assert.are.equal("CONDITION_SUCCEEDED", assert(client:get_job("tokened")).terminalCondition.state)
+
+    -- the same deployment again starts nothing; a new token (the commit, say) starts a new execution
+    assert(client:update_job("tokened", spec))
+    assert.are.equal(1, #assert(client:list_executions("tokened")).executions)
+    spec.startExecutionToken = nil
+    spec.runExecutionToken = "c0ffee1"
+    op = assert(client:update_job("tokened", spec))
+    assert.are.equal("c0ffee1", op.response.runExecutionToken)
+    assert.is_nil(op.response.startExecutionToken)
+    e = assert(client:wait(op.response.latestCreatedExecution.name, { timeout = 30 }))
+    assert.matches("/executions/tokened%-c0ffee1$", e.name)
+    assert.are.equal(1, e.succeededCount)
+    assert.are.equal(2, #assert(client:list_executions("tokened")).executions)
+  end)
+
+  it("returns the emulator's refusal of a bad token as err, naming the field", function()
+    local spec = h.sh_job("badtoken", "exit 0")
+    spec.runExecutionToken = "Not_A_Label"
+    local op, err = client:create_job("badtoken", spec)
+    assert.is_nil(op)
+    assert.are.equal("INVALID_ARGUMENT", err.code)
+    assert.matches("job.run_execution_token", err.message, 1, true)
+  end)
+end)

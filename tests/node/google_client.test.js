@@ -233,6 +233,38 @@ test('deleteExecution and deleteJob resolve and the resources are gone', async (
   await assert.rejects(jobs.getJob({name: job.name}), err => err.code === 5);
 });
 
+test('a token deployment: createJob with startExecutionToken runs JOB-TOKEN once, a new token runs again', async () => {
+  const deploy = token => ({...shJob('echo deployed'), startExecutionToken: token});
+  const job = await createJob('node-deploy', deploy('deploy-1'));
+  assert.equal(job.startExecutionToken, 'deploy-1');
+  const name = `${job.name}/executions/node-deploy-deploy-1`;
+  assert.equal(job.latestCreatedExecution.name, name);
+  await waitFor(async () => (await executions.getExecution({name}))[0].completionTime, 'the execution to complete');
+  const [execution] = await executions.getExecution({name});
+  assert.equal(execution.succeededCount, 1);
+  assert.equal(stateName(completed(execution)), 'CONDITION_SUCCEEDED');
+  const [ready] = await jobs.getJob({name: job.name});
+  assert.equal(stateName(ready.terminalCondition), 'CONDITION_SUCCEEDED');
+
+  // The same deployment again (a re-run of the pipeline): a new generation, nothing started.
+  const [again] = await jobs.updateJob({job: {...deploy('deploy-1'), name: job.name}});
+  const [updated] = await again.promise();
+  assert.equal(String(updated.generation), '2');
+  assert.equal(updated.startExecutionToken, 'deploy-1');
+  let [listed] = await executions.listExecutions({parent: job.name});
+  assert.deepEqual(listed.map(e => e.name), [name]);
+
+  // The next deployment, a new token (a run token: the job is ready once it has completed).
+  const [next] = await jobs.updateJob({job: {...shJob('echo deployed'), name: job.name, runExecutionToken: 'deploy-2'}});
+  const [second] = await next.promise();
+  assert.equal(second.runExecutionToken, 'deploy-2');
+  assert.equal(second.latestCreatedExecution.name, `${job.name}/executions/node-deploy-deploy-2`);
+  await waitFor(async () => stateName((await jobs.getJob({name: job.name}))[0].terminalCondition) ===
+                'CONDITION_SUCCEEDED', 'the job to be ready');
+  [listed] = await executions.listExecutions({parent: job.name});
+  assert.equal(listed.length, 2);
+});
+
 // The emulator's test control API (outside the Cloud Run API).
 async function control(method, what, body) {
   const res = await fetch(`http://127.0.0.1:${port}/emulator/v1/${what}`, {
