@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_call.h"
+#include "fields.h"
 #include "job_spec.h"
 #include "lifecycle.h"
 #include "resource_json.h"
@@ -149,8 +150,12 @@ cJSON *api_run_job(call *c, const char *id)
     int task_count;
     cJSON *tt = emu_overrides_apply(job->spec, c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "overrides") : NULL,
                                     job->id, &task_count, &c->err);
-    if (!tt)
+    if (!tt) /* first: an override that names no container of the job */
         return NULL;
+    if (emu_fields_refusal(job->spec, tt, &c->err) < 0) { /* sidecars, and the fields the emulator refuses */
+        cJSON_Delete(tt);
+        return NULL;
+    }
     char refusal[600];
     if (emu_runtime_refusal(c->s->runtime, tt, refusal, sizeof refusal)) { /* whether this emulator can run it */
         emu_error_set(&c->err, "FAILED_PRECONDITION", "%s", refusal);
