@@ -36,7 +36,7 @@ const emu_field_fate emu_field_fates[] = {
     OUT("name", "CreateJob names the job by its jobId, as Cloud Run does; a --jobs file names its jobs with it"),
     OUT("uid", "set by the emulator"),
     OUT("generation", "counts the job's versions"),
-    R("labels", "kept and shown (checked as Cloud Run checks labels); they sort and bill jobs on Google Cloud"),
+    R("labels", "kept and shown (checked as Cloud Run checks labels); on Google Cloud they group, filter and bill jobs"),
     R("annotations", "kept and shown (reserved prefixes refused at create, as on Cloud Run); no local effect"),
     OUT("createTime", "set by the emulator"),
     OUT("updateTime", "set by the emulator"),
@@ -143,14 +143,16 @@ const emu_field_fate emu_field_fates[] = {
     H(C "volumeMounts", "container runtimes; refused at RunJob under --runtime process (issue 20)"),
     H(C "volumeMounts[].name", "the volume to mount; a name no volume has is refused at RunJob"),
     H(C "volumeMounts[].mountPath", "where it is mounted: an absolute path"),
-    H(C "volumeMounts[].subPath", "a directory or file inside a --volume-dir directory or a secret volume is mounted instead of the whole; an emptyDir is a fresh tmpfs either way"),
+    H(C "volumeMounts[].subPath", "container runtimes: that file or directory of a --volume-dir directory or a secret volume is mounted, not the whole; an emptyDir is a fresh tmpfs either way"),
     H(C "workingDir", "the container's working directory (--runtime process: a directory on this machine)"),
-    PROBE("livenessProbe", "probes are not emulated, and Cloud Run's jobs take only startup probes: remove livenessProbe"),
-    PROBE("startupProbe", "startup probes are not emulated: remove startupProbe to run the job here"),
-    PROBE("readinessProbe", "probes are not emulated, and Cloud Run's jobs take only startup probes: remove readinessProbe"),
     UNIMPL(C "dependsOn", "the order a task's containers start in: multi-container executions are not emulated; remove dependsOn"),
     PRECOND(C "baseImageUri", "automatic base image updates are for Cloud Run services, not jobs: remove baseImageUri"),
     {C "buildInfo", EMU_RECORDED, NULL, "output only on Cloud Run (the build that made the image): kept as sent", 1},
+
+    /* Probe, in each of the three places */
+    PROBE("livenessProbe", "probes are not emulated, and Cloud Run's jobs take only startup probes: remove livenessProbe"),
+    PROBE("startupProbe", "startup probes are not emulated: remove startupProbe to run the job here"),
+    PROBE("readinessProbe", "probes are not emulated, and Cloud Run's jobs take only startup probes: remove readinessProbe"),
 
     {NULL, EMU_HONOURED, NULL, NULL, 0},
 };
