@@ -288,7 +288,7 @@ int emu_container_commands(const emu_runtime *rt, const emu_execution *e, const 
                            size_t warning_size)
 {
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
-    const cJSON *c = containers ? containers->child : NULL;
+    const cJSON *c = containers ? containers->child : NULL; /* the one container: RunJob refuses more (fields.c) */
     const char *image = str(c, "image"), *wd = str(c, "workingDir");
     const cJSON *command = cJSON_GetObjectItemCaseSensitive(c, "command");
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");
