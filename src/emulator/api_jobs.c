@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_call.h"
+#include "fields.h"
 #include "job_spec.h"
 #include "lifecycle.h"
 #include "resource_json.h"
@@ -18,8 +19,10 @@
 
 /* Whether this emulator can run an execution with this TaskTemplate (the
 ** job's, after any overrides). 0, or -1 with err set. */
-static int run_checks(emu_store *s, const cJSON *tt, emu_error *err)
+static int run_checks(emu_store *s, const emu_job *job, const cJSON *tt, emu_error *err)
 {
+    if (emu_fields_refusal(job->spec, tt, err) < 0) /* sidecars, and the fields the emulator refuses */
+        return -1;
     char refusal[600];
     if (emu_runtime_refusal(s->runtime, tt, refusal, sizeof refusal)) { /* whether this emulator can run it */
         emu_error_set(err, "FAILED_PRECONDITION", "%s", refusal);
@@ -36,7 +39,7 @@ static int run_checks(emu_store *s, const cJSON *tt, emu_error *err)
 static emu_execution *start_execution(emu_store *s, emu_job *job, cJSON *tt, int task_count, const char *token,
                                       emu_error *err)
 {
-    if (run_checks(s, tt, err) < 0) {
+    if (run_checks(s, job, tt, err) < 0) {
         cJSON_Delete(tt);
         return NULL;
     }
@@ -257,7 +260,7 @@ cJSON *api_run_job(call *c, const char *id)
     int task_count;
     cJSON *tt = emu_overrides_apply(job->spec, c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "overrides") : NULL,
                                     job->id, &task_count, &c->err);
-    if (!tt)
+    if (!tt) /* first: an override that names no container of the job */
         return NULL;
     emu_execution *e = start_execution(c->s, job, tt, task_count, NULL, &c->err); /* run_checks first */
     if (!e)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "container.h"
@@ -236,20 +237,30 @@ static int add_mounts(const emu_runtime *rt, const emu_execution *e, const cJSON
         const cJSON *src = cJSON_GetObjectItemCaseSensitive(v, "gcs");
         if (!src)
             src = cJSON_GetObjectItemCaseSensitive(v, "nfs");
+        const char *sub = str(m, "subPath"); /* RunJob has held it to a plain relative path */
         char *spec;
-        if (empty) {
+        if (empty) { /* a subPath of a fresh emptyDir is a fresh empty directory: the tmpfs itself */
             const char *limit = str(empty, "sizeLimit");
             double bytes = limit ? quantity(limit) : 0;
             spec = bytes >= 1 ? emu_strfmt("type=tmpfs,destination=%s,tmpfs-size=%.0f", path, bytes)
                               : emu_strfmt("type=tmpfs,destination=%s", path);
         } else if (cJSON_GetObjectItemCaseSensitive(v, "secret")) {
             char *dir = emu_launch_secret_dir(e, name);
-            if (!dir) {
-                snprintf(why, size, "The secret volume '%s' has no files.", name);
+            char *source = !dir ? NULL : sub ? emu_strfmt("%s/%s", dir, sub) : strdup(dir);
+            free(dir);
+            struct stat st;
+            if (!source || stat(source, &st) != 0) {
+                if (sub)
+                    snprintf(why, size,
+                             "The secret volume '%s' has no file or directory '%s' (the subPath of its mount at %s).",
+                             name, sub, path);
+                else
+                    snprintf(why, size, "The secret volume '%s' has no files.", name);
+                free(source);
                 return -1;
             }
-            spec = emu_strfmt("type=bind,source=%s,destination=%s,ro=true", dir, path);
-            free(dir);
+            spec = emu_strfmt("type=bind,source=%s,destination=%s,ro=true", source, path);
+            free(source);
         } else {
             const char *dir = emu_runtime_volume_dir(rt, name);
             if (!dir) {
@@ -259,7 +270,8 @@ static int add_mounts(const emu_runtime *rt, const emu_execution *e, const cJSON
                 return -1;
             }
             int ro = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(src, "readOnly"));
-            spec = emu_strfmt("type=bind,source=%s,destination=%s%s", dir, path, ro ? ",ro=true" : "");
+            spec = emu_strfmt("type=bind,source=%s%s%s,destination=%s%s", dir, sub ? "/" : "", sub ? sub : "", path,
+                              ro ? ",ro=true" : "");
         }
         emu_argv_add(run, "--mount");
         emu_argv_add(run, spec ? spec : "");
@@ -276,7 +288,7 @@ int emu_container_commands(const emu_runtime *rt, const emu_execution *e, const 
                            size_t warning_size)
 {
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
-    const cJSON *c = containers ? containers->child : NULL;
+    const cJSON *c = containers ? containers->child : NULL; /* the one container: RunJob refuses more (fields.c) */
     const char *image = str(c, "image"), *wd = str(c, "workingDir");
     const cJSON *command = cJSON_GetObjectItemCaseSensitive(c, "command");
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");

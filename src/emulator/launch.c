@@ -175,20 +175,6 @@ static int write_secret_file(const char *dir, const char *path, const char *valu
     return ok ? 0 : -1;
 }
 
-/* A relative path with no '..', '.' or empty component: what may be written under a volume. */
-static int safe_relative(const char *p)
-{
-    if (!*p || *p == '/')
-        return 0;
-    for (const char *c = p; *c;) {
-        size_t n = strcspn(c, "/");
-        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-            return 0;
-        c += n + (c[n] == '/');
-    }
-    return 1;
-}
-
 /* Secret volumes: their files under <dir>/<volume name>/. 0, or -1 (e->fail_message set). */
 static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
 {
@@ -209,7 +195,7 @@ static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
         int mode = cJSON_IsNumber(dm) ? dm->valueint : 0444;
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(sec, "items");
         const char *short_name = strrchr(secret, '/') ? strrchr(secret, '/') + 1 : secret;
-        if (!safe_relative(short_name)) {
+        if (!emu_runtime_relative_path(short_name)) {
             free(e->fail_message);
             e->fail_message =
                 emu_strfmt("The secret volume '%s' names a secret '%s' that cannot be a file name.", name, secret);
@@ -224,7 +210,7 @@ static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
         for (const cJSON *it = items ? items->child : NULL; it && rc == 0; it = it->next) {
             const char *path = str(it, "path");
             const cJSON *im = cJSON_GetObjectItemCaseSensitive(it, "mode");
-            if (!path || !safe_relative(path)) {
+            if (!path || !emu_runtime_relative_path(path)) {
                 free(e->fail_message);
                 e->fail_message = emu_strfmt("The secret volume '%s' has an item path '%s' that is not a plain "
                                              "relative path.",

@@ -282,7 +282,7 @@ int emu_process_start(const emu_store *s, emu_spawner *z, const emu_execution *e
     if (s->runtime && s->runtime->kind != EMU_RUNTIME_PROCESS)
         return start_container(s->runtime, z, e, t, why);
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
-    const cJSON *c = containers ? containers->child : NULL; /* the first container is what runs */
+    const cJSON *c = containers ? containers->child : NULL; /* the one container: RunJob refuses more (fields.c) */
     const cJSON *command = cJSON_GetObjectItemCaseSensitive(c, "command");
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");
     const cJSON *wd = cJSON_GetObjectItemCaseSensitive(c, "workingDir");

@@ -376,6 +376,46 @@ void emu_runtime_close(emu_runtime *rt)
 
 /* ---- RunJob's check ------------------------------------------------------------------------ */
 
+int emu_runtime_relative_path(const char *p)
+{
+    if (!*p || *p == '/')
+        return 0;
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return 0;
+        c += n + (c[n] == '/');
+    }
+    return 1;
+}
+
+/* A mount's subPath: a plain relative path, and under a --volume-dir directory
+** (dir, NULL for the other volumes) something that is there. NULL, or buf. */
+static const char *subpath_refusal(const cJSON *m, const char *n, const char *p, const char *dir, char *buf,
+                                   size_t size)
+{
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(m, "subPath");
+    if (!cJSON_IsString(sub))
+        return NULL;
+    const char *s = sub->valuestring;
+    if (!emu_runtime_relative_path(s) || !mountable_path(s)) {
+        snprintf(buf, size,
+                 "The volume mount '%s' at %s: its subPath '%s' must be a relative path inside the volume, "
+                 "without '.' or '..' components, ',' or '='.",
+                 n, p, s);
+        return buf;
+    }
+    struct stat st;
+    char *full = dir ? emu_strfmt("%s/%s", dir, s) : NULL;
+    int missing = full && stat(full, &st) != 0;
+    free(full);
+    if (!missing)
+        return NULL;
+    snprintf(buf, size, "The volume mount '%s' at %s: its subPath '%s' is not in the volume's directory %s: create it.",
+             n, p, s, dir);
+    return buf;
+}
+
 static const cJSON *find_volume(const cJSON *tt, const char *name)
 {
     const cJSON *vols = cJSON_GetObjectItemCaseSensitive(tt, "volumes");
@@ -443,6 +483,8 @@ const char *emu_runtime_refusal(const emu_runtime *rt, const cJSON *tt, char *bu
                          n, p);
                 return buf;
             }
+            if (subpath_refusal(m, n, p, external ? emu_runtime_volume_dir(rt, n) : NULL, buf, size))
+                return buf;
         }
     }
     return NULL;

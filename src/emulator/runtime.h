@@ -77,11 +77,17 @@ const char *emu_runtime_volume_dir(const emu_runtime *rt, const char *name);
 /* The runtime's name as the options spell it ("process", "podman", "docker"). */
 const char *emu_runtime_name(const emu_runtime *rt);
 
+/* Whether p is a relative path with no '..', '.' or empty component: what
+** may be named under a volume (a secret's item, a mount's subPath). */
+int emu_runtime_relative_path(const char *p);
+
 /*
 ** RunJob's check of a TaskTemplate against what this emulator can honour:
 ** NULL when it can run, else the message of a FAILED_PRECONDITION in buf (a
 ** volume mount under the process runtime; a Cloud Storage, NFS or Cloud SQL
-** volume mounted without a --volume-dir; a volume mount naming no volume).
+** volume mounted without a --volume-dir; a volume mount naming no volume; a
+** subPath that is not a plain relative path, or that a --volume-dir
+** directory lacks).
 */
 const char *emu_runtime_refusal(const emu_runtime *rt, const cJSON *task_template, char *buf, size_t size);
 

@@ -533,6 +533,23 @@ static int check_message(walk *w, cJSON *obj, const emu_message *msg)
     return 0;
 }
 
+int emu_schema_field_at(const emu_message *msg, int i, emu_schema_field *out)
+{
+    for (int k = 0; k < i; k++)
+        if (!msg->fields[k].name)
+            return 0;
+    const field *f = &msg->fields[i];
+    if (!f->name)
+        return 0;
+    *out = (emu_schema_field){f->name, f->repeated, f->kind == K_MAP, f->kind == K_MESSAGE ? f->message : NULL};
+    return 1;
+}
+
+const char *emu_schema_type(const emu_message *msg)
+{
+    return msg->type;
+}
+
 int emu_schema_check(cJSON *obj, const emu_message *msg, const char *at, emu_error *err)
 {
     walk w;

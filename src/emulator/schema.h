@@ -44,4 +44,19 @@ const char *emu_proto_name(const char *json, char *buf, size_t size);
 */
 int emu_schema_check(cJSON *obj, const emu_message *msg, const char *at, emu_error *err);
 
+/* One field of a message as the tables list it, for walks over a message's
+** fields (fields.c and its test); the strings are static. */
+typedef struct emu_schema_field {
+    const char *name;           /* the JSON name */
+    int repeated;               /* a list */
+    int map;                    /* a map<string, string> */
+    const emu_message *message; /* a message field's type, else NULL */
+} emu_schema_field;
+
+/* The i-th field (from 0) of msg in *out: 1, or 0 past the last. */
+int emu_schema_field_at(const emu_message *msg, int i, emu_schema_field *out);
+
+/* A message's full name ("google.cloud.run.v2.Container"), static. */
+const char *emu_schema_type(const emu_message *msg);
+
 #endif

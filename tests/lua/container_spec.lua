@@ -201,6 +201,8 @@ describe("the emulator's container runtime", function()
     h.write(data .. "/hello.txt", "hello from the host\n")
     h.write(archive .. "/old.txt", "archived on the host\n")
     h.write(shelf .. "/book.txt", "a book on the shelf\n")
+    os.execute("mkdir -p " .. h.sh_quote(data .. "/sub"))
+    h.write(data .. "/sub/inner.txt", "inside the subPath\n")
     h.write(tmp .. "/secrets.yaml", SECRETS_YAML)
 
     local secret_env = function(name, secret, version)
@@ -263,6 +265,26 @@ cat /mnt/shelf/book.txt
             { name = "data", gcs = { bucket = "test-bucket" } },
             { name = "archive", gcs = { bucket = "test-archive", readOnly = true } },
             { name = "shelf", nfs = { server = "nfs.example", path = "/shelf" } },
+          },
+        }),
+        job("subpaths", {
+          command = sh([[
+ls /mnt/sub
+cat /mnt/sub/inner.txt
+echo "old=$(cat /secrets/old/v1)"
+echo "one=$(cat /etc/app/current)"
+grep ' /scratch ' /proc/mounts
+]]),
+          volumeMounts = { { name = "data", mountPath = "/mnt/sub", subPath = "sub" },
+                           { name = "db", mountPath = "/secrets/old", subPath = "old" },
+                           { name = "db", mountPath = "/etc/app/current", subPath = "current" },
+                           { name = "scratch", mountPath = "/scratch", subPath = "x" } },
+        }, {
+          volumes = {
+            { name = "data", gcs = { bucket = "test-bucket" } },
+            { name = "db", secret = { secret = "db-password",
+              items = { { path = "current", version = "latest" }, { path = "old/v1", version = "1" } } } },
+            { name = "scratch", emptyDir = { medium = "MEMORY" } },
           },
         }),
         job("term-timeout", { command = trapping(1) }, { timeout = "2s" }),
@@ -489,6 +511,42 @@ fi
       assert(client:create_job("declared", job("declared", { command = sh("true") },
         { volumes = { { name = "elsewhere", gcs = { bucket = "b" } } } })))
       assert.are.equal(1, finish(client, assert(client:run_job("declared"))).succeededCount)
+    end)
+
+    it("mounts a subPath of a --volume-dir directory or a secret volume, not the whole; an emptyDir's is a tmpfs", function()
+      local op = assert(client:run_job("subpaths"))
+      local e = finish(client, op)
+      local log = task_log(emu, op)
+      assert.are.equal(1, e.succeededCount, tostring(completed(e).message) .. "\n" .. tostring(log))
+      local seen = lines(log)
+      assert.is_true(has(seen, "inner.txt"), log)
+      assert.is_false(has(seen, "hello.txt"), log) -- the subdirectory alone, not the volume's top
+      assert.is_true(has(seen, "inside the subPath"), log)
+      assert.is_true(has(seen, "old=db-pass-v1-Q7xK2"), log)
+      assert.is_true(has(seen, "one=db-pass-v2-W9mZ4"), log) -- a file of the volume, mounted as a file
+      assert.matches("tmpfs /scratch tmpfs ", log, 1, true)
+    end)
+
+    it("refuses RunJob (not CreateJob) for a subPath the directory lacks, or one that climbs out", function()
+      for _, c in ipairs({ { "sub-missing", "missing", "its subPath 'missing' is not in the volume's directory" },
+                           { "sub-climbs", "../shelf", "must be a relative path inside the volume" } }) do
+        assert(client:create_job(c[1], job(c[1], { command = sh("true"),
+          volumeMounts = { { name = "data", mountPath = "/mnt/d", subPath = c[2] } } },
+          { volumes = { { name = "data", gcs = { bucket = "b" } } } })))
+        local op, err = client:run_job(c[1])
+        assert.is_nil(op)
+        assert.are.equal("FAILED_PRECONDITION", err.code)
+        assert.matches(c[3], err.message, 1, true)
+      end
+    end)
+
+    it("fails the attempt, naming it, for a subPath the secret volume lacks", function()
+      assert(client:create_job("sub-secret", job("sub-secret", { command = sh("echo ran"),
+        volumeMounts = { { name = "api", mountPath = "/etc/k", subPath = "nope" } } },
+        { volumes = { { name = "api", secret = { secret = "api-key" } } } })))
+      local e = finish(client, assert(client:run_job("sub-secret")))
+      assert.are.equal(1, e.failedCount)
+      assert.matches("The secret volume 'api' has no file or directory 'nope'", completed(e).message, 1, true)
     end)
   end)
 
