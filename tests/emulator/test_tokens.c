@@ -311,6 +311,23 @@ TEST(a_token_job_the_runtime_cannot_run_is_made_but_starts_nothing_and_fails_its
     resp_free(&r);
 }
 
+TEST(a_token_on_a_sidecar_job_starts_nothing_and_its_terminal_condition_says_why)
+{
+    cJSON *job = sh_job("true", "/tmp", 0);
+    cJSON *containers = (cJSON *)get(job, "template.template.containers");
+    cJSON_AddStringToObject(containers->child, "name", "main");
+    cJSON *sidecar = cJSON_Duplicate(containers->child, 1);
+    cJSON_ReplaceItemInObject(sidecar, "name", cJSON_CreateString("sidecar"));
+    cJSON_AddItemToArray(containers, sidecar);
+    resp r = send_job("POST", "tk-side", NULL, with_token(job, "startExecutionToken", "s1"));
+    CHECK_INT(r.status, 200);
+    CHECK_STR(str(r.json, "response.terminalCondition.state"), "CONDITION_FAILED");
+    CHECK_CONTAINS(str(r.json, "response.terminalCondition.message"), "multi-container executions are not emulated");
+    CHECK(get(r.json, "response.latestCreatedExecution") == NULL);
+    CHECK_INT(execution_count("tk-side"), 0);
+    resp_free(&r);
+}
+
 TEST(validate_only_with_a_token_starts_nothing_and_allow_missing_starts_it)
 {
     char *dir = new_dir("token-validate");
