@@ -1,6 +1,7 @@
 --- cloudrun jobs execute|create|describe|delete|list — as gcloud run jobs.
 local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
+local listing = require("cloudrun.cli.list")
 local progress = require("cloudrun.cli.progress")
 local spec = require("cloudrun.cli.spec")
 local wait = require("cloudrun.wait")
@@ -238,8 +239,8 @@ local function delete(ctx)
 end
 
 local function list(ctx)
-  return common.list(ctx, {
-    each = function(client) return client:each_jobs() end,
+  return listing.run(ctx, {
+    each = function(client, _, opts) return client:each_jobs(opts) end,
     header = { "JOB", "REGION", "LAST RUN AT", "LAST STATUS", "CREATED" },
     row = function(j)
       local latest = j.latestCreatedExecution or {}
@@ -304,7 +305,7 @@ _M.commands = {
   {
     path = { "jobs", "list" }, run = list,
     summary = "List the jobs of the region.",
-    flags = { common.limit_flag },
+    flags = listing.flags,
   },
 }
 
