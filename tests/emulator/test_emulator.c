@@ -1405,7 +1405,7 @@ TEST(entries_list_refuses_what_it_cannot_answer_naming_what_it_understands)
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.type = \\\"cloud_run_job\\\"\"}", 400,
          "name it with resource.labels.job_name"},
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND "
-         "severity>=ERROR\"}",
+         "httpRequest.status>=500\"}",
          400, "the emulator understands"},
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND "
          "timestamp>\\\"yesterday\\\"\"}",
