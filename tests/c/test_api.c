@@ -819,6 +819,147 @@ TEST(a_servers_retry_after_is_honoured_but_never_past_the_deadline)
     cr_error_clear(&e);
 }
 
+/* ---- several containers in one execution ----------------------------------------------- */
+
+TEST(run_job_sends_one_container_override_per_container_in_the_order_given)
+{
+    const char *main_args[] = {"manage.py", "job"};
+    cr_env_var main_env[] = {{"ID", "42"}};
+    cr_env_var side_env[] = {{"MODE", "full"}, {"EMPTY", NULL}};
+    cr_container_override c[3] = {
+        {"main", main_args, 2, 1, main_env, 1, 0},
+        {"sidecar", NULL, 0, 0, side_env, 2, 1},
+        {"quiet", NULL, 0, 1, NULL, 0, 0}, /* an explicitly empty args list is sent */
+    };
+    cr_run_job_options o = {0};
+    o.containers = c;
+    o.ncontainers = 3;
+    o.task_count = 2;
+    cr_http_request req;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.body, "{\"overrides\":{\"containerOverrides\":[{\"name\":\"main\",\"args\":[\"manage.py\",\"job\"],"
+                        "\"env\":[{\"name\":\"ID\",\"value\":\"42\"}]},{\"name\":\"sidecar\",\"env\":[{\"name\":"
+                        "\"MODE\",\"value\":\"full\"},{\"name\":\"EMPTY\",\"value\":\"\"}],\"clearArgs\":true},{"
+                        "\"name\":\"quiet\",\"args\":[]}],\"taskCount\":2}}");
+    cr_http_request_clear(&req);
+
+    /* the bytes cJSON prints for the same tree, escapes included */
+    static const char *const tricky[] = {"quote \" back\\slash", "tab\tnl\n\x01", "caf\xc3\xa9"};
+    cr_env_var env[] = {{tricky[0], tricky[1]}};
+    cr_container_override t[2] = {{tricky[2], tricky, 3, 1, env, 1, 1}, {tricky[0], NULL, 0, 0, NULL, 0, 0}};
+    o = (cr_run_job_options){0};
+    o.containers = t;
+    o.ncontainers = 2;
+    cJSON *want = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(cJSON_AddObjectToObject(want, "overrides"), "containerOverrides");
+    cJSON *one = cJSON_CreateObject(), *two = cJSON_CreateObject();
+    cJSON_AddStringToObject(one, "name", tricky[2]);
+    cJSON_AddItemToObject(one, "args", cJSON_CreateStringArray(tricky, 3));
+    cJSON *var = cJSON_CreateObject();
+    cJSON_AddStringToObject(var, "name", tricky[0]);
+    cJSON_AddStringToObject(var, "value", tricky[1]);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(one, "env"), var);
+    cJSON_AddBoolToObject(one, "clearArgs", 1);
+    cJSON_AddStringToObject(two, "name", tricky[0]);
+    cJSON_AddItemToArray(list, one);
+    cJSON_AddItemToArray(list, two);
+    char *text = cJSON_PrintUnformatted(want);
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.body, text);
+    cr_http_request_clear(&req);
+    cJSON_free(text);
+    cJSON_Delete(want);
+}
+
+TEST(a_container_override_without_a_name_twice_or_with_a_null_arg_or_an_unnamed_env_var_is_refused)
+{
+    const char *null_arg[] = {"a", NULL};
+    cr_env_var unnamed[] = {{"", "x"}};
+    struct {
+        cr_container_override c[2];
+        size_t n;
+        const char *says;
+    } bad[] = {
+        {{{NULL, NULL, 0, 0, NULL, 0, 1}}, 1, "containers[1] names no container"},
+        {{{"main", NULL, 0, 0, NULL, 0, 1}, {"", NULL, 0, 0, NULL, 0, 1}}, 2, "containers[2] names no container"},
+        {{{"main", NULL, 0, 0, NULL, 0, 1}, {"main", NULL, 0, 0, NULL, 0, 0}}, 2, "'main' is named twice"},
+        {{{"main", null_arg, 2, 1, NULL, 0, 0}}, 1, "'main': args[2] is NULL"},
+        {{{"side", NULL, 0, 0, unnamed, 1, 0}}, 1, "'side': env[1] has no name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_run_job_options o = {0};
+        o.containers = bad[i].c;
+        o.ncontainers = bad[i].n;
+        cr_http_request req;
+        cr_error err = CR_ERROR_INIT;
+        CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), -1);
+        CHECK_STR(err.code, "INVALID_ARGUMENT");
+        CHECK_CONTAINS(err.message, bad[i].says);
+        cr_error_clear(&err);
+        /* the method table's setter holds them to the same rule */
+        const cr_method_def *d = cr_method_of(CR_RUN_JOB);
+        cr_args a;
+        cr_args_init(&a, d);
+        CHECK_INT(cr_args_set_containers(&a, cr_option_find(d->options, "containers"), bad[i].c, bad[i].n, &err), -1);
+        CHECK_CONTAINS(err.message, bad[i].says);
+        CHECK_INT(a.run.ncontainers, 0);
+        cr_error_clear(&err);
+    }
+}
+
+TEST(containers_and_the_single_container_options_are_refused_together_in_either_order)
+{
+    cr_container_override c[1] = {{"main", NULL, 0, 0, NULL, 0, 1}};
+    const char *args[] = {"x"};
+    cr_env_var env[] = {{"A", "1"}};
+    cr_run_job_options o = {0};
+    o.containers = c;
+    o.ncontainers = 1;
+    o.container = "main";
+    cr_http_request req;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), -1);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, "options 'containers' and 'container' cannot be given together");
+    cr_error_clear(&err);
+
+    const cr_method_def *d = cr_method_of(CR_RUN_JOB);
+    const cr_option *containers = cr_option_find(d->options, "containers");
+    const char *singles[] = {"args", "env", "clear_args", "container"};
+    for (int i = 0; i < 4; i++) {
+        const cr_option *single = cr_option_find(d->options, singles[i]);
+        for (int containers_first = 0; containers_first < 2; containers_first++) {
+            cr_args a;
+            cr_args_init(&a, d);
+            int rc = 0;
+            if (containers_first)
+                rc = cr_args_set_containers(&a, containers, c, 1, &err);
+            rc |= i == 0   ? cr_args_set_strings(&a, single, args, 1, &err)
+                  : i == 1 ? cr_args_set_env(&a, single, env, 1, &err)
+                  : i == 2 ? cr_args_set_bool(&a, single, 1, &err)
+                           : cr_args_set_text(&a, single, "main", &err);
+            if (!containers_first)
+                rc = cr_args_set_containers(&a, containers, c, 1, &err);
+            CHECK_INT(rc, -1);
+            CHECK_STR(err.code, "INVALID_ARGUMENT");
+            CHECK_CONTAINS(err.message, singles[i]);
+            CHECK_CONTAINS(err.message, "cannot be given together");
+            cr_error_clear(&err);
+            /* the refused option is undone: the first stays */
+            CHECK_INT(a.run.ncontainers, containers_first ? 1 : 0);
+            CHECK_INT(cr_api_run_job_single_option(&a.run) != NULL, !containers_first);
+        }
+    }
+    /* what sets nothing does not count: clear_args = false beside containers */
+    cr_args a;
+    cr_args_init(&a, d);
+    CHECK_INT(cr_args_set_containers(&a, containers, c, 1, &err), 0);
+    CHECK_INT(cr_args_set_bool(&a, cr_option_find(d->options, "clear_args"), 0, &err), 0);
+    CHECK_INT(cr_args_set_number(&a, cr_option_find(d->options, "task_count"), 3, &err), 0);
+    CHECK_INT(a.run.ncontainers, 1);
+}
+
 int main(void)
 {
     return check_run();
