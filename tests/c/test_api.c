@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/call.h"
 #include "check.h"
 #include "cloudrun.h"
 #include "util/rfc3339.h"
@@ -958,6 +959,110 @@ TEST(containers_and_the_single_container_options_are_refused_together_in_either_
     CHECK_INT(cr_args_set_bool(&a, cr_option_find(d->options, "clear_args"), 0, &err), 0);
     CHECK_INT(cr_args_set_number(&a, cr_option_find(d->options, "task_count"), 3, &err), 0);
     CHECK_INT(a.run.ncontainers, 1);
+}
+
+/* ---- hints where people get stuck ------------------------------------------------------------ */
+
+/* The message a PERMISSION_DENIED to request r ends with, after the call's hint (caller frees). */
+static char *hinted(const cr_request *r, const char *code, const char *message)
+{
+    cr_call call;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_call_init(&call, r, &err), 0);
+    cr_error_set(&err, code, 403, "%s", message);
+    cr_hint_apply(&call, &err);
+    CHECK_STR(err.code, code);
+    CHECK_INT(err.status, 403);
+    char *out = cr_strdup(err.message);
+    cr_error_clear(&err);
+    cr_call_clear(&call);
+    return out;
+}
+
+TEST(a_permission_denied_run_job_with_overrides_names_run_with_overrides_and_the_roles_that_have_it)
+{
+    cr_run_job_options o = {0};
+    cr_request r = {0};
+    r.method = CR_RUN_JOB;
+    r.name = "j";
+    r.run = &o;
+    const char *denied = "Permission 'run.jobs.runWithOverrides' denied on resource (or resource may not exist).";
+    /* every kind of override counts */
+    const char *args[] = {"x"};
+    cr_container_override c[1] = {{"side", NULL, 0, 0, NULL, 0, 1}};
+    for (int kind = 0; kind < 4; kind++) {
+        o = (cr_run_job_options){0};
+        if (kind == 0)
+            o.args = args, o.nargs = 1, o.has_args = 1;
+        else if (kind == 1)
+            o.task_count = 2;
+        else if (kind == 2)
+            o.timeout_nanos = 1000000000LL;
+        else
+            o.containers = c, o.ncontainers = 1;
+        char *msg = hinted(&r, "PERMISSION_DENIED", denied);
+        CHECK(strncmp(msg, denied, strlen(denied)) == 0); /* Google's words first, as sent */
+        CHECK_CONTAINS(msg, " Hint: ");
+        CHECK_CONTAINS(msg, "run.jobs.runWithOverrides");
+        CHECK_CONTAINS(msg, "roles/run.jobsExecutorWithOverrides");
+        CHECK_CONTAINS(msg, "roles/run.developer");
+        CHECK_CONTAINS(msg, "roles/run.invoker");
+        free(msg);
+    }
+    /* no overrides, or another refusal: the message as sent */
+    o = (cr_run_job_options){0};
+    char *msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    r.run = NULL;
+    msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    o.task_count = 2;
+    r.run = &o;
+    msg = hinted(&r, "NOT_FOUND", "Resource 'j' of kind 'JOB' does not exist.");
+    CHECK_STR(msg, "Resource 'j' of kind 'JOB' does not exist.");
+    free(msg);
+    /* a message without a stop gets one before the hint */
+    msg = hinted(&r, "PERMISSION_DENIED", "denied");
+    CHECK(strncmp(msg, "denied. Hint: ", 14) == 0);
+    free(msg);
+}
+
+TEST(a_permission_denied_create_or_update_of_a_job_with_a_service_account_names_act_as_on_it)
+{
+    cJSON *spec = cJSON_Parse("{\"template\":{\"template\":{\"serviceAccount\":\"runner@p.iam.gserviceaccount.com\","
+                              "\"containers\":[{\"image\":\"x\"}]}}}");
+    cr_request r = {0};
+    r.name = "j";
+    r.spec = spec;
+    cr_method methods[] = {CR_CREATE_JOB, CR_UPDATE_JOB};
+    for (int i = 0; i < 2; i++) {
+        r.method = methods[i];
+        char *msg = hinted(&r, "PERMISSION_DENIED", "Permission 'iam.serviceaccounts.actAs' denied.");
+        CHECK(strncmp(msg, "Permission 'iam.serviceaccounts.actAs' denied. Hint: ", 53) == 0);
+        CHECK_CONTAINS(msg, "iam.serviceAccounts.actAs");
+        CHECK_CONTAINS(msg, "roles/iam.serviceAccountUser");
+        CHECK_CONTAINS(msg, "on runner@p.iam.gserviceaccount.com");
+        free(msg);
+        msg = hinted(&r, "INVALID_ARGUMENT", "bad");
+        CHECK_STR(msg, "bad");
+        free(msg);
+    }
+    /* a job that names no service account (it runs as the default): no hint */
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "template"), "template"),
+                               "serviceAccount");
+    r.method = CR_CREATE_JOB;
+    char *msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    /* nor another method */
+    r.method = CR_GET_JOB;
+    r.spec = NULL;
+    msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    cJSON_Delete(spec);
 }
 
 int main(void)
