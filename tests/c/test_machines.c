@@ -70,6 +70,9 @@ typedef struct sent_request {
     char *body;
     long timeout_ms;
     int idempotent;
+    const char *quota;  /* cr_machine_quota at the SEND */
+    double server_wait; /* cr_machine_server_wait after its answer */
+    double again;       /* ... asked a second time */
 } sent_request;
 
 typedef struct token_ask {
@@ -170,8 +173,22 @@ static void store_put(const char *key, const char *token, int64_t expires_at)
 
 static void drive(cr_machine *m);
 
-/* Records the request, then answers it from the script. */
+static void answer_send(cr_machine *m, const cr_http_request *req);
+
+/* Records the request (and what a pacer would be told of it), then answers it from the script. */
 static void on_send(cr_machine *m, const cr_http_request *req)
+{
+    int i = W.nsent;
+    const char *quota = cr_machine_quota(m);
+    answer_send(m, req);
+    if (i < W.nsent) {
+        W.sent[i].quota = quota;
+        W.sent[i].server_wait = cr_machine_server_wait(m);
+        W.sent[i].again = cr_machine_server_wait(m);
+    }
+}
+
+static void answer_send(cr_machine *m, const cr_http_request *req)
 {
     if (W.nsent < MAX_LOG) {
         sent_request *s = &W.sent[W.nsent++];
@@ -761,6 +778,100 @@ TEST(a_429_is_retried_after_the_retry_delay_of_its_retry_info_detail)
     CHECK(out != NULL);
     CHECK_NEAR(W.waits[0], 3.5);
     cJSON_Delete(out);
+    cr_client_free(c);
+}
+
+/* What a driver's pacer is asked about: every send of a Cloud Run call by
+** the quota Cloud Run counts it against, nothing else (a token fetch, another
+** API's call). */
+TEST(each_send_says_which_of_cloud_runs_request_quotas_it_counts_against)
+{
+    cr_client *c = client_for(NULL, 30);
+    cr_error err = CR_ERROR_INIT;
+    begin();
+    answer(200, NULL, JOB_JSON);
+    cJSON_Delete(CALL(start(c, 0, NULL), &err));
+    answer(200, NULL, RUN_OPERATION);
+    cJSON_Delete(CALL(start(c, 1, NULL), &err));
+    cr_request del = {.method = CR_DELETE_JOB, .name = "J"};
+    answer(200, NULL, "{\"name\":\"projects/p/locations/r/operations/o\"}");
+    cJSON_Delete(CALL(cr_client_start(c, &del, NULL, &err), &err));
+    cr_request list = {.method = CR_LIST_EXECUTIONS, .name = "J"};
+    answer(200, NULL, "{}");
+    cJSON_Delete(CALL(cr_client_start(c, &list, NULL, &err), &err));
+    cr_request read_post = {
+        .method = CR_CALL, .http_method = "POST", .path = "projects/p/locations/r/jobs/J:x", .read = 1};
+    answer(200, NULL, "{}");
+    cJSON_Delete(CALL(cr_client_start(c, &read_post, NULL, &err), &err));
+    cr_request other_api = {.method = CR_CALL, .http_method = "GET", .path = "entries", .base = "http://logs.test"};
+    answer(200, NULL, "{}");
+    cJSON_Delete(CALL(cr_client_start(c, &other_api, NULL, &err), &err));
+    CHECK_INT(W.nsent, 6);
+    CHECK_STR(W.sent[0].quota, "read");
+    CHECK_STR(W.sent[1].quota, "run");
+    CHECK_STR(W.sent[2].quota, "write");
+    CHECK_STR(W.sent[3].quota, "read");
+    CHECK_STR(W.sent[4].quota, "read");
+    CHECK(W.sent[5].quota == NULL);
+    cr_client_free(c);
+
+    /* a service account's token fetch, a sub-machine's send, counts against none */
+    cr_credentials *sa = service_account("quota@p.iam.gserviceaccount.com", NULL);
+    c = client_for(sa, 30);
+    begin();
+    answer(200, NULL, "{\"access_token\":\"ya29.quota\",\"expires_in\":3600,\"token_type\":\"Bearer\"}");
+    answer(200, NULL, JOB_JSON);
+    cJSON_Delete(CALL(start(c, 0, NULL), &err));
+    CHECK_INT(W.nsent, 2);
+    CHECK_STR(W.sent[0].url, TOKEN_URI);
+    CHECK(W.sent[0].quota == NULL);
+    CHECK_STR(W.sent[1].quota, "read");
+    cr_error_clear(&err);
+    cr_client_free(c);
+    cr_credentials_unref(sa);
+}
+
+/* A 429's pause (Retry-After or RetryInfo, the longer) is handed to the
+** driver once, for the pacer to hold the client's other calls too; other
+** failures ask for none, whatever their headers. */
+TEST(a_429s_pause_is_handed_to_the_driver_once)
+{
+    static const char info[] =
+        "{\"error\":{\"code\":429,\"message\":\"Quota exceeded.\",\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{"
+        "\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"3.500s\"}]}}";
+    cr_client *c = client_for(NULL, 30);
+    cr_error err = CR_ERROR_INIT;
+    begin();
+    answer(429, "Retry-After: 7", status_body(429, "Quota exceeded."));
+    answer(429, "Retry-After: 2", info);
+    answer(503, "Retry-After: 9", status_body(503, "Service unavailable."));
+    answer(200, NULL, JOB_JSON);
+    cr_retry four = three_tries;
+    four.attempts = 4;
+    cJSON *out = CALL(start(c, 0, &four), &err);
+    CHECK(out != NULL);
+    CHECK_INT(W.nsent, 4);
+    CHECK_NEAR(W.sent[0].server_wait, 7.0);
+    CHECK_NEAR(W.sent[1].server_wait, 3.5);
+    CHECK_NEAR(W.sent[2].server_wait, 0);
+    CHECK_NEAR(W.sent[3].server_wait, 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(W.sent[i].again, 0);
+    /* the call itself waits them out as before */
+    CHECK_INT(W.nwaits, 3);
+    CHECK_NEAR(W.waits[0], 7.0);
+    CHECK_NEAR(W.waits[1], 3.5);
+    cJSON_Delete(out);
+    /* a change refused for its quota asks the same */
+    begin();
+    answer(429, "Retry-After: 5", status_body(429, "Quota exceeded."));
+    answer(200, NULL, RUN_OPERATION);
+    out = CALL(start(c, 1, &three_tries), &err);
+    CHECK(out != NULL);
+    CHECK_STR(W.sent[0].quota, "run");
+    CHECK_NEAR(W.sent[0].server_wait, 5.0);
+    cJSON_Delete(out);
+    cr_error_clear(&err);
     cr_client_free(c);
 }
 

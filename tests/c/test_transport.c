@@ -20,6 +20,7 @@ static char last_auth[256];
 static char last_quota[256];
 static char last_path[512];
 static char last_body[2048];
+static int quota_refusals; /* how many "/quota-once" requests are still refused with a 429 */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -64,7 +65,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
     const char *text = "{\"name\":\"projects/p/locations/l/jobs/j/executions/j-abcde\",\"succeededCount\":1}";
     int status = 200;
-    if (strstr(url, "/slow")) {
+    const char *retry_after = NULL;
+    pthread_mutex_lock(&mu);
+    int refuse = strstr(url, "/quota-once") && quota_refusals > 0 ? quota_refusals-- : 0;
+    pthread_mutex_unlock(&mu);
+    if (refuse) {
+        status = 429;
+        retry_after = "1";
+        text = "{\"error\":{\"code\":429,\"message\":\"Quota exceeded.\",\"status\":\"RESOURCE_EXHAUSTED\"}}";
+    } else if (strstr(url, "/slow")) {
         usleep(1500 * 1000);
     } else if (strstr(url, "/garbage")) {
         text = "<html>oops</html>";
@@ -82,6 +91,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     }
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", "application/json");
+    if (retry_after)
+        MHD_add_response_header(r, "Retry-After", retry_after);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -258,6 +269,105 @@ TEST(a_quota_project_is_sent_as_x_goog_user_project)
     j = cr_client_get_execution(c, "j-abcde", NULL, &err);
     CHECK_STR(last_quota, "");
     cJSON_Delete(j);
+    cr_client_free(c);
+}
+
+/* A pacer that holds the k-th send k tenths of a second, and writes down what it is asked and told. */
+static struct {
+    int asks;
+    char quota[16][8];
+    int told;
+    double told_seconds;
+    char told_quota[8];
+} pacing;
+
+static double test_before_send(void *ud, const char *quota)
+{
+    (void)ud;
+    int k = pacing.asks++;
+    if (k < 16)
+        snprintf(pacing.quota[k], sizeof pacing.quota[k], "%s", quota);
+    return 0.1 * (k + 1);
+}
+
+static void test_server_wait(void *ud, const char *quota, double seconds)
+{
+    (void)ud;
+    pacing.told++;
+    pacing.told_seconds = seconds;
+    snprintf(pacing.told_quota, sizeof pacing.told_quota, "%s", quota);
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+TEST(a_clients_pacer_holds_each_send_on_the_blocking_and_the_multi_driver)
+{
+    cr_client *c = client_with(NULL, 5);
+    cr_pacer p = {test_before_send, test_server_wait, NULL};
+    cr_client_set_pacer(c, &p);
+    memset(&pacing, 0, sizeof pacing);
+    cr_error err = CR_ERROR_INIT;
+    double t0 = seconds_now();
+    cJSON *e = cr_client_get_execution(c, "j-abcde", NULL, &err);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    CHECK(seconds_now() - t0 >= 0.1);
+    CHECK_INT(pacing.asks, 1);
+    CHECK_STR(pacing.quota[0], "read");
+
+    /* three RunJobs at once on the multi driver, held 0.2, 0.3 and 0.4 s */
+    cr_run_job_request jobs[3] = {{"j", NULL}, {"j", NULL}, {"j", NULL}};
+    cJSON *results[3];
+    cr_error errs[3];
+    int before = requests;
+    t0 = seconds_now();
+    cr_client_run_jobs(c, jobs, 3, 3, NULL, results, errs);
+    CHECK(seconds_now() - t0 >= 0.4);
+    for (int i = 0; i < 3; i++) {
+        CHECK(results[i] != NULL);
+        cJSON_Delete(results[i]);
+        cr_error_clear(&errs[i]);
+    }
+    CHECK_INT(requests - before, 3);
+    CHECK_INT(pacing.asks, 4);
+    for (int i = 1; i < 4; i++)
+        CHECK_STR(pacing.quota[i], "run");
+    CHECK_INT(pacing.told, 0);
+
+    /* a 429 with Retry-After: the pacer is told, and the retry is asked about as well */
+    memset(&pacing, 0, sizeof pacing);
+    quota_refusals = 1;
+    e = cr_client_get_job(c, "quota-once", NULL, &err);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    CHECK_INT(pacing.asks, 2);
+    CHECK_INT(pacing.told, 1);
+    CHECK_STR(pacing.told_quota, "read");
+    CHECK(pacing.told_seconds == 1.0);
+    /* ... on the multi driver too */
+    memset(&pacing, 0, sizeof pacing);
+    quota_refusals = 1;
+    cr_run_job_request quota_job[1] = {{"quota-once", NULL}};
+    cr_client_run_jobs(c, quota_job, 1, 1, NULL, results, errs);
+    CHECK(results[0] != NULL);
+    cJSON_Delete(results[0]);
+    cr_error_clear(&errs[0]);
+    CHECK_INT(pacing.asks, 2);
+    CHECK_INT(pacing.told, 1);
+    CHECK_STR(pacing.told_quota, "run");
+
+    /* no pacer: nothing asked */
+    cr_client_set_pacer(c, NULL);
+    memset(&pacing, 0, sizeof pacing);
+    e = cr_client_get_execution(c, "j-abcde", NULL, &err);
+    cJSON_Delete(e);
+    CHECK_INT(pacing.asks, 0);
+    cr_error_clear(&err);
     cr_client_free(c);
 }
 

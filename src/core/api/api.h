@@ -78,6 +78,9 @@ CR_HIDDEN int cr_client_known_parent(cr_client *c, char **out, cr_error *err);
 ** client trusts besides the system's (NULL: none). */
 CR_HIDDEN const char *cr_client_ca_file(const cr_client *c);
 
+/* The client's pacer (cr_client_set_pacer), or NULL: what the drivers ask before a send. */
+CR_HIDDEN const cr_pacer *cr_client_pacer(const cr_client *c);
+
 /* What a driver keeps with a client (its kept-alive connections): made by
 ** make() at the first ask, freed by release() with the client. NULL when make fails. */
 CR_HIDDEN void *cr_client_driver_data(cr_client *c, void *(*make)(void), void (*release)(void *));

@@ -41,9 +41,11 @@ typedef struct call_machine {
     int have_creds;
     char *token; /* the bearer in use (a secret) */
     sub_kind sub;
-    int text;        /* the result is the answer's text (cr_call_take_text), not a tree */
-    size_t text_len; /* of the text result */
-    char *execution; /* with a RunJob's text result: the "execution" field to add, or NULL */
+    int text;           /* the result is the answer's text (cr_call_take_text), not a tree */
+    size_t text_len;    /* of the text result */
+    char *execution;    /* with a RunJob's text result: the "execution" field to add, or NULL */
+    const char *quota;  /* which of Cloud Run's request quotas its sends count against, or NULL */
+    double server_wait; /* the pause a 429 asked for, until a driver takes it (cr_machine_server_wait) */
 } call_machine;
 
 static double remaining(call_machine *k)
@@ -224,6 +226,7 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
 {
     call_machine *k = (call_machine *)m;
     k->sending = 0;
+    k->server_wait = 0;
     /* A 401 to a token we fetched means it was revoked or expired early: one
     ** fresh token, and the same attempt sent once more. A fixed token cannot
     ** be refreshed: the server's answer stands. */
@@ -266,13 +269,19 @@ static void call_respond(cr_machine *m, cr_http_response *resp)
         cr_machine_finish_json(m, result);
         return;
     }
-    decide(k, &err, cr_retry_after(resp->headers, &err, cr_machine_unix_time(m)));
+    double after = cr_retry_after(resp->headers, &err, cr_machine_unix_time(m));
+    /* a quota refusal is about every call that counts against that quota, not
+    ** just this one: the driver hands the pause on to the client's pacer */
+    if (resp->status == 429 && after > 0)
+        k->server_wait = after;
+    decide(k, &err, after);
 }
 
 static void call_fail(cr_machine *m, cr_error *err)
 {
     call_machine *k = (call_machine *)m;
     k->sending = 0;
+    k->server_wait = 0;
     k->attempt++;
     cr_error mine = *err;
     memset(err, 0, sizeof *err);
@@ -294,6 +303,21 @@ static void call_destroy(cr_machine *m)
     cr_credentials_unref(k->creds);
     cr_secret_free(k->token);
     free(k->execution);
+}
+
+/*
+** Which of Cloud Run's request quotas a call counts against. Cloud Run counts
+** job runs, reads and writes apart; a read is what is retried as one (gets,
+** lists, operations, a POST that only reads such as testIamPermissions). A
+** call to another API (cr_client_call with a base) is that API's business.
+*/
+static const char *call_quota(const cr_call *call)
+{
+    if (call->base)
+        return NULL;
+    if (call->method == CR_RUN_JOB)
+        return "run";
+    return call->idempotent ? "read" : "write";
 }
 
 static const cr_machine_ops call_ops = {
@@ -337,7 +361,26 @@ cr_machine *cr_call_machine(cr_client *c, cr_call *call, cr_http_request *built,
     else
         k->policy = c->retry;
     k->timeout_ms = opts && opts->timeout > 0 ? (long)(opts->timeout * 1000.0) : c->timeout_ms;
+    k->quota = call_quota(&k->call);
     return &k->base;
+}
+
+const char *cr_machine_quota(cr_machine *m)
+{
+    if (!m || m->ops != &call_ops || m->sub || m->done)
+        return NULL;
+    call_machine *k = (call_machine *)m;
+    return k->sending && k->wait <= 0 ? k->quota : NULL;
+}
+
+double cr_machine_server_wait(cr_machine *m)
+{
+    if (!m || m->ops != &call_ops)
+        return 0;
+    call_machine *k = (call_machine *)m;
+    double w = k->server_wait;
+    k->server_wait = 0;
+    return w;
 }
 
 char *cr_machine_take_answer(cr_machine *m, size_t *len, char **execution, cr_error *err)

@@ -339,6 +339,21 @@ const char *cr_client_ca_file(const cr_client *c)
     return c->ca_file;
 }
 
+void cr_client_set_pacer(cr_client *c, const cr_pacer *pacer)
+{
+    if (!c)
+        return;
+    if (pacer && pacer->before_send)
+        c->pacer = *pacer;
+    else
+        memset(&c->pacer, 0, sizeof c->pacer);
+}
+
+const cr_pacer *cr_client_pacer(const cr_client *c)
+{
+    return c && c->pacer.before_send ? &c->pacer : NULL;
+}
+
 void *cr_client_driver_data(cr_client *c, void *(*make)(void), void (*release)(void *))
 {
     pthread_mutex_lock(&c->lock);

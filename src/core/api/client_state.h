@@ -23,7 +23,8 @@ struct cr_client {
     char *ca_file;              /* a CA bundle trusted besides the system's, or NULL */
     char *gcloud_project_where; /* the gcloud configuration looked at for the project (for messages) */
     char *gcloud_region_where;
-    void *driver; /* what a driver keeps with the client (its kept-alive handles), see cr_client_driver_data */
+    cr_pacer pacer; /* pacer.before_send NULL: none (set between calls: no lock) */
+    void *driver;   /* what a driver keeps with the client (its kept-alive handles), see cr_client_driver_data */
     void (*driver_free)(void *);
 };
 

@@ -10,11 +10,11 @@
 #include "api/api.h"
 #include "drivers/drivers.h"
 
-/* Runs m on client c's kept-alive handles, trusting its CA bundle. */
+/* Runs m on client c's kept-alive handles, trusting its CA bundle, paced by its pacer. */
 static void run_for(cr_machine *m, cr_client *c)
 {
     cr_easy_pool *pool = cr_client_driver_data(c, cr_easy_pool_new, cr_easy_pool_free);
-    cr_easy_run(m, pool, cr_client_ca_file(c));
+    cr_easy_run(m, pool, cr_client_ca_file(c), cr_client_pacer(c));
 }
 
 cJSON *cr_client_perform(cr_client *c, const cr_request *r, const cr_call_options *opts, cr_error *err)

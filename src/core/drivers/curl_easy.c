@@ -2,8 +2,9 @@
 ** curl_easy.c — the blocking driver: runs one machine to its end on the
 ** calling thread. SEND is curl_easy_perform on a kept-alive handle, WAIT is
 ** nanosleep, TOKEN goes to the process-wide store (a fetch it has to make
-** runs here too, on the store's own handle). Scripts, cloudrun-lua and the
-** CLI run every call this way; there is no Lua loop in between.
+** runs here too, on the store's own handle). A client's pacer holds a send
+** back here as well, with the same sleep as a WAIT. Scripts, cloudrun-lua and
+** the CLI run every call this way; there is no Lua loop in between.
 */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -23,6 +24,7 @@
 typedef struct run_ctx {
     CURL *easy;
     const char *ca_file;
+    const cr_pacer *pacer; /* the client's, or NULL (token fetches never have one) */
 } run_ctx;
 
 static void run_with(cr_machine *m, run_ctx *ctx);
@@ -69,7 +71,7 @@ static int fetch_now(cr_credentials *creds, double within, const char *ca_file, 
     int rc = -1;
     cr_machine *f = cr_credentials_fetch(creds, timeout_ms, err);
     if (f) {
-        run_ctx fetch_ctx = {cr_store_easy(creds), ca_file};
+        run_ctx fetch_ctx = {cr_store_easy(creds), ca_file, NULL};
         run_with(f, &fetch_ctx);
         rc = cr_machine_take_token(f, token, expires_at, err);
         cr_machine_free(f);
@@ -112,11 +114,18 @@ static void run_with(cr_machine *m, run_ctx *ctx)
         cr_step s;
         cr_machine_step(m, &s);
         switch (s.kind) {
-        case CR_STEP_SEND:
+        case CR_STEP_SEND: {
+            const char *quota = ctx->pacer ? cr_machine_quota(m) : NULL;
+            if (quota)
+                sleep_seconds(ctx->pacer->before_send(ctx->pacer->ud, quota));
             if (!ctx->easy)
                 ctx->easy = own = cr_curl_easy_new();
             perform(m, ctx->easy, ctx->ca_file, s.request);
+            double asked = quota ? cr_machine_server_wait(m) : 0;
+            if (asked > 0 && ctx->pacer->server_wait)
+                ctx->pacer->server_wait(ctx->pacer->ud, quota, asked);
             break;
+        }
         case CR_STEP_WAIT:
             sleep_seconds(s.seconds);
             cr_machine_waited(m);
@@ -137,7 +146,7 @@ static void run_with(cr_machine *m, run_ctx *ctx)
 
 void cr_machine_run(cr_machine *m)
 {
-    run_ctx ctx = {NULL, NULL};
+    run_ctx ctx = {NULL, NULL, NULL};
     if (m)
         run_with(m, &ctx);
 }
@@ -200,9 +209,9 @@ static void pool_give(cr_easy_pool *pool, CURL *easy)
         curl_easy_cleanup(easy);
 }
 
-void cr_easy_run(cr_machine *m, cr_easy_pool *pool, const char *ca_file)
+void cr_easy_run(cr_machine *m, cr_easy_pool *pool, const char *ca_file, const cr_pacer *pacer)
 {
-    run_ctx ctx = {pool_take(pool), ca_file};
+    run_ctx ctx = {pool_take(pool), ca_file, pacer};
     run_with(m, &ctx);
     pool_give(pool, ctx.easy);
 }

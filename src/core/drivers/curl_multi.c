@@ -4,7 +4,8 @@
 ** steps against the process-wide store, a fetch it must make running as one
 ** more machine beside them (the others that need that token wait for it).
 ** It runs any machines (cr_machines_run); cr_client_run_jobs, the fan-out,
-** is it over RunJob machines.
+** is it over RunJob machines. A client's pacer holds a send back as a timer
+** too (HELD), without the machine knowing.
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 /* How often a machine waiting for another thread's token fetch looks again (ms). */
 #define PARKED_POLL_MS 5
 
-typedef enum { S_READY, S_SENDING, S_WAITING, S_PARKED, S_DONE } slot_state;
+typedef enum { S_READY, S_SENDING, S_WAITING, S_HELD, S_PARKED, S_DONE } slot_state;
 
 typedef struct slot {
     cr_machine *m;
@@ -29,7 +30,8 @@ typedef struct slot {
     slot_state state;
     CURL *easy; /* while SENDING */
     cr_curl_exchange x;
-    double wake_at;         /* while WAITING */
+    double wake_at;         /* while WAITING or HELD */
+    const char *quota;      /* the send the pacer was asked about (it is not asked again), or NULL */
     cr_credentials *parked; /* while PARKED: whose token (a reference) */
     char *stale;            /* while PARKED */
     int refused;
@@ -43,7 +45,8 @@ typedef struct multi {
     slot *slots;
     CURL *idle[64];
     int nidle;
-    const char *ca_file; /* trusted besides the system's, or NULL */
+    const char *ca_file;   /* trusted besides the system's, or NULL */
+    const cr_pacer *pacer; /* or NULL */
 } multi;
 
 static CURL *easy_get(multi *mu)
@@ -164,6 +167,14 @@ static void advance(multi *mu, slot *s, double now)
         cr_machine_step(s->m, &st);
         switch (st.kind) {
         case CR_STEP_SEND: {
+            if (mu->pacer && !s->quota && (s->quota = cr_machine_quota(s->m)) != NULL) {
+                double hold = mu->pacer->before_send(mu->pacer->ud, s->quota);
+                if (hold > 0) {
+                    s->wake_at = now + hold;
+                    s->state = S_HELD;
+                    break;
+                }
+            }
             cr_error err = CR_ERROR_INIT;
             memset(&s->x, 0, sizeof s->x);
             s->easy = easy_get(mu);
@@ -175,6 +186,7 @@ static void advance(multi *mu, slot *s, double now)
                 if (s->easy)
                     easy_put(mu, s->easy);
                 s->easy = NULL;
+                s->quota = NULL;
                 cr_machine_fail(s->m, &err);
                 break;
             }
@@ -250,6 +262,12 @@ static int drain(multi *mu)
                 cr_machine_respond(s->m, &resp);
             else
                 cr_machine_fail(s->m, &err);
+            if (s->quota) {
+                double asked = cr_machine_server_wait(s->m);
+                if (asked > 0 && mu->pacer->server_wait)
+                    mu->pacer->server_wait(mu->pacer->ud, s->quota, asked);
+                s->quota = NULL;
+            }
             easy_put(mu, s->easy);
             s->easy = NULL;
             s->state = S_READY;
@@ -287,10 +305,12 @@ static void run(multi *mu, cr_machine *const *machines, size_t n, size_t in_flig
                 cr_machine_waited(s->m);
                 s->state = S_READY;
             }
+            if (s->state == S_HELD && s->wake_at <= now)
+                s->state = S_READY; /* the same SEND again, sent this time */
             if (s->state == S_PARKED)
                 try_fresh(mu, s);
             advance(mu, s, now);
-            if (s->state == S_WAITING && (soonest < 0 || s->wake_at < soonest))
+            if ((s->state == S_WAITING || s->state == S_HELD) && (soonest < 0 || s->wake_at < soonest))
                 soonest = s->wake_at;
             parked |= s->state == S_PARKED;
             pending |= s->state != S_DONE;
@@ -333,13 +353,15 @@ static void run(multi *mu, cr_machine *const *machines, size_t n, size_t in_flig
     }
 }
 
-void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_flight, const char *ca_file)
+static void machines_run(cr_machine *const *machines, size_t n, size_t in_flight, const char *ca_file,
+                         const cr_pacer *pacer)
 {
     if (n == 0 || !machines)
         return;
     multi mu;
     memset(&mu, 0, sizeof mu);
     mu.ca_file = ca_file;
+    mu.pacer = pacer;
     cr_global_init();
     mu.stack = curl_multi_init();
     if (!mu.stack) {
@@ -362,9 +384,14 @@ void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_flight, co
     curl_multi_cleanup(mu.stack);
 }
 
+void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_flight, const char *ca_file)
+{
+    machines_run(machines, n, in_flight, ca_file, NULL);
+}
+
 void cr_client_run_machines(cr_client *c, cr_machine *const *machines, size_t n, size_t in_flight)
 {
-    cr_machines_run(machines, n, in_flight, c ? cr_client_ca_file(c) : NULL);
+    machines_run(machines, n, in_flight, c ? cr_client_ca_file(c) : NULL, c ? cr_client_pacer(c) : NULL);
 }
 
 void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, size_t in_flight,
@@ -385,7 +412,7 @@ void cr_client_run_jobs(cr_client *c, const cr_run_job_request *jobs, size_t n, 
     }
     if (!machines)
         return;
-    cr_machines_run(machines, n, in_flight, cr_client_ca_file(c));
+    machines_run(machines, n, in_flight, cr_client_ca_file(c), cr_client_pacer(c));
     for (size_t i = 0; i < n; i++) {
         if (machines[i]) {
             results[i] = cr_machine_take_json(machines[i], &errs[i]);

@@ -16,7 +16,8 @@ CR_HIDDEN void *cr_easy_pool_new(void);
 CR_HIDDEN void cr_easy_pool_free(void *pool);
 
 /* cr_machine_run on a handle of `pool` (NULL: a handle of its own), trusting
-** ca_file (NULL: only the system's CAs) besides the system's. */
-CR_HIDDEN void cr_easy_run(cr_machine *m, cr_easy_pool *pool, const char *ca_file);
+** ca_file (NULL: only the system's CAs) besides the system's, each send held
+** back as `pacer` says (NULL: none; see cr_pacer). */
+CR_HIDDEN void cr_easy_run(cr_machine *m, cr_easy_pool *pool, const char *ca_file, const cr_pacer *pacer);
 
 #endif

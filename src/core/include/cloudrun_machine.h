@@ -375,6 +375,42 @@ CR_API void cr_machines_run(cr_machine *const *machines, size_t n, size_t in_fli
 CR_API void cr_client_run_machines(cr_client *c, cr_machine *const *machines, size_t n, size_t in_flight);
 
 /*
+** Pacing: a client's requests held back before they go out, so that they keep
+** within Cloud Run's request quotas (per project and region, per minute: job
+** runs, reads, writes). How long is the pacer's to say; the drivers above ask
+** it. Before every SEND of one of the client's machines that counts against
+** one of the quotas (cr_machine_quota) — retries and the resend after a 401
+** included; token fetches, metadata probes and other APIs' calls not — a
+** driver calls before_send and holds that request the seconds it answers (0
+** or less: none), then sends it without asking again. After feeding the
+** answer, it tells server_wait (may be NULL) of the pause the server asked
+** for (cr_machine_server_wait), so that the pacer can hold the client's other
+** calls as well. Both are called on the thread that runs the machine, inside
+** the blocking functions (cr_client_perform, ...) and cr_client_run_machines;
+** they must not call the client. A driver of one's own asks the same two.
+*/
+typedef struct cr_pacer {
+    double (*before_send)(void *ud, const char *quota);
+    void (*server_wait)(void *ud, const char *quota, double seconds);
+    void *ud;
+} cr_pacer;
+
+/* Sets client c's pacer (copied; NULL: none, as a new client has). Not while a call of c runs. */
+CR_API void cr_client_set_pacer(cr_client *client, const cr_pacer *pacer);
+
+/* Which of Cloud Run's request quotas the SEND that m asks for counts
+** against: "run" (RunJob), "read" (the calls retried as reads: gets, lists,
+** operations), "write" (every other change), or NULL (a token fetch, a
+** metadata probe, a cr_client_call to another API's base, or m is not at a
+** SEND of its own). Static strings. */
+CR_API const char *cr_machine_quota(cr_machine *m);
+
+/* The pause the server asked for in the answer m was last fed, in seconds (a
+** 429's Retry-After or google.rpc.RetryInfo, the longer); 0 when it asked for
+** none. Taken: asking again gives 0 until the next answer. */
+CR_API double cr_machine_server_wait(cr_machine *m);
+
+/*
 ** The retry decision, as data (the call machine uses it; exposed for
 ** tests): after attempt number `attempt` (1-based) failed with `err`, with `retry_after` seconds asked by the server (<
 *0: none), for a
