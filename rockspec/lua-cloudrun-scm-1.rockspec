@@ -99,6 +99,7 @@ build = {
         "src/lua/lcredentials.c",
         "src/lua/ljson.c",
         "src/lua/lmachine.c",
+        "src/lua/lpacer.c",
         "src/core/api/call.c",
         "src/core/api/client.c",
         "src/core/api/discovery.c",

@@ -87,6 +87,28 @@ void cr_lua_push_text_machine(lua_State *L, cr_machine *m, int owner);
 cr_machine *cr_lua_to_machine(lua_State *L, int idx);
 
 /* Register each object's metatable and put its constructors into the module table at the top. */
+/*
+** A client's pacer (lpacer.c): the Lua functions the core asks before each
+** send (cr_pacer), as registry references (LUA_NOREF: none). L is the thread
+** of the call under way, set by every method before it calls the core.
+*/
+typedef struct cr_lua_pacer {
+    lua_State *L;
+    int before_ref, wait_ref;
+    int failure_ref; /* what one of them raised during the call, or LUA_NOREF */
+} cr_lua_pacer;
+
+void cr_lua_pacer_init(cr_lua_pacer *p);
+/* Sets the functions at before_idx and wait_idx (each a function or nil; else a raise) as client c's pacer. */
+void cr_lua_pacer_set(lua_State *L, cr_lua_pacer *p, cr_client *c, int before_idx, int wait_idx);
+/* For one run: the function at idx (nil: no change) asked before each send instead; returns what to restore. */
+int cr_lua_pacer_swap_before(lua_State *L, cr_lua_pacer *p, cr_client *c, int idx);
+void cr_lua_pacer_restore_before(lua_State *L, cr_lua_pacer *p, cr_client *c, int own);
+/* After a call: raises what a pacer function raised during it. */
+void cr_lua_pacer_check(lua_State *L, cr_lua_pacer *p);
+/* Drops the references (the client is going). */
+void cr_lua_pacer_release(lua_State *L, cr_lua_pacer *p);
+
 void cr_lua_open_credentials(lua_State *L);
 void cr_lua_open_client(lua_State *L);
 void cr_lua_open_machine(lua_State *L);

@@ -1,7 +1,8 @@
 /*
 ** lclient.c — Client userdata: Lua option tables converted to the core's
 ** request options (run_job overrides, paging, write and call options), one
-** cr_client_* call per method, the result pushed as plain tables.
+** cr_client_* call per method, the result pushed as plain tables; its pacer
+** (lpacer.c) set by client:pace().
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 typedef struct {
     cr_client *client;
+    cr_lua_pacer pacer; /* the functions client:pace() was given (lpacer.c) */
 } client_box;
 
 static client_box *check_client(lua_State *L)
@@ -19,7 +21,21 @@ static client_box *check_client(lua_State *L)
     client_box *b = luaL_checkudata(L, 1, CLIENT_MT);
     if (!b->client)
         luaL_argerror(L, 1, "client is closed");
+    b->pacer.L = L; /* whatever runs now runs on this thread (a call never yields) */
     return b;
+}
+
+/*
+** client:pace(before_send, server_wait): before_send(quota) -> seconds to
+** hold a send that counts against quota ("run", "read", "write"), asked
+** before each; server_wait(quota, seconds) is told of a 429's pause. Either
+** may be nil; both nil: no pacer.
+*/
+static int l_client_pace(lua_State *L)
+{
+    client_box *b = check_client(L);
+    cr_lua_pacer_set(L, &b->pacer, b->client, 2, 3);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -94,6 +110,7 @@ static int l_client(lua_State *L)
 
     client_box *b = lua_newuserdata(L, sizeof *b);
     b->client = NULL;
+    cr_lua_pacer_init(&b->pacer);
     luaL_getmetatable(L, CLIENT_MT);
     lua_setmetatable(L, -2);
     cr_error err = CR_ERROR_INIT;
@@ -110,6 +127,7 @@ static int l_client_release(lua_State *L)
         cr_client_free(b->client);
         b->client = NULL;
     }
+    cr_lua_pacer_release(L, &b->pacer);
     return 0;
 }
 
@@ -186,7 +204,9 @@ static int l_method(lua_State *L)
     char *text = cr_client_perform_text(b->client, &q.a.r, q.a.call.retry || q.a.call.timeout > 0 ? &q.a.call : NULL,
                                         &len, &execution, &err);
     cJSON_Delete(q.owned);
-    return cr_lua_push_answer(L, text, len, execution, &err);
+    int n = cr_lua_push_answer(L, text, len, execution, &err);
+    cr_lua_pacer_check(L, &b->pacer);
+    return n;
 }
 
 /* The method named by the string at idx, or a raise. */
@@ -327,13 +347,18 @@ static int l_client_start_jobs(lua_State *L)
 }
 
 /*
-** client:run_jobs(list, {in_flight=, retry=}) — each entry {job=, <run_job
-** options>}, all of them on the multi driver. Returns a list in the same
-** order, each an Operation or an err table, and the number that failed.
+** client:run_jobs(list, {in_flight=, retry=} [, before_send]) — each entry
+** {job=, <run_job options>}, all of them on the multi driver. Returns a list
+** in the same order, each an Operation or an err table, and the number that
+** failed. before_send: the pacer's first function for this run instead of the
+** client's (run_jobs' own per_minute, composed in Lua with the client's).
 */
 static int l_client_run_jobs(lua_State *L)
 {
     client_box *b = check_client(L);
+    lua_settop(L, 4);
+    if (!lua_isnil(L, 4))
+        luaL_checktype(L, 4, LUA_TFUNCTION);
     size_t in_flight = start_jobs(L, b);
     int list = lua_gettop(L);
     size_t n = (size_t)lua_rawlen(L, list);
@@ -343,7 +368,11 @@ static int l_client_run_jobs(lua_State *L)
         ms[i] = cr_lua_to_machine(L, -1);
         lua_pop(L, 1);
     }
+    /* nothing from here to the run's end can raise: the client's own function comes back after it */
+    int own = cr_lua_pacer_swap_before(L, &b->pacer, b->client, 4);
     cr_client_run_machines(b->client, ms, n, in_flight);
+    cr_lua_pacer_restore_before(L, &b->pacer, b->client, own);
+    cr_lua_pacer_check(L, &b->pacer);
     lua_createtable(L, (int)n, 0);
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -426,6 +455,7 @@ static int l_client_discovery(lua_State *L)
 static const luaL_Reg client_methods[] = {
     {"discovery", l_client_discovery},
     {"run_jobs", l_client_run_jobs},
+    {"pace", l_client_pace},
     {"start_jobs", l_client_start_jobs},
     {"start", l_client_start},
     {"job_name", l_job_name},

@@ -5,7 +5,8 @@
 ** the libcurl drivers run. What to do with a step is the driver's business.
 **
 **   kind, what = m:step()
-**     "send",  {method=, url=, headers={{name, value}, ...}, body=, timeout=, idempotent=}
+**     "send",  {method=, url=, headers={{name, value}, ...}, body=, timeout=, idempotent=, quota=}
+**              (quota: "run", "read" or "write", the Cloud Run quota it counts against; nil: none)
 **     "wait",  seconds
 **     "token", {key=, credentials=, fresh=, stale=, refused=, within=}
 **     "done"
@@ -13,6 +14,7 @@
 **   m:fail(code, message [, sent [, status]])  a SEND that got no answer, a token that could not be had
 **   m:token(token|nil [, expires_at])
 **   m:waited()
+**   m:server_wait() -> seconds: the pause a 429 just fed asked for (0: none; taken once)
 **   m:result() -> resource | nil, err        m:token_result() -> token, expires_at | nil, err
 */
 #include <stdlib.h>
@@ -83,6 +85,14 @@ static void push_headers(lua_State *L, const cr_header *h)
     }
 }
 
+/* m:server_wait() -> seconds the server just asked every call of its quota to wait (0: none) */
+static int l_server_wait(lua_State *L)
+{
+    machine_box *b = check_machine(L);
+    lua_pushnumber(L, (lua_Number)cr_machine_server_wait(b->m));
+    return 1;
+}
+
 static int l_step(lua_State *L)
 {
     machine_box *b = check_machine(L);
@@ -116,6 +126,11 @@ static int l_step(lua_State *L)
         lua_setfield(L, -2, "timeout");
         lua_pushboolean(L, r->idempotent);
         lua_setfield(L, -2, "idempotent");
+        const char *quota = cr_machine_quota(b->m);
+        if (quota) {
+            lua_pushstring(L, quota);
+            lua_setfield(L, -2, "quota");
+        }
         return 2;
     }
     case CR_STEP_WAIT:
@@ -297,6 +312,7 @@ static const luaL_Reg machine_methods[] = {
     {"fail", l_fail},
     {"token", l_token},
     {"waited", l_waited},
+    {"server_wait", l_server_wait},
     {"result", l_result},
     {"token_result", l_token_result},
     {"credentials_result", l_credentials_result},
