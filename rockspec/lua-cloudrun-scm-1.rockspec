@@ -75,6 +75,7 @@ build = {
     ["cloudrun"] = "lua/cloudrun/init.lua",
     ["cloudrun.auth"] = "lua/cloudrun/auth.lua",
     ["cloudrun.wait"] = "lua/cloudrun/wait.lua",
+    ["cloudrun.rate"] = "lua/cloudrun/rate.lua",
     ["cloudrun.filter"] = "lua/cloudrun/filter.lua",
     ["cloudrun.fields"] = "lua/cloudrun/fields.lua",
     ["cloudrun.regex"] = "lua/cloudrun/regex.lua",

@@ -4,10 +4,11 @@
 local core = require("cloudrun.core")
 local auth = require("cloudrun.auth")
 local filter = require("cloudrun.filter")
+local rate = require("cloudrun.rate")
 local wait = require("cloudrun.wait")
 
-local type, error, setmetatable, getmetatable, pairs, ipairs, tostring =
-  type, error, setmetatable, getmetatable, pairs, ipairs, tostring
+local type, error, setmetatable, getmetatable, pairs, ipairs, tostring, pcall =
+  type, error, setmetatable, getmetatable, pairs, ipairs, tostring, pcall
 
 local _M = { _VERSION = core._VERSION, auth = auth, core = core }
 
@@ -19,7 +20,36 @@ _M.Client = Client
 -- in the C core: auth.lua decides, for credentials and clients alike.
 local nginx = auth._driver
 
---- cloudrun.client{project=, region=, credentials=, endpoint=, timeout=}
+local function ngx_clock()
+  ngx.update_time()
+  return ngx.now()
+end
+
+--[[
+The client's pacing, where its driver waits: the rate limiter
+(cloudrun.rate, `rate =` and the pauses 429s ask for) is asked before every
+send that counts against a quota — by the core's drivers through the pacer
+functions (core's client:pace), by the nginx driver itself — and waiting is
+the driver's (a sleep in C; ngx.sleep). Inside nginx with shared_dict, the
+budget lives in the dict, for every worker.
+]]
+local function pace(self, opts, driver)
+  local limiter
+  if driver then
+    limiter = rate.new(opts.rate, { now = ngx_clock, dict = opts.shared_dict and driver.store, sleep = ngx.sleep })
+    driver.pace = {
+      before = function(quota) return limiter:take(quota) end,
+      server_wait = function(quota, seconds) limiter:slow_down(quota, seconds) end,
+    }
+  else
+    limiter = rate.new(opts.rate, { now = core.monotonic })
+    self._core:pace(function(quota) return limiter:take(quota) end,
+      function(quota, seconds) limiter:slow_down(quota, seconds) end)
+  end
+  self._limiter, self._clock = limiter, driver and ngx_clock or core.monotonic
+end
+
+--- cloudrun.client{project=, region=, credentials=, endpoint=, timeout=, retry=, shared_dict=, rate=}
 -- Returns a client, or nil, err when the credentials given cannot be loaded.
 function _M.client(opts)
   if opts == nil then opts = {} end
@@ -29,6 +59,7 @@ function _M.client(opts)
   if opts.shared_dict ~= nil and type(opts.shared_dict) ~= "string" then
     error("client: option 'shared_dict' must be a string (got " .. type(opts.shared_dict) .. ")", 2)
   end
+  rate.intervals(opts.rate, "client: option 'rate'", 2)
   local handle, err
   local creds = opts.credentials
   if creds == false then
@@ -55,12 +86,14 @@ function _M.client(opts)
   -- every other option is the core's to check (project, region, endpoint, timeout, retry, ca_file)
   local o = {}
   for k, v in pairs(opts) do
-    if k ~= "shared_dict" and k ~= "credentials" then o[k] = v end
+    if k ~= "shared_dict" and k ~= "credentials" and k ~= "rate" then o[k] = v end
   end
   o.credentials = handle
   local c, cerr = core.client(o)
   if not c then return nil, cerr end
-  return setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)
+  local self = setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)
+  pace(self, opts, driver)
+  return self
 end
 
 -- The API leaves out counts that are zero (proto3 defaults); Google's client
@@ -116,14 +149,48 @@ for _, d in ipairs(core.methods) do
   Client[method] = function(self, ...) return call(self, method, ...) end
 end
 
---- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, retry=})
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- Light threads of one run_jobs take their turn at its pacer one at a time
+-- (a take may yield inside nginx); the multi driver asks in turn anyway.
+local function turns(driver)
+  if not driver then return function(fn) return fn() end end
+  local busy = false
+  return function(fn)
+    while busy do ngx.sleep(0.001) end
+    busy = true
+    local ok, a, b = pcall(fn)
+    busy = false
+    if not ok then error(a, 0) end
+    return a, b
+  end
+end
+
+--- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, per_minute=, retry=})
 -- -> results, nfailed: in the order given, each the Operation (with
 -- .execution) or an err table (cloudrun.is_error); one failure never hides
--- the others. At most in_flight (default 16) are on the wire at once. Every
--- entry is checked before the first is sent.
+-- the others. At most in_flight (default 16) are on the wire at once, and
+-- with per_minute no two RunJobs closer than 60/per_minute seconds (within
+-- the client's rate as well). Every entry is checked before the first is sent.
 function Client:run_jobs(list, opts)
-  if self._driver then return self._driver:run_jobs(self._core, list, opts) end
-  return self._core:run_jobs(list, opts)
+  local per_minute
+  if type(opts) == "table" and opts.per_minute ~= nil then
+    per_minute = opts.per_minute
+    if type(per_minute) ~= "number" or per_minute ~= per_minute or per_minute <= 0 or per_minute == math.huge then
+      error("run_jobs: option 'per_minute' must be a number of RunJobs a minute above 0 (got "
+        .. tostring(per_minute) .. ")", 2)
+    end
+    opts = copy(opts)
+    opts.per_minute = nil
+  end
+  local driver = self._driver
+  local before = per_minute and rate.for_run(self._limiter, per_minute, self._clock, turns(driver)) or nil
+  if driver then return driver:run_jobs(self._core, list, opts, before) end
+  return self._core:run_jobs(list, opts, before)
 end
 
 -- The iterators exist only here: their arguments are checked when they are made.

@@ -4,7 +4,8 @@
 -- store: a lua_shared_dict shared by every worker (one fetch at a time across
 -- all of them, the others waiting with ngx.sleep), or a table of the
 -- worker's own. Whether a token is fresh is the machine's to say; this file
--- only keeps tokens and makes sure one fetch serves everyone waiting.
+-- only keeps tokens and makes sure one fetch serves everyone waiting. A
+-- client's pacer (cloudrun.rate) holds a send back with ngx.sleep too.
 local core = require("cloudrun.core")
 local http = require("cloudrun.ngx_http")
 
@@ -178,11 +179,17 @@ local function give_token(m, what, store)
   end
 end
 
---- Runs machine m to its end with cosockets, tokens from `store`.
-function run(m, store)
+--- Runs machine m to its end with cosockets, tokens from `store`; pace: a
+-- client's {before = fn(quota) -> seconds, server_wait = fn(quota, seconds)} or nil.
+function run(m, store, pace)
   while true do
     local kind, what = m:step()
     if kind == "send" then
+      local quota = pace and what.quota
+      if quota then
+        local hold = pace.before(quota)
+        if hold > 0 then ngx.sleep(hold) end
+      end
       local ran, status, headers_or_failure, body = pcall(http.request, what)
       if not ran then
         -- a bug of the reader's (it answers every server with nil, failure): this call fails, not the
@@ -193,6 +200,10 @@ function run(m, store)
       else
         local f = headers_or_failure
         m:fail(f.code, f.message, f.sent)
+      end
+      if quota then
+        local asked = m:server_wait()
+        if asked > 0 then pace.server_wait(quota, asked) end
       end
     elseif kind == "wait" then
       ngx.sleep(what)
@@ -211,7 +222,8 @@ _M.run = run
 local Driver = {}
 Driver.__index = Driver
 
---- A driver for a client: its token store (shared_dict name or nil).
+--- A driver for a client: its token store (shared_dict name or nil). Its
+-- `pace` (set by the client) holds its sends back.
 function _M.new(shared_dict)
   return setmetatable({ store = _M.store(shared_dict) }, Driver)
 end
@@ -223,7 +235,7 @@ function Driver:call(handle, method, ...)
   local m
   m, err = handle:start(method, ...)
   if not m then return nil, err end
-  run(m, self.store)
+  run(m, self.store, self.pace)
   return m:result()
 end
 
@@ -243,17 +255,19 @@ then `in_flight` threads take machines in order until none are left. Whatever
 goes wrong while one runs (an error raised anywhere in it included) becomes
 that entry's err; every entry gets a result, and `failed` counts the errs.
 ]]
-function Driver:run_jobs(handle, list, opts)
+function Driver:run_jobs(handle, list, opts, before)
   local ok, err = _M.check_phase("client:run_jobs")
   if not ok then return nil, err end
   local machines, in_flight = handle:start_jobs(list, opts)
   local n = #machines
   local results, next_i = {}, 1
   local store = self.store
+  local pace = self.pace
+  if before and pace then pace = { before = before, server_wait = pace.server_wait } end
   local function settle(i)
     local m = machines[i]
     if getmetatable(m) == core.error_mt then return m end -- it could not even start
-    local ran, rerr = pcall(run, m, store)
+    local ran, rerr = pcall(run, m, store, pace)
     if not ran then
       return core.error("INTERNAL", "run_jobs: entry " .. i .. " failed inside nginx: " .. tostring(rerr))
     end
