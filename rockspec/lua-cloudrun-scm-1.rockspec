@@ -76,6 +76,7 @@ build = {
     ["cloudrun.auth"] = "lua/cloudrun/auth.lua",
     ["cloudrun.wait"] = "lua/cloudrun/wait.lua",
     ["cloudrun.rate"] = "lua/cloudrun/rate.lua",
+    ["cloudrun.idempotency"] = "lua/cloudrun/idempotency.lua",
     ["cloudrun.filter"] = "lua/cloudrun/filter.lua",
     ["cloudrun.fields"] = "lua/cloudrun/fields.lua",
     ["cloudrun.regex"] = "lua/cloudrun/regex.lua",

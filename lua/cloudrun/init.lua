@@ -4,6 +4,7 @@
 local core = require("cloudrun.core")
 local auth = require("cloudrun.auth")
 local filter = require("cloudrun.filter")
+local idempotency = require("cloudrun.idempotency")
 local rate = require("cloudrun.rate")
 local wait = require("cloudrun.wait")
 
@@ -20,33 +21,40 @@ _M.Client = Client
 -- in the C core: auth.lua decides, for credentials and clients alike.
 local nginx = auth._driver
 
+-- The keys a process remembers (idempotency): every client of it, outside nginx.
+local process_keys = idempotency.memory(core.monotonic)
+
 local function ngx_clock()
   ngx.update_time()
   return ngx.now()
 end
 
 --[[
-The client's pacing, where its driver waits: the rate limiter
+The client's pacing and keys, where its driver waits: the rate limiter
 (cloudrun.rate, `rate =` and the pauses 429s ask for) is asked before every
 send that counts against a quota — by the core's drivers through the pacer
 functions (core's client:pace), by the nginx driver itself — and waiting is
 the driver's (a sleep in C; ngx.sleep). Inside nginx with shared_dict, the
-budget lives in the dict, for every worker.
+budget and the keys live in the dict, for every worker.
 ]]
-local function pace(self, opts, driver)
-  local limiter
+local function pace_and_keys(self, opts, driver)
+  local limiter, keys_store, now, sleep
   if driver then
     limiter = rate.new(opts.rate, { now = ngx_clock, dict = opts.shared_dict and driver.store, sleep = ngx.sleep })
     driver.pace = {
       before = function(quota) return limiter:take(quota) end,
       server_wait = function(quota, seconds) limiter:slow_down(quota, seconds) end,
     }
+    keys_store, now, sleep = driver.store, ngx_clock, ngx.sleep
   else
     limiter = rate.new(opts.rate, { now = core.monotonic })
     self._core:pace(function(quota) return limiter:take(quota) end,
       function(quota, seconds) limiter:slow_down(quota, seconds) end)
+    keys_store, now, sleep = process_keys, core.time, core.sleep
   end
   self._limiter, self._clock = limiter, driver and ngx_clock or core.monotonic
+  self._keys = idempotency.new{ client = self, store = keys_store, now = now, sleep = sleep,
+                                scope = (self._core:endpoint()) }
 end
 
 --- cloudrun.client{project=, region=, credentials=, endpoint=, timeout=, retry=, shared_dict=, rate=}
@@ -92,7 +100,7 @@ function _M.client(opts)
   local c, cerr = core.client(o)
   if not c then return nil, cerr end
   local self = setmetatable({ _core = c, _credentials = creds, _driver = driver }, Client)
-  pace(self, opts, driver)
+  pace_and_keys(self, opts, driver)
   return self
 end
 
@@ -149,10 +157,47 @@ for _, d in ipairs(core.methods) do
   Client[method] = function(self, ...) return call(self, method, ...) end
 end
 
+local function is_error(v)
+  return type(v) == "table" and getmetatable(v) == core.error_mt
+end
+
 local function copy(t)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
   return c
+end
+
+-- Every argument of a run_job checked (a raise for misuse), as the call would
+-- check them, without sending anything: nil, err for a name wrong in itself.
+local function check_run_job(self, job, opts)
+  local m, err = self._core:start("run_job", job, opts)
+  if not m then return nil, err end
+  m:close()
+  return true
+end
+
+--- client:run_job(job, {..., idempotency_key =, idempotency_window =})
+-- With a key: at most one execution per job and key within the window (see
+-- cloudrun.idempotency); what was there already comes back as
+-- { execution = NAME, deduplicated = true }.
+function Client:run_job(job, opts)
+  if type(opts) ~= "table" or (opts.idempotency_key == nil and opts.idempotency_window == nil) then
+    return call(self, "run_job", job, opts)
+  end
+  local key, window = idempotency.options(opts, "run_job", 2)
+  local o = idempotency.overrides(opts, key, "run_job", 2)
+  local ok, err = check_run_job(self, job, o)
+  if not ok then return nil, err end
+  if self._driver then
+    ok, err = nginx().check_phase("client:run_job")
+    if not ok then return nil, err end
+  end
+  local results = self._keys:run({ { job = job, entry = o, key = key, window = window } }, function(entries)
+    local op, rerr = call(self, "run_job", job, entries[1])
+    return { op or rerr }
+  end, {})
+  if is_error(results[1]) then return nil, results[1] end
+  return results[1]
 end
 
 -- Light threads of one run_jobs take their turn at its pacer one at a time
@@ -170,12 +215,13 @@ local function turns(driver)
   end
 end
 
---- client:run_jobs({ {job=, args=, env=, ...}, ... }, {in_flight=, per_minute=, retry=})
+--- client:run_jobs({ {job=, args=, env=, ..., idempotency_key=}, ... }, {in_flight=, per_minute=, retry=})
 -- -> results, nfailed: in the order given, each the Operation (with
--- .execution) or an err table (cloudrun.is_error); one failure never hides
--- the others. At most in_flight (default 16) are on the wire at once, and
--- with per_minute no two RunJobs closer than 60/per_minute seconds (within
--- the client's rate as well). Every entry is checked before the first is sent.
+-- .execution), a keyed entry's { execution =, deduplicated = true }, or an
+-- err table (cloudrun.is_error); one failure never hides the others. At most
+-- in_flight (default 16) are on the wire at once, and with per_minute no two
+-- RunJobs closer than 60/per_minute seconds (within the client's rate as well).
+-- Every entry is checked before anything is sent.
 function Client:run_jobs(list, opts)
   local per_minute
   if type(opts) == "table" and opts.per_minute ~= nil then
@@ -189,8 +235,37 @@ function Client:run_jobs(list, opts)
   end
   local driver = self._driver
   local before = per_minute and rate.for_run(self._limiter, per_minute, self._clock, turns(driver)) or nil
-  if driver then return driver:run_jobs(self._core, list, opts, before) end
-  return self._core:run_jobs(list, opts, before)
+  local function batch(entries)
+    if driver then return driver:run_jobs(self._core, entries, opts, before) end
+    return self._core:run_jobs(entries, opts, before)
+  end
+  local keyed = false
+  if type(list) == "table" then
+    for _, e in ipairs(list) do
+      keyed = keyed or type(e) == "table" and (e.idempotency_key ~= nil or e.idempotency_window ~= nil)
+    end
+  end
+  if not keyed then return batch(list) end
+  local plain, items = {}, {}
+  for i, e in ipairs(list) do
+    local where, entry, key, window = "run_jobs: entry " .. i, e, nil, nil
+    if type(e) == "table" then
+      key, window = idempotency.options(e, where, 2)
+      if key then entry = idempotency.overrides(e, key, where, 2) end
+    end
+    plain[i], items[i] = entry, { job = type(e) == "table" and e.job or nil, entry = entry, key = key, window = window }
+  end
+  self._core:start_jobs(plain, opts) -- every entry checked (a raise) before any look-up or send
+  if driver then
+    local ok, err = nginx().check_phase("client:run_jobs")
+    if not ok then return nil, err end
+  end
+  local results = self._keys:run(items, function(entries) return (batch(entries)) end, {})
+  local failed = 0
+  for i = 1, #items do
+    if is_error(results[i]) then failed = failed + 1 end
+  end
+  return results, failed
 end
 
 -- The iterators exist only here: their arguments are checked when they are made.

@@ -214,6 +214,16 @@ static int l_monotonic(lua_State *L)
     return 1;
 }
 
+/* core.time() -> Unix time in seconds, with its fraction (os.time() has none):
+** what is compared with the API's timestamps */
+static int l_time(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 /* core.isatty(fd) -> whether the descriptor is a terminal (the CLI asks
 ** before deleting only when someone can answer) */
 static int l_isatty(lua_State *L)
@@ -320,6 +330,7 @@ static const luaL_Reg module_functions[] = {
     {"yaml_file_string_map", l_yaml_file_string_map},
     {"sleep", l_sleep},
     {"monotonic", l_monotonic},
+    {"time", l_time},
     {"isatty", l_isatty},
     {"catch_interrupt", l_catch_interrupt},
     {"interrupted", l_interrupted},
