@@ -31,7 +31,12 @@ local function after_run(ctx, client, op)
   local flags = ctx.flags
   local id = common.short(op.execution)
   -- what is said goes to stderr, as gcloud's; stdout has only --format's output
-  say("Execution [", id, "] created.")
+  if op.deduplicated then
+    say("Execution [", id, "] ", op.recovered and "was created (its answer was lost, the key found it)."
+      or "already exists for idempotency key [" .. tostring(flags["idempotency-key"]) .. "]: nothing started.")
+  else
+    say("Execution [", id, "] created.")
+  end
   if flags.async then
     if flags.format then common.print(flags, op) end
     return common.OK
@@ -174,6 +179,11 @@ local function execute(ctx)
   if flags["task-timeout"] then
     opts.timeout, err = common.duration("--task-timeout", flags["task-timeout"])
     if not opts.timeout then return ctx:usage(err) end
+  end
+  local key = flags["idempotency-key"]
+  if key then
+    if key == "" then return ctx:usage("--idempotency-key needs a key") end
+    opts.idempotency_key = key
   end
 
   local client
@@ -372,6 +382,10 @@ _M.commands = {
       { "container", "NAME", "the --args and --update-env-vars after it, up to the next --container, are for "
         .. "container NAME (repeat it for each container to override); with it, the flags before the first "
         .. "--container are the execution's only" },
+      { "idempotency-key", "KEY", "start at most one execution of the job per KEY within 24 hours: when an "
+        .. "execution created with KEY is there, it is the one reported (and waited for) and nothing starts; the key "
+        .. "goes to the execution as env CLOUDRUN_IDEMPOTENCY_KEY (an override: it needs run.jobs.runWithOverrides, "
+        .. "and run.executions.list to look)" },
       { "wait", false, "follow the execution to its end (progress on stderr); exit 1 when it failed, 130 "
         .. "when Ctrl-C stopped the waiting (the execution goes on)" },
       { "async", false, "return as soon as the execution is created" },
