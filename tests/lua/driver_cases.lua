@@ -48,6 +48,13 @@ A case:
   started  executions of "hello" that the run started
   tokens   requests to the token endpoint
   within   seconds the run may take at most (its deadline holds)
+  at_least seconds the run takes at least (it was held back)
+  spaced   seconds at least between the createTimes of the executions it started
+  per_minute, run_retry   run_jobs' per_minute and retry (default FAST)
+  twice    the call (or run_jobs) is made twice, this many seconds apart: the outcome is the second's
+  unique_key   the idempotency_key gets a suffix of its own on every run (each driver starts afresh)
+  value_has, value_lacks   texts the result (as canon writes it) must hold, must not hold
+  lua_made the result is made by the Lua layer (a key's), not read from an answer: no libcurl reference
 ]]
 M.cases = {
   { name = "get_job of a job that exists", via = { "call" }, method = "get_job", args = { "reader" },
@@ -146,6 +153,76 @@ M.cases = {
   { name = "run_jobs of 4, in_flight 2, one of an unknown job", via = { "run_jobs" }, in_flight = 2,
     list = { { job = "hello" }, { job = "nosuch" }, { job = "hello" }, { job = "hello" } },
     expect = { results = { "ok", "NOT_FOUND", "ok", "ok" }, failed = 1 }, calls = { RunJob = 4 }, started = 3 },
+
+  -- issue 24: rate limits. The RunJobs of a run spread evenly, one every 60/per_minute s from the first
+  -- (the emulator's createTimes show it); the client's rate = holds every call, run_jobs' included.
+  { name = "run_jobs of 4 at 120 a minute", via = { "run_jobs" }, in_flight = 4, per_minute = 120,
+    list = { { job = "hello" }, { job = "hello" }, { job = "hello" }, { job = "hello" } },
+    expect = { results = { "ok", "ok", "ok", "ok" }, failed = 0 }, calls = { RunJob = 4 }, started = 4,
+    spaced = 0.5, at_least = 1.45, within = 4 },
+  { name = "run_jobs of 3 at 600 a minute on a client of 60 RunJobs a minute", via = { "run_jobs" },
+    in_flight = 3, per_minute = 600, client = { rate = { run_per_minute = 60 } },
+    list = { { job = "hello" }, { job = "hello" }, { job = "hello" } },
+    expect = { results = { "ok", "ok", "ok" }, failed = 0 }, calls = { RunJob = 3 }, started = 3,
+    spaced = 1, at_least = 1.95, within = 5 },
+  { name = "get_job twice on a client of 60 reads a minute", via = { "call" }, method = "get_job",
+    args = { "reader" }, client = { rate = { read_per_minute = 60 } }, twice = 0,
+    expect = { ok = true }, calls = { GetJob = 2 }, at_least = 0.95, within = 3 },
+  -- a 429 with Retry-After holds the client's next call of that quota too, not just the one refused
+  { name = "get_job after a get_job refused for its quota with Retry-After 1", via = { "call" },
+    method = "get_job", args = { "reader" }, client = { retry = { attempts = 1 } }, twice = 0,
+    faults = { { method = "GetJob", fault = "resource_exhausted", retry_after = 1 } },
+    expect = { ok = true }, calls = { GetJob = 2 }, at_least = 0.9, within = 3 },
+  { name = "run_jobs of 3, one at a time, whose first is refused for its quota with Retry-After 1",
+    via = { "run_jobs" }, in_flight = 1, run_retry = { attempts = 1 },
+    faults = { { method = "RunJob", fault = "resource_exhausted", retry_after = 1 } },
+    list = { { job = "hello" }, { job = "hello" }, { job = "hello" } },
+    expect = { results = { "RESOURCE_EXHAUSTED", "ok", "ok" }, failed = 1 }, calls = { RunJob = 3 }, started = 2,
+    at_least = 0.9, within = 3 },
+
+  -- issue 24: idempotent triggers. The same key twice: one execution, the second call answered from
+  -- what the first remembered (no listing); a lost answer with a key: looked for, found, RunJob sent
+  -- once; a key whose window has passed: a new execution; IAM's refusals say what the key needs.
+  { name = "run_job with an idempotency key twice", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { args = { "x" }, idempotency_key = "twice" } }, unique_key = true, twice = 0, lua_made = true,
+    expect = { ok = true }, value_has = { "deduplicated=true" }, value_lacks = { "recovered" },
+    calls = { ListExecutions = 1, RunJob = 1 }, started = 1 },
+  { name = "run_job with an idempotency key whose answer is lost", via = { "call", "run_jobs" },
+    method = "run_job", args = { "hello", { idempotency_key = "lost" } }, unique_key = true, lua_made = true,
+    faults = { { method = "RunJob", fault = "reset_after_effect" } },
+    expect = { ok = true }, value_has = { "deduplicated=true", "recovered=true" },
+    calls = { ListExecutions = 2, RunJob = 1 }, started = 1 },
+  { name = "run_job with an idempotency key whose answer comes after the timeout", via = { "call", "run_jobs" },
+    method = "run_job", args = { "hello", { idempotency_key = "slow" } }, unique_key = true, lua_made = true,
+    faults = { { method = "RunJob", fault = "delay", delay_ms = 700 } }, client = { timeout = 0.3 },
+    expect = { ok = true }, value_has = { "deduplicated=true", "recovered=true" },
+    calls = { ListExecutions = 2, RunJob = 1 }, started = 1 },
+  -- the connection closed before the RunJob acted: nothing found, so it is sent once more
+  { name = "run_job with an idempotency key whose connection is closed before it acts", via = { "call", "run_jobs" },
+    method = "run_job", args = { "hello", { idempotency_key = "dropped" } }, unique_key = true, lua_made = true,
+    faults = { { method = "RunJob", fault = "drop" } },
+    expect = { ok = true }, value_lacks = { "deduplicated" }, calls = { ListExecutions = 2, RunJob = 2 }, started = 1 },
+  { name = "run_job with an idempotency key whose window has passed", via = { "call", "run_jobs" },
+    method = "run_job", args = { "hello", { idempotency_key = "late", idempotency_window = 1 } },
+    unique_key = true, twice = 2.2, lua_made = true,
+    expect = { ok = true }, value_lacks = { "deduplicated" }, calls = { ListExecutions = 2, RunJob = 2 }, started = 2 },
+  { name = "run_job with an idempotency key when IAM refuses the look-up", via = { "call", "run_jobs" },
+    method = "run_job", args = { "hello", { idempotency_key = "iam-list" } }, unique_key = true,
+    faults = { { method = "ListExecutions", fault = "permission_denied" } },
+    expect = { code = "PERMISSION_DENIED", status = 403, retryable = false },
+    message_has = { "run.executions.list", "roles/run.viewer" }, calls = { ListExecutions = 1 }, started = 0 },
+  { name = "run_job with an idempotency key refused by IAM", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { idempotency_key = "iam-run" } }, unique_key = true,
+    faults = { { method = "RunJob", fault = "permission_denied" } },
+    expect = { code = "PERMISSION_DENIED", status = 403, retryable = false },
+    message_has = { "run.jobs.runWithOverrides", "roles/run.jobsExecutorWithOverrides", "CLOUDRUN_IDEMPOTENCY_KEY" },
+    calls = { ListExecutions = 1, RunJob = 1 }, started = 0 },
+  { name = "run_job with an idempotency window but no key", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { idempotency_window = 60 } }, expect = { raises = { "'idempotency_window' needs" } }, calls = {} },
+  { name = "run_job with an idempotency key that is a number", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { idempotency_key = 42 } }, expect = { raises = { "'idempotency_key' must be" } }, calls = {} },
+  { name = "run_job with an idempotency key and a bad option", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { idempotency_key = "k", colour = "red" } }, expect = { raises = { "colour" } }, calls = {} },
 }
 
 -- A deadline bounds the whole exchange, however slowly the answer comes (cr-hostile's drip modes:
@@ -195,6 +272,7 @@ local function scalar(k, v)
   if t == "string" then
     if VOLATILE[k] then return "<" .. k .. ">" end
     v = v:gsub("/executions/([%w-]-)%-[%w]+$", "/executions/%1-<id>"):gsub("/operations/[%x-]+$", "/operations/<id>")
+      :gsub("%-%d+%.%d%d%d%d%d%d%-%d+$", "-<run>") -- a unique_key's suffix
     return '"' .. v:gsub('[%c"\\]', function(ch) return ("\\%03d"):format(ch:byte()) end) .. '"'
   elseif t == "number" then
     return (math.type and math.type(v) or "number") .. ":" .. ("%.17g"):format(v)
@@ -252,12 +330,29 @@ local function result_outcome(cloudrun, case, r, err)
   return o
 end
 
+-- A case's arguments, its idempotency key made its own for this run (the same
+-- case runs on every driver against one emulator).
+local runs = 0
+local function fresh_args(case)
+  if not case.unique_key then return case.args end
+  runs = runs + 1
+  local opts = copy(case.args[2])
+  opts.idempotency_key = ("%s-%.6f-%d"):format(opts.idempotency_key, require("cloudrun.core").time(), runs)
+  return { case.args[1], opts }
+end
+
 -- The list a case's run_jobs form runs.
-local function jobs_list(case)
+local function jobs_list(case, args)
   if case.list then return case.list end
-  local entry = copy(case.args[2])
-  entry.job = case.args[1]
+  args = args or case.args
+  local entry = copy(args[2])
+  entry.job = args[1]
   return { entry }
+end
+
+local function pause(seconds)
+  if seconds <= 0 then return end
+  if ngx then ngx.sleep(seconds) else require("cloudrun.core").sleep(seconds) end
 end
 
 local function unpack_args(args)
@@ -289,13 +384,25 @@ function M.run(cloudrun, name, via, c)
     if via == "call" then return o end
     return { n = 1, failed = 1, entries = { o } }
   end
+  local args = fresh_args(case)
   if via == "call" then
-    local ok, r, err = pcall(c[case.method], c, unpack_args(case.args))
+    if case.twice then
+      local ok, r = pcall(c[case.method], c, unpack_args(args))
+      if not ok then return { raised = tostring(r) } end
+      pause(case.twice)
+    end
+    local ok, r, err = pcall(c[case.method], c, unpack_args(args))
     if not ok then return { raised = tostring(r) } end
     return result_outcome(cloudrun, case, r, err)
   end
-  local list = jobs_list(case)
-  local ok, results, failed = pcall(c.run_jobs, c, list, { in_flight = case.in_flight, retry = FAST })
+  local list = jobs_list(case, args)
+  local run_opts = { in_flight = case.in_flight, retry = case.run_retry or FAST, per_minute = case.per_minute }
+  if case.twice then
+    local ok, results = pcall(c.run_jobs, c, list, run_opts)
+    if not ok then return { raised = tostring(results) } end
+    pause(case.twice)
+  end
+  local ok, results, failed = pcall(c.run_jobs, c, list, run_opts)
   if not ok then return { raised = tostring(results) } end
   if type(results) ~= "table" then
     return { bad = "run_jobs returned " .. tostring(results) .. ", " .. tostring(failed) }

@@ -15,6 +15,7 @@ local core = require("cloudrun.core")
 local h = require("helpers")
 local cases = require("driver_cases")
 local harness = require("nginx_harness")
+local idempotency = require("cloudrun.idempotency")
 
 local FAKE = assert(os.getenv("CR_FAKE_GOOGLE"), "CR_FAKE_GOOGLE: the cr-fake-google binary")
 local HOSTILE = assert(os.getenv("CR_HOSTILE"), "CR_HOSTILE: the cr-hostile binary")
@@ -115,6 +116,17 @@ describe("the drivers agree", function()
     return #(list.executions or {})
   end
 
+  -- The smallest gap between the createTimes of the newest n executions of "hello".
+  local function gaps(n)
+    local list = assert(spy:list_executions("hello", { page_size = 1000 })).executions or {}
+    local times = {}
+    for i = 1, math.min(n, #list) do times[i] = idempotency.unix(list[i].createTime) end
+    table.sort(times)
+    local least = math.huge
+    for i = 2, #times do least = math.min(least, times[i] - times[i - 1]) end
+    return least
+  end
+
   local function add_fault(f)
     local body = { count = 1 }
     for k, v in pairs(f) do body[k] = v end
@@ -169,7 +181,7 @@ describe("the drivers agree", function()
     h.control(emu.host, "DELETE", "faults")
     if fake_url then seen.tokens = h.control_url(fake_url).token_requests - tokens_before end
     seen.started = executions() - started_before
-    return outcome, seen, took
+    return outcome, seen, took, case.spaced and gaps(seen.started)
   end
 
   -- The one result of a single-call case's run_jobs form, checked as a list of one.
@@ -220,6 +232,13 @@ describe("the drivers agree", function()
           .. text)
       end
     end
+    for _, text in ipairs(case.value_has or {}) do
+      assert.is_truthy(outcome.value and outcome.value:find(text, 1, true), what .. ": the result should hold " .. text)
+    end
+    for _, text in ipairs(case.value_lacks or {}) do
+      assert.is_falsy(outcome.value and outcome.value:find(text, 1, true), what .. ": the result should not hold "
+        .. text)
+    end
     if type(case.calls) == "number" then
       assert.are.equal(case.calls, seen.calls, what .. ": requests the server saw")
     else
@@ -255,9 +274,18 @@ describe("the drivers agree", function()
         for _, v in ipairs(case.via) do applies = applies or v == driver.via end
         if applies then
           it("on the " .. driver.name .. " driver", function()
-            local outcome, seen, took = run(case, driver)
+            local outcome, seen, took, gap = run(case, driver)
             local one = unwrap(case, driver, outcome)
             check(case, driver, one, seen)
+            if case.at_least then
+              assert.is_true(took >= case.at_least, ("%s on the %s driver took %.2f s (at least %g)"):format(
+                case.name, driver.name, took, case.at_least))
+            end
+            if case.spaced then
+              -- the server's clock, to the microsecond; a few ms for scheduling either side
+              assert.is_true(gap >= case.spaced - 0.01, ("%s on the %s driver: executions %.3f s apart (at least %g)")
+                :format(case.name, driver.name, gap, case.spaced))
+            end
             if case.within then
               assert.is_true(took <= case.within, ("%s on the %s driver took %.2f s (at most %g)"):format(
                 case.name, driver.name, took, case.within))
@@ -275,7 +303,7 @@ describe("the drivers agree", function()
           end)
         end
       end
-      if case.expect.ok and not case.fake and harness.available() then
+      if case.expect.ok and not case.fake and not case.lua_made and harness.available() then
         for _, via in ipairs(case.via) do
           it("inside nginx (" .. via .. ") gives the table libcurl gives in the same Lua state", function()
             h.control(emu.host, "DELETE", "faults")

@@ -15,7 +15,7 @@ end
 
 local HTTP = [[
 daemon off;
-master_process off;  # one process: the module loads and runs as in a worker, and stops cleanly
+%s
 pid %s/nginx.pid;
 error_log %s/error.log notice;
 load_module %s/ndk_http_module.so;
@@ -31,20 +31,30 @@ http {
   lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;%s/tests/lua/?.lua;/usr/share/lua/5.1/?.lua;;";
   lua_package_cpath "%s";
   lua_socket_log_errors off;  # a call's failures come back as its err, not as log lines
+%s
   server {
-    listen 127.0.0.1:%d;
+    listen 127.0.0.1:%d%s;
     location = /ping { return 200 "ok\n"; }
 %s
   }
 }
 ]]
 
---- The whole nginx.conf for `locations` (text inside the server block) on `port`.
-function M.conf(dir, port, locations)
+--- The whole nginx.conf for `locations` (text inside the server block) on `port`;
+-- opts.http: more of the http block (lua_shared_dict ...); opts.workers: that
+-- many worker processes under a master (default: one process, no master).
+function M.conf(dir, port, locations, opts)
+  opts = opts or {}
   local modules = assert(os.getenv("CR_NGINX_MODULES"), "CR_NGINX_MODULES: nginx's module directory")
   local src = assert(os.getenv("CLOUDRUN_SOURCE_DIR"))
   local cpath = assert(os.getenv("LUA_CPATH"), "LUA_CPATH: the build's lua/?.so")
-  return HTTP:format(dir, dir, modules, modules, dir, dir, dir, dir, dir, src, src, src, cpath, port, locations)
+  -- one process: the module loads and runs as in a worker, and stops cleanly
+  -- (workers of a master run as root would be "nobody", who may not read a private checkout)
+  local processes = opts.workers and ("master_process on;\nworker_processes %d;\nuser %s;"):format(opts.workers,
+    (h.run("id -un"):gsub("%s+$", ""))) or "master_process off;"
+  -- several workers: reuseport spreads the connections over them (else one may take them all)
+  return HTTP:format(processes, dir, dir, modules, modules, dir, dir, dir, dir, dir, src, src, src, cpath,
+    opts.http or "", port, opts.workers and " reuseport" or "", locations)
 end
 
 --- GET path with curl: the body, then a line with the HTTP status (and curl's
@@ -55,15 +65,15 @@ function M.get(port, path, max_time)
 end
 
 --- Starts nginx with `locations` (a string, or a function(port) -> string) on a
--- free loopback port (random ones are tried until one binds). Returns
--- {pid=, pipe=, port=, dir=, stop=function, log=function}.
-function M.start(dir, locations)
+-- free loopback port (random ones are tried until one binds); opts as M.conf's.
+-- Returns {pid=, pipe=, port=, dir=, stop=function, log=function}.
+function M.start(dir, locations, opts)
   local nginx = assert(os.getenv("CR_NGINX"), "CR_NGINX: the nginx binary")
   math.randomseed(os.time() + tonumber((h.run("echo $$"))))
   for _ = 1, 10 do
     local port = math.random(20000, 59999)
     local text = type(locations) == "function" and locations(port) or locations
-    h.write(dir .. "/nginx.conf", M.conf(dir, port, text))
+    h.write(dir .. "/nginx.conf", M.conf(dir, port, text, opts))
     local p = assert(io.popen(("echo $$; exec %s -p %s/ -c %s/nginx.conf -e %s/error.log >%s/stdout 2>&1"):format(
       nginx, dir, dir, dir, dir)))
     local pid = p:read("*l")
