@@ -1,5 +1,7 @@
 --- The original story as an nginx endpoint: a web view triggers a Cloud Run
--- job for a record, and answers at once with the execution it started.
+-- job for a record, and answers at once with the execution it started — once:
+-- the same record asked for again within a few minutes (a double click, a
+-- retried webhook) answers with that same execution.
 -- Calls run on nginx's cosockets (the worker serves other requests while a
 -- trigger is in flight); the token is shared by every worker through
 -- `lua_shared_dict cloudrun` (see nginx.conf).
@@ -41,10 +43,22 @@ local function trigger(job, overrides)
   local op
   op, err = c:run_job(job, overrides)
   if not op then return failed(err) end
+  if op.deduplicated and not op.recovered then -- started before, by an earlier request with the same key
+    return reply(200, { execution = op.execution, deduplicated = true })
+  end
   return reply(202, { execution = op.execution })
 end
 
---- GET /job/<id>: runs `job` with args `manage.py job --id=<id>`.
+-- How long a record's trigger stands: a request for the same record within it
+-- is answered with the execution already started, after it the record runs again.
+local SAME_RECORD_WINDOW = 600
+
+--- GET /job/<id>: runs `job` with args `manage.py job --id=<id>`, at most
+-- once per id within SAME_RECORD_WINDOW: its idempotency key "job-<id>" goes
+-- with the execution (env CLOUDRUN_IDEMPOTENCY_KEY), and a request that finds
+-- it answers 200 with that execution instead of 202 with a new one. With
+-- `lua_shared_dict cloudrun`, requests for one id in any worker wait for each
+-- other, so a double click starts one execution.
 -- Beware: a GET that starts work can be started by anyone who makes a browser
 -- fetch the URL (link prefetchers, crawlers, an <img> on another site).
 -- Prefer the POST below, behind authentication; this one is the story as told.
@@ -52,7 +66,8 @@ function _M.job(job, id)
   if not tostring(id):match("^%d+$") then
     return reply(400, { error = { code = "INVALID_ARGUMENT", message = "the id must be digits" } })
   end
-  return trigger(job, { args = { "manage.py", "job", "--id=" .. id } })
+  return trigger(job, { args = { "manage.py", "job", "--id=" .. id },
+                        idempotency_key = "job-" .. id, idempotency_window = SAME_RECORD_WINDOW })
 end
 
 -- The overrides a POST may carry, and their types.

@@ -135,6 +135,13 @@ http {
         ngx.say(job and job.name or tostring(err))
       }
     }
+    location ~ ^/job-unkeyed/(?<record>[0-9]+)$ {
+      content_by_lua_block {
+        local c = require("cloudrun").client{ shared_dict = "cloudrun" }
+        local op, err = c:run_job("report", { args = { "manage.py", "job", "--id=" .. ngx.var.record } })
+        ngx.say(op and op.execution or (err.code .. " sent=" .. tostring(err.sent)))
+      }
+    }
     location ~ ^/job-restart/(?<record>[0-9]+)$ {
       content_by_lua_block {
         local c = require("cloudrun").client{ project = "test-project", region = "us-central1",
@@ -411,11 +418,50 @@ describe("the nginx driver (cosockets) in Debian's nginx", function()
   end)
 
   it("never sends a RunJob again when its connection is reset after it took effect", function()
-    local before = #executions(emu.host)
+    local before, runs = #executions(emu.host), calls(emu.host, "RunJob")
     h.control(emu.host, "POST", "faults", { method = "RunJob", fault = "reset_after_effect" })
-    local out = get(one.port, "/job/9100")
-    assert.matches('"code":"UNAVAILABLE"', out, 1, true)
+    local out = get(one.port, "/job-unkeyed/9100")
+    assert.are.equal("UNAVAILABLE sent=true\n", out)
     assert.are.equal(before + 1, #executions(emu.host))
+    assert.are.equal(runs + 1, calls(emu.host, "RunJob"))
+    -- the example's GET /job/<id> has a key: it looks again, and answers with the execution it started
+    h.control(emu.host, "POST", "faults", { method = "RunJob", fault = "reset_after_effect" })
+    out = h.run(("curl -sS -m 60 -w ' %%{http_code}' http://127.0.0.1:%d/job/9101"):format(one.port))
+    local name = out:gsub("\n", ""):match('^{"execution":"([^"]+)"} 202$')
+    assert.is_string(name, out)
+    assert.are.equal(before + 2, #executions(emu.host))
+    assert.are.equal(runs + 2, calls(emu.host, "RunJob"))
+    assert.are.equal(name, executions(emu.host)[1].name)
+  end)
+
+  it("answers a double request for GET /job/<id> with one execution: 202 for the first, 200 for the other", function()
+    local before, runs = #executions(emu.host), calls(emu.host, "RunJob")
+    -- the RunJob takes 0.5 s: the two requests are in nginx (in either worker) at once
+    h.control(emu.host, "POST", "faults", { method = "RunJob", fault = "delay", delay_ms = 500 })
+    local url = ("http://127.0.0.1:%d/job/7777"):format(two.port)
+    local out = sh(("curl -s -Z --parallel-immediate -m 60 -w ' %%{http_code}' %s %s 2>/dev/null"):format(url, url))
+    out = out:gsub("(%b{})%s*(%d%d%d)%s*", "%1 %2\n") -- one answer a line: its body, its status
+    local codes, names = {}, {}
+    for body, code in out:gmatch("(%b{}) (%d%d%d)") do
+      codes[#codes + 1] = code
+      names[json.decode(body).execution] = true
+    end
+    table.sort(codes)
+    assert.are.same({ "200", "202" }, codes, out)
+    local n = 0
+    for _ in pairs(names) do n = n + 1 end
+    assert.are.equal(1, n, out)
+    assert.matches('"deduplicated":true', out, 1, true)
+    assert.are.equal(before + 1, #executions(emu.host))
+    assert.are.equal(runs + 1, calls(emu.host, "RunJob"))
+    -- and again later, within the window: the same execution, nothing started
+    local again = h.run(("curl -sS -m 60 -w ' %%{http_code}' %s"):format(url)):gsub("\n", "")
+    assert.matches(" 200$", again)
+    assert.are.equal(runs + 1, calls(emu.host, "RunJob"))
+    print("\n  # two requests for GET /job/7777 at once (two workers, lua_shared_dict cloudrun):\n"
+      .. out:gsub("[^\n]+", "  #   %0") .. "  # and one more a moment later:\n  #   " .. again
+      .. ("\n  # executions of report started: %d, RunJob requests: %d"):format(#executions(emu.host) - before,
+        calls(emu.host, "RunJob") - runs))
   end)
 
   it("starts each execution once on a kept-alive connection the server closed", function()
