@@ -94,6 +94,10 @@
 **                  timestamp >= "RFC 3339"; anything else 400 google.rpc INVALID_ARGUMENT. Serves
 **                  three lines for each of tasks 0 and 1 (timestamps 2026-01-01T00:00:0Ns),
 **                  those the filter keeps, at most 4 a page (nextPageToken for the rest).
+**   POST /v2/projects/P/locations/L/jobs?jobId=J, GET and PATCH .../jobs/J
+**                  (Cloud Run Admin API v2, fake_run.c) need a bearer token this fake issued;
+**                  jobs kept in memory, each write answered with a done Operation.
+**   GET /run/requests  every CreateJob and UpdateJob as it came (fake_run.c).
 **   GET /subject-token[?format=json]
 **                  the subject token as text, or {"id_token": "<subject token>"} with format=json.
 **   GET /computeMetadata/v1/                                     probe (lists "instance/ project/")
@@ -136,6 +140,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fake_run.h"
 #include "request.h"
 
 #define MAX_BODY (64 * 1024)
@@ -1004,6 +1009,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return handle_subject(conn);
     if (strcmp(url, "/v2/entries:list") == 0 && strcmp(method, "POST") == 0)
         return handle_entries(conn, rq);
+    if (fake_run_takes(url, method)) {
+        static const fake_run_hooks hooks = {was_issued, parse_json};
+        return fake_run_answer(conn, url, method, rq, &hooks);
+    }
     return reply(conn, 404, "text/plain", "Not Found\n", 0);
 }
 
@@ -1138,6 +1147,7 @@ int main(int argc, char **argv)
     free(current_refresh);
     free(last_delegates);
     free(last_filter);
+    fake_run_free();
     for (size_t i = 0; i < nissued; i++)
         free(issued[i]);
     free(issued);
