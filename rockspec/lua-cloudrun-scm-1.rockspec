@@ -80,6 +80,7 @@ build = {
     ["cloudrun.cli"] = "lua/cloudrun/cli/init.lua",
     ["cloudrun.cli.common"] = "lua/cloudrun/cli/common.lua",
     ["cloudrun.cli.format"] = "lua/cloudrun/cli/format.lua",
+    ["cloudrun.cli.flag_groups"] = "lua/cloudrun/cli/flag_groups.lua",
     ["cloudrun.cli.spec"] = "lua/cloudrun/cli/spec.lua",
     ["cloudrun.cli.progress"] = "lua/cloudrun/cli/progress.lua",
     ["cloudrun.cli.jobs"] = "lua/cloudrun/cli/jobs.lua",

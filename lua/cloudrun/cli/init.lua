@@ -196,7 +196,8 @@ end
 local function run(node, rest)
   local command = node.command
   local pos, flags = common.parse(rest, command.flags)
-  local ctx = setmetatable({ node = node, command = command, pos = pos, flags = flags }, Context)
+  -- words: the command's own words as given, for one that reads its flags in order (execute's --container)
+  local ctx = setmetatable({ node = node, command = command, pos = pos, flags = flags, words = rest }, Context)
   if not pos then return ctx:usage(flags) end
   local args = command.args or {}
   if #pos ~= #args then
