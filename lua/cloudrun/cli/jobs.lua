@@ -1,11 +1,12 @@
 --- cloudrun jobs execute|create|describe|delete|list — as gcloud run jobs.
 local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
+local flag_groups = require("cloudrun.cli.flag_groups")
 local progress = require("cloudrun.cli.progress")
 local spec = require("cloudrun.cli.spec")
 local wait = require("cloudrun.wait")
 
-local tostring, concat = tostring, table.concat
+local tostring, type, concat = tostring, type, table.concat
 local say, api_failure = common.say, common.api_failure
 
 local _M = {}
@@ -118,13 +119,40 @@ local function check_execute_now(ctx)
   if ctx.flags.wait and ctx.flags.async then return "--wait and --async cannot be used together" end
 end
 
+-- The line's template flags (gcloud's --container groups too) applied to job.
+-- Returns the job, or nil and the exit status once the problem is reported.
+-- `client` is the command's, or nil: one is made when the job's place must be known.
+local function apply_flags(ctx, job, creating, client)
+  local flags, groups = ctx.flags, nil
+  local containers, top = flag_groups.parse_containers(ctx.words or {}, ctx.command.flags, spec.per_container)
+  if containers then
+    flags, groups = top, containers
+  elseif top then
+    return nil, ctx:usage(top)
+  end
+  local function where()
+    local err
+    if not client then
+      client, err = ctx:client()
+      if not client then return nil, err end
+    end
+    local name
+    name, err = client:job_name(ctx.pos[1])
+    if not name then return nil, err end
+    return name:match("^projects/([^/]+)/locations/([^/]+)/")
+  end
+  local changed, err = spec.apply(job, flags, { creating = creating, containers = groups, where = where })
+  if changed then return changed end
+  if type(err) == "table" then return nil, api_failure(err) end
+  return nil, ctx:usage(err)
+end
+
 local function create(ctx)
   local problem = check_execute_now(ctx)
   if problem then return ctx:usage(problem) end
-  local job, err = spec.apply({}, ctx.flags, true)
-  if not job then return ctx:usage(err) end
-  local client
-  client, err = ctx:client()
+  local job, status = apply_flags(ctx, {}, true)
+  if not job then return status end
+  local client, err = ctx:client()
   if not client then return api_failure(err) end
   local op
   op, err = client:create_job(ctx.pos[1], job)
@@ -134,9 +162,9 @@ end
 
 -- Update: the job as it is, changed by the flags, sent back whole.
 local function update_from(ctx, client, job)
-  local changed, err = spec.apply(spec.for_update(job), ctx.flags, false)
-  if not changed then return ctx:usage(err) end
-  local op
+  local changed, status = apply_flags(ctx, spec.for_update(job), false, client)
+  if not changed then return status end
+  local op, err
   op, err = client:update_job(ctx.pos[1], changed)
   if not op then return api_failure(err) end
   return finish_job_op(ctx, client, op, "updated")
@@ -163,9 +191,8 @@ local function deploy(ctx)
   job, err = client:get_job(ctx.pos[1])
   if job then return update_from(ctx, client, job) end
   if err.code ~= "NOT_FOUND" then return api_failure(err) end
-  local fresh
-  fresh, err = spec.apply({}, ctx.flags, true)
-  if not fresh then return ctx:usage(err) end
+  local fresh, status = apply_flags(ctx, {}, true, client)
+  if not fresh then return status end
   local op
   op, err = client:create_job(ctx.pos[1], fresh)
   if not op then return api_failure(err) end
@@ -280,17 +307,20 @@ _M.commands = {
   {
     path = { "jobs", "create" }, args = { "JOB" }, run = create,
     summary = "Create a job that runs an image's command.",
-    flags = with_run_flags(spec.flags, "return without waiting for the job to be ready"),
+    details = spec.per_container_help(),
+    flags = with_run_flags(spec.flags_for("create"), "return without waiting for the job to be ready"),
   },
   {
     path = { "jobs", "update" }, args = { "JOB" }, run = update,
     summary = "Change a job's settings (the flags given; the rest as it is).",
-    flags = with_run_flags(spec.flags, "return without waiting for the change to be done"),
+    details = spec.per_container_help(),
+    flags = with_run_flags(spec.flags_for("update"), "return without waiting for the change to be done"),
   },
   {
     path = { "jobs", "deploy" }, args = { "JOB" }, run = deploy,
     summary = "Create a job, or update it when it exists.",
-    flags = with_run_flags(spec.flags, "return without waiting for the job to be ready"),
+    details = spec.per_container_help(),
+    flags = with_run_flags(spec.flags_for("deploy"), "return without waiting for the job to be ready"),
   },
   {
     path = { "jobs", "describe" }, args = { "JOB" }, run = describe,
