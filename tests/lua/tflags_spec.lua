@@ -422,6 +422,28 @@ describe("gcloud's template flags", function()
     end)
   end
 
+  it("deploys the README's example as written (a secret, an in-memory volume, Direct VPC, a GPU)", function()
+    local readme = assert(h.read(SRC .. "/README.md"))
+    local block = assert(readme:match("\n    (cloudrun jobs deploy trainer .-)\n\n"), "the README's example")
+    local line = block:gsub("\\\n%s*", "")
+    local out, rc = run("fake", (line:gsub("^cloudrun ", "")))
+    assert.are.equal(0, rc, out)
+    local all = requests()
+    local body = all[#all].body
+    sent[#sent + 1] = json.encode(body)
+    local diff = same({ template = { template = {
+      containers = { { image = "us-docker.pkg.dev/my-project/ml/trainer:1",
+        env = { secret_env("HF_TOKEN", "hf-token", "latest") },
+        resources = { limits = { cpu = "4", memory = "16Gi", ["nvidia.com/gpu"] = "1" } },
+        volumeMounts = { mount("db-password-?d", "/secrets/db"), mount("scratch", "/scratch") } } },
+      volumes = { secret_volume("db-password-?d", "db-password", { { "password", "3" } }),
+        { name = "scratch", emptyDir = { medium = "MEMORY", sizeLimit = "4Gi" } } },
+      vpcAccess = { egress = "PRIVATE_RANGES_ONLY", networkInterfaces = { { network = "default", subnetwork = "default" } } },
+      nodeSelector = { accelerator = "nvidia-l4" }, gpuZonalRedundancyDisabled = true, timeout = "3600s",
+    } } }, body)
+    assert(diff == nil, (diff or "") .. "\n  sent: " .. json.encode(body))
+  end)
+
   it("refuses bad values with exit 2, naming the flag, and sends nothing", function()
     assert.are.equal(0, select(2, run("fake", "jobs create tf-refused --image img --set-env-vars=PLAIN=1 "
       .. "--set-secrets=SECRET=s:1")))
