@@ -3,6 +3,7 @@
 -- REST protocol live in the C core (cloudrun.core).
 local core = require("cloudrun.core")
 local auth = require("cloudrun.auth")
+local filter = require("cloudrun.filter")
 local wait = require("cloudrun.wait")
 
 local type, error, setmetatable, getmetatable, pairs, ipairs, tostring =
@@ -143,19 +144,23 @@ end
 -- A generic `for` stops at the first nil, so an iterator cannot hand out
 -- `nil, err`: a failed page request raises its err table instead (pcall gets
 -- the same table, with code, message, status...), and the loop never ends as
--- if the list were complete.
-local function pager(fetch, field, opts)
+-- if the list were complete. keep (the `filter =` option) skips what it refuses,
+-- on the client as gcloud filters: pages go on until one has a keeper or the list ends.
+local function pager(fetch, field, opts, keep)
   opts = opts or {}
   local page, i, token, done = nil, 0, opts.page_token, false
   return function()
     while true do
-      if page and i < #page then
+      while page and i < #page do
         i = i + 1
-        return page[i]
+        local item = page[i]
+        if not keep or keep(item) then return item end
       end
       if done then return nil end
       local o = {}
-      for k, v in pairs(opts) do o[k] = v end
+      for k, v in pairs(opts) do
+        if k ~= "filter" then o[k] = v end
+      end
       o.page_token = token
       local resp, err = fetch(o)
       if not resp then
@@ -169,8 +174,23 @@ local function pager(fetch, field, opts)
   end
 end
 
+-- The `filter =` option: a predicate function, or an expression in gcloud's
+-- filter language (cloudrun.filter), which is checked here, as misuse.
+local function keeper(fn, opts, argn)
+  local f = opts and opts.filter
+  if f == nil or type(f) == "function" then return f end
+  if type(f) ~= "string" then
+    error("bad argument #" .. argn .. " to '" .. fn .. "' (option 'filter' must be a function or a filter "
+      .. "expression, got " .. type(f) .. ")", 3)
+  end
+  local keep, err = filter.compile(f)
+  if not keep then error("bad argument #" .. argn .. " to '" .. fn .. "' (option 'filter': " .. err .. ")", 3) end
+  return keep
+end
+
 -- each_jobs(opts), each_executions(job|nil, opts), each_tasks(execution, opts),
--- each_operations(opts): one per list method of the table, taking its arguments.
+-- each_operations(opts): one per list method of the table, taking its arguments,
+-- and filter = (a function of the resource, or an expression) besides the method's own options.
 local NOUN = { jobs = "job", executions = "execution", tasks = "task", operations = "operation" }
 for _, d in ipairs(core.methods) do
   local field = d.name:match("^list_(%w+)$")
@@ -180,12 +200,14 @@ for _, d in ipairs(core.methods) do
       if takes == "opts" then
         local opts = ...
         check_opts(fn, opts, 1)
-        return pager(function(o) return call(self, method, o) end, field, opts)
+        local keep = keeper(fn, opts, 1)
+        return pager(function(o) return call(self, method, o) end, field, opts, keep)
       end
       local name, opts = ...
       if name ~= nil or takes == "name" then check_name(fn, name, 1, NOUN[d.kind]) end
       check_opts(fn, opts, 2)
-      return pager(function(o) return call(self, method, name, o) end, field, opts)
+      local keep = keeper(fn, opts, 2)
+      return pager(function(o) return call(self, method, name, o) end, field, opts, keep)
     end
   end
 end

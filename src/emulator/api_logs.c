@@ -11,14 +11,18 @@
 ** in a few fixed windows, and the cursors are merged in time order (a heap
 ** of their next lines), until the page is full. Its token is the place in
 ** that order where the page ended (logs_filter.c reads and writes it), so the
-** next page starts there without counting what came before. The store's
-** mutex is held only to copy what the files need (paths and marks), never
-** while a file is read.
+** next page starts there without counting what came before. A filter that
+** says more than which job, execution, task, attempt and times (a text, a
+** severity, an OR) is tested on each line (logs_expr.c); a page then also
+** ends after SCAN_LINES lines read, as Cloud Logging ends a long search with
+** a short page and a token. The store's mutex is held only to copy what the
+** files need (paths and marks), never while a file is read.
 */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_logs.h"
 #include "logs_cursor.h"
@@ -31,6 +35,7 @@
 ** PAGE_TEXT bytes of text. */
 #define MAX_LINE (256 * 1024)
 #define PAGE_TEXT (4 * 1024 * 1024)
+#define SCAN_LINES 100000
 
 /* ---- what to read, taken under the store's mutex ------------------------------------------- */
 
@@ -72,7 +77,7 @@ static void snapshot_free(snapshot *sn)
 
 static int wanted_project(const emu_logs_request *r, const char *project)
 {
-    if (r->f.project[0] && strcmp(r->f.project, project) != 0)
+    if (r->f.project[0] && strcasecmp(r->f.project, project) != 0)
         return 0;
     for (int i = 0; i < r->nprojects; i++)
         if (strcmp(r->projects[i], project) == 0)
@@ -85,8 +90,9 @@ static int take_snapshot(emu_store *s, const emu_logs_request *r, snapshot *sn)
 {
     const emu_logs_filter *f = &r->f;
     for (emu_execution *e = s->execs_head; e; e = e->all_next) {
-        if (!e->log_dir || !wanted_project(r, e->project) || (f->location[0] && strcmp(f->location, e->location)) ||
-            (f->job[0] && strcmp(f->job, e->job)) || (f->execution[0] && strcmp(f->execution, e->id)))
+        /* a filter's names match whatever their ASCII case (logs_expr.c) */
+        if (!e->log_dir || !wanted_project(r, e->project) || (f->location[0] && strcasecmp(f->location, e->location)) ||
+            (f->job[0] && strcasecmp(f->job, e->job)) || (f->execution[0] && strcasecmp(f->execution, e->id)))
             continue;
         if (sn->n == sn->cap) {
             int ncap = sn->cap ? sn->cap * 2 : 8;
@@ -121,6 +127,10 @@ static int take_snapshot(emu_store *s, const emu_logs_request *r, snapshot *sn)
                     return -1;
                 memcpy(ts->marks, t->marks, (size_t)t->nmarks * sizeof *ts->marks);
                 ts->nmarks = t->nmarks;
+                /* to the microsecond, as an entry's timestamp shows it: a filter on a time a client was
+                ** shown (timestamp > the last one) compares with what it was shown */
+                for (int m = 0; m < ts->nmarks; m++)
+                    ts->marks[m].ns -= ts->marks[m].ns % 1000;
                 /* a clock set back never dates a later line earlier: a file's order stays its time order */
                 for (int m = 1; m < ts->nmarks; m++)
                     if (ts->marks[m].ns < ts->marks[m - 1].ns)
@@ -152,20 +162,58 @@ static char *clean_text(const char *p, size_t len, int cut)
     return out;
 }
 
-/* The LogEntry for the line at hand of task t of execution x; NULL when out of memory. */
-static cJSON *entry_json(emu_log_reader *rd, emu_log_cursor *c, const exec_snap *x, const task_snap *t, size_t *bytes)
+/* The text of the line at hand (cleaned: what textPayload says), or NULL when out of memory; *bytes its length. */
+static char *line_text(emu_log_reader *rd, emu_log_cursor *c, size_t *bytes)
 {
-    char when[40], id[96], index[16], attempt[16];
-    emu_timestamp_format(c->ns, when, sizeof when);
-    snprintf(id, sizeof id, "%.40s-%d-%lld", x->id, t->index, (long long)c->start);
-    snprintf(index, sizeof index, "%d", t->index);
-    snprintf(attempt, sizeof attempt, "%d", c->attempt);
     size_t len = 0;
     int cut = 0;
     char *raw = emu_log_cursor_text(rd, c, MAX_LINE, &len, &cut);
     char *text = raw ? clean_text(raw, len, cut) : NULL;
     free(raw);
     *bytes = len;
+    return text;
+}
+
+static void insert_id(char *out, size_t size, const exec_snap *x, const task_snap *t, const emu_log_cursor *c)
+{
+    snprintf(out, size, "%.40s-%d-%lld", x->id, t->index, (long long)c->start);
+}
+
+/* Whether the line at hand passes the whole filter; its text is read into *text when the filter needs it.
+** 1, 0, or -1 when out of memory. */
+static int line_kept(const emu_logs_request *r, emu_log_reader *rd, emu_log_cursor *c, const exec_snap *x,
+                     const task_snap *t, char **text, size_t *bytes)
+{
+    char id[96], *lower = NULL;
+    insert_id(id, sizeof id, x, t, c);
+    if (r->expr.uses_text) {
+        if (!(*text = line_text(rd, c, bytes)) || !(lower = strdup(*text)))
+            return -1;
+        emu_logs_lower(lower, strlen(lower) + 1, lower);
+    }
+    emu_logs_line line = {.project = x->project,
+                          .location = x->location,
+                          .job = x->job,
+                          .execution = x->id,
+                          .insert_id = id,
+                          .task = t->index,
+                          .attempt = c->attempt,
+                          .ns = c->ns,
+                          .text = *text,
+                          .lower = lower};
+    int kept = emu_logs_expr_match(&r->expr, &line);
+    free(lower);
+    return kept;
+}
+
+/* The LogEntry for the line at hand of task t of execution x, its text `text` (taken); NULL when out of memory. */
+static cJSON *entry_json(const emu_log_cursor *c, const exec_snap *x, const task_snap *t, char *text)
+{
+    char when[40], id[96], index[16], attempt[16];
+    emu_timestamp_format(c->ns, when, sizeof when);
+    insert_id(id, sizeof id, x, t, c);
+    snprintf(index, sizeof index, "%d", t->index);
+    snprintf(attempt, sizeof attempt, "%d", c->attempt);
     char *log_name = emu_strfmt("projects/%s/logs/run.googleapis.com%%2Fstdout", x->project);
     cJSON *e = cJSON_CreateObject();
     cJSON *res = cJSON_AddObjectToObject(e, "resource");
@@ -311,14 +359,30 @@ cJSON *emu_logs_list(emu_store *s, const cJSON *body, emu_error *err)
         goto oom;
     emu_logs_position last = {0};
     size_t text = 0;
-    for (int n = 0; m.nheap > 0 && n < r.page_size && text < PAGE_TEXT; n++) {
+    int n = 0;
+    /* only a filter tested on each line reads lines that are not entries: only then does SCAN_LINES count */
+    for (int scanned = 0; m.nheap > 0 && n < r.page_size && text < PAGE_TEXT && (!r.f.residual || scanned < SCAN_LINES);
+         scanned++) {
         source *top = &m.src[m.heap[0]];
         size_t bytes = 0;
-        cJSON *e = entry_json(&rd, &top->c, top->x, top->t, &bytes);
-        if (!e)
+        char *line = NULL;
+        int kept = r.f.residual ? line_kept(&r, &rd, &top->c, top->x, top->t, &line, &bytes) : 1;
+        if (kept < 0) {
+            free(line);
             goto oom;
-        cJSON_AddItemToArray(list, e);
-        text += bytes;
+        }
+        if (kept) {
+            if (!line)
+                line = line_text(&rd, &top->c, &bytes);
+            cJSON *e = entry_json(&top->c, top->x, top->t, line); /* takes line */
+            if (!e)
+                goto oom;
+            cJSON_AddItemToArray(list, e);
+            text += bytes;
+            n++;
+        } else {
+            free(line);
+        }
         emu_log_cursor_next(&top->c, m.descending);
         last = (emu_logs_position){top->c.ns, top->x->seq, top->t->index, top->c.pos};
         if (!emu_log_cursor_head(&rd, &top->c, &r.f, m.descending))

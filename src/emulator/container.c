@@ -310,7 +310,7 @@ int emu_container_commands(const emu_runtime *rt, const emu_execution *e, const 
     add_fmt(run, "--label=%s=%s", EMU_LABEL_START, start);
     add_fmt(run, "--label=%s=%s", EMU_LABEL_EXECUTION, e->name);
     add_fmt(run, "--label=%s=%s", EMU_LABEL_TASK, index);
-    char *path = env_file_path(rt, e, t);
+    char *path = emu_runtime_private_dir(rt) == 0 ? env_file_path(rt, e, t) : NULL;
     const char *bad = NULL;
     if (!path || write_env(path, e, t, c, run, env, &bad) < 0) {
         if (bad)

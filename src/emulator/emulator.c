@@ -42,7 +42,9 @@
     "  --log-dir DIR   where task output goes: DIR/<execution>/task<i>.log\n"                                          \
     "                  (default: a new cloudrun-emulator-XXXXXX under $TMPDIR or /tmp)\n"                              \
     "  --fault SPEC    start with a pending fault (repeatable): METHOD:FAULT[:COUNT], e.g.\n"                          \
-    "                  RunJob:unavailable:2, or the JSON that POST /emulator/v1/faults takes\n"                        \
+    "                  RunJob:unavailable:2, or the JSON that POST /emulator/v1/faults takes;\n"                       \
+    "                  FAULT: unavailable, resource_exhausted, internal, deadline, unauthenticated,\n"                 \
+    "                  permission_denied (an error, nothing done), delay, drop, reset_after_effect\n"                  \
     "  --allow-origin ORIGIN  serve requests from this web origin (repeatable), e.g.\n"                                \
     "                  http://localhost:3000, and answer its CORS preflights; requests that\n"                         \
     "                  carry any other Origin header are refused (403)\n"                                              \

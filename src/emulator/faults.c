@@ -24,7 +24,8 @@
 **            internal             500 INTERNAL           "Internal error encountered."
 **            deadline             504 DEADLINE_EXCEEDED  "Deadline expired before operation could complete."
 **            unauthenticated      401 UNAUTHENTICATED    "Request had invalid authentication credentials. ..."
-**              (these five do nothing: the call never reaches the API)
+**            permission_denied    403 PERMISSION_DENIED  "The caller does not have permission"
+**              (these six do nothing: the call never reaches the API)
 **            delay                the call is performed, then the answer waits delay_ms
 **            drop                 the connection is closed without an answer before anything is done
 **            reset_after_effect   the call is performed (a RunJob really starts its execution), then
@@ -75,8 +76,8 @@ static const char *const rpc_names[] = {
 };
 
 static const char *const kind_names[] = {
-    "none",  "unavailable", "resource_exhausted", "internal",        "deadline",
-    "delay", "drop",        "reset_after_effect", "unauthenticated", NULL,
+    "none", "unavailable",        "resource_exhausted", "internal",          "deadline", "delay",
+    "drop", "reset_after_effect", "unauthenticated",    "permission_denied", NULL,
 };
 
 static int rpc_index(const char *rpc)
@@ -172,6 +173,10 @@ int emu_fault_error(const emu_fault *fault, const char *rpc, char **body)
     case EMU_FAULT_DEADLINE:
         emu_error_set(&err, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.");
         break;
+    case EMU_FAULT_PERMISSION_DENIED:
+        /* what Google's front end says when IAM refuses the caller */
+        emu_error_set(&err, "PERMISSION_DENIED", "The caller does not have permission");
+        break;
     case EMU_FAULT_UNAUTHENTICATED:
         emu_error_set(&err, "UNAUTHENTICATED",
                       "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
@@ -243,7 +248,7 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
     if (out->fault.kind == EMU_FAULT_NONE) {
         emu_error_set(err, "INVALID_ARGUMENT",
                       "fault.fault must be one of unavailable, resource_exhausted, internal, "
-                      "deadline, unauthenticated, delay, drop, reset_after_effect.");
+                      "deadline, unauthenticated, permission_denied, delay, drop, reset_after_effect.");
         return -1;
     }
     const cJSON *count = member(spec, "count", "count");

@@ -25,6 +25,7 @@ typedef enum emu_fault_kind {
     EMU_FAULT_DROP,               /* the connection is closed before anything is done */
     EMU_FAULT_RESET_AFTER_EFFECT, /* the call is done, then the connection is closed unanswered */
     EMU_FAULT_UNAUTHENTICATED,    /* 401 UNAUTHENTICATED, nothing done (a token the API refused) */
+    EMU_FAULT_PERMISSION_DENIED,  /* 403 PERMISSION_DENIED, nothing done (IAM refused the caller) */
 } emu_fault_kind;
 
 /* What one faulted call is to do; filled by emu_faults_take. */
@@ -53,7 +54,7 @@ void emu_faults_free(emu_faults *f);
 ** call is to be faulted, else 0 (out->kind = EMU_FAULT_NONE). */
 int emu_faults_take(emu_faults *f, const char *rpc, emu_fault *out);
 
-/* The error a faulted call answers with (for the four error kinds): the HTTP
+/* The error a faulted call answers with (for the error kinds): the HTTP
 ** status, and a google.rpc JSON body the caller frees. */
 int emu_fault_error(const emu_fault *fault, const char *rpc, char **body);
 

@@ -184,7 +184,8 @@ static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
         const char *name = str(v, "name"), *secret = str(sec, "secret");
         if (!sec || !name || !secret || !s->runtime || !s->runtime->run_dir || s->runtime->kind == EMU_RUNTIME_PROCESS)
             continue;
-        if (!l->dir && (!(l->dir = emu_strfmt("%s/%s", s->runtime->run_dir, e->id)) || mkdir(l->dir, 0700) < 0))
+        if (!l->dir && (emu_runtime_private_dir(s->runtime) < 0 ||
+                        !(l->dir = emu_strfmt("%s/%s", s->runtime->run_dir, e->id)) || mkdir(l->dir, 0700) < 0))
             goto cannot;
         char *vdir = emu_launch_secret_dir(e, name);
         if (!vdir || mkdir(vdir, 0755) < 0) {

@@ -1,15 +1,12 @@
 /*
 ** logs_filter.c — Cloud Logging's entries:list request as the emulator reads
 ** it: resourceNames (projects only), orderBy by timestamp, the page and its
-** token, and the filter. The filter language is a subset, the one clients use for a job's
-** logs: comparisons joined by AND (or by spaces), each one of
-**   resource.type = "cloud_run_job"
-**   resource.labels.project_id | location | job_name = "..."
-**   labels."run.googleapis.com/execution_name" | task_index | task_attempt = "..."
-**   timestamp = | > | >= | < | <= "RFC 3339"
-** with the value quoted or bare. Anything else is 400 naming what is
-** understood. A job or an execution must be named (the emulator keeps
-** everything on local disk: a filter over all of it would read all of it).
+** token, and the filter (its language is logs_expr.c's). From the filter's
+** top-level AND this file takes what picks the files to read: the job or the
+** execution (one must be named there: the emulator keeps everything on local
+** disk, and a filter over all of it would read all of it), the task, the
+** attempt and the time bounds. When the filter says anything more, each line
+** is also tested against the whole of it.
 */
 #include <errno.h>
 #include <stddef.h>
@@ -17,167 +14,94 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "logs_filter.h"
 #include "utf8.h"
-#include "util/rfc3339.h"
 
 #define DEFAULT_LOG_PAGE 50 /* Cloud Logging's default pageSize */
 #define MAX_LOG_PAGE 1000
 
-static const char UNDERSTOOD[] =
-    "resource.type, resource.labels.project_id, resource.labels.location, resource.labels.job_name, "
-    "labels.\"run.googleapis.com/execution_name\", labels.\"run.googleapis.com/task_index\", "
-    "labels.\"run.googleapis.com/task_attempt\" compared with =, and timestamp with =, >, >=, < or <=, joined by AND";
+/* ---- what picks the files -------------------------------------------------------------------- */
 
-/* ---- the filter ------------------------------------------------------------------------------ */
-
-/* An RFC 3339 time as Unix nanoseconds; one that int64 nanoseconds cannot
-** hold (before 1677, after 2262) is before or after every entry. INT64_MAX
-** itself is kept free for the +1 of > and <=. */
-static int filter_time(const char *s, int64_t *ns)
+/* Copies a name compared with '=' into its slot; 0 when the slot is taken or the name is too long. */
+static int take_name(char *slot, const char *value)
 {
-    int64_t secs;
-    int32_t nanos;
-    if (cr_rfc3339_parse_parts(s, &secs, &nanos) < 0)
-        return -1;
-    if (cr_rfc3339_parse_ns(s, ns) < 0)
-        *ns = secs > 0 ? INT64_MAX : INT64_MIN;
-    if (*ns == INT64_MAX)
-        *ns = INT64_MAX - 1;
-    return 0;
+    if (slot[0] || strlen(value) >= EMU_LOGS_MAX_VALUE)
+        return 0;
+    memcpy(slot, value, strlen(value) + 1);
+    return 1;
 }
 
-/* A value: "quoted" (\" and \\ escapes) or a bare word. Returns the text after it, or NULL. */
-static const char *read_value(const char *p, char *out)
+/* Takes into f what node i (a term of the top-level AND) asks; 1 when f now says all it does. */
+static int absorb(const emu_logs_expr *x, int i, emu_logs_filter *f)
 {
-    size_t w = 0;
-    if (*p == '"') {
-        for (p++; *p && *p != '"'; p++) {
-            if (*p == '\\' && p[1])
-                p++;
-            if (w + 1 >= EMU_LOGS_MAX_VALUE)
-                return NULL;
-            out[w++] = *p;
-        }
-        if (*p != '"')
-            return NULL;
-        p++;
-    } else {
-        for (; *p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ')' && *p != '('; p++) {
-            if (w + 1 >= EMU_LOGS_MAX_VALUE)
-                return NULL;
-            out[w++] = *p;
-        }
-        if (w == 0)
-            return NULL;
+    const emu_logs_node *n = &x->node[i];
+    if (n->kind == EMU_LOGS_AND) {
+        int a = absorb(x, n->a, f); /* both sides, whatever the first says */
+        return absorb(x, n->b, f) && a;
     }
-    out[w] = '\0';
-    return p;
+    if (n->kind != EMU_LOGS_CMP)
+        return 0;
+    const char *v = emu_logs_expr_value(x, i);
+    if (n->field == EMU_LOGS_TIMESTAMP && n->op != EMU_LOGS_NE && n->op != EMU_LOGS_PRESENT) {
+        int64_t ns = n->number;
+        if (n->op == EMU_LOGS_EQ || n->op == EMU_LOGS_GE)
+            f->after_ns = ns > f->after_ns ? ns : f->after_ns;
+        if (n->op == EMU_LOGS_GT)
+            f->after_ns = ns + 1 > f->after_ns ? ns + 1 : f->after_ns;
+        if (n->op == EMU_LOGS_EQ || n->op == EMU_LOGS_LE)
+            f->before_ns = ns + 1 < f->before_ns ? ns + 1 : f->before_ns;
+        if (n->op == EMU_LOGS_LT)
+            f->before_ns = ns < f->before_ns ? ns : f->before_ns;
+        return 1;
+    }
+    if (n->op != EMU_LOGS_EQ)
+        return 0;
+    switch (n->field) {
+    case EMU_LOGS_TYPE:
+        f->have_type = 1;
+        return take_name(f->type, v);
+    case EMU_LOGS_PROJECT:
+        return take_name(f->project, v);
+    case EMU_LOGS_LOCATION:
+        return take_name(f->location, v);
+    case EMU_LOGS_JOB:
+        return take_name(f->job, v);
+    case EMU_LOGS_EXECUTION:
+        return take_name(f->execution, v);
+    case EMU_LOGS_TASK:
+    case EMU_LOGS_ATTEMPT: {
+        int *slot = n->field == EMU_LOGS_TASK ? &f->task : &f->attempt;
+        if (*slot >= 0)
+            return 0;
+        *slot = (int)n->number;
+        return 1;
+    }
+    default:
+        return 0;
+    }
 }
 
-static const char *skip_space(const char *p)
+static int parse_filter(const char *text, emu_logs_request *r, emu_error *err)
 {
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-static int whole_number(const char *s, int *out)
-{
-    if (!*s || strlen(s) > 9 || strspn(s, "0123456789") != strlen(s))
-        return -1;
-    *out = atoi(s);
-    return 0;
-}
-
-static int parse_filter(const char *text, emu_logs_filter *f, emu_error *err)
-{
+    emu_logs_filter *f = &r->f;
     memset(f, 0, sizeof *f);
     f->task = f->attempt = -1;
     f->after_ns = INT64_MIN;
     f->before_ns = INT64_MAX;
-    static const struct {
-        const char *key;
-        size_t at; /* offset of the field in filter, or (size_t)-1 */
-    } keys[] = {
-        {"resource.type", offsetof(emu_logs_filter, type)},
-        {"resource.labels.project_id", offsetof(emu_logs_filter, project)},
-        {"resource.labels.location", offsetof(emu_logs_filter, location)},
-        {"resource.labels.job_name", offsetof(emu_logs_filter, job)},
-        {"labels.\"run.googleapis.com/execution_name\"", offsetof(emu_logs_filter, execution)},
-        {"labels.\"run.googleapis.com/task_index\"", (size_t)-1},
-        {"labels.\"run.googleapis.com/task_attempt\"", (size_t)-2},
-        {"timestamp", (size_t)-3},
-    };
-    const char *p = skip_space(text);
-    while (*p) {
-        size_t k = 0, klen = 0;
-        for (; k < sizeof keys / sizeof *keys; k++) {
-            klen = strlen(keys[k].key);
-            if (strncmp(p, keys[k].key, klen) == 0 && strchr(" \t\n=<>!:", p[klen]))
-                break;
-        }
-        if (k == sizeof keys / sizeof *keys)
-            goto unknown;
-        p = skip_space(p + klen);
-        char op[3] = {0};
-        if (p[0] == '>' || p[0] == '<') {
-            op[0] = p[0];
-            if (p[1] == '=')
-                op[1] = '=';
-        } else if (p[0] == '=') {
-            op[0] = '=';
-        } else {
-            goto unknown;
-        }
-        p = skip_space(p + strlen(op));
-        char value[EMU_LOGS_MAX_VALUE];
-        if (!(p = read_value(p, value)))
-            goto unknown;
-        if (keys[k].at == (size_t)-3) {
-            int64_t ns;
-            if (filter_time(value, &ns) < 0) {
-                emu_error_set(err, "INVALID_ARGUMENT", "filter: timestamp \"%.64s\" is not an RFC 3339 time.", value);
-                return -1;
-            }
-            if (strcmp(op, "=") == 0 || strcmp(op, ">=") == 0)
-                f->after_ns = ns > f->after_ns ? ns : f->after_ns;
-            if (strcmp(op, ">") == 0)
-                f->after_ns = ns + 1 > f->after_ns ? ns + 1 : f->after_ns;
-            if (strcmp(op, "=") == 0 || strcmp(op, "<=") == 0)
-                f->before_ns = ns + 1 < f->before_ns ? ns + 1 : f->before_ns;
-            if (strcmp(op, "<") == 0)
-                f->before_ns = ns < f->before_ns ? ns : f->before_ns;
-        } else if (strcmp(op, "=") != 0) {
-            goto unknown;
-        } else if (keys[k].at == (size_t)-1 || keys[k].at == (size_t)-2) {
-            int *slot = keys[k].at == (size_t)-1 ? &f->task : &f->attempt;
-            if (whole_number(value, slot) < 0) {
-                emu_error_set(err, "INVALID_ARGUMENT", "filter: %s must be a whole number, not \"%.64s\".", keys[k].key,
-                              value);
-                return -1;
-            }
-        } else {
-            memcpy((char *)f + keys[k].at, value, strlen(value) + 1);
-            if (k == 0)
-                f->have_type = 1;
-        }
-        p = skip_space(p);
-        if (strncmp(p, "AND", 3) == 0 && strchr(" \t\n\r", p[3]))
-            p = skip_space(p + 3);
-    }
+    if (emu_logs_expr_parse(text, &r->expr, err) < 0)
+        return -1;
+    f->residual = r->expr.root >= 0 && !absorb(&r->expr, r->expr.root, f);
     if (!f->job[0] && !f->execution[0]) {
         emu_error_set(err, "INVALID_ARGUMENT",
                       "filter: the emulator answers entries:list for one job or execution: name it with "
-                      "resource.labels.job_name or labels.\"run.googleapis.com/execution_name\".");
+                      "resource.labels.job_name = \"JOB\" or labels.\"run.googleapis.com/execution_name\" = "
+                      "\"EXECUTION\", joined to the rest by AND.");
+        emu_error_field(err, "filter");
         return -1;
     }
     return 0;
-unknown:
-    emu_error_set(err, "INVALID_ARGUMENT", "filter: the emulator understands %s; not \"%.80s\".", UNDERSTOOD, p);
-    emu_error_field(err, "filter");
-    return -1;
 }
 
 /* ---- page tokens ----------------------------------------------------------------------------- */
@@ -202,19 +126,15 @@ static uint64_t mix_text(uint64_t h, const char *s)
     return mix(h, s, strlen(s) + 1);
 }
 
-/* What selects and orders the entries: the projects, the order and the filter. */
-static uint64_t query_hash(const emu_logs_request *r)
+/* What selects and orders the entries: the projects, the order and the filter, as written. */
+static uint64_t query_hash(const emu_logs_request *r, const char *filter)
 {
-    const emu_logs_filter *f = &r->f;
     uint64_t h = 14695981039346656037u;
     for (int i = 0; i < r->nprojects; i++)
         h = mix_text(h, r->projects[i]);
-    int64_t numbers[] = {r->nprojects, r->descending, f->have_type, f->task, f->attempt, f->after_ns, f->before_ns};
+    int64_t numbers[] = {r->nprojects, r->descending};
     h = mix(h, numbers, sizeof numbers);
-    const char *texts[] = {f->type, f->project, f->location, f->job, f->execution};
-    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
-        h = mix_text(h, texts[i]);
-    return h;
+    return mix_text(h, filter);
 }
 
 void emu_logs_token(const emu_logs_request *r, const emu_logs_position *at, char *out)
@@ -327,9 +247,9 @@ int emu_logs_read_request(const cJSON *body, emu_logs_request *r, emu_error *err
         return bad_field(err, "resourceNames", "at least one \"projects/PROJECT\" is required.");
     if (!filter_text)
         return bad_field(err, "filter", "the emulator needs a filter naming a job or an execution.");
-    if (parse_filter(filter_text, &r->f, err) < 0)
+    if (parse_filter(filter_text, r, err) < 0)
         return -1;
-    r->query = query_hash(r);
+    r->query = query_hash(r, filter_text);
     if (token && *token) {
         uint64_t query;
         if (read_token(token, &query, &r->from) < 0)

@@ -1,7 +1,7 @@
 /*
 ** logs_filter.h — an entries:list request read: the projects it names, its
-** order and page, and its filter (the subset of Cloud Logging's language
-** that logs_filter.c understands), and its page tokens. api_logs.c answers it.
+** order and page, its filter (logs_expr.h reads the language) with what of it
+** picks the files to read, and its page tokens. api_logs.c answers it.
 */
 #ifndef EMU_LOGS_FILTER_H
 #define EMU_LOGS_FILTER_H
@@ -11,17 +11,20 @@
 #include <cjson/cJSON.h>
 
 #include "errors.h"
+#include "logs_expr.h"
 
 #define EMU_LOGS_MAX_VALUE 256 /* bytes of one filter value or project id, NUL included */
 #define EMU_LOGS_MAX_PROJECTS 8
 
-/* What a filter asks for; "" and -1: any. */
+/* What a filter's top-level AND asks for, which picks the executions, tasks
+** and stretches of their files to read; "" and -1: any. */
 typedef struct emu_logs_filter {
     char type[EMU_LOGS_MAX_VALUE], project[EMU_LOGS_MAX_VALUE], location[EMU_LOGS_MAX_VALUE];
     char job[EMU_LOGS_MAX_VALUE], execution[EMU_LOGS_MAX_VALUE];
     int task, attempt;
     int have_type;
     int64_t after_ns, before_ns; /* entries with after_ns <= ts < before_ns (as adjusted by >, <=) */
+    int residual;                /* the filter says more than this: each line is tested against the tree */
 } emu_logs_filter;
 
 /* A place in an answer's order (time, then execution, then task, then the
@@ -43,6 +46,7 @@ typedef struct emu_logs_request {
     emu_logs_position from; /* (the token is checked to be this query's, see query) */
     uint64_t query;         /* a hash of what selects and orders the entries (not the page size) */
     emu_logs_filter f;
+    emu_logs_expr expr; /* the whole filter */
 } emu_logs_request;
 
 #define EMU_LOGS_TOKEN_SIZE 112 /* room for a page token, NUL included */

@@ -356,6 +356,21 @@ static void remove_tree(int parent, const char *name)
     unlinkat(parent, name, AT_REMOVEDIR);
 }
 
+int emu_runtime_private_dir(const emu_runtime *rt)
+{
+    struct stat st;
+    if (!rt || !rt->run_dir) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (lstat(rt->run_dir, &st) == 0)
+        return S_ISDIR(st.st_mode) && st.st_uid == geteuid() ? 0 : (errno = EEXIST, -1);
+    if (errno != ENOENT || mkdir(rt->run_dir, 0700) < 0)
+        return -1;
+    fprintf(stderr, "cloudrun emulator: its private directory %s was removed from under it; made again\n", rt->run_dir);
+    return 0;
+}
+
 void emu_runtime_remove_tree(const char *path)
 {
     remove_tree(AT_FDCWD, path);

@@ -68,6 +68,10 @@ int emu_runtime_open(emu_runtime *rt, char *why, size_t why_size, int *usage);
 /* Frees what open made and removes the private directory. */
 void emu_runtime_close(emu_runtime *rt);
 
+/* Makes sure the private directory is there (made again, 0700, should something
+** have removed it while the emulator runs). 0, or -1 (errno set). */
+int emu_runtime_private_dir(const emu_runtime *rt);
+
 /* rm -rf of a directory the emulator made (symlinks in it are removed, never followed). */
 void emu_runtime_remove_tree(const char *path);
 

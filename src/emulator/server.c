@@ -443,6 +443,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case EMU_FAULT_INTERNAL:
         case EMU_FAULT_DEADLINE:
         case EMU_FAULT_UNAUTHENTICATED:
+        case EMU_FAULT_PERMISSION_DENIED:
             pause_ms(srv, fault.delay_ms);
             status = emu_fault_error(&fault, rpc, &body);
             break;

@@ -98,16 +98,16 @@ static void *list_room(lua_State *L, int anchor, void *small, size_t n, size_t s
 }
 
 /* The string at idx, a number there turned into text and anchored for the call (it lives nowhere else). */
-static const char *env_text(lua_State *L, int idx, int anchor, const char *fn, const char *name)
+static const char *env_text(lua_State *L, int idx, int anchor, const char *fn, const char *label, const char *name)
 {
     int ty = lua_type(L, idx);
     if (ty == LUA_TSTRING) {
-        char what[96];
-        snprintf(what, sizeof what, "option 'env': the value of %s", name);
+        char what[240];
+        snprintf(what, sizeof what, "%s: the value of %s", label, name);
         return cr_lua_whole(L, idx, fn, what);
     }
     if (ty != LUA_TNUMBER)
-        cr_lua_raise(L, "%s: option 'env': the value of %s must be a string or a number (got %s)", fn, name,
+        cr_lua_raise(L, "%s: %s: the value of %s must be a string or a number (got %s)", fn, label, name,
                      lua_typename(L, ty));
     lua_pushvalue(L, idx);
     const char *v = lua_tostring(L, -1); /* converts the copy */
@@ -120,18 +120,20 @@ static int cmp_env(const void *a, const void *b)
     return strcmp(((const cr_env_var *)a)->name, ((const cr_env_var *)b)->name);
 }
 
-/* A list of strings at v: every element a string, keys 1..n and nothing else. */
-static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+/* A list of strings at v, keys 1..n and nothing else, into room for the call (`small` when it fits);
+** `label` names it in messages ("option 'args'"). */
+static const char **collect_strings(lua_State *L, int v, lua_args *q, const char **small, const char *fn,
+                                    const char *label, size_t *count_out)
 {
     size_t n = (size_t)lua_rawlen(L, v);
-    const char **items = list_room(L, q->anchor, q->small_args, n, sizeof *items);
+    const char **items = list_room(L, q->anchor, small, n, sizeof *items);
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, v, (lua_Integer)i + 1);
         if (lua_type(L, -1) != LUA_TSTRING)
-            cr_lua_raise(L, "%s: option '%s': element %d must be a string (got %s)", fn, o->name, (int)i + 1,
+            cr_lua_raise(L, "%s: %s: element %d must be a string (got %s)", fn, label, (int)i + 1,
                          luaL_typename(L, -1));
-        char what[96];
-        snprintf(what, sizeof what, "option '%s': element %d", o->name, (int)i + 1);
+        char what[240];
+        snprintf(what, sizeof what, "%s: element %d", label, (int)i + 1);
         items[i] = cr_lua_whole(L, -1, fn, what);
         lua_pop(L, 1);
     }
@@ -142,14 +144,14 @@ static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lu
         count++;
     }
     if (count != n)
-        cr_lua_raise(L, "%s: option '%s' must be a list (keys 1..n) of strings", fn, o->name);
-    cr_error err = CR_ERROR_INIT;
-    if (cr_args_set_strings(a, o, items, n, &err) < 0)
-        refused(L, fn, &err);
+        cr_lua_raise(L, "%s: %s must be a list (keys 1..n) of strings", fn, label);
+    *count_out = n;
+    return items;
 }
 
-/* env: a map NAME -> value (sorted by name), or a list of {name=, value=}. */
-static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+/* env at e: a map NAME -> value (sorted by name), or a list of {name=, value=}; `label` as above. */
+static cr_env_var *collect_env(lua_State *L, int e, lua_args *q, cr_env_var *small, const char *fn, const char *label,
+                               size_t *count_out)
 {
     size_t count = 0;
     lua_pushnil(L);
@@ -157,18 +159,18 @@ static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_ar
         lua_pop(L, 1);
         count++;
     }
-    cr_env_var *vars = list_room(L, q->anchor, q->small_env, count, sizeof *vars);
+    cr_env_var *vars = list_room(L, q->anchor, small, count, sizeof *vars);
     size_t n = 0, len = (size_t)lua_rawlen(L, e);
     if (len > 0 && len == count) {
         for (size_t i = 1; i <= len; i++) {
             lua_rawgeti(L, e, (lua_Integer)i);
             if (!lua_istable(L, -1))
-                cr_lua_raise(L, "%s: option 'env': element %d must be a table {name=, value=}", fn, (int)i);
+                cr_lua_raise(L, "%s: %s: element %d must be a table {name=, value=}", fn, label, (int)i);
             lua_getfield(L, -1, "name");
             if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
-                cr_lua_raise(L, "%s: option 'env': element %d needs a string 'name'", fn, (int)i);
-            char where[48];
-            snprintf(where, sizeof where, "option 'env': the name of element %d", (int)i);
+                cr_lua_raise(L, "%s: %s: element %d needs a string 'name'", fn, label, (int)i);
+            char where[240];
+            snprintf(where, sizeof where, "%s: the name of element %d", label, (int)i);
             vars[n].name = cr_lua_whole(L, -1, fn, where);
             lua_getfield(L, -2, "value");
             if (lua_isnil(L, -1)) {
@@ -176,25 +178,127 @@ static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_ar
             } else {
                 char what[32];
                 snprintf(what, sizeof what, "element %d", (int)i);
-                vars[n].value = env_text(L, lua_gettop(L), q->anchor, fn, what);
+                vars[n].value = env_text(L, lua_gettop(L), q->anchor, fn, label, what);
             }
             lua_pop(L, 3);
             n++;
         }
     } else if (count > 0) {
+        char what[240];
+        snprintf(what, sizeof what, "%s: a name", label);
         lua_pushnil(L);
         while (lua_next(L, e)) {
             if (lua_type(L, -2) != LUA_TSTRING || !*lua_tostring(L, -2))
-                cr_lua_raise(L, "%s: option 'env' must map names (strings) to values, or list {name=, value=}", fn);
-            vars[n].name = cr_lua_whole(L, -2, fn, "option 'env': a name");
-            vars[n].value = env_text(L, lua_gettop(L), q->anchor, fn, vars[n].name);
+                cr_lua_raise(L, "%s: %s must map names (strings) to values, or list {name=, value=}", fn, label);
+            vars[n].name = cr_lua_whole(L, -2, fn, what);
+            vars[n].value = env_text(L, lua_gettop(L), q->anchor, fn, label, vars[n].name);
             lua_pop(L, 1);
             n++;
         }
         qsort(vars, n, sizeof *vars, cmp_env);
     }
+    *count_out = n;
+    return vars;
+}
+
+static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+{
+    char label[64];
+    snprintf(label, sizeof label, "option '%s'", o->name);
+    size_t n = 0;
+    const char **items = collect_strings(L, v, q, q->small_args, fn, label, &n);
+    cr_error err = CR_ERROR_INIT;
+    if (cr_args_set_strings(a, o, items, n, &err) < 0)
+        refused(L, fn, &err);
+}
+
+static void read_env(lua_State *L, int e, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+{
+    char label[64];
+    snprintf(label, sizeof label, "option '%s'", o->name);
+    size_t n = 0;
+    cr_env_var *vars = collect_env(L, e, q, q->small_env, fn, label, &n);
     cr_error err = CR_ERROR_INIT;
     if (cr_args_set_env(a, o, vars, n, &err) < 0)
+        refused(L, fn, &err);
+}
+
+static int cmp_container(const void *a, const void *b)
+{
+    return strcmp(((const cr_container_override *)a)->name, ((const cr_container_override *)b)->name);
+}
+
+/* One container's {args=, env=, clear_args=} at t into c (its name set); nothing else may be in it. */
+static void read_container(lua_State *L, int t, cr_container_override *c, lua_args *q, const char *fn)
+{
+    if (!lua_istable(L, t))
+        cr_lua_raise(L, "%s: option 'containers': container '%s' must be a table {args=, env=, clear_args=} (got %s)",
+                     fn, c->name, luaL_typename(L, t));
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (!k || (strcmp(k, "args") != 0 && strcmp(k, "env") != 0 && strcmp(k, "clear_args") != 0))
+            cr_lua_raise(L,
+                         "%s: option 'containers': container '%s': unknown field '%s' (it takes args, env, clear_args)",
+                         fn, c->name, k ? k : luaL_typename(L, -1));
+    }
+    char label[200];
+    lua_getfield(L, t, "args");
+    if (!lua_isnil(L, -1)) {
+        snprintf(label, sizeof label, "option 'containers.%s.args'", c->name);
+        if (!lua_istable(L, -1))
+            cr_lua_raise(L, "%s: %s must be a list of strings (got %s)", fn, label, luaL_typename(L, -1));
+        c->args = collect_strings(L, lua_gettop(L), q, NULL, fn, label, &c->nargs);
+        c->has_args = 1;
+    }
+    lua_getfield(L, t, "env");
+    if (!lua_isnil(L, -1)) {
+        snprintf(label, sizeof label, "option 'containers.%s.env'", c->name);
+        if (!lua_istable(L, -1))
+            cr_lua_raise(L,
+                         "%s: %s must be a table of names to strings or numbers, or a list of {name=, value=} "
+                         "(got %s)",
+                         fn, label, luaL_typename(L, -1));
+        c->env = collect_env(L, lua_gettop(L), q, NULL, fn, label, &c->nenv);
+    }
+    lua_getfield(L, t, "clear_args");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            cr_lua_raise(L, "%s: option 'containers.%s.clear_args' must be a boolean (got %s)", fn, c->name,
+                         luaL_typename(L, -1));
+        c->clear_args = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 3);
+}
+
+/* containers: a map of container names to {args=, env=, clear_args=}, sent in name order. */
+static void read_containers(lua_State *L, int t, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+{
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    cr_container_override *items = list_room(L, q->anchor, NULL, count, sizeof *items);
+    memset(items, 0, (count ? count : 1) * sizeof *items);
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_rawlen(L, -2) == 0)
+            cr_lua_raise(L,
+                         "%s: option 'containers' must map container names (strings) to {args=, env=, "
+                         "clear_args=}",
+                         fn);
+        items[n].name = cr_lua_whole(L, -2, fn, "option 'containers': a container name");
+        read_container(L, lua_gettop(L), &items[n], q, fn);
+        lua_pop(L, 1);
+        n++;
+    }
+    qsort(items, n, sizeof *items, cmp_container);
+    cr_error err = CR_ERROR_INIT;
+    if (cr_args_set_containers(a, o, items, n, &err) < 0)
         refused(L, fn, &err);
 }
 
@@ -250,6 +354,11 @@ static void read_value(lua_State *L, int v, const cr_option *o, cr_args *a, lua_
         if (ty != LUA_TTABLE)
             break;
         read_env(L, v, o, a, q, fn);
+        return;
+    case CR_OPT_CONTAINERS:
+        if (ty != LUA_TTABLE)
+            break;
+        read_containers(L, v, o, a, q, fn);
         return;
     case CR_OPT_RETRY: {
         if (ty != LUA_TTABLE)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/call.h"
 #include "check.h"
 #include "cloudrun.h"
 #include "util/rfc3339.h"
@@ -817,6 +818,251 @@ TEST(a_servers_retry_after_is_honoured_but_never_past_the_deadline)
     CHECK(cr_retry_delay(&p, 1, &e, 0, 2.5, 2.0, 0.5) < 0); /* would end after the deadline */
     CHECK(cr_retry_delay(&p, 1, &e, 1, -1, 0.01, 0.9) < 0);
     cr_error_clear(&e);
+}
+
+/* ---- several containers in one execution ----------------------------------------------- */
+
+TEST(run_job_sends_one_container_override_per_container_in_the_order_given)
+{
+    const char *main_args[] = {"manage.py", "job"};
+    cr_env_var main_env[] = {{"ID", "42"}};
+    cr_env_var side_env[] = {{"MODE", "full"}, {"EMPTY", NULL}};
+    cr_container_override c[3] = {
+        {"main", main_args, 2, 1, main_env, 1, 0},
+        {"sidecar", NULL, 0, 0, side_env, 2, 1},
+        {"quiet", NULL, 0, 1, NULL, 0, 0}, /* an explicitly empty args list is sent */
+    };
+    cr_run_job_options o = {0};
+    o.containers = c;
+    o.ncontainers = 3;
+    o.task_count = 2;
+    cr_http_request req;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.body, "{\"overrides\":{\"containerOverrides\":[{\"name\":\"main\",\"args\":[\"manage.py\",\"job\"],"
+                        "\"env\":[{\"name\":\"ID\",\"value\":\"42\"}]},{\"name\":\"sidecar\",\"env\":[{\"name\":"
+                        "\"MODE\",\"value\":\"full\"},{\"name\":\"EMPTY\",\"value\":\"\"}],\"clearArgs\":true},{"
+                        "\"name\":\"quiet\",\"args\":[]}],\"taskCount\":2}}");
+    cr_http_request_clear(&req);
+
+    /* the bytes cJSON prints for the same tree, escapes included */
+    static const char *const tricky[] = {"quote \" back\\slash", "tab\tnl\n\x01", "caf\xc3\xa9"};
+    cr_env_var env[] = {{tricky[0], tricky[1]}};
+    cr_container_override t[2] = {{tricky[2], tricky, 3, 1, env, 1, 1}, {tricky[0], NULL, 0, 0, NULL, 0, 0}};
+    o = (cr_run_job_options){0};
+    o.containers = t;
+    o.ncontainers = 2;
+    cJSON *want = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(cJSON_AddObjectToObject(want, "overrides"), "containerOverrides");
+    cJSON *one = cJSON_CreateObject(), *two = cJSON_CreateObject();
+    cJSON_AddStringToObject(one, "name", tricky[2]);
+    cJSON_AddItemToObject(one, "args", cJSON_CreateStringArray(tricky, 3));
+    cJSON *var = cJSON_CreateObject();
+    cJSON_AddStringToObject(var, "name", tricky[0]);
+    cJSON_AddStringToObject(var, "value", tricky[1]);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(one, "env"), var);
+    cJSON_AddBoolToObject(one, "clearArgs", 1);
+    cJSON_AddStringToObject(two, "name", tricky[0]);
+    cJSON_AddItemToArray(list, one);
+    cJSON_AddItemToArray(list, two);
+    char *text = cJSON_PrintUnformatted(want);
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), 0);
+    CHECK_STR(req.body, text);
+    cr_http_request_clear(&req);
+    cJSON_free(text);
+    cJSON_Delete(want);
+}
+
+TEST(a_container_override_without_a_name_twice_or_with_a_null_arg_or_an_unnamed_env_var_is_refused)
+{
+    const char *null_arg[] = {"a", NULL};
+    cr_env_var unnamed[] = {{"", "x"}};
+    struct {
+        cr_container_override c[2];
+        size_t n;
+        const char *says;
+    } bad[] = {
+        {{{NULL, NULL, 0, 0, NULL, 0, 1}}, 1, "containers[1] names no container"},
+        {{{"main", NULL, 0, 0, NULL, 0, 1}, {"", NULL, 0, 0, NULL, 0, 1}}, 2, "containers[2] names no container"},
+        {{{"main", NULL, 0, 0, NULL, 0, 1}, {"main", NULL, 0, 0, NULL, 0, 0}}, 2, "'main' is named twice"},
+        {{{"main", null_arg, 2, 1, NULL, 0, 0}}, 1, "'main': args[2] is NULL"},
+        {{{"side", NULL, 0, 0, unnamed, 1, 0}}, 1, "'side': env[1] has no name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_run_job_options o = {0};
+        o.containers = bad[i].c;
+        o.ncontainers = bad[i].n;
+        cr_http_request req;
+        cr_error err = CR_ERROR_INIT;
+        CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), -1);
+        CHECK_STR(err.code, "INVALID_ARGUMENT");
+        CHECK_CONTAINS(err.message, bad[i].says);
+        cr_error_clear(&err);
+        /* the method table's setter holds them to the same rule */
+        const cr_method_def *d = cr_method_of(CR_RUN_JOB);
+        cr_args a;
+        cr_args_init(&a, d);
+        CHECK_INT(cr_args_set_containers(&a, cr_option_find(d->options, "containers"), bad[i].c, bad[i].n, &err), -1);
+        CHECK_CONTAINS(err.message, bad[i].says);
+        CHECK_INT(a.run.ncontainers, 0);
+        cr_error_clear(&err);
+    }
+}
+
+TEST(containers_and_the_single_container_options_are_refused_together_in_either_order)
+{
+    cr_container_override c[1] = {{"main", NULL, 0, 0, NULL, 0, 1}};
+    const char *args[] = {"x"};
+    cr_env_var env[] = {{"A", "1"}};
+    cr_run_job_options o = {0};
+    o.containers = c;
+    o.ncontainers = 1;
+    o.container = "main";
+    cr_http_request req;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_api_build_run_job("http://h", "projects/p/locations/l/jobs/j", &o, &req, &err), -1);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, "options 'containers' and 'container' cannot be given together");
+    cr_error_clear(&err);
+
+    const cr_method_def *d = cr_method_of(CR_RUN_JOB);
+    const cr_option *containers = cr_option_find(d->options, "containers");
+    const char *singles[] = {"args", "env", "clear_args", "container"};
+    for (int i = 0; i < 4; i++) {
+        const cr_option *single = cr_option_find(d->options, singles[i]);
+        for (int containers_first = 0; containers_first < 2; containers_first++) {
+            cr_args a;
+            cr_args_init(&a, d);
+            int rc = 0;
+            if (containers_first)
+                rc = cr_args_set_containers(&a, containers, c, 1, &err);
+            rc |= i == 0   ? cr_args_set_strings(&a, single, args, 1, &err)
+                  : i == 1 ? cr_args_set_env(&a, single, env, 1, &err)
+                  : i == 2 ? cr_args_set_bool(&a, single, 1, &err)
+                           : cr_args_set_text(&a, single, "main", &err);
+            if (!containers_first)
+                rc = cr_args_set_containers(&a, containers, c, 1, &err);
+            CHECK_INT(rc, -1);
+            CHECK_STR(err.code, "INVALID_ARGUMENT");
+            CHECK_CONTAINS(err.message, singles[i]);
+            CHECK_CONTAINS(err.message, "cannot be given together");
+            cr_error_clear(&err);
+            /* the refused option is undone: the first stays */
+            CHECK_INT(a.run.ncontainers, containers_first ? 1 : 0);
+            CHECK_INT(cr_api_run_job_single_option(&a.run) != NULL, !containers_first);
+        }
+    }
+    /* what sets nothing does not count: clear_args = false beside containers */
+    cr_args a;
+    cr_args_init(&a, d);
+    CHECK_INT(cr_args_set_containers(&a, containers, c, 1, &err), 0);
+    CHECK_INT(cr_args_set_bool(&a, cr_option_find(d->options, "clear_args"), 0, &err), 0);
+    CHECK_INT(cr_args_set_number(&a, cr_option_find(d->options, "task_count"), 3, &err), 0);
+    CHECK_INT(a.run.ncontainers, 1);
+}
+
+/* ---- hints where people get stuck ------------------------------------------------------------ */
+
+/* The message a PERMISSION_DENIED to request r ends with, after the call's hint (caller frees). */
+static char *hinted(const cr_request *r, const char *code, const char *message)
+{
+    cr_call call;
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_call_init(&call, r, &err), 0);
+    cr_error_set(&err, code, 403, "%s", message);
+    cr_hint_apply(&call, &err);
+    CHECK_STR(err.code, code);
+    CHECK_INT(err.status, 403);
+    char *out = cr_strdup(err.message);
+    cr_error_clear(&err);
+    cr_call_clear(&call);
+    return out;
+}
+
+TEST(a_permission_denied_run_job_with_overrides_names_run_with_overrides_and_the_roles_that_have_it)
+{
+    cr_run_job_options o = {0};
+    cr_request r = {0};
+    r.method = CR_RUN_JOB;
+    r.name = "j";
+    r.run = &o;
+    const char *denied = "Permission 'run.jobs.runWithOverrides' denied on resource (or resource may not exist).";
+    /* every kind of override counts */
+    const char *args[] = {"x"};
+    cr_container_override c[1] = {{"side", NULL, 0, 0, NULL, 0, 1}};
+    for (int kind = 0; kind < 4; kind++) {
+        o = (cr_run_job_options){0};
+        if (kind == 0)
+            o.args = args, o.nargs = 1, o.has_args = 1;
+        else if (kind == 1)
+            o.task_count = 2;
+        else if (kind == 2)
+            o.timeout_nanos = 1000000000LL;
+        else
+            o.containers = c, o.ncontainers = 1;
+        char *msg = hinted(&r, "PERMISSION_DENIED", denied);
+        CHECK(strncmp(msg, denied, strlen(denied)) == 0); /* Google's words first, as sent */
+        CHECK_CONTAINS(msg, " Hint: ");
+        CHECK_CONTAINS(msg, "run.jobs.runWithOverrides");
+        CHECK_CONTAINS(msg, "roles/run.jobsExecutorWithOverrides");
+        CHECK_CONTAINS(msg, "roles/run.developer");
+        CHECK_CONTAINS(msg, "roles/run.invoker");
+        free(msg);
+    }
+    /* no overrides, or another refusal: the message as sent */
+    o = (cr_run_job_options){0};
+    char *msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    r.run = NULL;
+    msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    o.task_count = 2;
+    r.run = &o;
+    msg = hinted(&r, "NOT_FOUND", "Resource 'j' of kind 'JOB' does not exist.");
+    CHECK_STR(msg, "Resource 'j' of kind 'JOB' does not exist.");
+    free(msg);
+    /* a message without a stop gets one before the hint */
+    msg = hinted(&r, "PERMISSION_DENIED", "denied");
+    CHECK(strncmp(msg, "denied. Hint: ", 14) == 0);
+    free(msg);
+}
+
+TEST(a_permission_denied_create_or_update_of_a_job_with_a_service_account_names_act_as_on_it)
+{
+    cJSON *spec = cJSON_Parse("{\"template\":{\"template\":{\"serviceAccount\":\"runner@p.iam.gserviceaccount.com\","
+                              "\"containers\":[{\"image\":\"x\"}]}}}");
+    cr_request r = {0};
+    r.name = "j";
+    r.spec = spec;
+    cr_method methods[] = {CR_CREATE_JOB, CR_UPDATE_JOB};
+    for (int i = 0; i < 2; i++) {
+        r.method = methods[i];
+        char *msg = hinted(&r, "PERMISSION_DENIED", "Permission 'iam.serviceaccounts.actAs' denied.");
+        CHECK(strncmp(msg, "Permission 'iam.serviceaccounts.actAs' denied. Hint: ", 53) == 0);
+        CHECK_CONTAINS(msg, "iam.serviceAccounts.actAs");
+        CHECK_CONTAINS(msg, "roles/iam.serviceAccountUser");
+        CHECK_CONTAINS(msg, "on runner@p.iam.gserviceaccount.com");
+        free(msg);
+        msg = hinted(&r, "INVALID_ARGUMENT", "bad");
+        CHECK_STR(msg, "bad");
+        free(msg);
+    }
+    /* a job that names no service account (it runs as the default): no hint */
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "template"), "template"),
+                               "serviceAccount");
+    r.method = CR_CREATE_JOB;
+    char *msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    /* nor another method */
+    r.method = CR_GET_JOB;
+    r.spec = NULL;
+    msg = hinted(&r, "PERMISSION_DENIED", "The caller does not have permission");
+    CHECK_STR(msg, "The caller does not have permission");
+    free(msg);
+    cJSON_Delete(spec);
 }
 
 int main(void)

@@ -726,6 +726,20 @@ TEST(internal_and_deadline_faults_answer_500_and_504_and_do_nothing)
     CHECK_INT(execution_count("faulty-run"), 0);
 }
 
+TEST(a_permission_denied_fault_answers_403_as_iam_refuses_and_does_nothing)
+{
+    CHECK_INT(create_job("refused-run", sh_job("true", "/tmp", 0)), 200);
+    CHECK_INT(add_fault("{\"method\":\"RunJob\",\"fault\":\"permission_denied\"}"), 200);
+    long status;
+    cJSON *op = run_job("refused-run", NULL, &status);
+    CHECK_INT(status, 403);
+    CHECK_INT(num(op, "error.code"), 403);
+    CHECK_STR(str(op, "error.status"), "PERMISSION_DENIED");
+    CHECK_STR(str(op, "error.message"), "The caller does not have permission");
+    cJSON_Delete(op);
+    CHECK_INT(execution_count("refused-run"), 0);
+}
+
 TEST(a_delay_fault_answers_normally_after_the_delay)
 {
     CHECK_INT(create_job("slow-get", sh_job("true", "/tmp", 0)), 200);
@@ -1405,7 +1419,7 @@ TEST(entries_list_refuses_what_it_cannot_answer_naming_what_it_understands)
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.type = \\\"cloud_run_job\\\"\"}", 400,
          "name it with resource.labels.job_name"},
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND "
-         "severity>=ERROR\"}",
+         "httpRequest.status>=500\"}",
          400, "the emulator understands"},
         {"{\"resourceNames\":[\"projects/test-project\"],\"filter\":\"resource.labels.job_name=x AND "
          "timestamp>\\\"yesterday\\\"\"}",

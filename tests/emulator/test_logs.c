@@ -3,7 +3,10 @@
 ** costs what its entries cost, in time and in the emulator's memory, however
 ** long the tasks' logs are; pages follow one another without a gap or a
 ** repeat in either order; a page token belongs to the query it came from.
-** (test_emulator.c covers what an entry says and the filter language.)
+** And a job's logs across its executions (issue 22: `cloudrun jobs logs
+** read`): the filter gcloud writes, with the user's terms in parentheses,
+** time bounds, both orders, and a term the emulator does not understand
+** refused by name. (test_emulator.c covers what an entry says.)
 */
 #include <pthread.h>
 
@@ -276,6 +279,303 @@ TEST(a_page_token_used_with_another_filter_or_order_is_400_naming_the_token)
     resp_free(&r);
     free(body);
     free(id);
+}
+
+/* ---- a job's logs across its executions (issue 22) ------------------------------------------ */
+
+/* POSTs entries:list with this filter (and more fields, a JSON object's members, or NULL). */
+static resp list_filter(const char *filter, const char *extra)
+{
+    cJSON *body = extra ? cJSON_Parse(extra) : cJSON_CreateObject();
+    const char *names[] = {"projects/test-project"};
+    cJSON_AddItemToObject(body, "resourceNames", cJSON_CreateStringArray(names, 1));
+    cJSON_AddStringToObject(body, "filter", filter);
+    char *text = cJSON_PrintUnformatted(body);
+    resp r = http("POST", "/v2/entries:list", text);
+    free(text);
+    cJSON_Delete(body);
+    return r;
+}
+
+/* The entries' texts, each followed by a newline (caller frees). */
+static char *texts(const cJSON *page)
+{
+    size_t cap = 1024, len = 0;
+    char *out = calloc(1, cap);
+    for (const cJSON *e = get(page, "entries") ? get(page, "entries")->child : NULL; e; e = e->next) {
+        const char *t = str(e, "textPayload");
+        size_t need = strlen(t) + 2;
+        if (len + need >= cap)
+            out = realloc(out, cap = (cap + need) * 2);
+        len += (size_t)sprintf(out + len, "%s\n", t);
+    }
+    return out;
+}
+
+/* Runs job `id` once more with `tasks` tasks and waits for its end; the execution's id (caller frees). */
+static char *run_again(const char *id, int tasks)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"overrides\":{\"taskCount\":%d}}", tasks);
+    cJSON *op = run_job(id, body, NULL);
+    const char *name = str(op, "metadata.name");
+    CHECK(name != NULL);
+    cJSON *e = name ? wait_execution(name) : NULL;
+    char *out = name ? strdup(strrchr(name, '/') + 1) : NULL;
+    cJSON_Delete(e);
+    cJSON_Delete(op);
+    return out;
+}
+
+/* gcloud's filter for a job's logs (`beta run jobs logs read`), with the user's terms in parentheses. */
+static char *job_filter(const char *job, const char *user, const char *since)
+{
+    char *f = NULL;
+    if (asprintf(&f,
+                 "%s%s%sresource.type = \"cloud_run_job\" AND resource.labels.job_name = \"%s\" AND "
+                 "resource.labels.location = \"us-central1\" AND resource.labels.project_id = \"test-project\" AND "
+                 "severity >= DEFAULT%s%s%s",
+                 user ? "(" : "", user ? user : "", user ? ") AND " : "", job, since ? " AND timestamp >= \"" : "",
+                 since ? since : "", since ? "\"" : "") < 0)
+        return NULL;
+    return f;
+}
+
+/* The texts a job-wide query answers (pageSize 1000, one page), or "400 <message>" (caller frees). */
+static char *answer(const char *job, const char *user, const char *since, const char *extra)
+{
+    char *f = job_filter(job, user, since);
+    char more[128];
+    snprintf(more, sizeof more, "{\"pageSize\":1000%s%s}", extra ? "," : "", extra ? extra : "");
+    resp r = list_filter(f, more);
+    char *out = NULL;
+    if (r.status == 200) {
+        CHECK(get(r.json, "nextPageToken") == NULL);
+        out = texts(r.json);
+    } else if (asprintf(&out, "%ld %s", r.status, str(r.json, "error.message")) < 0) {
+        out = NULL;
+    }
+    resp_free(&r);
+    free(f);
+    return out;
+}
+
+TEST(a_jobs_logs_are_every_executions_in_time_order_either_way_and_the_users_terms_narrow_them)
+{
+    CHECK_INT(create_job("wide", sh_job("echo \"Hello from $CLOUD_RUN_TASK_INDEX of $CLOUD_RUN_EXECUTION\"; "
+                                        "sleep 0.2; echo \"bye $CLOUD_RUN_TASK_INDEX\"",
+                                        "/tmp", 0)),
+              200);
+    CHECK_INT(create_job("other", sh_job("echo not this one", "/tmp", 0)), 200);
+    char *first = run_again("wide", 2);
+    char *other = run_again("other", 1);
+    char *second = run_again("wide", 1);
+
+    /* both executions, the first one's lines before the second's; newest first the other way round */
+    char *all = answer("wide", NULL, NULL, NULL);
+    char want[1024];
+    snprintf(want, sizeof want, "Hello from 0 of %s\nHello from 1 of %s\nbye 0\nbye 1\nHello from 0 of %s\nbye 0\n",
+             first, first, second);
+    /* the tasks of one execution start together: their lines interleave by time, whichever task writes first */
+    char tail[256];
+    snprintf(tail, sizeof tail, "Hello from 0 of %s\nbye 0\n", second);
+    CHECK_INT((int)strlen(all), (int)strlen(want));
+    CHECK(strlen(all) > strlen(tail) && strcmp(all + strlen(all) - strlen(tail), tail) == 0);
+    CHECK(strstr(all, "not this one") == NULL);
+    char *first_half = strndup(all, strlen(all) - strlen(tail));
+    CHECK(strstr(first_half, second) == NULL);
+    CHECK(strstr(first_half, "bye") > strstr(first_half, "Hello from 1"));
+    CHECK(strstr(first_half, "bye") > strstr(first_half, "Hello from 0"));
+    char *desc = answer("wide", NULL, NULL, "\"orderBy\":\"timestamp desc\"");
+    char *back = reversed(all);
+    CHECK_STR(desc, back);
+
+    /* the user's terms, ANDed in parentheses */
+    char *one = answer("wide", "labels.\"run.googleapis.com/task_index\"=\"1\"", NULL, NULL);
+    snprintf(want, sizeof want, "Hello from 1 of %s\nbye 1\n", first);
+    CHECK_STR(one, want);
+    char *hello = answer("wide", "textPayload:\"HELLO FROM 0\"", NULL, NULL); /* ':' is "contains", any case */
+    snprintf(want, sizeof want, "Hello from 0 of %s\nHello from 0 of %s\n", first, second);
+    CHECK_STR(hello, want);
+    char user[256];
+    snprintf(user, sizeof user, "textPayload:\"bye 1\" OR labels.\"run.googleapis.com/execution_name\"=\"%s\"", second);
+    char *either = answer("wide", user, NULL, NULL);
+    snprintf(want, sizeof want, "bye 1\nHello from 0 of %s\nbye 0\n", second);
+    CHECK_STR(either, want);
+    char *not_bye = answer("wide", "NOT textPayload:bye -textPayload:\"from 1\"", NULL, NULL);
+    snprintf(want, sizeof want, "Hello from 0 of %s\nHello from 0 of %s\n", first, second);
+    CHECK_STR(not_bye, want);
+    char *loud = answer("wide", "severity>=ERROR", NULL, NULL); /* every line here is DEFAULT */
+    CHECK_STR(loud, "");
+    char *any = answer("wide", "textPayload:* AND severity=DEFAULT AND severity<INFO", NULL, NULL);
+    CHECK_STR(any, all);
+    char *exact =
+        answer("wide", "textPayload=\"BYE 0\" AND -labels.\"run.googleapis.com/task_attempt\"!=0", NULL, NULL);
+    CHECK_STR(exact, "bye 0\nbye 0\n");
+
+    /* a time bound: from the second execution's first line on; after the last line, nothing */
+    char *filter = job_filter("wide", NULL, NULL);
+    resp whole = list_filter(filter, "{\"pageSize\":1000}");
+    int n = cJSON_GetArraySize(get(whole.json, "entries"));
+    CHECK_INT(n, 6);
+    const cJSON *entries = get(whole.json, "entries");
+    char *since = answer("wide", NULL, str(cJSON_GetArrayItem(entries, 4), "timestamp"), NULL);
+    snprintf(want, sizeof want, "Hello from 0 of %s\nbye 0\n", second);
+    CHECK_STR(since, want);
+    char user_time[128];
+    snprintf(user_time, sizeof user_time, "timestamp>\"%s\"", str(cJSON_GetArrayItem(entries, 5), "timestamp"));
+    char *none = answer("wide", user_time, NULL, NULL);
+    CHECK_STR(none, "");
+    char *upper = answer("WIDE", NULL, NULL, NULL); /* names match whatever their case, as Cloud Logging's */
+    CHECK_STR(upper, all);
+
+    /* a page at a time through a filter tested on each line: no gap, no repeat, either way */
+    char *f = job_filter("wide", "textPayload:o", NULL);
+    for (int d = 0; d < 2; d++) {
+        char token[256] = "", got[1024] = "";
+        int pages = 0;
+        do {
+            char more[400];
+            snprintf(more, sizeof more, "{\"pageSize\":1,\"orderBy\":\"timestamp %s\"%s%s%s}", d ? "desc" : "asc",
+                     *token ? ",\"pageToken\":\"" : "", token, *token ? "\"" : "");
+            resp r = list_filter(f, more);
+            CHECK_INT(r.status, 200);
+            char *t = texts(r.json);
+            strncat(got, t, sizeof got - strlen(got) - 1);
+            free(t);
+            snprintf(token, sizeof token, "%s", str(r.json, "nextPageToken") ? str(r.json, "nextPageToken") : "");
+            resp_free(&r);
+        } while (*token && ++pages < 20);
+        char *whole_answer = answer("wide", "textPayload:o", NULL, d ? "\"orderBy\":\"timestamp desc\"" : NULL);
+        CHECK_STR(got, whole_answer);
+        CHECK(pages <= 3); /* three entries, a page each (and maybe an empty last page) */
+        free(whole_answer);
+    }
+    char *v[] = {first,   other, second, all,   first_half, desc,  back, one,   hello, either,
+                 not_bye, loud,  any,    exact, filter,     since, none, upper, f};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        free(v[i]);
+    resp_free(&whole);
+}
+
+TEST(a_filter_tested_on_each_line_ends_a_long_search_with_a_short_page_and_its_token)
+{
+    /* 250,000 lines, one of which the filter wants, at the end */
+    CHECK_INT(create_job("haystack", sh_job("yes | head -n 250000; echo needle", "/tmp", 0)), 200);
+    char *id = run_again("haystack", 1);
+    char *f = job_filter("haystack", "textPayload:needle", NULL);
+    char token[256] = "";
+    int pages = 0, found = 0;
+    do {
+        char more[400];
+        snprintf(more, sizeof more, "{\"pageSize\":10%s%s%s}", *token ? ",\"pageToken\":\"" : "", token,
+                 *token ? "\"" : "");
+        resp r = list_filter(f, more);
+        CHECK_INT(r.status, 200);
+        CHECK(r.seconds < (under_valgrind() ? 60 : 5));
+        found += cJSON_GetArraySize(get(r.json, "entries"));
+        if (get(r.json, "entries"))
+            CHECK_STR(str(r.json, "entries.0.textPayload"), "needle");
+        snprintf(token, sizeof token, "%s", str(r.json, "nextPageToken") ? str(r.json, "nextPageToken") : "");
+        pages++;
+        resp_free(&r);
+    } while (*token && pages < 10);
+    CHECK_INT(found, 1);
+    CHECK_INT(pages, 3); /* 100,000 lines read a page */
+    free(f);
+    free(id);
+}
+
+TEST(a_term_the_emulator_does_not_understand_is_400_naming_it)
+{
+    static const struct {
+        const char *user, *says;
+    } cases[] = {
+        {"jsonPayload.message:\"x\"", "\"jsonPayload.message\" is not a field the emulator understands"},
+        {"httpRequest.status>=500", "\"httpRequest.status\" is not a field"},
+        {"textPayload=~\"^a\"", "regular expressions"},
+        {"textPayload!~\"^a\"", "regular expressions"},
+        {"SEARCH(\"hello\")", "functions such as SEARCH()"},
+        {"\"the cat in the hat\"", "\"\"the cat in the hat\"\" is not a comparison"},
+        {"hello", "\"hello\" is not a comparison"},
+        {"textPayload:x and textPayload:y", "\"and\" is not a comparison"},
+        {"(textPayload:x", "a '(' without its ')'"},
+        {"textPayload:x)", "a ')' without its '('"},
+        {"severity>=LOUD", "severity \"LOUD\" is not DEFAULT"},
+        {"textPayload>\"a\"", "compares textPayload with =, != or :, not >"},
+        {"timestamp:\"2026\"", "compares timestamp with =, !=, <, <=, > or >=, not :"},
+        {"resource.labels.job_name = (\"a\" OR \"b\")", "a list of values"},
+        {"labels.\"run.googleapis.com/task_index\"=one", "must be a whole number"},
+        {"timestamp>=\"yesterday\"", "not an RFC 3339 time"},
+        {"textPayload:x AND", "a term is missing before a ')'"},
+        {"textPayload:x OR ()", "a term is missing before a ')'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *f = job_filter("wide", cases[i].user, NULL);
+        resp r = list_filter(f, NULL);
+        CHECK_INT(r.status, 400);
+        CHECK_STR(str(r.json, "error.status"), "INVALID_ARGUMENT");
+        CHECK_CONTAINS(str(r.json, "error.message"), "filter: ");
+        CHECK_CONTAINS(str(r.json, "error.message"), cases[i].says);
+        CHECK_STR(str(r.json, "error.details.0.fieldViolations.0.field"), "filter");
+        resp_free(&r);
+        free(f);
+    }
+    /* a value or a filter that ends too soon */
+    static const struct {
+        const char *filter, *says;
+    } short_ones[] = {
+        {"resource.labels.job_name=wide textPayload:\"open", "a quoted value that does not end"},
+        {"resource.labels.job_name=wide textPayload:", "a comparison without a value"},
+        {"resource.labels.job_name=wide AND", "it ends where a term should be"},
+        {"resource.labels.job_name=wide labels.\"run.googleapis.com/task_index=0", "a quoted name that does not end"},
+    };
+    for (size_t i = 0; i < sizeof short_ones / sizeof *short_ones; i++) {
+        resp s = list_filter(short_ones[i].filter, NULL);
+        CHECK_INT(s.status, 400);
+        CHECK_CONTAINS(str(s.json, "error.message"), short_ones[i].says);
+        resp_free(&s);
+    }
+    /* the job named only inside an OR picks no files: say how to name it */
+    resp r = list_filter("resource.labels.job_name = \"a\" OR resource.labels.job_name = \"b\"", NULL);
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "joined to the rest by AND");
+    resp_free(&r);
+    /* parentheses 40 deep, and 200 terms: refused, not a deep recursion */
+    char deep[400] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "(");
+    strcat(deep, "textPayload:x");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, ")");
+    char *f = job_filter("wide", deep, NULL);
+    r = list_filter(f, NULL);
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "more than 32 parentheses");
+    resp_free(&r);
+    free(f);
+    char *many = calloc(1, 200 * 20);
+    for (int i = 0; i < 200; i++)
+        strcat(many, i ? " OR textPayload:x" : "textPayload:x");
+    f = job_filter("wide", many, NULL);
+    r = list_filter(f, NULL);
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "more than 128 terms");
+    resp_free(&r);
+    free(f);
+    /* longer than Cloud Logging's 20,000 bytes */
+    char *big = malloc(20100);
+    memset(big, 'x', 20099);
+    big[20099] = '\0';
+    memcpy(big, "textPayload:", 12);
+    f = job_filter("wide", big, NULL);
+    r = list_filter(f, NULL);
+    CHECK_INT(r.status, 400);
+    CHECK_CONTAINS(str(r.json, "error.message"), "longer than 20000 bytes");
+    resp_free(&r);
+    free(f);
+    free(big);
+    free(many);
 }
 
 int main(void)

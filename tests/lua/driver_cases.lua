@@ -36,6 +36,7 @@ A case:
   fake     the cr-fake-google whose token endpoint the credentials use; none: no credentials
   faults   emulator faults injected before the run
   secret   text that must never be in the error's tostring
+  message_has   texts the err's message must hold (a hint the core adds, on every driver)
   expect   the outcome:
              {ok = true}                                 a result (the same table on every driver)
              {code=, status=, retryable=[, sent=]}       nil, err with these fields (sent = true: the
@@ -125,6 +126,22 @@ M.cases = {
   { name = "run_job when the token endpoint answers garbage holding the token", via = { "call", "run_jobs" },
     method = "run_job", args = { "hello" }, fake = "garbage", secret = "SECRET",
     expect = { code = "INTERNAL", status = 200, retryable = false }, calls = {}, tokens = 1, started = 0 },
+
+  -- several containers: the API (here the emulator) refuses a name the job lacks; both forms at once raise
+  { name = "run_job with containers naming none of the job's", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { containers = { nosuch = { args = { "x" } } } } },
+    expect = { code = "INVALID_ARGUMENT", status = 400, retryable = false }, message_has = { "'nosuch'" },
+    calls = { RunJob = 1 }, started = 0 },
+  { name = "run_job with containers and args", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { containers = { main = { args = { "x" } } }, args = { "y" } } },
+    expect = { raises = { "'containers' and 'args' cannot be given together" } }, calls = {} },
+  -- the hint a refused RunJob with overrides gets is the core's: every driver's message has it
+  { name = "run_job with overrides refused by IAM", via = { "call", "run_jobs" }, method = "run_job",
+    args = { "hello", { args = { "x" } } }, faults = { { method = "RunJob", fault = "permission_denied" } },
+    expect = { code = "PERMISSION_DENIED", status = 403, retryable = false },
+    message_has = { "The caller does not have permission. Hint: ", "run.jobs.runWithOverrides",
+                    "roles/run.jobsExecutorWithOverrides", "roles/run.developer" },
+    calls = { RunJob = 1 }, started = 0 },
 
   { name = "run_jobs of 4, in_flight 2, one of an unknown job", via = { "run_jobs" }, in_flight = 2,
     list = { { job = "hello" }, { job = "nosuch" }, { job = "hello" }, { job = "hello" } },

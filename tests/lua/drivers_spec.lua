@@ -215,6 +215,10 @@ describe("the drivers agree", function()
       local got = { code = outcome.code, status = outcome.status, retryable = outcome.retryable, sent = outcome.sent }
       assert.are.same(e, got, what)
       if case.secret then assert.is_false(outcome.leaked, what .. ": the message holds " .. case.secret) end
+      for _, text in ipairs(case.message_has or {}) do
+        assert.is_truthy(outcome.message and outcome.message:find(text, 1, true), what .. ": the message should hold "
+          .. text)
+      end
     end
     if type(case.calls) == "number" then
       assert.are.equal(case.calls, seen.calls, what .. ": requests the server saw")

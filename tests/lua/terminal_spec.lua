@@ -149,7 +149,7 @@ describe("the CLI shows outside text", function()
 
   it("in an error message the server sends, escaped on a terminal and as sent in a pipe", function()
     -- the emulator quotes the container an override names
-    local args = "jobs execute evil --container " .. h.sh_quote("\27]0;x\7\194\155")
+    local args = "jobs execute evil --container " .. h.sh_quote("\27]0;x\7\194\155") .. " --args=x"
     local out, rc = on_pty(args)
     assert.are.equal(3, rc, out)
     contains(out, [[container '\x1b]0;x\x07\xc2\x9b' does not exist]], "the error")

@@ -8,8 +8,8 @@ local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
 local format = require("cloudrun.cli.format")
 
-local io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable, getmetatable, select =
-  io, os, tostring, tonumber, ipairs, pairs, type, pcall, error, setmetatable, getmetatable, select
+local io, os, tostring, tonumber, ipairs, pairs, type, setmetatable, getmetatable, select =
+  io, os, tostring, tonumber, ipairs, pairs, type, setmetatable, getmetatable, select
 local concat, rep = table.concat, string.rep
 local byte, find, sub, sformat = string.byte, string.find, string.sub, string.format
 
@@ -427,23 +427,6 @@ function _M.fields(list)
   end
 end
 
---- Every item of a paged iterator, up to `limit` (nil: all), or nil, err
--- (the iterators raise their err table; a raised string is a bug, passed on).
-function _M.collect(iter, limit)
-  local out = {}
-  local ok, err = pcall(function()
-    for item in iter do
-      out[#out + 1] = item
-      if limit and #out >= limit then break end
-    end
-  end)
-  if not ok then
-    if type(err) == "table" and err.code then return nil, err end
-    error(err, 0)
-  end
-  return out
-end
-
 -- ---- asking --------------------------------------------------------------------------
 
 local function prompts_disabled(flags)
@@ -470,33 +453,6 @@ function _M.confirm(ctx, message)
   if answer == "" or answer == "y" or answer == "yes" then return true end
   _M.say("cloudrun: aborted, nothing was changed")
   return nil, _M.USAGE
-end
-
--- ---- the two shapes most commands have ------------------------------------------
-
---- A list command: every item across pages (up to --limit), then JSON or a
--- table. spec.each(client, flags) gives the iterator; spec.header the
--- columns, spec.row(item) one row.
-function _M.list(ctx, spec)
-  local limit, err
-  if ctx.flags.limit then
-    limit, err = _M.count("--limit", ctx.flags.limit)
-    if not limit then return ctx:usage(err) end
-  end
-  local client
-  client, err = ctx:client()
-  if not client then return _M.api_failure(err) end
-  local items
-  items, err = _M.collect(spec.each(client, ctx.flags), limit)
-  if not items then return _M.api_failure(err) end
-  if ctx.flags.format then
-    _M.print(ctx.flags, setmetatable(items, core.array_mt), true)
-    return _M.OK
-  end
-  local rows = {}
-  for i, item in ipairs(items) do rows[i] = spec.row(item) end
-  _M.table(spec.header, rows)
-  return _M.OK
 end
 
 _M.limit_flag = { "limit", "N", "list at most N items" }

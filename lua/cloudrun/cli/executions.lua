@@ -1,6 +1,7 @@
 --- cloudrun jobs executions list|describe|cancel|delete, and
 -- cloudrun jobs executions tasks list|describe — as gcloud run jobs executions.
 local common = require("cloudrun.cli.common")
+local listing = require("cloudrun.cli.list")
 
 local tostring = tostring
 local say, api_failure = common.say, common.api_failure
@@ -28,8 +29,8 @@ local function describe_execution(e)
 end
 
 local function list(ctx)
-  return common.list(ctx, {
-    each = function(client, flags) return client:each_executions(flags.job) end,
+  return listing.run(ctx, {
+    each = function(client, flags, opts) return client:each_executions(flags.job, opts) end,
     header = { "EXECUTION", "JOB", "SUCCEEDED", "STATUS", "CREATED" },
     row = function(e)
       return { common.short(e.name), tostring(e.job), ("%d/%d"):format(e.succeededCount or 0, e.taskCount or 0),
@@ -95,8 +96,8 @@ local function task_status(t)
 end
 
 local function tasks_list(ctx)
-  return common.list(ctx, {
-    each = function(client, flags) return client:each_tasks(flags.execution) end,
+  return listing.run(ctx, {
+    each = function(client, flags, opts) return client:each_tasks(flags.execution, opts) end,
     header = { "TASK", "INDEX", "STATUS", "EXIT CODE", "RETRIES", "LOG" },
     row = function(t)
       local last, state = t.lastAttemptResult or {}, task_status(t)
@@ -135,7 +136,7 @@ _M.commands = {
   {
     path = { "jobs", "executions", "list" }, run = list,
     summary = "List executions, newest first: of one job (--job), or of every job of the region.",
-    flags = { { "job", "JOB", "only this job's executions" }, common.limit_flag },
+    flags = listing.with{ { "job", "JOB", "only this job's executions" } },
   },
   {
     path = { "jobs", "executions", "describe" }, args = { "EXECUTION" }, run = describe,
@@ -154,7 +155,7 @@ _M.commands = {
   {
     path = { "jobs", "executions", "tasks", "list" }, run = tasks_list,
     summary = "List an execution's tasks with their status, exit code and log.",
-    flags = { { "execution", "EXECUTION", "the execution whose tasks to list", required = true }, common.limit_flag },
+    flags = listing.with{ { "execution", "EXECUTION", "the execution whose tasks to list", required = true } },
   },
   {
     path = { "jobs", "executions", "tasks", "describe" }, args = { "TASK" }, run = tasks_describe,

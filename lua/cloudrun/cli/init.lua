@@ -19,6 +19,7 @@ local groups = {
   jobs = "Create, run and follow Cloud Run jobs.",
   ["jobs executions"] = "Follow, cancel and delete the executions of jobs.",
   ["jobs executions tasks"] = "The tasks of an execution.",
+  ["jobs logs"] = "A job's logs across its executions (Cloud Logging).",
   auth = "The credentials in use: which ones, and a token for scripts.",
 }
 

@@ -2,6 +2,7 @@
 local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
 local flag_groups = require("cloudrun.cli.flag_groups")
+local listing = require("cloudrun.cli.list")
 local progress = require("cloudrun.cli.progress")
 local spec = require("cloudrun.cli.spec")
 local wait = require("cloudrun.wait")
@@ -61,14 +62,111 @@ local function after_run(ctx, client, op)
   return progress.report(client, execution, id) and common.OK or common.FAILED
 end
 
+-- gcloud's per-container flags of execute: after --container NAME they are that container's.
+local CONTAINER_FLAGS = { "args", "update-env-vars" }
+
+-- One container's overrides (run_job's args, env, clear_args) from its flags.
+local function container_overrides(flags)
+  local o, err = {}
+  if flags.args == "" then
+    o.clear_args = true -- gcloud: --args= (empty) clears the container's args
+  elseif flags.args then
+    o.args = common.split_list(flags.args)
+  end
+  if flags["update-env-vars"] then
+    o.env, err = common.env_pairs("--update-env-vars", flags["update-env-vars"])
+    if not o.env then return nil, err end
+  end
+  return o
+end
+
+--[[
+gcloud's --container, as its container parser reads the line: the words are
+cut at each --container NAME; what follows one, up to the next, are that
+container's flags, and only the per-container ones (--args,
+--update-env-vars) may be there; those before the first --container are the
+execution's (--tasks, --task-timeout, --wait, --async), and with --container
+a per-container flag may not be among them. A container named twice gets
+both lots of flags (the later of one flag wins). Global flags may be
+anywhere, as on every command. Returns run_job's `containers` table, or nil
+when the line has no --container, or nil, message.
+]]
+local function container_groups(ctx)
+  local takes_value = {}
+  for _, list in ipairs({ ctx.command.flags, common.global_flags }) do
+    for _, f in ipairs(list) do if f[2] then takes_value["--" .. f[1]] = true end end
+  end
+  local words, top, order, lots = ctx.words or {}, {}, {}, {}
+  local current = top
+  local i = 1
+  while i <= #words do
+    local w = words[i]
+    if w == "--" then break end
+    local name = w:match("^%-%-container=(.*)$")
+    if w == "--container" then
+      i = i + 1
+      name = words[i]
+    end
+    if name then
+      if name == "" then return nil, "--container needs a container's name" end
+      if not lots[name] then
+        order[#order + 1] = name
+        lots[name] = {}
+      end
+      current = lots[name]
+    else
+      current[#current + 1] = w
+      if takes_value[w] and words[i + 1] ~= nil then
+        i = i + 1
+        current[#current + 1] = words[i]
+      end
+    end
+    i = i + 1
+  end
+  if #order == 0 then return nil end
+  local per = {}
+  for _, f in ipairs(CONTAINER_FLAGS) do per[f] = true end
+  local ok, before = common.parse(top, ctx.command.flags)
+  if not ok then return nil, before end
+  for _, f in ipairs(CONTAINER_FLAGS) do
+    if before[f] then
+      return nil, "with --container, --" .. f .. " goes after the --container it is for (the flags before the "
+        .. "first --container are the execution's)"
+    end
+  end
+  local containers = {}
+  for _, name in ipairs(order) do
+    local parsed, flags = common.parse(lots[name], ctx.command.flags)
+    if not parsed then return nil, flags end
+    local given = false
+    for _, f in ipairs(ctx.command.flags) do
+      if flags[f[1]] ~= nil and not per[f[1]] then
+        return nil, "--" .. f[1] .. " is the execution's, not container " .. name .. "'s: give it before the "
+          .. "first --container (after --container NAME come only --args and --update-env-vars)"
+      end
+      given = given or (flags[f[1]] ~= nil and per[f[1]])
+    end
+    if not given then
+      return nil, "--container " .. name .. " overrides nothing: give --args or --update-env-vars after it"
+    end
+    local err
+    containers[name], err = container_overrides(flags)
+    if not containers[name] then return nil, err end
+  end
+  return containers
+end
+
 local function execute(ctx)
   local flags = ctx.flags
   if flags.wait and flags.async then return ctx:usage("--wait and --async cannot be used together") end
-  local opts, err = {}
-  if flags.args then opts.args = common.split_list(flags.args) end
-  if flags["update-env-vars"] then
-    opts.env, err = common.env_pairs("--update-env-vars", flags["update-env-vars"])
-    if not opts.env then return ctx:usage(err) end
+  local containers, err = container_groups(ctx)
+  if err then return ctx:usage(err) end
+  local opts
+  if containers then
+    opts = { containers = containers }
+  else
+    opts, err = container_overrides(flags)
+    if not opts then return ctx:usage(err) end
   end
   if flags.tasks then
     opts.task_count, err = common.count("--tasks", flags.tasks)
@@ -78,7 +176,6 @@ local function execute(ctx)
     opts.timeout, err = common.duration("--task-timeout", flags["task-timeout"])
     if not opts.timeout then return ctx:usage(err) end
   end
-  opts.container = flags.container
 
   local client
   client, err = ctx:client()
@@ -265,8 +362,8 @@ local function delete(ctx)
 end
 
 local function list(ctx)
-  return common.list(ctx, {
-    each = function(client) return client:each_jobs() end,
+  return listing.run(ctx, {
+    each = function(client, _, opts) return client:each_jobs(opts) end,
     header = { "JOB", "REGION", "LAST RUN AT", "LAST STATUS", "CREATED" },
     row = function(j)
       local latest = j.latestCreatedExecution or {}
@@ -291,14 +388,17 @@ _M.commands = {
     path = { "jobs", "execute" }, args = { "JOB" }, run = execute,
     summary = "Run a job: start one execution, with per-execution overrides.",
     details = "By default it returns once the execution has started running; --wait follows it to the end\n"
-      .. "(exit 1 when it failed), --async returns as soon as it is created.",
+      .. "(exit 1 when it failed), --async returns as soon as it is created. For a job with several\n"
+      .. "containers, as gcloud: --tasks ... --container main --args=a,b --container sidecar --update-env-vars=K=V.",
     flags = {
       { "args", "ARG,...", "the container's args for this execution, replacing the job's (gcloud's ^DELIM^a;b form "
-        .. "when an arg has a comma)" },
+        .. "when an arg has a comma); --args= (empty) clears them" },
       { "update-env-vars", "KEY=VALUE,...", "environment variables for this execution, merged into the job's" },
       { "tasks", "N", "the number of tasks of this execution" },
       { "task-timeout", "DURATION", "each task's timeout for this execution (600, 10m, 1h30m)" },
-      { "container", "NAME", "the container the overrides are for (jobs with several containers)" },
+      { "container", "NAME", "the --args and --update-env-vars after it, up to the next --container, are for "
+        .. "container NAME (repeat it for each container to override); with it, the flags before the first "
+        .. "--container are the execution's only" },
       { "wait", false, "follow the execution to its end (progress on stderr); exit 1 when it failed, 130 "
         .. "when Ctrl-C stopped the waiting (the execution goes on)" },
       { "async", false, "return as soon as the execution is created" },
@@ -334,7 +434,7 @@ _M.commands = {
   {
     path = { "jobs", "list" }, run = list,
     summary = "List the jobs of the region.",
-    flags = { common.limit_flag },
+    flags = listing.flags,
   },
 }
 

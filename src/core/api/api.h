@@ -18,6 +18,21 @@ CR_HIDDEN int cr_api_build_request(const char *endpoint, const char *method, con
 ** string (caller frees), or NULL with err set. */
 CR_HIDDEN char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err);
 
+/* Whether the RunJobRequest of opts carries overrides (what run.jobs.runWithOverrides is for). */
+CR_HIDDEN int cr_api_run_job_has_overrides(const cr_run_job_options *opts);
+
+/* The single-container option (args, env, clear_args, container) that opts sets, or NULL. */
+CR_HIDDEN const char *cr_api_run_job_single_option(const cr_run_job_options *opts);
+
+/* Several containers' overrides checked: each names its container (non-empty,
+** no two alike), every arg a string, every env var named. 0, or -1 with err. */
+CR_HIDDEN int cr_api_run_job_check_containers(const cr_container_override *items, size_t n, cr_error *err);
+
+/* The message for both forms at once; %s: the single-container option given. */
+#define CR_RUN_JOB_BOTH_FORMS                                                                                          \
+    "options 'containers' and '%s' cannot be given together: with containers, give each container's args, env "        \
+    "and clear_args in its own entry"
+
 /*
 ** A 2xx answer checked as cr_api_parse_response checks it, without decoding
 ** it: 0 when its body is a JSON object, with *execution the name

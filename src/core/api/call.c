@@ -212,6 +212,7 @@ static void decide(call_machine *k, cr_error *err, double retry_after)
                 err->message = msg;
             }
         }
+        cr_hint_apply(&k->call, err);
         cr_machine_finish_error(m, err);
         return;
     }

@@ -14,6 +14,13 @@
 #define CR_MAX_EXCHANGE_SECONDS (7.0 * 24 * 3600)
 #define CR_MAX_WAIT_SECONDS (24.0 * 3600)
 
+/* What a PERMISSION_DENIED to a call may mean (hints.c). */
+typedef enum cr_hint_kind {
+    CR_HINT_NONE = 0,
+    CR_HINT_RUN_OVERRIDES, /* a RunJob with overrides: run.jobs.runWithOverrides */
+    CR_HINT_ACT_AS         /* a CreateJob/UpdateJob of a job that runs as hint_account: actAs on it */
+} cr_hint_kind;
+
 /* A request, copied and encoded as far as it can be before names resolve. */
 typedef struct cr_call {
     const cr_method_def *def;
@@ -29,6 +36,8 @@ typedef struct cr_call {
     cJSON *spec;        /* UPDATE_JOB: the Job, whose name is set when it is known */
     int idempotent;     /* a read: retried after any transient failure */
     long min_timeout_ms;
+    cr_hint_kind hint;  /* what to add to a PERMISSION_DENIED's message */
+    char *hint_account; /* CR_HINT_ACT_AS: the job's service account (bounded, owned) */
 } cr_call;
 
 /* Fills `call` from `r` by its method's table entry (copies). -1 with err
@@ -57,6 +66,15 @@ CR_HIDDEN int cr_encode_wait(cr_call *call, const cr_request *r, cr_error *err);
 CR_HIDDEN int cr_encode_call(cr_call *call, const cr_request *r, cr_error *err);
 CR_HIDDEN int cr_resolved_create_job(cr_call *call, char *target, char **body, cr_error *err);
 CR_HIDDEN int cr_resolved_update_job(cr_call *call, char *target, char **body, cr_error *err);
+
+/* The hint a PERMISSION_DENIED to the call of `r` would get (hints.c): set in
+** call when r is a RunJob with overrides or a CreateJob/UpdateJob of a job
+** that names its service account. No memory for it: no hint. */
+CR_HIDDEN void cr_hint_prepare(cr_call *call, const cr_request *r);
+
+/* Adds the call's hint to err's message when err is PERMISSION_DENIED; code,
+** status and details stay as they are. */
+CR_HIDDEN void cr_hint_apply(const cr_call *call, cr_error *err);
 
 /*
 ** Finds the project and region the client lacks: the credentials' project

@@ -248,6 +248,7 @@ void cr_call_clear(cr_call *call)
     free(call->query);
     cr_secret_free(call->body);
     cJSON_Delete(call->spec);
+    free(call->hint_account);
     memset(call, 0, sizeof *call);
 }
 
@@ -281,6 +282,7 @@ int cr_call_init(cr_call *call, const cr_request *r, cr_error *err)
         cr_call_clear(call);
         return -1;
     }
+    cr_hint_prepare(call, r);
     return 0;
 }
 

@@ -49,6 +49,8 @@ static const cr_option run_job_options[] = {
      "a table of names to strings or numbers, or a list of {name=, value=}"},
     {"clear_args", CR_OPT_BOOL, AT(run.clear_args), NONE, NONE, 0, 0, "a boolean"},
     {"container", CR_OPT_STRING, AT(run.container), NONE, NONE, 0, 0, "a string"},
+    {"containers", CR_OPT_CONTAINERS, AT(run.containers), AT(run.ncontainers), NONE, 0, 0,
+     "a table of container names to {args=, env=, clear_args=}"},
     {"task_count", CR_OPT_COUNT, AT(run.task_count), NONE, NONE, 0, 10000, "a non-negative integer up to 10000"},
     {"timeout", CR_OPT_DURATION, AT(run.timeout_nanos), NONE, NONE, 0, 0,
      "seconds or a duration like \"600s\" or \"10m\""},
@@ -199,11 +201,29 @@ static void touched(cr_args *a, const cr_option *o)
         a->call.retry = &a->retry;
 }
 
+/*
+** RunJob overrides one container with args, env, clear_args and container, or
+** several with containers: never both. Set in either order, the option that
+** makes both is refused and undone (`before`: the RunJob options before it).
+*/
+static int one_form(cr_args *a, const cr_option *o, const cr_run_job_options *before, cr_error *err)
+{
+    if (o->at < AT(run) || o->at >= AT(run) + (long)sizeof(cr_run_job_options))
+        return 0;
+    const char *single = cr_api_run_job_single_option(&a->run);
+    if (!single || a->run.ncontainers == 0)
+        return 0;
+    a->run = *before;
+    cr_error_set(err, "INVALID_ARGUMENT", 0, CR_RUN_JOB_BOTH_FORMS, single);
+    return -1;
+}
+
 int cr_args_set_text(cr_args *a, const cr_option *o, const char *text, cr_error *err)
 {
     if (o->type == CR_OPT_STRING) {
+        cr_run_job_options before = a->run;
         *FIELD(a, o, const char *) = text;
-        return 0;
+        return one_form(a, o, &before, err);
     }
     if (o->type == CR_OPT_DURATION) {
         int64_t ns;
@@ -260,8 +280,9 @@ int cr_args_set_bool(cr_args *a, const cr_option *o, int value, cr_error *err)
     }
     if (o->type != CR_OPT_BOOL)
         return bad(o, err, "a boolean");
+    cr_run_job_options before = a->run;
     *FIELD(a, o, int) = value != 0;
-    return 0;
+    return one_form(a, o, &before, err);
 }
 
 int cr_args_set_strings(cr_args *a, const cr_option *o, const char *const *items, size_t n, cr_error *err)
@@ -273,10 +294,11 @@ int cr_args_set_strings(cr_args *a, const cr_option *o, const char *const *items
             cr_error_set(err, "INVALID_ARGUMENT", 0, "option '%s': element %zu must be a string", o->name, i + 1);
             return -1;
         }
+    cr_run_job_options before = a->run;
     *FIELD(a, o, const char *const *) = items;
     *(size_t *)(void *)((char *)a + o->at_count) = n;
     *(int *)(void *)((char *)a + o->at_set) = 1;
-    return 0;
+    return one_form(a, o, &before, err);
 }
 
 int cr_args_set_env(cr_args *a, const cr_option *o, const cr_env_var *vars, size_t n, cr_error *err)
@@ -288,9 +310,22 @@ int cr_args_set_env(cr_args *a, const cr_option *o, const cr_env_var *vars, size
             cr_error_set(err, "INVALID_ARGUMENT", 0, "option '%s': element %zu needs a string 'name'", o->name, i + 1);
             return -1;
         }
+    cr_run_job_options before = a->run;
     *FIELD(a, o, const cr_env_var *) = vars;
     *(size_t *)(void *)((char *)a + o->at_count) = n;
-    return 0;
+    return one_form(a, o, &before, err);
+}
+
+int cr_args_set_containers(cr_args *a, const cr_option *o, const cr_container_override *items, size_t n, cr_error *err)
+{
+    if (o->type != CR_OPT_CONTAINERS)
+        return bad(o, err, "a table");
+    if (cr_api_run_job_check_containers(items, n, err) < 0)
+        return -1;
+    cr_run_job_options before = a->run;
+    *FIELD(a, o, const cr_container_override *) = items;
+    *(size_t *)(void *)((char *)a + o->at_count) = n;
+    return one_form(a, o, &before, err);
 }
 
 /* ---- reading answers ------------------------------------------------------------- */

@@ -88,17 +88,114 @@ static void put_key(json_out *o, const char *key)
     PUT(o, ":");
 }
 
+/* One ContainerOverride: only what is set (an empty args list is sent: the caller gave it). */
+static void put_container(json_out *o, const cr_container_override *c)
+{
+    PUT(o, "{");
+    o->first = 1;
+    if (c->name) {
+        put_key(o, "name");
+        put_string(o, c->name);
+    }
+    if (c->has_args) {
+        put_key(o, "args");
+        PUT(o, "[");
+        for (size_t i = 0; i < c->nargs; i++) {
+            if (i)
+                PUT(o, ",");
+            put_string(o, c->args[i]);
+        }
+        PUT(o, "]");
+    }
+    if (c->nenv > 0) {
+        put_key(o, "env");
+        PUT(o, "[");
+        for (size_t i = 0; i < c->nenv; i++) {
+            if (i)
+                PUT(o, ",");
+            PUT(o, "{\"name\":");
+            put_string(o, c->env[i].name);
+            PUT(o, ",\"value\":");
+            put_string(o, c->env[i].value ? c->env[i].value : "");
+            PUT(o, "}");
+        }
+        PUT(o, "]");
+    }
+    if (c->clear_args) {
+        put_key(o, "clearArgs");
+        PUT(o, "true");
+    }
+    PUT(o, "}");
+}
+
+/* The one container the single-container options override, as an override of it. */
+static cr_container_override single_container(const cr_run_job_options *opts)
+{
+    cr_container_override c = {opts->container, opts->args, opts->nargs,     opts->has_args,
+                               opts->env,       opts->nenv, opts->clear_args};
+    return c;
+}
+
+const char *cr_api_run_job_single_option(const cr_run_job_options *opts)
+{
+    return !opts              ? NULL
+           : opts->has_args   ? "args"
+           : opts->nenv > 0   ? "env"
+           : opts->clear_args ? "clear_args"
+           : opts->container  ? "container"
+                              : NULL;
+}
+
+int cr_api_run_job_has_overrides(const cr_run_job_options *opts)
+{
+    return cr_api_run_job_single_option(opts) ||
+           (opts && (opts->ncontainers > 0 || opts->task_count > 0 || opts->timeout_nanos > 0));
+}
+
+int cr_api_run_job_check_containers(const cr_container_override *items, size_t n, cr_error *err)
+{
+    if (n > 0 && !items) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "containers: %zu overrides given without their list", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cr_container_override *c = &items[i];
+        if (!c->name || !*c->name) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "containers[%zu] names no container", i + 1);
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(items[k].name, c->name) == 0) {
+                cr_error_set(err, "INVALID_ARGUMENT", 0, "containers: container '%.100s' is named twice", c->name);
+                return -1;
+            }
+        for (size_t k = 0; k < c->nargs; k++)
+            if (!c->args || !c->args[k]) {
+                cr_error_set(err, "INVALID_ARGUMENT", 0, "containers: '%.100s': args[%zu] is NULL", c->name, k + 1);
+                return -1;
+            }
+        for (size_t k = 0; k < c->nenv; k++)
+            if (!c->env || !c->env[k].name || !c->env[k].name[0]) {
+                cr_error_set(err, "INVALID_ARGUMENT", 0, "containers: '%.100s': env[%zu] has no name", c->name, k + 1);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 /*
 ** Only what the caller set is sent: the server merges env, replaces args and
 ** treats an absent taskCount/timeout as "use the job's". A container override
-** is sent when any container-level field is set.
+** is sent when any container-level field is set: one for the single-container
+** options, or one per entry of `containers`, in their order.
 */
 static void write_body(json_out *o, const cr_run_job_options *opts)
 {
     PUT(o, "{");
     o->first = 1;
-    int has_container = opts && (opts->has_args || opts->nenv > 0 || opts->clear_args || opts->container);
-    int has_overrides = has_container || (opts && (opts->task_count > 0 || opts->timeout_nanos > 0));
+    int has_single = cr_api_run_job_single_option(opts) != NULL;
+    int has_container = has_single || (opts && opts->ncontainers > 0);
+    int has_overrides = cr_api_run_job_has_overrides(opts);
     if (opts && opts->validate_only) {
         put_key(o, "validateOnly");
         PUT(o, "true");
@@ -113,41 +210,17 @@ static void write_body(json_out *o, const cr_run_job_options *opts)
         o->first = 1;
         if (has_container) {
             put_key(o, "containerOverrides");
-            PUT(o, "[{");
-            o->first = 1;
-            if (opts->container) {
-                put_key(o, "name");
-                put_string(o, opts->container);
+            PUT(o, "[");
+            if (has_single) {
+                cr_container_override one = single_container(opts);
+                put_container(o, &one);
             }
-            if (opts->has_args) {
-                put_key(o, "args");
-                PUT(o, "[");
-                for (size_t i = 0; i < opts->nargs; i++) {
-                    if (i)
-                        PUT(o, ",");
-                    put_string(o, opts->args[i]);
-                }
-                PUT(o, "]");
+            for (size_t i = 0; !has_single && i < opts->ncontainers; i++) {
+                if (i)
+                    PUT(o, ",");
+                put_container(o, &opts->containers[i]);
             }
-            if (opts->nenv > 0) {
-                put_key(o, "env");
-                PUT(o, "[");
-                for (size_t i = 0; i < opts->nenv; i++) {
-                    if (i)
-                        PUT(o, ",");
-                    PUT(o, "{\"name\":");
-                    put_string(o, opts->env[i].name);
-                    PUT(o, ",\"value\":");
-                    put_string(o, opts->env[i].value ? opts->env[i].value : "");
-                    PUT(o, "}");
-                }
-                PUT(o, "]");
-            }
-            if (opts->clear_args) {
-                put_key(o, "clearArgs");
-                PUT(o, "true");
-            }
-            PUT(o, "}]");
+            PUT(o, "]");
             o->first = 0;
         }
         if (opts->task_count > 0) {
@@ -183,6 +256,13 @@ char *cr_api_run_job_body(const cr_run_job_options *opts, cr_error *err)
             cr_error_set(err, "INVALID_ARGUMENT", 0, "task_count must not be negative");
             return NULL;
         }
+        const char *single = cr_api_run_job_single_option(opts);
+        if (single && opts->ncontainers > 0) {
+            cr_error_set(err, "INVALID_ARGUMENT", 0, CR_RUN_JOB_BOTH_FORMS, single);
+            return NULL;
+        }
+        if (cr_api_run_job_check_containers(opts->containers, opts->ncontainers, err) < 0)
+            return NULL;
     }
     json_out count = {NULL, 0, 1};
     write_body(&count, opts);

@@ -366,8 +366,23 @@ typedef struct cr_env_var {
     const char *value;
 } cr_env_var;
 
+/* One container's overrides (RunJobRequest.Overrides.ContainerOverride), for a
+** job with several containers: the container it is for, and what to change. */
+typedef struct cr_container_override {
+    const char *name;        /* the container's name in the job; required */
+    const char *const *args; /* has_args says whether to send them (replacing the container's) */
+    size_t nargs;
+    int has_args;
+    const cr_env_var *env; /* merged with the container's env by the server */
+    size_t nenv;
+    int clear_args;
+} cr_container_override;
+
 /* RunJobRequest's per-execution overrides. Zero-initialise, then set what
-** you need: a field left zero / NULL is not sent. */
+** you need: a field left zero / NULL is not sent. The container fields above
+** `containers` override one container (the job's only one, or `container`);
+** `containers` overrides several, each naming its own: use one form or the
+** other (both at once is INVALID_ARGUMENT). */
 typedef struct cr_run_job_options {
     const char *const *args; /* ContainerOverride.args; has_args says whether to send them */
     size_t nargs;
@@ -380,6 +395,8 @@ typedef struct cr_run_job_options {
     int64_t timeout_nanos; /* Overrides.timeout; 0 = not overridden */
     int validate_only;
     const char *etag;
+    const cr_container_override *containers; /* Overrides.containerOverrides, one per container named */
+    size_t ncontainers;
 } cr_run_job_options;
 
 /* Builds RunJob's request (URL and JSON body) without sending it: the

@@ -167,7 +167,9 @@ typedef enum cr_option_type {
     CR_OPT_STRINGS,    /* a list of strings: const char *const * at `at`, its length (size_t) at `at_count`,
                           and the int at `at_set` set to 1 */
     CR_OPT_ENV,        /* env vars: const cr_env_var * at `at`, their number (size_t) at `at_count` */
-    CR_OPT_RETRY       /* a table of cr_retry_options, into cr_args.retry */
+    CR_OPT_RETRY,      /* a table of cr_retry_options, into cr_args.retry */
+    CR_OPT_CONTAINERS  /* containers' overrides: const cr_container_override * at `at`, their number (size_t)
+                          at `at_count` */
 } cr_option_type;
 
 /* One option of a method: where its value goes in a cr_args (byte offsets). */
@@ -252,12 +254,18 @@ CR_API void cr_args_init(cr_args *a, const cr_method_def *d);
 ** saying "option 'NAME' must be EXPECTS (got ...)". Strings and lists are
 ** borrowed: they must outlive the call made with a. _text takes a string
 ** option's value or a duration's text; _number a number of any numeric type.
+** RunJob's `containers` and its single-container options (args, env,
+** clear_args = true, container) refuse each other: whichever comes second is
+** INVALID_ARGUMENT, saying so, and is not set.
 */
 CR_API int cr_args_set_text(cr_args *a, const cr_option *o, const char *text, cr_error *err);
 CR_API int cr_args_set_number(cr_args *a, const cr_option *o, double value, cr_error *err);
 CR_API int cr_args_set_bool(cr_args *a, const cr_option *o, int value, cr_error *err);
 CR_API int cr_args_set_strings(cr_args *a, const cr_option *o, const char *const *items, size_t n, cr_error *err);
 CR_API int cr_args_set_env(cr_args *a, const cr_option *o, const cr_env_var *vars, size_t n, cr_error *err);
+/* Each override names its container (non-empty, no two alike); every arg a string, every env var named. */
+CR_API int cr_args_set_containers(cr_args *a, const cr_option *o, const cr_container_override *items, size_t n,
+                                  cr_error *err);
 
 /* The name of the Execution an answer is about, by the one rule: the Operation's own "execution" (ours),
 ** else its metadata.name, else its response.name, else the resource's own name, the first of them that names an
