@@ -41,19 +41,20 @@ function _M.dict_values(flag, v)
 end
 
 --[[
-parse_containers(words, flags, per_container) -> containers, values | nil | nil, message
+parse_containers(words, flags, per_container, whose) -> containers, values | nil | nil, message
 gcloud's --container NAME, as its container parser reads a line: the words are
 cut at each --container NAME (or --container=NAME); those after one, up to the
 next, are container NAME's flags, and only the per-container ones
-(per_container: a set of flag names) may be there; the others go before the
-first --container, where no per-container flag may then be. Global flags (and
-positionals) may be anywhere, as on every command: they are the command's.
-A container named twice gets both lots of flags. Returns nil when the line
-has no --container; else the containers in the order first named, each
-{ name =, flags = its values (as parse gives them) }, and the command's own
-values; or nil, message.
+(per_container: a set of flag names) may be there; the others, `whose` ("the
+execution's", "the job's"), go before the first --container, where no
+per-container flag may then be. Global flags (and positionals) may be
+anywhere, as on every command: they are the command's. A container named twice
+gets both lots of flags (of a flag given in both, the later, or every one of a
+`many` flag). Returns nil when the line has no --container; else the
+containers in the order first named, each { name =, flags = its values (as
+common.parse gives them) }, and the command's own values; or nil, message.
 ]]
-function _M.parse_containers(words, flags, per_container)
+function _M.parse_containers(words, flags, per_container, whose)
   local takes_value, global = {}, {}
   for _, list in ipairs({ flags, common.global_flags }) do
     for _, f in ipairs(list) do
@@ -98,21 +99,24 @@ function _M.parse_containers(words, flags, per_container)
   if #order == 0 then return nil end
   local pos, values = common.parse(top, flags)
   if not pos then return nil, values end
-  local misplaced = {}
   for _, f in ipairs(flags) do
-    if per_container[f[1]] and values[f[1]] ~= nil then misplaced[#misplaced + 1] = "--" .. f[1] end
+    if per_container[f[1]] and values[f[1]] ~= nil then
+      return nil, "with --container, --" .. f[1] .. " goes after the --container it is for (the flags before the "
+        .. "first --container are " .. whose .. ")"
+    end
   end
-  if #misplaced > 0 then
-    return nil, "when --container is given, " .. concat(misplaced, ", ") .. " must come after the --container "
-      .. "they are for"
+  local containers, only = {}, {}
+  for _, f in ipairs(flags) do
+    if per_container[f[1]] then only[#only + 1] = "--" .. f[1] end
   end
-  local containers = {}
   for k, name in ipairs(order) do
     local ok, own = common.parse(lots[name], flags)
     if not ok then return nil, own end
     for _, f in ipairs(flags) do
       if own[f[1]] ~= nil and not per_container[f[1]] then
-        return nil, "--" .. f[1] .. " is not a per-container flag: give it before the first --container"
+        return nil, "--" .. f[1] .. " is " .. whose .. ", not container " .. name .. "'s: give it before the first "
+          .. "--container" .. (#only <= 3 and (" (after --container NAME come only " .. concat(only, " and ") .. ")")
+          or "")
       end
     end
     containers[k] = { name = name, flags = own }

@@ -80,78 +80,23 @@ local function container_overrides(flags)
   return o
 end
 
---[[
-gcloud's --container, as its container parser reads the line: the words are
-cut at each --container NAME; what follows one, up to the next, are that
-container's flags, and only the per-container ones (--args,
---update-env-vars) may be there; those before the first --container are the
-execution's (--tasks, --task-timeout, --wait, --async), and with --container
-a per-container flag may not be among them. A container named twice gets
-both lots of flags (the later of one flag wins). Global flags may be
-anywhere, as on every command. Returns run_job's `containers` table, or nil
-when the line has no --container, or nil, message.
-]]
+-- gcloud's --container groups (flag_groups.parse_containers) as run_job's
+-- `containers` table: nil when the line has no --container, or nil, message.
+-- A group must override something.
 local function container_groups(ctx)
-  local takes_value = {}
-  for _, list in ipairs({ ctx.command.flags, common.global_flags }) do
-    for _, f in ipairs(list) do if f[2] then takes_value["--" .. f[1]] = true end end
-  end
-  local words, top, order, lots = ctx.words or {}, {}, {}, {}
-  local current = top
-  local i = 1
-  while i <= #words do
-    local w = words[i]
-    if w == "--" then break end
-    local name = w:match("^%-%-container=(.*)$")
-    if w == "--container" then
-      i = i + 1
-      name = words[i]
-    end
-    if name then
-      if name == "" then return nil, "--container needs a container's name" end
-      if not lots[name] then
-        order[#order + 1] = name
-        lots[name] = {}
-      end
-      current = lots[name]
-    else
-      current[#current + 1] = w
-      if takes_value[w] and words[i + 1] ~= nil then
-        i = i + 1
-        current[#current + 1] = words[i]
-      end
-    end
-    i = i + 1
-  end
-  if #order == 0 then return nil end
   local per = {}
   for _, f in ipairs(CONTAINER_FLAGS) do per[f] = true end
-  local ok, before = common.parse(top, ctx.command.flags)
-  if not ok then return nil, before end
-  for _, f in ipairs(CONTAINER_FLAGS) do
-    if before[f] then
-      return nil, "with --container, --" .. f .. " goes after the --container it is for (the flags before the "
-        .. "first --container are the execution's)"
-    end
-  end
+  local groups, err = flag_groups.parse_containers(ctx.words or {}, ctx.command.flags, per, "the execution's")
+  if not groups then return nil, err end
   local containers = {}
-  for _, name in ipairs(order) do
-    local parsed, flags = common.parse(lots[name], ctx.command.flags)
-    if not parsed then return nil, flags end
+  for _, g in ipairs(groups) do
     local given = false
-    for _, f in ipairs(ctx.command.flags) do
-      if flags[f[1]] ~= nil and not per[f[1]] then
-        return nil, "--" .. f[1] .. " is the execution's, not container " .. name .. "'s: give it before the "
-          .. "first --container (after --container NAME come only --args and --update-env-vars)"
-      end
-      given = given or (flags[f[1]] ~= nil and per[f[1]])
-    end
+    for _, f in ipairs(CONTAINER_FLAGS) do given = given or g.flags[f] ~= nil end
     if not given then
-      return nil, "--container " .. name .. " overrides nothing: give --args or --update-env-vars after it"
+      return nil, "--container " .. g.name .. " overrides nothing: give --args or --update-env-vars after it"
     end
-    local err
-    containers[name], err = container_overrides(flags)
-    if not containers[name] then return nil, err end
+    containers[g.name], err = container_overrides(g.flags)
+    if not containers[g.name] then return nil, err end
   end
   return containers
 end
@@ -221,7 +166,8 @@ end
 -- `client` is the command's, or nil: one is made when the job's place must be known.
 local function apply_flags(ctx, job, creating, client)
   local flags, groups = ctx.flags, nil
-  local containers, top = flag_groups.parse_containers(ctx.words or {}, ctx.command.flags, spec.per_container)
+  local containers, top = flag_groups.parse_containers(ctx.words or {}, ctx.command.flags, spec.per_container,
+    "the job's")
   if containers then
     flags, groups = top, containers
   elseif top then
