@@ -30,7 +30,8 @@ void cr_lua_raise(lua_State *L, const char *fmt, ...)
     luaL_buffinit(L, &b);
     while (lua_getstack(L, level, &ar)) {
         lua_getinfo(L, "Sl", &ar);
-        if (strcmp(ar.what, "C") != 0 && !ours(ar.source)) {
+        /* Lua 5.1 marks a frame a tail call replaced with what "tail": no line of its own, look further up */
+        if (strcmp(ar.what, "C") != 0 && strcmp(ar.what, "tail") != 0 && !ours(ar.source)) {
             if (ar.currentline > 0) {
                 lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
                 luaL_addvalue(&b);
