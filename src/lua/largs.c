@@ -120,19 +120,18 @@ static int cmp_env(const void *a, const void *b)
     return strcmp(((const cr_env_var *)a)->name, ((const cr_env_var *)b)->name);
 }
 
-/* A list of strings at v: every element a string, keys 1..n and nothing else. */
-static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+/* A list of strings at v: every element a string, keys 1..n and nothing else; `what` names it in messages. */
+static const char **string_list(lua_State *L, int v, lua_args *q, const char *fn, const char *what, size_t *len)
 {
     size_t n = (size_t)lua_rawlen(L, v);
     const char **items = list_room(L, q->anchor, q->small_args, n, sizeof *items);
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, v, (lua_Integer)i + 1);
         if (lua_type(L, -1) != LUA_TSTRING)
-            cr_lua_raise(L, "%s: option '%s': element %d must be a string (got %s)", fn, o->name, (int)i + 1,
-                         luaL_typename(L, -1));
-        char what[96];
-        snprintf(what, sizeof what, "option '%s': element %d", o->name, (int)i + 1);
-        items[i] = cr_lua_whole(L, -1, fn, what);
+            cr_lua_raise(L, "%s: %s: element %d must be a string (got %s)", fn, what, (int)i + 1, luaL_typename(L, -1));
+        char element[96];
+        snprintf(element, sizeof element, "%s: element %d", what, (int)i + 1);
+        items[i] = cr_lua_whole(L, -1, fn, element);
         lua_pop(L, 1);
     }
     size_t count = 0;
@@ -142,7 +141,17 @@ static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lu
         count++;
     }
     if (count != n)
-        cr_lua_raise(L, "%s: option '%s' must be a list (keys 1..n) of strings", fn, o->name);
+        cr_lua_raise(L, "%s: %s must be a list (keys 1..n) of strings", fn, what);
+    *len = n;
+    return items;
+}
+
+static void read_strings(lua_State *L, int v, const cr_option *o, cr_args *a, lua_args *q, const char *fn)
+{
+    char what[64];
+    snprintf(what, sizeof what, "option '%s'", o->name);
+    size_t n;
+    const char **items = string_list(L, v, q, fn, what, &n);
     cr_error err = CR_ERROR_INIT;
     if (cr_args_set_strings(a, o, items, n, &err) < 0)
         refused(L, fn, &err);
@@ -324,7 +333,7 @@ static int options_at(lua_State *L, int idx, int pos, const char *fn)
 
 void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *q)
 {
-    static const int nargs[] = {0, 2, 1, 2, 3, 3, 5}; /* by cr_takes: the arguments after the client */
+    static const int nargs[] = {0, 2, 1, 2, 3, 3, 5, 4, 3}; /* by cr_takes: the arguments after the client */
     cr_args_init(&q->a, d);
     q->owned = NULL;
     lua_settop(L, base + nargs[d->takes] - 1); /* absent arguments are nils below the anchor */
@@ -382,16 +391,43 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
         t = options_at(L, base + 4, 5, fn);
         break;
     }
+    case CR_TAKES_NAME_POLICY: /* (name, policy [, update mask] [, opts]): a table third is the options */
+        r->name = read_name(L, base, 1, d);
+        if (!lua_istable(L, base + 1))
+            cr_lua_raise(L, "bad argument #2 to '%s' (policy table expected, got %s)", fn, luaL_typename(L, base + 1));
+        json_at = base + 1;
+        if (lua_istable(L, base + 2) && lua_isnoneornil(L, base + 3)) {
+            t = options_at(L, base + 2, 3, fn);
+            break;
+        }
+        if (lua_type(L, base + 2) == LUA_TSTRING)
+            q->a.iam.update_mask = cr_lua_whole(L, base + 2, fn, "the update mask");
+        else if (!lua_isnoneornil(L, base + 2))
+            cr_lua_raise(L, "bad argument #3 to '%s' (update mask string expected, got %s)", fn,
+                         luaL_typename(L, base + 2));
+        t = options_at(L, base + 3, 4, fn);
+        break;
+    case CR_TAKES_NAME_LIST:
+        r->name = read_name(L, base, 1, d);
+        if (!lua_istable(L, base + 1))
+            cr_lua_raise(L, "bad argument #2 to '%s' (list of strings expected, got %s)", fn,
+                         luaL_typename(L, base + 1));
+        r->permissions = string_list(L, base + 1, q, fn, "argument #2", &r->npermissions);
+        t = options_at(L, base + 2, 3, fn);
+        break;
     }
     if (t)
         read_table(L, t, d->options, &q->a, q, fn, NULL, NULL);
     /* Last: a Lua table becomes JSON only once nothing else can raise. */
     if (json_at) {
-        q->owned = cr_lua_to_json(L, json_at, d->takes == CR_TAKES_CALL ? "body" : "spec");
+        const char *what = d->takes == CR_TAKES_CALL ? "body" : d->takes == CR_TAKES_NAME_POLICY ? "policy" : "spec";
+        q->owned = cr_lua_to_json(L, json_at, what);
         if (!q->owned)
             cr_lua_raise(L, "bad argument #%d to '%s' (%s)", json_at - base + 1, fn, lua_tostring(L, -1));
         if (d->takes == CR_TAKES_CALL)
             r->body = q->owned;
+        else if (d->takes == CR_TAKES_NAME_POLICY)
+            r->policy = q->owned;
         else
             r->spec = q->owned;
     }
