@@ -104,6 +104,17 @@ CR_API cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origi
 ** the path. */
 CR_API cJSON *cr_yaml_file_string_map(const char *path, const char *what, cr_error *err);
 
+/* Any YAML document (JSON too: it is YAML's flow style) of maps, lists and
+** scalars as the JSON it stands for (caller frees with cJSON_Delete): plain
+** scalars typed as YAML 1.2's core schema types them (null, true and false,
+** numbers), quoted ones text. NULL with err naming `origin` and what is wrong
+** (not YAML, an alias, a second document, a key given twice or not text, a NUL,
+** deeper than 64 levels, nothing at all). */
+CR_API cJSON *cr_yaml_json(const char *text, size_t len, const char *origin, cr_error *err);
+
+/* cr_yaml_json of the file at `path`, read as cr_yaml_file_string_map reads one. */
+CR_API cJSON *cr_yaml_file_json(const char *path, const char *what, cr_error *err);
+
 /* Frees a tree after wiping every string in it (names and values): for trees
 ** that held a private key or a token. NULL is fine. */
 CR_API void cr_json_delete_secret(cJSON *root);
