@@ -126,6 +126,20 @@ M.cases = {
     method = "run_job", args = { "hello" }, fake = "garbage", secret = "SECRET",
     expect = { code = "INTERNAL", status = 200, retryable = false }, calls = {}, tokens = 1, started = 0 },
 
+  -- IAM (issue 22): a read, a change that is never resent once sent, a POST that retries as a read, misuse
+  { name = "get_iam_policy of a job that exists", via = { "call" }, method = "get_iam_policy",
+    args = { "reader", { requested_policy_version = 1 } }, expect = { ok = true }, calls = { GetIamPolicy = 1 } },
+  { name = "set_iam_policy answered 503", via = { "call" }, method = "set_iam_policy",
+    args = { "reader", { bindings = { { role = "roles/run.invoker", members = { "allUsers" } } } }, "bindings" },
+    faults = { { method = "SetIamPolicy", fault = "unavailable" } },
+    expect = { code = "UNAVAILABLE", status = 503, retryable = true }, calls = { SetIamPolicy = 1 } },
+  { name = "test_iam_permissions through a 503", via = { "call" }, method = "test_iam_permissions",
+    args = { "reader", { "run.jobs.run", "storage.objects.get" } },
+    faults = { { method = "TestIamPermissions", fault = "unavailable" } },
+    expect = { ok = true }, calls = { TestIamPermissions = 2 } },
+  { name = "set_iam_policy with a policy that is not a table", via = { "call" }, method = "set_iam_policy",
+    args = { "reader", "allUsers" }, expect = { raises = { "policy table expected" } }, calls = {} },
+
   { name = "run_jobs of 4, in_flight 2, one of an unknown job", via = { "run_jobs" }, in_flight = 2,
     list = { { job = "hello" }, { job = "nosuch" }, { job = "hello" }, { job = "hello" } },
     expect = { results = { "ok", "NOT_FOUND", "ok", "ok" }, failed = 1 }, calls = { RunJob = 4 }, started = 3 },
