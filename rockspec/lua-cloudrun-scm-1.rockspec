@@ -94,6 +94,8 @@ build = {
     ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",
     ["cloudrun.cli.logs"] = "lua/cloudrun/cli/logs.lua",
     ["cloudrun.cli.man"] = "lua/cloudrun/cli/man.lua",
+    ["cloudrun.iam"] = "lua/cloudrun/iam.lua",
+    ["cloudrun.cli.iam"] = "lua/cloudrun/cli/iam.lua",
     ["cloudrun.core"] = {
       sources = {
         "src/lua/largs.c",

@@ -3,6 +3,7 @@
 ** error, what may go into a header line, and the single-exchange machine
 ** every one-request credential fetch is made of. No server needed.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,6 +222,58 @@ TEST(an_exchange_ends_with_its_readers_error_or_the_drivers_naming_the_server)
     CHECK_STR(err.message, "test server: GET http://h/x: timed out");
     cr_error_clear(&err);
     cr_machine_free(m);
+}
+
+/* cr_yaml_json of text: its JSON as cJSON prints it, or "error: MESSAGE". Caller frees. */
+static char *yaml_as_json(const char *text)
+{
+    cr_error err = CR_ERROR_INIT;
+    cJSON *doc = cr_yaml_json(text, strlen(text), "policy.yaml", &err);
+    char *out = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    if (!doc) {
+        out = malloc(strlen(err.message) + 8);
+        sprintf(out, "error: %s", err.message);
+    }
+    cJSON_Delete(doc);
+    cr_error_clear(&err);
+    return out;
+}
+
+TEST(a_yaml_document_becomes_the_json_it_stands_for_plain_scalars_typed_quoted_ones_text)
+{
+    static const struct {
+        const char *yaml, *json;
+    } cases[] = {
+        {"bindings:\n- members:\n  - user:a@example.com\n  role: roles/run.invoker\netag: BwX=\nversion: 3\n",
+         "{\"bindings\":[{\"members\":[\"user:a@example.com\"],\"role\":\"roles/run.invoker\"}],\"etag\":\"BwX=\","
+         "\"version\":3}"},
+        {"{\"bindings\": [], \"etag\": \"ACAB\", \"version\": 1}", "{\"bindings\":[],\"etag\":\"ACAB\",\"version\":1}"},
+        {"a: '3'\nb: \"true\"\nc: true\nd: ~\ne: -1.5e2\nf: 0x1F\ng: 12abc\nh:\n", /* 0x1F: text, not a number */
+         "{\"a\":\"3\",\"b\":\"true\",\"c\":true,\"d\":null,\"e\":-150,\"f\":\"0x1F\",\"g\":\"12abc\",\"h\":null}"},
+        {"- [1, 2]\n- {x: y}\n", "[[1,2],{\"x\":\"y\"}]"},
+        {"a: 1\na: 2\n", "error: policy.yaml: a is given twice"},
+        {"a: &x 1\nb: *x\n", "error: policy.yaml: aliases are not taken; write each value out"},
+        {"", "error: policy.yaml: the file is empty"},
+        {"- a\n---\n- b\n", "error: policy.yaml: more than one YAML document"},
+        {"a: [1, 2\n", "error: policy.yaml: not valid YAML"},
+        {"a: \"x\\0y\"\n", "error: policy.yaml: a value holds a NUL byte"},
+        {"? [1]\n: 2\n", "error: policy.yaml: a key must be text (without a NUL byte)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = yaml_as_json(cases[i].yaml);
+        if (strncmp(cases[i].json, "error: ", 7) == 0)
+            CHECK(got && strncmp(got, cases[i].json, strlen(cases[i].json)) == 0);
+        else
+            CHECK_STR(got, cases[i].json);
+        free(got);
+    }
+    /* 64 levels deep and no more */
+    char deep[400] = "";
+    for (int i = 0; i < 66; i++)
+        strcat(deep, "[");
+    char *got = yaml_as_json(deep);
+    CHECK(got && strstr(got, "nested deeper than 64 levels"));
+    free(got);
 }
 
 int main(void)

@@ -79,7 +79,7 @@ local function node_for(words)
   return node
 end
 
-for _, module in ipairs({ "jobs", "executions", "auth", "logs" }) do
+for _, module in ipairs({ "jobs", "executions", "auth", "logs", "iam" }) do
   for _, command in ipairs(require("cloudrun.cli." .. module).commands) do
     local parent = {}
     for i = 1, #command.path - 1 do parent[i] = command.path[i] end
