@@ -18,12 +18,14 @@
 # (a, b, c, ... then again; (d) and (e) take turns process by process), so
 # that other work on the machine weighs on every path alike; report.lua
 # prints the medians over rounds, each ratio beside its target, and writes
-# the same as JSON. See bench/README.md.
+# the same as JSON. See bench/README.md. After it, the older tables and the
+# requests to follow many executions: per-execution wait against wait_all
+# (bench/wait_all.lua, issue 24).
 #
 #   bench/run.sh [BUILD_DIR] [N]        full run (make bench); N: the extras' calls (200)
 #   BENCH_QUICK=1 bench/run.sh [BUILD]  every part with tiny N, no thresholds (make bench-quick)
 # Environment: BENCH_ROUNDS (7; quick 1), BENCH_JSON (bench/results.json),
-#   BENCH_EXTRAS=0 to skip the older tables (trigger.lua, fanout.lua, auth.lua), BENCH_NODE=0 to skip (f),
+#   BENCH_EXTRAS=0 to skip the older tables (trigger.lua, fanout.lua, auth.lua, wait_all.lua), BENCH_NODE=0 to skip (f),
 #   BENCH_PIN=0 not to pin the warm loops (see PLACES below),
 #   CR_REQUIRE_NODE_TESTS=1 to fail instead of skipping (f) without node/npm.
 set -euo pipefail
@@ -338,6 +340,15 @@ CLOUD_RUN_EMULATOR_HOST=$emu cloudrun-lua bench/fanout.lua "$([ "$QUICK" = 1 ] &
 echo
 echo "== auth: time to the first token per source, and a cached lookup (fake Google on $FAKE)"
 FAKE_GOOGLE=$FAKE KEY_DIR=$tmp cloudrun-lua bench/auth.lua "$([ "$QUICK" = 1 ] && echo 1000 || echo 20000)"
+
+echo
+WAIT_N=$([ "$QUICK" = 1 ] && echo 40 || echo 1000)
+echo "== wait_all: the requests to follow $WAIT_N executions (sleep 0-2 s each; a fresh emulator, --max-processes 200)"
+mkdir -p "$tmp/logs-wait"
+start emulator_w "cloudrun emulator listening on http://" cloudrun emulator --port 0 --log-dir "$tmp/logs-wait" \
+  --max-processes 200 --quiet
+CLOUD_RUN_EMULATOR_HOST=$addr cloudrun-lua bench/wait_all.lua "$WAIT_N"
+stop "$last_pid"
 
 # ---- the soak: does the emulator stay flat? (the full run only; CI runs its own 20 s) ----
 [ "$QUICK" = 1 ] && exit 0

@@ -56,7 +56,7 @@ local environment = {
 -- The exit statuses.
 local statuses = {
   { tostring(common.OK), "success" },
-  { tostring(common.FAILED), "the execution failed (--wait)" },
+  { tostring(common.FAILED), "the execution failed (--wait), or one of those waited for (executions wait)" },
   { tostring(common.USAGE), "bad usage" },
   { tostring(common.API), "the API or the credentials refused or failed" },
   { "130", "Ctrl-C stopped the waiting (the execution goes on)" },
@@ -201,7 +201,8 @@ local function run(node, rest)
   local ctx = setmetatable({ node = node, command = command, pos = pos, flags = flags, words = rest }, Context)
   if not pos then return ctx:usage(flags) end
   local args = command.args or {}
-  if #pos ~= #args then
+  local variadic = #args > 0 and args[#args]:sub(-3) == "..." -- "EXECUTION...": one or more
+  if (variadic and #pos < #args) or (not variadic and #pos ~= #args) then
     return ctx:usage(words_of(node) .. (#args == 0 and " takes no arguments" or (" takes " .. concat(args, " ")))
       .. (#pos > 0 and (", not '" .. concat(pos, " ") .. "'") or ""))
   end
