@@ -109,6 +109,7 @@ build = {
         "src/core/api/discovery.c",
         "src/core/api/encode.c",
         "src/core/api/gcloud_config.c",
+        "src/core/api/hints.c",
         "src/core/api/methods.c",
         "src/core/api/names.c",
         "src/core/api/response.c",
