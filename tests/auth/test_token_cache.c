@@ -311,6 +311,30 @@ TEST(cloudrun_token_cache_0_turns_the_file_off)
     env_stop(&e);
 }
 
+TEST(a_configuration_directory_that_cannot_be_made_leaves_no_cache_and_the_call_works)
+{
+    env e;
+    if (env_start(&e, NULL) < 0) {
+        CHECK(0);
+        return;
+    }
+    char *file = kit_write("plain-file", "x"); /* a directory cannot be made under a file */
+    char config[256];
+    snprintf(config, sizeof config, "%s/gcloud", file);
+    setenv("CLOUDSDK_CONFIG", config, 1);
+    shot(&e, "ya29.fake-1", 1);
+    shot(&e, "ya29.fake-2", 2);
+    unsetenv("CLOUDSDK_CONFIG");
+    char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    unsetenv("HOME"); /* and with neither variable, no directory at all */
+    shot(&e, "ya29.fake-3", 3);
+    if (home)
+        setenv("HOME", home, 1);
+    free(home);
+    free(file);
+    env_stop(&e);
+}
+
 TEST(a_symlink_in_place_of_the_file_is_not_followed_and_the_call_still_works)
 {
     env e;
