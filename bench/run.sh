@@ -135,6 +135,9 @@ KEY=$tmp/sa.json
   printf '"token_uri":"http://%s/token"}\n' "$FAKE"
 } >"$KEY"
 mkdir "$tmp/gcloud" "$tmp/logs" # an empty gcloud configuration: nothing of this machine's leaks in
+# ... and nothing of the run's stays in the user's: every process here sees the empty one, with
+# the token cache off unless it is what is measured (the one-shots of (e), oneshot_env below)
+export CLOUDSDK_CONFIG="$tmp/gcloud" CLOUDRUN_TOKEN_CACHE=0
 RUN_URL="http://$SI/v2/projects/bench/locations/local/jobs/noop:run"
 # what every path sends (lua-cloudrun's body for args {"--id=42"}, env {ID=42}; bench/bench.h)
 RUN_BODY='{"overrides":{"containerOverrides":[{"args":["--id=42"],"env":[{"name":"ID","value":"42"}]}]}}'
