@@ -133,6 +133,7 @@ build = {
         "src/core/drivers/curl_exchange.c",
         "src/core/drivers/curl_multi.c",
         "src/core/drivers/sync_auth.c",
+        "src/core/drivers/token_file.c",
         "src/core/drivers/token_store.c",
         "src/core/http/http.c",
         "src/core/machine/exchange.c",

@@ -48,7 +48,9 @@ local environment = {
   { "GOOGLE_CLOUD_QUOTA_PROJECT", "the project billed for the calls' quota (x-goog-user-project)" },
   { "CLOUDSDK_RUN_REGION", "the region when --region is not given" },
   { "CLOUDSDK_CONFIG", "gcloud's configuration directory (default ~/.config/gcloud): its application "
-    .. "default credentials and configurations" },
+    .. "default credentials and configurations, and this command's access-token cache (cloudrun/)" },
+  { "CLOUDRUN_TOKEN_CACHE", "0: keep no access token in $CLOUDSDK_CONFIG/cloudrun/access_tokens.json for the "
+    .. "next process (on by default)" },
   { "CLOUDSDK_ACTIVE_CONFIG_NAME", "the gcloud configuration whose [core] project and [run] region are used" },
   { "CLOUDSDK_CORE_DISABLE_PROMPTS", "1: never ask, as --quiet" },
 }

@@ -324,6 +324,11 @@ const char *cr_credentials_key(const cr_credentials *c)
     return c ? c->store_key : NULL;
 }
 
+const char *cr_credentials_persist_key(const cr_credentials *c)
+{
+    return c && c->key && c->source && c->source->persist ? c->store_key : NULL;
+}
+
 /* The registry key, for credentials built on another (impersonation). */
 const char *cr_credentials_registry_key(const cr_credentials *c)
 {

@@ -137,6 +137,7 @@ static void sa_refused(void *data)
 
 static const cr_credentials_source service_account_source = {
     .type = "service_account",
+    .persist = 1,
     .fetch = sa_fetch,
     .destroy = sa_destroy,
     .refused = sa_refused,
