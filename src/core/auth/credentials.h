@@ -104,7 +104,8 @@ CR_HIDDEN const char *cr_credentials_known_project(const cr_credentials *creds);
 CR_HIDDEN void *cr_credentials_slot(cr_credentials *creds, void *(*make)(cr_credentials *), void (*drop)(void *));
 
 /* Lower-case hex SHA-256 of data: how a secret takes part in a registry key
-** without being in it. Returns 0, or -1 when OpenSSL fails. */
+** without being in it. Always 0 (util/sha256.c needs no provider that could
+** fail). */
 CR_HIDDEN int cr_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif
