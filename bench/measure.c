@@ -7,7 +7,10 @@
 ** is floor C: spawn-and-wait, the most processes per second this machine can
 ** start and reap one after another.
 **
-**   measure [-n RUNS] -- COMMAND [ARG...] [-- COMMAND [ARG...]]...
+**   measure [-n RUNS] -- [NAME=VALUE...] COMMAND [ARG...] [-- [NAME=VALUE...] COMMAND [ARG...]]...
+**
+** NAME=VALUE words before a command set its environment as env(1) would, but
+** without a process in between (what would be measured too).
 **
 ** The children's stdout goes to /dev/null, their stderr stays; a run that exits
 ** non-zero stops the measurement (exit 1, the status on stderr).
@@ -51,16 +54,44 @@ static double median(double *v, int n)
 
 typedef struct command {
     char **argv;
+    char **envp; /* environ with the command's NAME=VALUE words */
     double *wall, *cpu, *rss;
     double total, rss_max;
 } command;
+
+/* Takes the NAME=VALUE words at the start of c->argv into c->envp (a copy of
+** environ where each replaces its NAME). 0, or -1 when out of memory. */
+static int take_env(command *c)
+{
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    while (c->argv[k] && strchr(c->argv[k], '=') && c->argv[k][0] != '=' && c->argv[k][0] != '/')
+        k++;
+    if (!(c->envp = calloc(n + k + 1, sizeof *c->envp)))
+        return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int replaced = 0;
+        for (size_t j = 0; j < k && !replaced; j++) {
+            size_t len = (size_t)(strchr(c->argv[j], '=') - c->argv[j]) + 1;
+            replaced = strncmp(environ[i], c->argv[j], len) == 0;
+        }
+        if (!replaced)
+            c->envp[m++] = environ[i];
+    }
+    for (size_t j = 0; j < k; j++)
+        c->envp[m++] = c->argv[j];
+    c->argv += k;
+    return c->argv[0] ? 0 : -1;
+}
 
 /* Runs c once as run r; 0, or -1 when it could not run or failed. */
 static int run_once(command *c, int r, const posix_spawn_file_actions_t *fa)
 {
     pid_t pid;
     double t0 = now_us();
-    int rc = posix_spawnp(&pid, c->argv[0], fa, NULL, c->argv, environ);
+    int rc = posix_spawnp(&pid, c->argv[0], fa, NULL, c->argv, c->envp);
     if (rc != 0) {
         fprintf(stderr, "measure: cannot run %s: %s\n", c->argv[0], strerror(rc));
         return -1;
@@ -93,7 +124,7 @@ int main(int argc, char **argv)
         i += 2;
     }
     if (i >= argc || strcmp(argv[i], "--") != 0 || i + 1 >= argc || runs < 1) {
-        fprintf(stderr, "usage: measure [-n RUNS] -- COMMAND [ARG...] [-- COMMAND [ARG...]]...\n");
+        fprintf(stderr, "usage: measure [-n RUNS] -- [NAME=VALUE...] COMMAND [ARG...] [-- ...]...\n");
         return 2;
     }
     /* split argv at each "--" into commands, in place */
@@ -115,6 +146,12 @@ int main(int argc, char **argv)
         c->rss = calloc((size_t)runs, sizeof(double));
         if (!c->wall || !c->cpu || !c->rss)
             return 1;
+    }
+    for (int k = 0; k < ncmd; k++) {
+        if (take_env(&cmds[k]) < 0) {
+            fprintf(stderr, "measure: a command of NAME=VALUE words only\n");
+            return 2;
+        }
     }
 
     posix_spawn_file_actions_t fa;

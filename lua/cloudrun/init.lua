@@ -360,6 +360,15 @@ function Client:wait(target, opts)
   return wait.execution(self, target, opts)
 end
 
+--- client:wait_all(list, {timeout=, on_progress=, interval=, max_interval=}) -> executions, failed
+-- list: Operations (run_job's), run_job or run_jobs results, Executions or execution names, of
+-- any jobs. executions: in the order given, each the final Execution or the err that kept it
+-- from being waited for; failed: how many did not succeed. One ListExecutions per job a round
+-- (cloudrun.wait).
+function Client:wait_all(list, opts)
+  return wait.all(self, list, opts)
+end
+
 --- The full resource name for a short job, execution, task or operation id.
 for _, what in ipairs({ "job", "execution", "task", "operation" }) do
   local method = what .. "_name"

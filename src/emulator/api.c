@@ -112,6 +112,18 @@ static rpc classify(const route *rt, const char *m, const char *path, const char
             METHOD("DELETE", RPC_DeleteJob);
             METHODS("GET, PATCH, DELETE");
         }
+        if (n == 7 && is(verb, "getIamPolicy")) {
+            METHOD("GET", RPC_GetIamPolicy);
+            METHODS("GET");
+        }
+        if (n == 7 && is(verb, "setIamPolicy")) {
+            METHOD("POST", RPC_SetIamPolicy);
+            METHODS("POST");
+        }
+        if (n == 7 && is(verb, "testIamPermissions")) {
+            METHOD("POST", RPC_TestIamPermissions);
+            METHODS("POST");
+        }
         if (n == 7 && verb) {
             emu_error_set(err, "UNIMPLEMENTED", "The emulator does not implement '%s' on jobs.", verb);
             return RPC_NONE;
@@ -180,6 +192,9 @@ static cJSON *dispatch(call *c, rpc which)
     case RPC_WaitOperation: return api_wait_operation(c, seg[6]);
     case RPC_GetOperation: return api_get_operation(c, seg[6]);
     case RPC_DeleteOperation: return api_delete_operation(c, seg[6]);
+    case RPC_GetIamPolicy: return api_get_iam_policy(c, seg[6]);
+    case RPC_SetIamPolicy: return api_set_iam_policy(c, seg[6]);
+    case RPC_TestIamPermissions: return api_test_iam_permissions(c, seg[6]);
     case RPC_ListLogEntries: /* emu_api_handle answers it before routing */
     case RPC_NONE: break;
     }
@@ -224,6 +239,7 @@ static const qparam q_create[] = {{"jobId", 's'}, {"validateOnly", 'b'}, {NULL, 
 static const qparam q_list[] = {{"pageSize", 'i'}, {"pageToken", 's'}, {"showDeleted", 'b'}, {NULL, 0}};
 static const qparam q_update[] = {{"validateOnly", 'b'}, {"allowMissing", 'b'}, {NULL, 0}};
 static const qparam q_delete[] = {{"validateOnly", 'b'}, {"etag", 's'}, {NULL, 0}};
+static const qparam q_get_iam[] = {{"options.requestedPolicyVersion", 'i'}, {NULL, 0}};
 static const qparam q_list_operations[] = {
     {"filter", 's'}, {"pageSize", 'i'}, {"pageToken", 's'}, {"returnPartialSuccess", 'b'}, {NULL, 0}};
 
@@ -241,6 +257,7 @@ static const qparam *query_fields(rpc which)
     case RPC_DeleteJob:
     case RPC_DeleteExecution: return q_delete;
     case RPC_ListOperations: return q_list_operations;
+    case RPC_GetIamPolicy: return q_get_iam;
     default: return q_none;
     }
     // clang-format on
@@ -372,6 +389,8 @@ static const emu_message *body_message(rpc which, const char **at)
     case RPC_RunJob: return &emu_msg_run_job_request;
     case RPC_CancelExecution: return &emu_msg_cancel_request;
     case RPC_WaitOperation: return &emu_msg_wait_request;
+    case RPC_SetIamPolicy: return &emu_msg_set_iam_policy;
+    case RPC_TestIamPermissions: return &emu_msg_test_iam;
     default: return NULL;
     }
     // clang-format on

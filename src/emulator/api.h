@@ -15,7 +15,8 @@
 #define EMU_RPC_NAMES                                                                                      \
     X(CreateJob) X(GetJob) X(ListJobs) X(UpdateJob) X(DeleteJob) X(RunJob) X(GetExecution)                 \
     X(ListExecutions) X(DeleteExecution) X(CancelExecution) X(GetTask) X(ListTasks) X(GetOperation)        \
-    X(ListOperations) X(WaitOperation) X(DeleteOperation) X(ListLogEntries)
+    X(ListOperations) X(WaitOperation) X(DeleteOperation) X(ListLogEntries) X(GetIamPolicy) X(SetIamPolicy)     \
+    X(TestIamPermissions)
 // clang-format on
 
 /* The RPC a request is (a static name such as "RunJob"), without doing it;

@@ -2,9 +2,9 @@
 ** api_call.h — one API call as the handlers see it (api.c routes and checks
 ** it first): its route, its checked query and body, the error it ends with;
 ** the helpers the handlers share (api_call.c) and the handlers themselves
-** (api_jobs.c: Jobs; api_runs.c: Executions, Tasks, Operations). Handlers
-** run with the store's mutex held and return the answer's JSON, or NULL with
-** c->err set.
+** (api_jobs.c: Jobs; api_runs.c: Executions, Tasks, Operations; api_iam.c: a
+** job's IAM policy). Handlers run with the store's mutex held and return the
+** answer's JSON, or NULL with c->err set.
 */
 #ifndef EMU_API_CALL_H
 #define EMU_API_CALL_H
@@ -90,5 +90,9 @@ cJSON *api_get_operation(call *c, const char *id);
 cJSON *api_list_operations(call *c);
 cJSON *api_wait_operation(call *c, const char *id);
 cJSON *api_delete_operation(call *c, const char *id);
+/* api_iam.c */
+cJSON *api_get_iam_policy(call *c, const char *id);
+cJSON *api_set_iam_policy(call *c, const char *id);
+cJSON *api_test_iam_permissions(call *c, const char *id);
 
 #endif

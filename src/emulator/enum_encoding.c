@@ -1,7 +1,8 @@
 /*
 ** enum_encoding.c — name <-> number tables of the enums a Job, Execution or
-** Task carries, from the published protos (google/cloud/run/v2/condition.proto,
-** job.proto, vendor_settings.proto, k8s.min.proto, google/api/launch_stage.proto),
+** Task carries (and an IAM policy's audit configs), from the published protos
+** (google/cloud/run/v2/condition.proto, job.proto, vendor_settings.proto,
+** k8s.min.proto, google/api/launch_stage.proto, google/iam/v1/policy.proto),
 ** and the walk that rewrites them. Fields are recognised by key: in these
 ** resources each enum field's key is used by that enum alone.
 */
@@ -106,6 +107,11 @@ static const enum_value medium[] = {
     {NULL, 0},
 };
 
+static const enum_value log_type[] = {
+    /* google.iam.v1.AuditLogConfig.LogType */
+    {"LOG_TYPE_UNSPECIFIED", 0}, {"ADMIN_READ", 1}, {"DATA_WRITE", 2}, {"DATA_READ", 3}, {NULL, 0},
+};
+
 static const struct {
     const char *key;
     const enum_value *values;
@@ -120,6 +126,7 @@ static const struct {
     {"executionEnvironment", execution_environment},
     {"egress", vpc_egress},
     {"medium", medium},
+    {"logType", log_type},
 };
 
 int emu_alt_wants_int_enums(const char *alt)

@@ -9,8 +9,9 @@
 **            {"method": "RunJob",          an RPC name (CreateJob, GetJob, ListJobs, UpdateJob, DeleteJob,
 **                                          RunJob, GetExecution, ListExecutions, DeleteExecution,
 **                                          CancelExecution, GetTask, ListTasks, GetOperation,
-**                                          ListOperations, WaitOperation, DeleteOperation; a full name
-**                                          such as google.cloud.run.v2.Jobs.RunJob works too) or "*" for any
+**                                          ListOperations, WaitOperation, DeleteOperation, GetIamPolicy,
+**                                          SetIamPolicy, TestIamPermissions; a full name such as
+**                                          google.cloud.run.v2.Jobs.RunJob works too) or "*" for any
 **             "fault": "unavailable",      what the matching calls get, below
 **             "count": 2,                  how many of the next matching calls (default 1)
 **             "retry_after": 1,            optional: a Retry-After header (seconds; for 429/503 answers)
@@ -236,7 +237,7 @@ static int parse_entry(const cJSON *spec, emu_fault_entry *out, emu_error *err)
                       "fault.method must be \"*\" or one of the RPC names (CreateJob, GetJob, "
                       "ListJobs, UpdateJob, DeleteJob, RunJob, GetExecution, ListExecutions, DeleteExecution, "
                       "CancelExecution, GetTask, ListTasks, GetOperation, ListOperations, WaitOperation, "
-                      "DeleteOperation)%s%s%s.",
+                      "DeleteOperation, GetIamPolicy, SetIamPolicy, TestIamPermissions)%s%s%s.",
                       m ? ", not '" : "", m ? m : "", m ? "'" : "");
         return -1;
     }

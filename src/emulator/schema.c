@@ -16,59 +16,13 @@
 #include "enum_encoding.h"
 #include "json_strict.h"
 #include "schema.h"
+#include "schema_table.h"
 #include "util/rfc3339.h"
 #include "wire_values.h"
 
 #define MAX_MAP_ENTRIES 1000 /* no map of the surface needs more (labels: 64) */
 
-typedef enum kind {
-    K_STRING,
-    K_BOOL,
-    K_INT32,
-    K_INT64,
-    K_DOUBLE,
-    K_ENUM,
-    K_DURATION,
-    K_TIMESTAMP,
-    K_MESSAGE,
-    K_MAP
-} kind;
-
-typedef struct field {
-    const char *name; /* the JSON name; the proto name is its snake_case */
-    kind kind;
-    int repeated;
-    int oneof;                  /* members of one oneof share a number > 0 */
-    const emu_message *message; /* K_MESSAGE */
-    const char *type;           /* K_ENUM, K_MESSAGE: the type's full name, for messages */
-} field;
-
-struct emu_message {
-    const char *type;
-    const field *fields;
-    const char *const *oneofs; /* oneof names by number - 1 */
-};
-
-/* The tables read best one message to a line or two. */
 // clang-format off
-#define S(n) {n, K_STRING, 0, 0, NULL, NULL}
-#define SS(n) {n, K_STRING, 1, 0, NULL, NULL}
-#define SO(n, o) {n, K_STRING, 0, o, NULL, NULL}
-#define B(n) {n, K_BOOL, 0, 0, NULL, NULL}
-#define BO(n, o) {n, K_BOOL, 0, o, NULL, NULL}
-#define I32(n) {n, K_INT32, 0, 0, NULL, NULL}
-#define I64(n) {n, K_INT64, 0, 0, NULL, NULL}
-#define DBL(n) {n, K_DOUBLE, 0, 0, NULL, NULL}
-#define DUR(n) {n, K_DURATION, 0, 0, NULL, NULL}
-#define TS(n) {n, K_TIMESTAMP, 0, 0, NULL, NULL}
-#define MAP(n) {n, K_MAP, 0, 0, NULL, NULL}
-#define EN(n, t) {n, K_ENUM, 0, 0, NULL, t}
-#define ENO(n, t, o) {n, K_ENUM, 0, o, NULL, t}
-#define M(n, m) {n, K_MESSAGE, 0, 0, &m, NULL}
-#define MO(n, m, o) {n, K_MESSAGE, 0, o, &m, NULL}
-#define MS(n, m) {n, K_MESSAGE, 1, 0, &m, NULL}
-#define END {NULL, K_STRING, 0, 0, NULL, NULL}
-
 #define V2 "google.cloud.run.v2."
 
 static const field condition_f[] = {
@@ -434,6 +388,13 @@ static int check_single(walk *w, cJSON *parent, cJSON *v, const field *f)
                    ? 0
                    : invalid_value(w, "type.googleapis.com/google.protobuf.Timestamp", v);
     }
+    case K_BYTES:
+        return cJSON_IsString(v) && emu_base64_decode(v->valuestring, NULL, 0) >= 0 ? 0
+                                                                                    : invalid_value(w, "TYPE_BYTES", v);
+    case K_FIELD_MASK:
+        return cJSON_IsString(v) && emu_field_mask_valid(v->valuestring)
+                   ? 0
+                   : invalid_value(w, "type.googleapis.com/google.protobuf.FieldMask", v);
     case K_MESSAGE: {
         char type[128];
         snprintf(type, sizeof type, "type.googleapis.com/%s", f->message->type);

@@ -25,6 +25,8 @@ extern const emu_message emu_msg_cancel_request;  /* CancelExecution (body: *) *
 extern const emu_message emu_msg_wait_request;    /* WaitOperation (body: *) */
 extern const emu_message emu_msg_jobs_file;       /* --jobs: a ListJobsResponse */
 extern const emu_message emu_msg_fault;           /* POST /emulator/v1/faults */
+extern const emu_message emu_msg_set_iam_policy;  /* google.iam.v1.SetIamPolicyRequest (body: *; schema_iam.c) */
+extern const emu_message emu_msg_test_iam;        /* google.iam.v1.TestIamPermissionsRequest (body: *) */
 
 /* A field's proto name from its JSON name ("taskCount" -> "task_count"),
 ** written into buf (cut to fit size > 0). Returns buf. Both names are

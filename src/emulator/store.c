@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iam_policy.h"
 #include "store.h"
 #include "wire_values.h"
 
@@ -122,6 +123,7 @@ static void job_free(emu_job *j)
     free(j->key);
     cJSON_Delete(j->spec);
     free(j->token.message);
+    emu_iam_policy_free(j->iam);
     free(j);
 }
 

@@ -133,6 +133,7 @@ struct emu_job {
     int completed;                        /* of its visible executions, those that are done */
     emu_execution *exec_head, *exec_tail; /* its visible executions, oldest first */
     emu_job *prev, *next;                 /* the store's jobs, oldest first */
+    struct emu_iam_policy *iam;           /* owned: its IAM policy (iam_policy.h); NULL until one is set */
 };
 
 /* An Operation either follows an execution (RunJob, CancelExecution) and is

@@ -168,3 +168,79 @@ void emu_etag(char *out, size_t size, const char *uid, int64_t version, int64_t 
         h = (h ^ (unsigned char)(update_ns >> (i * 8))) * 1099511628211ULL;
     snprintf(out, size, "\"%016llx\"", (unsigned long long)h);
 }
+
+static int b64_value(int c, int *alphabet)
+{
+    int std = c == '+' || c == '/', url = c == '-' || c == '_';
+    if (std || url) {
+        int kind = std ? 1 : 2;
+        if (*alphabet && *alphabet != kind)
+            return -1;
+        *alphabet = kind;
+        return c == '+' || c == '-' ? 62 : 63;
+    }
+    return c >= 'A' && c <= 'Z'   ? c - 'A'
+           : c >= 'a' && c <= 'z' ? c - 'a' + 26
+           : c >= '0' && c <= '9' ? c - '0' + 52
+                                  : -1;
+}
+
+long emu_base64_decode(const char *text, unsigned char *out, size_t cap)
+{
+    size_t len = strlen(text), pad = 0;
+    while (pad < len && pad < 2 && text[len - 1 - pad] == '=')
+        pad++;
+    size_t n = len - pad; /* the digits */
+    if (n % 4 == 1 || (pad && len % 4 != 0))
+        return -1;
+    int alphabet = 0;
+    uint32_t acc = 0;
+    size_t bits = 0, w = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value((unsigned char)text[i], &alphabet);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (out && w >= cap)
+                return -1;
+            if (out)
+                out[w] = (unsigned char)(acc >> bits);
+            w++;
+        }
+    }
+    return (long)w;
+}
+
+char *emu_base64_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t w = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        out[w++] = digits[v >> 18 & 63];
+        out[w++] = digits[v >> 12 & 63];
+        out[w++] = i + 1 < n ? digits[v >> 6 & 63] : '=';
+        out[w++] = i + 2 < n ? digits[v & 63] : '=';
+    }
+    out[w] = '\0';
+    return out;
+}
+
+int emu_field_mask_valid(const char *m)
+{
+    if (!*m)
+        return 1;
+    for (;;) {
+        if (!((*m >= 'a' && *m <= 'z') || (*m >= 'A' && *m <= 'Z')))
+            return 0;
+        m += strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+        if (!*m)
+            return 1;
+        if (*m != '.' && *m != ',')
+            return 0;
+        m++;
+    }
+}

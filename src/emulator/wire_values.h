@@ -60,4 +60,16 @@ void emu_random_alnum(char *out, size_t n);
 /* An etag for a resource in a given state: changes whenever uid/version/time do. */
 void emu_etag(char *out, size_t size, const char *uid, int64_t version, int64_t update_ns);
 
+/* protobuf `bytes` in JSON: base64, standard or URL-safe (not both at once),
+** with or without its padding. Decodes text into out (at most cap bytes):
+** the number of bytes, or -1 when the text is not base64 or does not fit
+** (out may be NULL with cap 0: only checks, and counts). */
+long emu_base64_decode(const char *text, unsigned char *out, size_t cap);
+/* Standard base64 with padding of n bytes into out (>= 4 * ((n + 2) / 3) + 1 bytes). Returns out. */
+char *emu_base64_encode(const unsigned char *in, size_t n, char *out);
+
+/* google.protobuf.FieldMask in JSON: paths of field names (a letter, then
+** letters, digits or '_') joined by dots, separated by commas; "" has none. */
+int emu_field_mask_valid(const char *text);
+
 #endif

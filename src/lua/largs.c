@@ -30,7 +30,8 @@ void cr_lua_raise(lua_State *L, const char *fmt, ...)
     luaL_buffinit(L, &b);
     while (lua_getstack(L, level, &ar)) {
         lua_getinfo(L, "Sl", &ar);
-        if (strcmp(ar.what, "C") != 0 && !ours(ar.source)) {
+        /* Lua 5.1 marks a frame a tail call replaced with what "tail": no line of its own, look further up */
+        if (strcmp(ar.what, "C") != 0 && strcmp(ar.what, "tail") != 0 && !ours(ar.source)) {
             if (ar.currentline > 0) {
                 lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
                 luaL_addvalue(&b);
@@ -433,7 +434,7 @@ static int options_at(lua_State *L, int idx, int pos, const char *fn)
 
 void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *q)
 {
-    static const int nargs[] = {0, 2, 1, 2, 3, 3, 5}; /* by cr_takes: the arguments after the client */
+    static const int nargs[] = {0, 2, 1, 2, 3, 3, 5, 4, 3}; /* by cr_takes: the arguments after the client */
     cr_args_init(&q->a, d);
     q->owned = NULL;
     lua_settop(L, base + nargs[d->takes] - 1); /* absent arguments are nils below the anchor */
@@ -491,16 +492,43 @@ void cr_lua_read_args(lua_State *L, const cr_method_def *d, int base, lua_args *
         t = options_at(L, base + 4, 5, fn);
         break;
     }
+    case CR_TAKES_NAME_POLICY: /* (name, policy [, update mask] [, opts]): a table third is the options */
+        r->name = read_name(L, base, 1, d);
+        if (!lua_istable(L, base + 1))
+            cr_lua_raise(L, "bad argument #2 to '%s' (policy table expected, got %s)", fn, luaL_typename(L, base + 1));
+        json_at = base + 1;
+        if (lua_istable(L, base + 2) && lua_isnoneornil(L, base + 3)) {
+            t = options_at(L, base + 2, 3, fn);
+            break;
+        }
+        if (lua_type(L, base + 2) == LUA_TSTRING)
+            q->a.iam.update_mask = cr_lua_whole(L, base + 2, fn, "the update mask");
+        else if (!lua_isnoneornil(L, base + 2))
+            cr_lua_raise(L, "bad argument #3 to '%s' (update mask string expected, got %s)", fn,
+                         luaL_typename(L, base + 2));
+        t = options_at(L, base + 3, 4, fn);
+        break;
+    case CR_TAKES_NAME_LIST:
+        r->name = read_name(L, base, 1, d);
+        if (!lua_istable(L, base + 1))
+            cr_lua_raise(L, "bad argument #2 to '%s' (list of strings expected, got %s)", fn,
+                         luaL_typename(L, base + 1));
+        r->permissions = collect_strings(L, base + 1, q, NULL, fn, "argument #2", &r->npermissions);
+        t = options_at(L, base + 2, 3, fn);
+        break;
     }
     if (t)
         read_table(L, t, d->options, &q->a, q, fn, NULL, NULL);
     /* Last: a Lua table becomes JSON only once nothing else can raise. */
     if (json_at) {
-        q->owned = cr_lua_to_json(L, json_at, d->takes == CR_TAKES_CALL ? "body" : "spec");
+        const char *what = d->takes == CR_TAKES_CALL ? "body" : d->takes == CR_TAKES_NAME_POLICY ? "policy" : "spec";
+        q->owned = cr_lua_to_json(L, json_at, what);
         if (!q->owned)
             cr_lua_raise(L, "bad argument #%d to '%s' (%s)", json_at - base + 1, fn, lua_tostring(L, -1));
         if (d->takes == CR_TAKES_CALL)
             r->body = q->owned;
+        else if (d->takes == CR_TAKES_NAME_POLICY)
+            r->policy = q->owned;
         else
             r->spec = q->owned;
     }

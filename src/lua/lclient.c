@@ -476,7 +476,8 @@ static const luaL_Reg client_functions[] = {
 /* core.methods: the method table as Lua sees it, {name=, takes=, kind=, read=} in its order */
 static void push_method_table(lua_State *L)
 {
-    static const char *const takes[] = {"", "name", "opts", "opt_name", "name_spec", "wait", "call"};
+    static const char *const takes[] = {"",     "name", "opts",        "opt_name", "name_spec",
+                                        "wait", "call", "name_policy", "name_list"};
     lua_newtable(L);
     int i = 1;
     for (const cr_method_def *d = cr_methods(); d->name; d++, i++) {

@@ -106,6 +106,16 @@ static int l_yaml_file_string_map(lua_State *L)
     return cr_lua_push_result(L, cr_yaml_file_string_map(path, what, &err), &err);
 }
 
+/* core.yaml_file_json(path, what) -> the YAML (or JSON) document as Lua values | nil, err: the file read
+** as yaml_file_string_map reads one; lists come marked as lists, as every decoded answer's do */
+static int l_yaml_file_json(lua_State *L)
+{
+    const char *path = cr_lua_checktext(L, 1);
+    const char *what = cr_lua_checktext(L, 2);
+    cr_error err = CR_ERROR_INIT;
+    return cr_lua_push_result(L, cr_yaml_file_json(path, what, &err), &err);
+}
+
 /* core.code_name(number) -> the google.rpc code name (5 -> "NOT_FOUND"; "UNKNOWN" for others) */
 static int l_code_name(lua_State *L)
 {
@@ -328,6 +338,7 @@ static const luaL_Reg module_functions[] = {
     {"code_name", l_code_name},
     {"yaml_string_map", l_yaml_string_map},
     {"yaml_file_string_map", l_yaml_file_string_map},
+    {"yaml_file_json", l_yaml_file_json},
     {"sleep", l_sleep},
     {"monotonic", l_monotonic},
     {"time", l_time},

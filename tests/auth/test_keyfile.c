@@ -4,7 +4,11 @@
 ** every kind of bad file, each error naming the file and the field and
 ** never quoting the key.
 */
+#include <openssl/core_names.h>
+
+#include "auth/credentials.h"
 #include "auth/keyfile.h"
+#include "auth/rsa_pem.h"
 #include "check.h"
 #include "testkit.h"
 
@@ -234,6 +238,25 @@ static int same_signature(EVP_PKEY *a, EVP_PKEY *b)
     return ok;
 }
 
+/* The public fingerprint as OpenSSL's numbers give it (the store key's part,
+** as service_account.c computed it before the key was read by hand). */
+static void openssl_fingerprint(EVP_PKEY *k, char out[65])
+{
+    BIGNUM *n = NULL, *e = NULL;
+    CHECK(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+          EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) == 1);
+    unsigned char buf[1100], *w = buf;
+    BIGNUM *parts[2] = {n, e};
+    for (int p = 0; p < 2; p++) {
+        int len = BN_num_bytes(parts[p]);
+        for (int i = 3; i >= 0; i--)
+            *w++ = (unsigned char)((unsigned)len >> (8 * i));
+        w += BN_bn2bin(parts[p], w);
+    }
+    CHECK(cr_sha256_hex(buf, (size_t)(w - buf), out) == 0);
+    BN_free(n), BN_free(e);
+}
+
 /* The key is read from its DER for the usual forms, by OpenSSL's decoders for the rest: the same key either way. */
 TEST(every_form_of_an_rsa_key_loads_as_that_key)
 {
@@ -252,7 +275,11 @@ TEST(every_form_of_an_rsa_key_loads_as_that_key)
             PEM_write_bio_PrivateKey(bio, keys[form], NULL, NULL, 0, NULL, NULL);
         char *pem = kit_bio_string(bio);
         cr_error err = CR_ERROR_INIT;
-        EVP_PKEY *got = cr_keyfile_load_rsa_pem(pem, "test", "private_key", &err);
+        char fp[65] = "", want[65];
+        CHECK(cr_rsa_pem_check(pem, "test", "private_key", fp, &err) == 0);
+        openssl_fingerprint(keys[form], want);
+        CHECK_STR(fp, want);
+        EVP_PKEY *got = cr_rsa_pem_import(pem, "test", "private_key", &err);
         CHECK(got != NULL);
         CHECK(got && EVP_PKEY_eq(got, keys[form]) == 1);
         CHECK(got && same_signature(got, keys[form]));
@@ -261,6 +288,44 @@ TEST(every_form_of_an_rsa_key_loads_as_that_key)
         free(pem);
     }
     EVP_PKEY_free(three);
+}
+
+/*
+** The shape is read at load, the numbers when the key first signs: a key
+** whose armour, base64 and DER are sound but which OpenSSL refuses (here an
+** RSAPrivateKey of version 1, "more primes", with none) loads, and the first
+** token fails with the message a load would have given, naming the file.
+*/
+TEST(a_key_sound_in_shape_but_not_in_its_numbers_fails_at_the_first_signature_naming_the_file)
+{
+    unsigned char *der = NULL;
+    int len = i2d_PrivateKey(kit_key(0), &der); /* PKCS#1: 30 82 LL LL 02 01 00 ... */
+    CHECK(len > 7 && der[4] == 0x02 && der[5] == 0x01 && der[6] == 0x00);
+    der[6] = 0x01;
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio(bio, "RSA PRIVATE KEY", "", der, len);
+    OPENSSL_clear_free(der, (size_t)len);
+    char *pem = kit_bio_string(bio);
+    char *json = kit_sa_json("sa@p", pem, "kid", NULL, NULL);
+    char *path = kit_write("bad-numbers.json", json);
+    cr_error err = CR_ERROR_INIT;
+    cr_credentials *c = cr_credentials_from_file(path, &err);
+    CHECK(c != NULL);
+    char *token = NULL;
+    int64_t exp = 0;
+    CHECK(c && cr_credentials_token(c, &token, &exp, &err) < 0);
+    CHECK(token == NULL);
+    CHECK_STR(err.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(err.message, path);
+    CHECK_CONTAINS(err.message, "field \"private_key\" is not a PEM RSA private key");
+    CHECK_NOT_CONTAINS(err.message, kit_key_fragment(0));
+    cr_error_clear(&err);
+    /* and the same again at the next attempt: nothing half-imported stays */
+    CHECK(c && cr_credentials_token(c, &token, &exp, &err) < 0);
+    CHECK_CONTAINS(err.message, "is not a PEM RSA private key");
+    cr_error_clear(&err);
+    cr_credentials_unref(c);
+    free(path), free(json), free(pem);
 }
 
 TEST(an_encrypted_private_key_is_refused_without_asking_for_a_passphrase)

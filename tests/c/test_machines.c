@@ -2166,6 +2166,88 @@ TEST(write_options_go_where_the_rest_api_has_them)
     cJSON_Delete(spec);
 }
 
+/* cr_client_start's refusal of r (before anything is sent): the error's message, or NULL when it started. */
+static char *refused_start(const cr_request *r)
+{
+    cr_client *c = client_for(NULL, 10);
+    cr_error err = CR_ERROR_INIT;
+    cr_machine *m = c ? cr_client_start(c, r, NULL, &err) : NULL;
+    char *why = m ? NULL : strdup(err.message ? err.message : err.code);
+    cr_machine_free(m);
+    cr_error_clear(&err);
+    cr_client_free(c);
+    return why;
+}
+
+TEST(iam_requests_go_where_the_rest_api_has_them)
+{
+    char *url, *body, *method;
+    cr_iam_options iam = {0};
+    cr_request r = {0};
+    /* GetIamPolicy: a GET, its options message in the query; version 3 unless asked */
+    r.method = CR_GET_IAM_POLICY;
+    r.name = "j";
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(method, "GET");
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs/j:getIamPolicy?options.requestedPolicyVersion=3");
+    CHECK(body == NULL);
+    free(url), free(body), free(method);
+    iam.requested_policy_version = 1;
+    r.iam = &iam;
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs/j:getIamPolicy?options.requestedPolicyVersion=1");
+    free(url), free(body), free(method);
+    iam.requested_policy_version = 2;
+    char *why = refused_start(&r);
+    CHECK(why && strstr(why, "'requested_policy_version' must be 1 or 3 (got 2)"));
+    free(why);
+
+    /* SetIamPolicy: {"policy", "updateMask"}; an empty object where a list belongs goes as a list */
+    cJSON *policy = cJSON_Parse("{\"bindings\":[{\"role\":\"roles/run.invoker\",\"members\":{}}],\"etag\":\"ACAB\","
+                                "\"auditConfigs\":{}}");
+    iam = (cr_iam_options){0};
+    iam.update_mask = "bindings,etag";
+    r.method = CR_SET_IAM_POLICY;
+    r.policy = policy;
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(method, "POST");
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs/j:setIamPolicy");
+    CHECK_STR(body, "{\"policy\":{\"bindings\":[{\"role\":\"roles/run.invoker\",\"members\":[]}],\"etag\":\"ACAB\","
+                    "\"auditConfigs\":[]},\"updateMask\":\"bindings,etag\"}");
+    free(url), free(body), free(method);
+    iam.update_mask = NULL; /* none: no updateMask at all */
+    first_send(&r, &url, &body, &method);
+    CHECK(body && !strstr(body, "updateMask"));
+    free(url), free(body), free(method);
+    iam.update_mask = "bindings, etag";
+    why = refused_start(&r);
+    CHECK(why && strstr(why, "update mask \"bindings, etag\" is not a FieldMask"));
+    free(why);
+    iam.update_mask = NULL;
+    r.policy = NULL;
+    why = refused_start(&r);
+    CHECK(why && strstr(why, "the policy must be a JSON object"));
+    free(why);
+    cJSON_Delete(policy);
+
+    /* TestIamPermissions: {"permissions": [...]}, retried as a read (a POST that changes nothing) */
+    const char *perms[] = {"run.jobs.run", "run.jobs.runWithOverrides"};
+    r = (cr_request){0};
+    r.method = CR_TEST_IAM_PERMISSIONS;
+    r.name = "projects/p/locations/r/jobs/j";
+    r.permissions = perms;
+    r.npermissions = 2;
+    first_send(&r, &url, &body, &method);
+    CHECK_STR(method, "POST");
+    CHECK_STR(url, "http://api.test/v2/projects/p/locations/r/jobs/j:testIamPermissions");
+    CHECK_STR(body, "{\"permissions\":[\"run.jobs.run\",\"run.jobs.runWithOverrides\"]}");
+    free(url), free(body), free(method);
+    CHECK_INT(cr_method_of(CR_TEST_IAM_PERMISSIONS)->read, 1);
+    CHECK_INT(cr_method_of(CR_GET_IAM_POLICY)->read, 1);
+    CHECK_INT(cr_method_of(CR_SET_IAM_POLICY)->read, 0); /* a change: never resent once sent */
+    CHECK_STR(cr_method_find("set_iam_policy")->suffix, ":setIamPolicy");
+}
+
 int main(void)
 {
     unsetenv("GOOGLE_CLOUD_QUOTA_PROJECT");

@@ -3,13 +3,17 @@
 ** error, what may go into a header line, and the single-exchange machine
 ** every one-request credential fetch is made of. No server needed.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "check.h"
 #include "cloudrun.h"
 #include "machine/exchange.h"
 #include "machine/machine.h"
+#include "util/sha256.h"
 #include "util/util.h"
 
 TEST(an_error_copy_has_every_field_and_its_own_details)
@@ -221,6 +225,120 @@ TEST(an_exchange_ends_with_its_readers_error_or_the_drivers_naming_the_server)
     CHECK_STR(err.message, "test server: GET http://h/x: timed out");
     cr_error_clear(&err);
     cr_machine_free(m);
+}
+
+/* cr_yaml_json of text: its JSON as cJSON prints it, or "error: MESSAGE". Caller frees. */
+static char *yaml_as_json(const char *text)
+{
+    cr_error err = CR_ERROR_INIT;
+    cJSON *doc = cr_yaml_json(text, strlen(text), "policy.yaml", &err);
+    char *out = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    if (!doc) {
+        out = malloc(strlen(err.message) + 8);
+        sprintf(out, "error: %s", err.message);
+    }
+    cJSON_Delete(doc);
+    cr_error_clear(&err);
+    return out;
+}
+
+TEST(a_yaml_document_becomes_the_json_it_stands_for_plain_scalars_typed_quoted_ones_text)
+{
+    static const struct {
+        const char *yaml, *json;
+    } cases[] = {
+        {"bindings:\n- members:\n  - user:a@example.com\n  role: roles/run.invoker\netag: BwX=\nversion: 3\n",
+         "{\"bindings\":[{\"members\":[\"user:a@example.com\"],\"role\":\"roles/run.invoker\"}],\"etag\":\"BwX=\","
+         "\"version\":3}"},
+        {"{\"bindings\": [], \"etag\": \"ACAB\", \"version\": 1}", "{\"bindings\":[],\"etag\":\"ACAB\",\"version\":1}"},
+        {"a: '3'\nb: \"true\"\nc: true\nd: ~\ne: -1.5e2\nf: 0x1F\ng: 12abc\nh:\n", /* 0x1F: text, not a number */
+         "{\"a\":\"3\",\"b\":\"true\",\"c\":true,\"d\":null,\"e\":-150,\"f\":\"0x1F\",\"g\":\"12abc\",\"h\":null}"},
+        {"- [1, 2]\n- {x: y}\n", "[[1,2],{\"x\":\"y\"}]"},
+        {"a: 1\na: 2\n", "error: policy.yaml: a is given twice"},
+        {"a: &x 1\nb: *x\n", "error: policy.yaml: aliases are not taken; write each value out"},
+        {"", "error: policy.yaml: the file is empty"},
+        {"- a\n---\n- b\n", "error: policy.yaml: more than one YAML document"},
+        {"a: [1, 2\n", "error: policy.yaml: not valid YAML"},
+        {"a: \"x\\0y\"\n", "error: policy.yaml: a value holds a NUL byte"},
+        {"? [1]\n: 2\n", "error: policy.yaml: a key must be text (without a NUL byte)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = yaml_as_json(cases[i].yaml);
+        if (strncmp(cases[i].json, "error: ", 7) == 0)
+            CHECK(got && strncmp(got, cases[i].json, strlen(cases[i].json)) == 0);
+        else
+            CHECK_STR(got, cases[i].json);
+        free(got);
+    }
+    /* 64 levels deep and no more */
+    char deep[400] = "";
+    for (int i = 0; i < 66; i++)
+        strcat(deep, "[");
+    char *got = yaml_as_json(deep);
+    CHECK(got && strstr(got, "nested deeper than 64 levels"));
+    free(got);
+}
+
+static void sha256_hex_of(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    cr_sha256(data, len, md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* FIPS 180-4's examples (and NIST's CAVS short messages: the empty one, the million a's). */
+TEST(sha256_gives_the_digests_of_the_standards_examples)
+{
+    static const struct {
+        const char *text, *digest;
+    } cases[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqr"
+         "stu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+    };
+    char hex[65];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sha256_hex_of(cases[i].text, strlen(cases[i].text), hex);
+        CHECK_STR(hex, cases[i].digest);
+    }
+    /* a million 'a', in pieces that straddle the blocks */
+    cr_sha256_ctx ctx;
+    char piece[1001];
+    memset(piece, 'a', sizeof piece);
+    cr_sha256_init(&ctx);
+    for (int i = 0; i < 1000; i++)
+        cr_sha256_update(&ctx, piece, (size_t)(i % 2 ? 999 : 1001));
+    unsigned char md[32];
+    cr_sha256_final(&ctx, md);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* Every length around the padding's edges (55, 56, 63, 64 mod 64), fed whole and a byte at a time, against OpenSSL's.
+ */
+TEST(sha256_agrees_with_openssl_at_every_length_up_to_300)
+{
+    unsigned char data[300], ours[32], theirs[32];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 131 + 7);
+    for (size_t len = 0; len <= sizeof data; len++) {
+        unsigned int n = 0;
+        CHECK(EVP_Digest(data, len, theirs, &n, EVP_sha256(), NULL) == 1 && n == 32);
+        cr_sha256(data, len, ours);
+        CHECK(memcmp(ours, theirs, 32) == 0);
+        cr_sha256_ctx ctx;
+        cr_sha256_init(&ctx);
+        for (size_t i = 0; i < len; i++)
+            cr_sha256_update(&ctx, data + i, 1);
+        cr_sha256_final(&ctx, ours);
+        CHECK(memcmp(ours, theirs, 32) == 0);
+    }
 }
 
 int main(void)

@@ -3,7 +3,8 @@
 ** server text that are not whole HTTP answers. The first byte picks one:
 ** the credentials file reader (every type, any JSON), durations as users
 ** write them (600, 10m, 1h30m), ProtoJSON Durations as servers send them
-** (RetryInfo's retryDelay), a --env-vars-file YAML map, and JSON turned into
+** (RetryInfo's retryDelay), a --env-vars-file YAML map (and the same text as
+** any YAML document, a policy file), and JSON turned into
 ** an error through google.rpc.Status. Findings: a crash, a duration out of
 ** range or negative, a YAML result that is not a map of strings, an error
 ** without a code, a secret of the file (a refresh token, a client secret, a
@@ -106,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3: {
         cr_error err = CR_ERROR_INIT;
         cJSON *map = cr_yaml_string_map(text, len, "env.yaml", &err);
+        int took_names = map && map->child;
         if (map) {
             if (!cJSON_IsObject(map))
                 abort();
@@ -116,6 +118,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (!err.code[0]) {
             abort();
         }
+        cr_error_clear(&err);
+        /* the same text as any document (a policy file): a map the map reader took is a map here too */
+        cJSON *doc = cr_yaml_json(text, len, "policy.yaml", &err);
+        if ((!doc && !err.code[0]) || (took_names && !cJSON_IsObject(doc)))
+            abort();
+        cJSON_Delete(doc);
         cr_error_clear(&err);
         break;
     }

@@ -1,8 +1,9 @@
 -- The examples as users run them, from the top of the tree against an
 -- emulator loaded with examples/jobs.json: the cron line (examples/cron.sh),
--- the CI step (examples/ci.sh), the batch (examples/batch.lua) and the
+-- the CI step (examples/ci.sh), the batch (examples/batch.lua), the
 -- fan-out (examples/fanout.lua, one execution of N tasks each taking its
--- shard), with their output and exit statuses.
+-- shard) and the grant (examples/grant.lua: a web app's account may run one
+-- job), with their output and exit statuses.
 local h = require("helpers")
 
 local SRC = assert(os.getenv("CLOUDRUN_SOURCE_DIR"))
@@ -89,6 +90,27 @@ describe("the examples", function()
     assert.are.equal(1, rc, out)
     assert.matches("id bad: report%-%w+ FAILED %(0 succeeded, 1 failed%)", out)
     assert.matches("2 of 3 execution(s) succeeded", out, 1, true)
+  end)
+
+  it("grant.lua: the web app's account may run the report job with overrides, and it runs", function()
+    local out, rc = sh("cloudrun-lua " .. h.sh_quote(SRC .. "/examples/grant.lua"))
+    assert.are.equal(0, rc, out)
+    assert.matches("roles/run.jobsExecutorWithOverrides: serviceAccount:web@demo-project.iam.gserviceaccount.com\n",
+      out, 1, true)
+    assert.matches("the caller may: run.jobs.run, run.jobs.runWithOverrides\n", out, 1, true)
+    assert.matches("report%-%w+: 1 of 1 task%(s%) succeeded", out)
+    local policy = assert(client():get_iam_policy("report"))
+    assert.are.same({ { role = "roles/run.jobsExecutorWithOverrides",
+      members = { "serviceAccount:web@demo-project.iam.gserviceaccount.com" } } }, policy.bindings)
+    -- again: already granted, the policy is left as it is (same etag), and the job runs again
+    out, rc = sh("cloudrun-lua " .. h.sh_quote(SRC .. "/examples/grant.lua"))
+    assert.are.equal(0, rc, out)
+    assert.are.equal(policy.etag, assert(client():get_iam_policy("report")).etag)
+    -- the same grant from the shell is a no-op too
+    out, rc = sh("cloudrun jobs add-iam-policy-binding report "
+      .. "--member=serviceAccount:web@demo-project.iam.gserviceaccount.com --role=roles/run.jobsExecutorWithOverrides")
+    assert.are.equal(0, rc, out)
+    assert.matches("Updated IAM policy for job [report].", out, 1, true)
   end)
 
   it("fanout.lua: one execution of N tasks, every item done by exactly one task", function()

@@ -1,7 +1,8 @@
 /*
 ** fake_google.c — cr-fake-google, a loopback stand-in for Google's OAuth2
-** token endpoint and the GCE/Cloud Run metadata server, with scriptable
-** faults, for the C and Lua tests. Real HTTP (libmicrohttpd), real RS256
+** token endpoint and the GCE/Cloud Run metadata server (and of the few Google
+** API methods the tests call with credentials), with scriptable faults, for
+** the C and Lua tests. Real HTTP (libmicrohttpd), real RS256
 ** verification (OpenSSL).
 **
 ** Usage:
@@ -94,6 +95,19 @@
 **                  timestamp >= "RFC 3339"; anything else 400 google.rpc INVALID_ARGUMENT. Serves
 **                  three lines for each of tasks 0 and 1 (timestamps 2026-01-01T00:00:0Ns),
 **                  those the filter keeps, at most 4 a page (nextPageToken for the rest).
+**   POST /v2/projects/P/locations/L/jobs?jobId=J, GET and PATCH .../jobs/J
+**                  (Cloud Run Admin API v2, fake_run.c) need a bearer token this fake issued;
+**                  jobs kept in memory, each write answered with a done Operation.
+**   GET /run/requests  every CreateJob and UpdateJob as it came (fake_run.c).
+**   GET  /v2/projects/P/locations/L/jobs/J:getIamPolicy[?options.requestedPolicyVersion=N]
+**   POST /v2/projects/P/locations/L/jobs/J:setIamPolicy      {"policy": Policy, "updateMask": "..."}
+**   POST /v2/projects/P/locations/L/jobs/J:testIamPermissions {"permissions": [...]}
+**                  Cloud Run's IAM methods on a job, as the emulator answers them (fake_iam.c:
+**                  its rules and body checks are the emulator's own); every job exists, with a
+**                  policy of its own. Need "Authorization: Bearer T" with T a token this fake
+**                  issued (else 401 UNAUTHENTICATED).
+**   GET /iam-requests  {"requests": [{"method", "path", "query", "body"}, ...]}: the IAM
+**                  requests so far (the newest 200), as sent.
 **   GET /subject-token[?format=json]
 **                  the subject token as text, or {"id_token": "<subject token>"} with format=json.
 **   GET /computeMetadata/v1/                                     probe (lists "instance/ project/")
@@ -108,12 +122,12 @@
 **                   "subject_requests":N,"region_requests":N,"email_requests":N,
 **                   "last_delegates":[...] or null,
 **                   "entries_requests":N,"last_filter":"..." or null,
-**                   "last_page_size":N or null}: POSTs to /token (refresh_requests: those
+**                   "last_page_size":N or null,"run_iam_requests":N}: POSTs to /token (refresh_requests: those
 **                  with the refresh_token grant), metadata token GETs, requests refused (bad
 **                  grant, missing Metadata-Flavor, bad bearer), probes, project lookups, STS
 **                  exchanges, IAM calls, subject token GETs, region and email lookups, the
-**                  delegates the last IAM call sent, and the last entries:list's filter and
-**                  pageSize.
+**                  delegates the last IAM call sent, the last entries:list's filter and
+**                  pageSize, and the calls of Cloud Run's IAM methods.
 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -136,6 +150,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fake_iam.h"
+#include "fake_run.h"
 #include "request.h"
 
 #define MAX_BODY (64 * 1024)
@@ -191,6 +207,7 @@ static char *last_delegates;
 static char *last_filter;
 static double last_page_size = -1; /* the last entries:list's pageSize, -1: none */
 static long entries_requests;
+static long run_iam_requests; /* Cloud Run's IAM methods (fake_iam.c) */
 
 /* cJSON's parser writes a process-global error pointer: one parse at a time. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -971,11 +988,45 @@ static enum MHD_Result handle_stats(struct MHD_Connection *conn)
     cJSON *dl = last_delegates ? parse_json(last_delegates, strlen(last_delegates)) : NULL;
     cJSON_AddItemToObject(j, "last_delegates", dl ? dl : cJSON_CreateNull());
     cJSON_AddNumberToObject(j, "entries_requests", (double)entries_requests);
+    cJSON_AddNumberToObject(j, "run_iam_requests", (double)run_iam_requests);
     cJSON_AddItemToObject(j, "last_filter", last_filter ? cJSON_CreateString(last_filter) : cJSON_CreateNull());
     cJSON_AddItemToObject(j, "last_page_size",
                           last_page_size >= 0 ? cJSON_CreateNumber(last_page_size) : cJSON_CreateNull());
     pthread_mutex_unlock(&stats_lock);
     return reply_json(conn, 200, j, 0);
+}
+
+/* ---- Cloud Run's IAM methods on jobs (fake_iam.c) ---------------------------------- */
+
+typedef struct params {
+    fake_param p[16];
+    size_t n;
+} params;
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    params *ps = cls;
+    if (ps->n < sizeof ps->p / sizeof ps->p[0])
+        ps->p[ps->n++] = (fake_param){key, value};
+    return MHD_YES;
+}
+
+static enum MHD_Result handle_run_iam(struct MHD_Connection *conn, const char *url, const char *method, request *rq)
+{
+    count(&run_iam_requests);
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !was_issued(auth + 7)) {
+        count(&rejected);
+        return rpc_error(conn, 401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
+    }
+    params ps = {.n = 0};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
+    char *answer = NULL;
+    const char *allow = NULL;
+    unsigned status = fake_iam_handle(method, url, ps.p, ps.n, rq->body, rq->len, rq->too_big, &answer, &allow);
+    enum MHD_Result ret = reply(conn, status, "application/json; charset=UTF-8", answer ? answer : "{}", 0);
+    free(answer);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -1004,6 +1055,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return handle_subject(conn);
     if (strcmp(url, "/v2/entries:list") == 0 && strcmp(method, "POST") == 0)
         return handle_entries(conn, rq);
+    if (fake_iam_path(url))
+        return handle_run_iam(conn, url, method, rq);
+    if (strcmp(url, "/iam-requests") == 0 && strcmp(method, "GET") == 0) {
+        char *text = fake_iam_requests();
+        enum MHD_Result ret = reply(conn, 200, "application/json", text ? text : "{}", 0);
+        free(text);
+        return ret;
+    }
+    if (fake_run_takes(url, method)) {
+        static const fake_run_hooks hooks = {was_issued, parse_json};
+        return fake_run_answer(conn, url, method, rq, &hooks);
+    }
     return reply(conn, 404, "text/plain", "Not Found\n", 0);
 }
 
@@ -1138,6 +1201,8 @@ int main(int argc, char **argv)
     free(current_refresh);
     free(last_delegates);
     free(last_filter);
+    fake_run_free();
+    fake_iam_free();
     for (size_t i = 0; i < nissued; i++)
         free(issued[i]);
     free(issued);

@@ -18,7 +18,8 @@ local _M = {}
 _M.OK, _M.FAILED, _M.USAGE, _M.API = 0, 1, 2, 3
 
 -- Flags every command takes, anywhere on the line. A flag is
--- { name, VALUE-or-false (false: a switch), help, short = "-x" }.
+-- { name, VALUE-or-false (false: a switch), help, short = "-x" }; many = true: the flag
+-- may be given again, and its value is the list of every one given, in order.
 _M.global_flags = {
   { "project", "PROJECT", "the Google Cloud project (default: $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_CORE_PROJECT, "
     .. "gcloud's [core] project, the credentials, the metadata server)" },
@@ -178,6 +179,7 @@ end
 -- words: the command line after the command's own words; flags: the
 -- command's flag table (the global ones are added). --flag=value and
 -- --flag value; a switch takes no value; everything after "--" is positional.
+-- A flag given twice keeps the last value, or every value when it is `many`.
 function _M.parse(words, flags)
   local by_name = index(flags)
   local pos, values = {}, {}
@@ -211,7 +213,13 @@ function _M.parse(words, flags)
           value = words[i]
           if value == nil then return nil, "flag --" .. name .. " needs a value (" .. f[2] .. ")" end
         end
-        values[name] = value
+        if f.many then
+          local list = values[name] or {}
+          list[#list + 1] = value
+          values[name] = list
+        else
+          values[name] = value
+        end
       end
     else
       pos[#pos + 1] = a

@@ -1,9 +1,11 @@
---- cloudrun jobs executions list|describe|cancel|delete, and
+--- cloudrun jobs executions list|describe|cancel|delete|wait, and
 -- cloudrun jobs executions tasks list|describe — as gcloud run jobs executions.
+local cloudrun = require("cloudrun")
 local common = require("cloudrun.cli.common")
 local listing = require("cloudrun.cli.list")
+local progress = require("cloudrun.cli.progress")
 
-local tostring = tostring
+local tostring, ipairs = tostring, ipairs
 local say, api_failure = common.say, common.api_failure
 
 local _M = {}
@@ -88,6 +90,51 @@ local function delete(ctx)
   return common.OK
 end
 
+local INTERRUPTED = 130 -- as a shell reports a command stopped by Ctrl-C
+
+--[[
+wait EXECUTION...: one is followed as `jobs execute --wait` follows it; several
+with client:wait_all, a line each as it ends. --format prints the final
+Executions (one: the resource; several: the list). Exit 130 on Ctrl-C, else 3
+when one could not be waited for (not found, the API), else 1 when one failed
+or was cancelled.
+]]
+local function wait_executions(ctx)
+  local names = ctx.pos
+  local client, err = ctx:client()
+  if not client then return api_failure(err) end
+  if #names == 1 then
+    local id = common.short(names[1])
+    local e, ferr, why = progress.follow(client, names[1])
+    if why == "interrupted" then
+      progress.interrupted(id)
+      return INTERRUPTED
+    end
+    if not e then return api_failure(ferr) end
+    if ctx.flags.format then common.print(ctx.flags, e) end
+    return progress.report(client, e, id) and common.OK or common.FAILED
+  end
+  local executions, failed, interrupted = progress.follow_all(client, names)
+  if interrupted then
+    progress.interrupted_all(executions, names)
+    return INTERRUPTED
+  end
+  local done, refused = {}, 0
+  for i, e in ipairs(executions) do
+    if cloudrun.is_error(e) then
+      refused = refused + 1
+      say("ERROR: ", common.short(names[i]), ": ", tostring(e))
+    else
+      done[#done + 1] = e
+    end
+  end
+  say(("%d execution(s): %d succeeded, %d failed%s."):format(#executions, #executions - failed, failed - refused,
+    refused > 0 and (", " .. refused .. " could not be waited for") or ""))
+  if ctx.flags.format then common.print(ctx.flags, done, true) end
+  if refused > 0 then return common.API end
+  return failed > 0 and common.FAILED or common.OK
+end
+
 -- ---- tasks ----------------------------------------------------------------------
 
 local function task_status(t)
@@ -151,6 +198,13 @@ _M.commands = {
     path = { "jobs", "executions", "delete" }, args = { "EXECUTION" }, run = delete,
     summary = "Delete an execution, stopping it if it runs (asks first; --quiet does not).",
     flags = { { "async", false, "return without waiting for the deletion to finish" } },
+  },
+  {
+    path = { "jobs", "executions", "wait" }, args = { "EXECUTION..." }, run = wait_executions,
+    summary = "Wait for executions to finish; exit 1 when one failed.",
+    details = "With one execution, progress as 'jobs execute --wait' shows it; with several (of any jobs), a line\n"
+      .. "for each as it ends, one ListExecutions per job every poll. Exit 1 when one failed or was cancelled, 3\n"
+      .. "when one could not be waited for (not found), 130 when Ctrl-C stopped the waiting (the executions go on).",
   },
   {
     path = { "jobs", "executions", "tasks", "list" }, run = tasks_list,

@@ -48,7 +48,9 @@ local environment = {
   { "GOOGLE_CLOUD_QUOTA_PROJECT", "the project billed for the calls' quota (x-goog-user-project)" },
   { "CLOUDSDK_RUN_REGION", "the region when --region is not given" },
   { "CLOUDSDK_CONFIG", "gcloud's configuration directory (default ~/.config/gcloud): its application "
-    .. "default credentials and configurations" },
+    .. "default credentials and configurations, and this command's access-token cache (cloudrun/)" },
+  { "CLOUDRUN_TOKEN_CACHE", "0: keep no access token in $CLOUDSDK_CONFIG/cloudrun/access_tokens.json for the "
+    .. "next process (on by default)" },
   { "CLOUDSDK_ACTIVE_CONFIG_NAME", "the gcloud configuration whose [core] project and [run] region are used" },
   { "CLOUDSDK_CORE_DISABLE_PROMPTS", "1: never ask, as --quiet" },
 }
@@ -56,7 +58,7 @@ local environment = {
 -- The exit statuses.
 local statuses = {
   { tostring(common.OK), "success" },
-  { tostring(common.FAILED), "the execution failed (--wait)" },
+  { tostring(common.FAILED), "the execution failed (--wait), or one of those waited for (executions wait)" },
   { tostring(common.USAGE), "bad usage" },
   { tostring(common.API), "the API or the credentials refused or failed" },
   { "130", "Ctrl-C stopped the waiting (the execution goes on)" },
@@ -79,7 +81,7 @@ local function node_for(words)
   return node
 end
 
-for _, module in ipairs({ "jobs", "executions", "auth", "logs" }) do
+for _, module in ipairs({ "jobs", "executions", "auth", "logs", "iam" }) do
   for _, command in ipairs(require("cloudrun.cli." .. module).commands) do
     local parent = {}
     for i = 1, #command.path - 1 do parent[i] = command.path[i] end
@@ -201,7 +203,8 @@ local function run(node, rest)
   local ctx = setmetatable({ node = node, command = command, pos = pos, flags = flags, words = rest }, Context)
   if not pos then return ctx:usage(flags) end
   local args = command.args or {}
-  if #pos ~= #args then
+  local variadic = #args > 0 and args[#args]:sub(-3) == "..." -- "EXECUTION...": one or more
+  if (variadic and #pos < #args) or (not variadic and #pos ~= #args) then
     return ctx:usage(words_of(node) .. (#args == 0 and " takes no arguments" or (" takes " .. concat(args, " ")))
       .. (#pos > 0 and (", not '" .. concat(pos, " ") .. "'") or ""))
   end

@@ -1,12 +1,13 @@
 --- cloudrun jobs execute|create|describe|delete|list — as gcloud run jobs.
 local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
+local flag_groups = require("cloudrun.cli.flag_groups")
 local listing = require("cloudrun.cli.list")
 local progress = require("cloudrun.cli.progress")
 local spec = require("cloudrun.cli.spec")
 local wait = require("cloudrun.wait")
 
-local tostring, concat = tostring, table.concat
+local tostring, type, concat = tostring, type, table.concat
 local say, api_failure = common.say, common.api_failure
 
 local _M = {}
@@ -84,78 +85,23 @@ local function container_overrides(flags)
   return o
 end
 
---[[
-gcloud's --container, as its container parser reads the line: the words are
-cut at each --container NAME; what follows one, up to the next, are that
-container's flags, and only the per-container ones (--args,
---update-env-vars) may be there; those before the first --container are the
-execution's (--tasks, --task-timeout, --wait, --async), and with --container
-a per-container flag may not be among them. A container named twice gets
-both lots of flags (the later of one flag wins). Global flags may be
-anywhere, as on every command. Returns run_job's `containers` table, or nil
-when the line has no --container, or nil, message.
-]]
+-- gcloud's --container groups (flag_groups.parse_containers) as run_job's
+-- `containers` table: nil when the line has no --container, or nil, message.
+-- A group must override something.
 local function container_groups(ctx)
-  local takes_value = {}
-  for _, list in ipairs({ ctx.command.flags, common.global_flags }) do
-    for _, f in ipairs(list) do if f[2] then takes_value["--" .. f[1]] = true end end
-  end
-  local words, top, order, lots = ctx.words or {}, {}, {}, {}
-  local current = top
-  local i = 1
-  while i <= #words do
-    local w = words[i]
-    if w == "--" then break end
-    local name = w:match("^%-%-container=(.*)$")
-    if w == "--container" then
-      i = i + 1
-      name = words[i]
-    end
-    if name then
-      if name == "" then return nil, "--container needs a container's name" end
-      if not lots[name] then
-        order[#order + 1] = name
-        lots[name] = {}
-      end
-      current = lots[name]
-    else
-      current[#current + 1] = w
-      if takes_value[w] and words[i + 1] ~= nil then
-        i = i + 1
-        current[#current + 1] = words[i]
-      end
-    end
-    i = i + 1
-  end
-  if #order == 0 then return nil end
   local per = {}
   for _, f in ipairs(CONTAINER_FLAGS) do per[f] = true end
-  local ok, before = common.parse(top, ctx.command.flags)
-  if not ok then return nil, before end
-  for _, f in ipairs(CONTAINER_FLAGS) do
-    if before[f] then
-      return nil, "with --container, --" .. f .. " goes after the --container it is for (the flags before the "
-        .. "first --container are the execution's)"
-    end
-  end
+  local groups, err = flag_groups.parse_containers(ctx.words or {}, ctx.command.flags, per, "the execution's")
+  if not groups then return nil, err end
   local containers = {}
-  for _, name in ipairs(order) do
-    local parsed, flags = common.parse(lots[name], ctx.command.flags)
-    if not parsed then return nil, flags end
+  for _, g in ipairs(groups) do
     local given = false
-    for _, f in ipairs(ctx.command.flags) do
-      if flags[f[1]] ~= nil and not per[f[1]] then
-        return nil, "--" .. f[1] .. " is the execution's, not container " .. name .. "'s: give it before the "
-          .. "first --container (after --container NAME come only --args and --update-env-vars)"
-      end
-      given = given or (flags[f[1]] ~= nil and per[f[1]])
-    end
+    for _, f in ipairs(CONTAINER_FLAGS) do given = given or g.flags[f] ~= nil end
     if not given then
-      return nil, "--container " .. name .. " overrides nothing: give --args or --update-env-vars after it"
+      return nil, "--container " .. g.name .. " overrides nothing: give --args or --update-env-vars after it"
     end
-    local err
-    containers[name], err = container_overrides(flags)
-    if not containers[name] then return nil, err end
+    containers[g.name], err = container_overrides(g.flags)
+    if not containers[g.name] then return nil, err end
   end
   return containers
 end
@@ -225,13 +171,41 @@ local function check_execute_now(ctx)
   if ctx.flags.wait and ctx.flags.async then return "--wait and --async cannot be used together" end
 end
 
+-- The line's template flags (gcloud's --container groups too) applied to job.
+-- Returns the job, or nil and the exit status once the problem is reported.
+-- `client` is the command's, or nil: one is made when the job's place must be known.
+local function apply_flags(ctx, job, creating, client)
+  local flags, groups = ctx.flags, nil
+  local containers, top = flag_groups.parse_containers(ctx.words or {}, ctx.command.flags, spec.per_container,
+    "the job's")
+  if containers then
+    flags, groups = top, containers
+  elseif top then
+    return nil, ctx:usage(top)
+  end
+  local function where()
+    local err
+    if not client then
+      client, err = ctx:client()
+      if not client then return nil, err end
+    end
+    local name
+    name, err = client:job_name(ctx.pos[1])
+    if not name then return nil, err end
+    return name:match("^projects/([^/]+)/locations/([^/]+)/")
+  end
+  local changed, err = spec.apply(job, flags, { creating = creating, containers = groups, where = where })
+  if changed then return changed end
+  if type(err) == "table" then return nil, api_failure(err) end
+  return nil, ctx:usage(err)
+end
+
 local function create(ctx)
   local problem = check_execute_now(ctx)
   if problem then return ctx:usage(problem) end
-  local job, err = spec.apply({}, ctx.flags, true)
-  if not job then return ctx:usage(err) end
-  local client
-  client, err = ctx:client()
+  local job, status = apply_flags(ctx, {}, true)
+  if not job then return status end
+  local client, err = ctx:client()
   if not client then return api_failure(err) end
   local op
   op, err = client:create_job(ctx.pos[1], job)
@@ -241,9 +215,9 @@ end
 
 -- Update: the job as it is, changed by the flags, sent back whole.
 local function update_from(ctx, client, job)
-  local changed, err = spec.apply(spec.for_update(job), ctx.flags, false)
-  if not changed then return ctx:usage(err) end
-  local op
+  local changed, status = apply_flags(ctx, spec.for_update(job), false, client)
+  if not changed then return status end
+  local op, err
   op, err = client:update_job(ctx.pos[1], changed)
   if not op then return api_failure(err) end
   return finish_job_op(ctx, client, op, "updated")
@@ -270,9 +244,8 @@ local function deploy(ctx)
   job, err = client:get_job(ctx.pos[1])
   if job then return update_from(ctx, client, job) end
   if err.code ~= "NOT_FOUND" then return api_failure(err) end
-  local fresh
-  fresh, err = spec.apply({}, ctx.flags, true)
-  if not fresh then return ctx:usage(err) end
+  local fresh, status = apply_flags(ctx, {}, true, client)
+  if not fresh then return status end
   local op
   op, err = client:create_job(ctx.pos[1], fresh)
   if not op then return api_failure(err) end
@@ -394,17 +367,20 @@ _M.commands = {
   {
     path = { "jobs", "create" }, args = { "JOB" }, run = create,
     summary = "Create a job that runs an image's command.",
-    flags = with_run_flags(spec.flags, "return without waiting for the job to be ready"),
+    details = spec.per_container_help(),
+    flags = with_run_flags(spec.flags_for("create"), "return without waiting for the job to be ready"),
   },
   {
     path = { "jobs", "update" }, args = { "JOB" }, run = update,
     summary = "Change a job's settings (the flags given; the rest as it is).",
-    flags = with_run_flags(spec.flags, "return without waiting for the change to be done"),
+    details = spec.per_container_help(),
+    flags = with_run_flags(spec.flags_for("update"), "return without waiting for the change to be done"),
   },
   {
     path = { "jobs", "deploy" }, args = { "JOB" }, run = deploy,
     summary = "Create a job, or update it when it exists.",
-    flags = with_run_flags(spec.flags, "return without waiting for the job to be ready"),
+    details = spec.per_container_help(),
+    flags = with_run_flags(spec.flags_for("deploy"), "return without waiting for the job to be ready"),
   },
   {
     path = { "jobs", "describe" }, args = { "JOB" }, run = describe,

@@ -1,9 +1,11 @@
---- cloudrun.cli.progress — following an execution from the command line. On
--- a terminal one line updated in place (elapsed time, the stage, tasks
--- running/succeeded/failed of the total); in a pipe one plain line per
--- change. Polls briskly at first (completion is noticed within about a
--- second) and backs off only for long executions. Ctrl-C stops the waiting,
--- not the execution.
+--- cloudrun.cli.progress — following executions from the command line. On
+-- a terminal one line updated in place (for one execution: elapsed time, the
+-- stage, tasks running/succeeded/failed of the total; for several: how many
+-- are done); in a pipe one plain line per change, or per execution ended.
+-- Polls briskly at first (completion is noticed within about a second or two)
+-- and backs off only for long executions. Ctrl-C stops the waiting, not the
+-- executions.
+local cloudrun = require("cloudrun")
 local common = require("cloudrun.cli.common")
 local core = require("cloudrun.core")
 local wait = require("cloudrun.wait")
@@ -92,6 +94,58 @@ function _M.follow(client, name)
   end
 end
 
+--[[
+follow_all(client, names) -> executions, failed, interrupted
+Several executions at once with client:wait_all (one ListExecutions per job a
+round): a line per execution as it ends (its outcome, and for a failed one the
+command that shows its logs), and on a terminal a line below them, rewritten,
+saying how many are done. Ctrl-C ends the wait (the executions go on):
+interrupted is then true.
+]]
+function _M.follow_all(client, names)
+  local tty = core.isatty(2)
+  local n = #names
+  local latest, ended, width = {}, {}, 0
+  local function status()
+    local done, good, bad = 0, 0, 0
+    for i = 1, n do
+      local e = latest[i]
+      if e and wait.finished(e) then
+        done = done + 1
+        if wait.succeeded(e) then good = good + 1 else bad = bad + 1 end
+      end
+    end
+    return ("%d of %d done: %d succeeded, %d failed"):format(done, n, good, bad)
+  end
+  local function rewrite(line)
+    io.stderr:write("\r", line, string.rep(" ", math.max(0, width - #line)))
+    width = #line
+    io.stderr:flush()
+  end
+  core.catch_interrupt()
+  local executions, failed = client:wait_all(names, {
+    interval = 0.5, max_interval = 2,
+    on_progress = function(e, i)
+      latest[i] = e
+      if wait.finished(e) and not ended[e.name] then
+        ended[e.name] = true
+        if tty and width > 0 then rewrite("") io.stderr:write("\r") end
+        local id = common.short(e.name)
+        if wait.succeeded(e) then
+          common.say(("Execution [%s] has successfully completed: %d task(s) succeeded."):format(id, e.succeededCount))
+        else
+          local _, message = common.condition(e, "Completed")
+          common.say(("Execution [%s] failed: %s (logs: cloudrun jobs executions logs %s)"):format(id,
+            message or "see its tasks", id))
+        end
+      end
+      if tty then rewrite(status()) end
+    end,
+  })
+  if tty and width > 0 then io.stderr:write("\n") end
+  return executions, failed, core.interrupted()
+end
+
 --- What to say when an execution ended: the outcome, each failed task's exit
 -- code or reason, and the command that shows its logs.
 function _M.report(client, e, id)
@@ -119,6 +173,17 @@ function _M.report(client, e, id)
   end
   common.say(("Logs: cloudrun jobs executions logs %s"):format(id))
   return false
+end
+
+--- What to say when Ctrl-C ended the wait for several executions: the ones not done go on.
+function _M.interrupted_all(executions, names)
+  local left = {}
+  for i, e in ipairs(executions) do
+    -- what Ctrl-C stopped (wait_all's CANCELLED), not what was never found
+    if cloudrun.is_error(e) and e.code == "CANCELLED" then left[#left + 1] = common.short(names[i]) end
+  end
+  common.say(("\nStopped waiting; %d execution(s) go on. To follow them:"):format(#left))
+  common.say("  cloudrun jobs executions wait ", table.concat(left, " "))
 end
 
 --- What to say when Ctrl-C ended the wait.

@@ -64,6 +64,9 @@ CR_HIDDEN int cr_encode_update_job(cr_call *call, const cr_request *r, cr_error 
 CR_HIDDEN int cr_encode_cancel(cr_call *call, const cr_request *r, cr_error *err);
 CR_HIDDEN int cr_encode_wait(cr_call *call, const cr_request *r, cr_error *err);
 CR_HIDDEN int cr_encode_call(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_get_iam_policy(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_set_iam_policy(cr_call *call, const cr_request *r, cr_error *err);
+CR_HIDDEN int cr_encode_test_iam_permissions(cr_call *call, const cr_request *r, cr_error *err);
 CR_HIDDEN int cr_resolved_create_job(cr_call *call, char *target, char **body, cr_error *err);
 CR_HIDDEN int cr_resolved_update_job(cr_call *call, char *target, char **body, cr_error *err);
 

@@ -238,6 +238,108 @@ int cr_encode_call(cr_call *call, const cr_request *r, cr_error *err)
     return 0;
 }
 
+/* ---- IAM (google.iam.v1, on a job) ------------------------------------------------ */
+
+/* GetIamPolicy is a GET: its `options` message travels as the query, by its
+** field's dotted path. Version 3 unless asked otherwise, as gcloud asks: at a
+** lower version a policy with conditions hides them (its roles then end in
+** "_withcond_" and a hash), and a change made from that would lose them. */
+int cr_encode_get_iam_policy(cr_call *call, const cr_request *r, cr_error *err)
+{
+    int32_t v = r->iam ? r->iam->requested_policy_version : 0;
+    if (v != 0 && v != 1 && v != 3) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0,
+                     "get_iam_policy: option 'requested_policy_version' must be 1 or 3 (got %ld)", (long)v);
+        return -1;
+    }
+    cr_buf q = {0};
+    cr_buf_printf(&q, "options.requestedPolicyVersion=%d", v ? (int)v : 3);
+    return query_done(call, &q, err);
+}
+
+/* A FieldMask in its JSON form: paths of field names (a letter, then letters,
+** digits or '_') joined by dots, separated by commas. */
+static int field_mask_ok(const char *m)
+{
+    for (;;) {
+        if (!((*m >= 'a' && *m <= 'z') || (*m >= 'A' && *m <= 'Z')))
+            return 0;
+        m += strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+        if (*m == '\0')
+            return 1;
+        if (*m != '.' && *m != ',')
+            return 0;
+        m++;
+    }
+}
+
+/* A list the caller built as an empty table (Lua's {} is an object when empty) made a list again. */
+static int as_list(cJSON *parent, const char *name)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, name);
+    if (!cJSON_IsObject(v) || v->child)
+        return 0;
+    cJSON *list = cJSON_CreateArray();
+    return list && cJSON_ReplaceItemInObjectCaseSensitive(parent, name, list) ? 0 : (cJSON_Delete(list), -1);
+}
+
+/* SetIamPolicy: {"policy": ..., "updateMask": "..."} (body "*"). The policy goes
+** as given, its empty lists (bindings, members, auditConfigs) sent as lists. */
+int cr_encode_set_iam_policy(cr_call *call, const cr_request *r, cr_error *err)
+{
+    const char *mask = r->iam ? r->iam->update_mask : NULL;
+    if (!cJSON_IsObject(r->policy)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0, "set_iam_policy: the policy must be a JSON object");
+        return -1;
+    }
+    if (mask && *mask && !field_mask_ok(mask)) {
+        cr_error_set(err, "INVALID_ARGUMENT", 0,
+                     "set_iam_policy: update mask \"%.200s\" is not a FieldMask (field names such as bindings, etag "
+                     "and version, separated by commas)",
+                     mask);
+        return -1;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *policy = cJSON_Duplicate(r->policy, 1);
+    int oom = !body || !policy || as_list(policy, "bindings") < 0 || as_list(policy, "auditConfigs") < 0;
+    cJSON *bindings = policy ? cJSON_GetObjectItemCaseSensitive(policy, "bindings") : NULL;
+    for (cJSON *b = cJSON_IsArray(bindings) ? bindings->child : NULL; b && !oom; b = b->next)
+        oom = cJSON_IsObject(b) && as_list(b, "members") < 0;
+    if (!oom && cJSON_AddItemToObject(body, "policy", policy))
+        policy = NULL;
+    else
+        oom = 1;
+    if (!oom && mask && *mask)
+        oom = !cJSON_AddStringToObject(body, "updateMask", mask);
+    cJSON_Delete(policy);
+    if (oom) {
+        cJSON_Delete(body);
+        body = NULL;
+    }
+    return body_of(call, body, err);
+}
+
+/* TestIamPermissions: {"permissions": [...]} (body "*"). */
+int cr_encode_test_iam_permissions(cr_call *call, const cr_request *r, cr_error *err)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *list = body ? cJSON_AddArrayToObject(body, "permissions") : NULL;
+    for (size_t i = 0; list && i < r->npermissions; i++) {
+        if (!r->permissions || !r->permissions[i]) {
+            cJSON_Delete(body);
+            cr_error_set(err, "INVALID_ARGUMENT", 0, "test_iam_permissions: permission %zu is NULL", i + 1);
+            return -1;
+        }
+        if (!cJSON_AddItemToArray(list, cJSON_CreateString(r->permissions[i])))
+            list = NULL;
+    }
+    if (!list) {
+        cJSON_Delete(body);
+        body = NULL;
+    }
+    return body_of(call, body, err);
+}
+
 /* ---- the dispatcher ------------------------------------------------------------ */
 
 void cr_call_clear(cr_call *call)

@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "api/gcloud_config.h"
-
-static char *config_dir(void)
-{
-    const char *dir = cr_getenv("CLOUDSDK_CONFIG");
-    if (dir)
-        return cr_strdup(dir);
-    const char *home = cr_getenv("HOME");
-    return home ? cr_asprintf("%s/.config/gcloud", home) : NULL;
-}
+#include "auth/adc.h"
 
 /* Trims both ends in place; returns s. */
 static char *trim(char *s)
@@ -55,7 +47,7 @@ static char *active_name(const char *dir)
 char *cr_gcloud_property(const char *section, const char *key, char **where)
 {
     *where = NULL;
-    char *dir = config_dir();
+    char *dir = cr_gcloud_config_dir();
     if (!dir) {
         *where = cr_strdup("gcloud's configuration (neither $CLOUDSDK_CONFIG nor $HOME is set)");
         return NULL;

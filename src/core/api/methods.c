@@ -91,6 +91,13 @@ static const cr_option call_options[] = {
     OPT_END,
 };
 
+static const cr_option get_iam_options[] = {
+    {"requested_policy_version", CR_OPT_COUNT, AT(iam.requested_policy_version), NONE, NONE, 1, 3, "1 or 3"},
+    OPT_RETRY,
+    OPT_TIMEOUT,
+    OPT_END,
+};
+
 static const cr_option retry_options[] = {
     {"attempts", CR_OPT_COUNT, AT(retry.attempts), NONE, NONE, 1, 100, "an integer from 1 to 100"},
     {"initial", CR_OPT_SECONDS, AT(retry.initial), NONE, NONE, 0, 0, "a positive number of seconds"},
@@ -128,6 +135,13 @@ static const cr_method_def methods[] = {
     {"wait_operation", CR_WAIT_OPERATION, "POST", "operations", ":wait", 1, CR_TAKES_WAIT, call_only, 0,
      cr_encode_wait, NULL},
     {"call", CR_CALL, NULL, NULL, NULL, 0, CR_TAKES_CALL, call_options, 0, cr_encode_call, NULL},
+    {"get_iam_policy", CR_GET_IAM_POLICY, "GET", "jobs", ":getIamPolicy", 1, CR_TAKES_NAME, get_iam_options, 0,
+     cr_encode_get_iam_policy, NULL},
+    {"set_iam_policy", CR_SET_IAM_POLICY, "POST", "jobs", ":setIamPolicy", 0, CR_TAKES_NAME_POLICY, call_only, 0,
+     cr_encode_set_iam_policy, NULL},
+    /* TestIamPermissions changes nothing: it retries as a read */
+    {"test_iam_permissions", CR_TEST_IAM_PERMISSIONS, "POST", "jobs", ":testIamPermissions", 1, CR_TAKES_NAME_LIST,
+     call_only, 0, cr_encode_test_iam_permissions, NULL},
     {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 /* clang-format on */
@@ -182,6 +196,7 @@ void cr_args_init(cr_args *a, const cr_method_def *d)
     a->r.run = &a->run;
     a->r.list = &a->list;
     a->r.write = &a->write;
+    a->r.iam = &a->iam;
 }
 
 /* ---- setting an option, checked -------------------------------------------------- */

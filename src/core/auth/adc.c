@@ -16,15 +16,21 @@
 
 #define ADC_FILE_NAME "application_default_credentials.json"
 
-char *cr_adc_well_known_file(void)
+char *cr_gcloud_config_dir(void)
 {
     const char *config = cr_getenv("CLOUDSDK_CONFIG");
     if (config)
-        return cr_asprintf("%s/%s", config, ADC_FILE_NAME);
+        return cr_strdup(config);
     const char *home = cr_getenv("HOME");
-    if (home)
-        return cr_asprintf("%s/.config/gcloud/%s", home, ADC_FILE_NAME);
-    return NULL;
+    return home ? cr_asprintf("%s/.config/gcloud", home) : NULL;
+}
+
+char *cr_adc_well_known_file(void)
+{
+    char *config = cr_gcloud_config_dir();
+    char *path = config ? cr_asprintf("%s/%s", config, ADC_FILE_NAME) : NULL;
+    free(config);
+    return path;
 }
 
 /* Prefixes the error with the variable the path came from. */

@@ -7,6 +7,11 @@
 
 #include "util/util.h"
 
+/* gcloud's configuration directory: $CLOUDSDK_CONFIG, else $HOME/.config/gcloud
+** (what gcloud and Google's libraries read; the one place that says so). New
+** string, or NULL when neither variable is set. */
+CR_HIDDEN char *cr_gcloud_config_dir(void);
+
 /* gcloud's well-known ADC file: $CLOUDSDK_CONFIG/application_default_credentials.json,
 ** else $HOME/.config/gcloud/application_default_credentials.json. New string,
 ** or NULL when neither variable is set. */

@@ -64,6 +64,7 @@ static cr_machine *user_fetch(cr_credentials *creds, void *data, long timeout_ms
 
 static const cr_credentials_source authorized_user_source = {
     .type = "authorized_user",
+    .persist = 1,
     .fetch = user_fetch,
     .destroy = user_destroy,
 };

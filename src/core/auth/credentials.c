@@ -14,10 +14,9 @@
 
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "auth/credentials.h"
 #include "machine/machine.h"
+#include "util/sha256.h"
 
 struct cr_credentials {
     /* Immutable after construction. */
@@ -324,6 +323,11 @@ const char *cr_credentials_key(const cr_credentials *c)
     return c ? c->store_key : NULL;
 }
 
+const char *cr_credentials_persist_key(const cr_credentials *c)
+{
+    return c && c->key && c->source && c->source->persist ? c->store_key : NULL;
+}
+
 /* The registry key, for credentials built on another (impersonation). */
 const char *cr_credentials_registry_key(const cr_credentials *c)
 {
@@ -333,9 +337,7 @@ const char *cr_credentials_registry_key(const cr_credentials *c)
 int cr_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return -1;
+    cr_sha256(data, len, md); /* not EVP_Digest: see sha256.h */
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
     cr_wipe(md, sizeof md);

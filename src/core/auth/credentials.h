@@ -28,10 +28,14 @@
 ** `refused` (optional) is told that the API refused the current token; it
 ** may run while a fetch machine of the source is running. `account`
 ** (optional) names the account when it is learnt only later (the metadata
-** server's email): a string owned by data, set at most once.
+** server's email): a string owned by data, set at most once. `persist`: its
+** tokens may outlive the process in the per-user cache file of one-shot
+** processes (drivers/token_file.c), because its registry key says whose
+** they are on any machine.
 */
 typedef struct cr_credentials_source {
     const char *type;
+    int persist;
     cr_machine *(*fetch)(cr_credentials *creds, void *data, long timeout_ms, cr_error *err);
     void (*destroy)(void *data);
     cr_machine *(*project)(void *data, long timeout_ms);
@@ -61,6 +65,12 @@ CR_HIDDEN cr_credentials *cr_credentials_intern(const cr_credentials_desc *desc,
 /* 0, or -1 with err naming $GOOGLE_CLOUD_QUOTA_PROJECT when it is set to a
 ** value that cannot be a header value (CR, LF, a control character). */
 CR_HIDDEN int cr_credentials_check_quota_env(cr_error *err);
+
+/* The key under which a token of creds may be kept beyond the process (the
+** store key, owned by creds: no secret in it), or NULL: not registered (so
+** not the same source in another process), a fixed token, or a kind whose
+** tokens stay in memory (source->persist 0). */
+CR_HIDDEN const char *cr_credentials_persist_key(const cr_credentials *creds);
 
 /* The registry key (owned by creds), NULL when not registered. */
 CR_HIDDEN const char *cr_credentials_registry_key(const cr_credentials *creds);
@@ -94,7 +104,8 @@ CR_HIDDEN const char *cr_credentials_known_project(const cr_credentials *creds);
 CR_HIDDEN void *cr_credentials_slot(cr_credentials *creds, void *(*make)(cr_credentials *), void (*drop)(void *));
 
 /* Lower-case hex SHA-256 of data: how a secret takes part in a registry key
-** without being in it. Returns 0, or -1 when OpenSSL fails. */
+** without being in it. Always 0 (util/sha256.c needs no provider that could
+** fail). */
 CR_HIDDEN int cr_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -282,6 +282,7 @@ static cr_machine *ext_fetch(cr_credentials *creds, void *data, long timeout_ms,
 
 static const cr_credentials_source external_account_source = {
     .type = "external_account",
+    .persist = 1,
     .fetch = ext_fetch,
     .destroy = ext_destroy,
 };

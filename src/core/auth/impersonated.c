@@ -131,6 +131,7 @@ static cr_machine *imp_fetch(cr_credentials *creds, void *data, long timeout_ms,
 
 static const cr_credentials_source impersonated_source = {
     .type = "impersonated_service_account",
+    .persist = 1,
     .fetch = imp_fetch,
     .destroy = imp_destroy,
 };

@@ -8,17 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/asn1.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/param_build.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "auth/keyfile.h"
+#include "auth/rsa_pem.h"
 
 /* Types Google's libraries accept that we recognise but do not handle yet. */
 static const char *const unsupported_types[] = {
@@ -92,120 +83,6 @@ int cr_keyfile_quota_project(const cJSON *root, const char *what, char **out, cr
     return 0;
 }
 
-/* OpenSSL would otherwise prompt on the terminal for an encrypted key. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf, (void)size, (void)rwflag, (void)u;
-    return -1;
-}
-
-/*
-** The RSA key of a Google key file (PKCS#8 "PRIVATE KEY", or PKCS#1 "RSA
-** PRIVATE KEY"; two primes) read from its DER and handed to OpenSSL's RSA key
-** manager as numbers: OpenSSL 3's decoders (PEM_read_bio_PrivateKey) build a
-** chain from every key type and structure it knows first, 5 to 8M
-** instructions of a one-shot trigger's 42M. NULL for anything else (another
-** key type, an encrypted key, more primes, not PEM), which then goes the
-** general way: the same key, or the same message, either way.
-*/
-static EVP_PKEY *rsa_from_der(const unsigned char *der, long len)
-{
-    static const char *const names[] = {OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
-                                        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
-                                        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
-                                        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
-    /* RSAPrivateKey ::= SEQUENCE { version 0, n, e, d, p, q, dp, dq, qinv } */
-    const unsigned char *p = der;
-    long seq = 0;
-    int tag = 0, cls = 0;
-    if (ASN1_get_object(&p, &seq, &tag, &cls, len) != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE ||
-        cls != V_ASN1_UNIVERSAL)
-        return NULL;
-    const unsigned char *end = p + seq;
-    BIGNUM *bn[9] = {NULL};
-    int ok = 1;
-    for (int i = 0; i < 9 && ok; i++) {
-        ASN1_INTEGER *ai = d2i_ASN1_INTEGER(NULL, &p, end - p);
-        ok = ai && (bn[i] = ASN1_INTEGER_to_BN(ai, NULL)) != NULL;
-        ASN1_INTEGER_free(ai);
-    }
-    ok = ok && p == end && BN_is_zero(bn[0]);
-    EVP_PKEY *pkey = NULL;
-    OSSL_PARAM_BLD *bld = ok ? OSSL_PARAM_BLD_new() : NULL;
-    for (int i = 0; i < 8 && bld && ok; i++)
-        ok = OSSL_PARAM_BLD_push_BN(bld, names[i], bn[i + 1]);
-    OSSL_PARAM *params = bld && ok ? OSSL_PARAM_BLD_to_param(bld) : NULL;
-    EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL) : NULL;
-    if (ctx && EVP_PKEY_fromdata_init(ctx) > 0 && EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    for (OSSL_PARAM *q = params; q && q->key; q++)
-        OPENSSL_cleanse(q->data, q->data_size); /* the private numbers */
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    for (int i = 0; i < 9; i++)
-        BN_clear_free(bn[i]);
-    return pkey;
-}
-
-static EVP_PKEY *rsa_pem(const char *pem)
-{
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    char *name = NULL, *header = NULL;
-    unsigned char *der = NULL;
-    long len = 0;
-    EVP_PKEY *pkey = NULL;
-    if (bio && PEM_read_bio(bio, &name, &header, &der, &len) && !*header) {
-        if (strcmp(name, "RSA PRIVATE KEY") == 0) {
-            pkey = rsa_from_der(der, len);
-        } else if (strcmp(name, "PRIVATE KEY") == 0) {
-            const unsigned char *p = der;
-            PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
-            const ASN1_OBJECT *type = NULL;
-            const unsigned char *key = NULL;
-            int keylen = 0;
-            if (p8 && PKCS8_pkey_get0(&type, &key, &keylen, NULL, p8) && OBJ_obj2nid(type) == NID_rsaEncryption)
-                pkey = rsa_from_der(key, keylen);
-            PKCS8_PRIV_KEY_INFO_free(p8);
-        }
-    }
-    BIO_free(bio);
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    if (der)
-        OPENSSL_clear_free(der, (size_t)len);
-    ERR_clear_error();
-    return pkey;
-}
-
-EVP_PKEY *cr_keyfile_load_rsa_pem(const char *pem, const char *what, const char *field, cr_error *err)
-{
-    EVP_PKEY *pkey = rsa_pem(pem);
-    if (pkey)
-        return pkey;
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    if (!bio) {
-        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
-        return NULL;
-    }
-    pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
-    ERR_clear_error();
-    if (!pkey) {
-        cr_error_set(err, "INVALID_ARGUMENT", 0, "%s: field \"%s\" is not a PEM RSA private key", what, field);
-        return NULL;
-    }
-    if (!EVP_PKEY_is_a(pkey, "RSA")) {
-        const char *kind = EVP_PKEY_get0_type_name(pkey);
-        cr_error_set(err, "INVALID_ARGUMENT", 0,
-                     "%s: field \"%s\" is not a PEM RSA private key (key type %s; RS256 needs RSA)", what, field,
-                     kind ? kind : "non-RSA");
-        EVP_PKEY_free(pkey);
-        return NULL;
-    }
-    return pkey;
-}
-
 void cr_keyfile_clear(cr_keyfile *kf)
 {
     free(kf->client_email);
@@ -213,32 +90,30 @@ void cr_keyfile_clear(cr_keyfile *kf)
     free(kf->token_uri);
     free(kf->project_id);
     free(kf->quota_project_id);
-    EVP_PKEY_free(kf->pkey);
+    cr_secret_free(kf->private_key);
+    free(kf->what);
     memset(kf, 0, sizeof *kf);
 }
 
 int cr_keyfile_from_object(const cJSON *root, const char *what, cr_keyfile *kf, cr_error *err)
 {
-    char *pem = NULL;
+    memset(kf, 0, sizeof *kf);
     if (cr_keyfile_string(root, "", "client_email", 1, what, &kf->client_email, err) < 0 ||
-        cr_keyfile_string(root, "", "private_key", 1, what, &pem, err) < 0 ||
+        cr_keyfile_string(root, "", "private_key", 1, what, &kf->private_key, err) < 0 ||
         cr_keyfile_string(root, "", "private_key_id", 0, what, &kf->private_key_id, err) < 0 ||
         cr_keyfile_string(root, "", "token_uri", 0, what, &kf->token_uri, err) < 0 ||
         cr_keyfile_string(root, "", "project_id", 0, what, &kf->project_id, err) < 0 ||
         cr_keyfile_quota_project(root, what, &kf->quota_project_id, err) < 0)
         goto fail;
-    if (!kf->token_uri && !(kf->token_uri = cr_strdup(CR_DEFAULT_TOKEN_URI))) {
+    if ((!kf->token_uri && !(kf->token_uri = cr_strdup(CR_DEFAULT_TOKEN_URI))) || !(kf->what = cr_strdup(what))) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", what);
         goto fail;
     }
-    if (cr_keyfile_check_url(kf->token_uri, "token_uri", what, err) < 0)
+    if (cr_keyfile_check_url(kf->token_uri, "token_uri", what, err) < 0 ||
+        cr_rsa_pem_check(kf->private_key, what, "private_key", kf->key_fingerprint, err) < 0)
         goto fail;
-    if (!(kf->pkey = cr_keyfile_load_rsa_pem(pem, what, "private_key", err)))
-        goto fail;
-    cr_secret_free(pem);
     return 0;
 fail:
-    cr_secret_free(pem);
     cr_keyfile_clear(kf);
     return -1;
 }

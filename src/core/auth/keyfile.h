@@ -7,20 +7,26 @@
 #ifndef CR_AUTH_KEYFILE_H
 #define CR_AUTH_KEYFILE_H
 
-#include <openssl/evp.h>
-
 #include "util/util.h"
 
 #define CR_DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
 
-/* A parsed service_account file. Strings and the key are owned by it. */
+/*
+** A parsed service_account file; it owns its strings. The key stays PEM text
+** until something signs with it (cr_rsa_pem_import, rsa_pem.h): a process
+** whose token is cached never needs it, and OpenSSL's import would be most of
+** what such a process costs. Its shape and its public fingerprint are read at
+** load, so that a malformed key is still reported then.
+*/
 typedef struct cr_keyfile {
     char *client_email;
-    char *private_key_id;   /* NULL when absent */
-    char *token_uri;        /* the file's, else CR_DEFAULT_TOKEN_URI */
-    char *project_id;       /* NULL when absent */
-    char *quota_project_id; /* NULL when absent */
-    EVP_PKEY *pkey;         /* an RSA private key */
+    char *private_key_id;     /* NULL when absent */
+    char *token_uri;          /* the file's, else CR_DEFAULT_TOKEN_URI */
+    char *project_id;         /* NULL when absent */
+    char *quota_project_id;   /* NULL when absent */
+    char *private_key;        /* the PEM, a secret: wiped when freed (cr_secret_free) */
+    char *what;               /* the source as messages name it, for the key's errors at first use */
+    char key_fingerprint[65]; /* hex SHA-256 of the public key (cr_rsa_pem_check) */
 } cr_keyfile;
 
 /*
@@ -74,9 +80,5 @@ CR_HIDDEN void cr_keyfile_delete_json(cJSON *root);
 
 /* Frees what kf owns and zeroes it. */
 CR_HIDDEN void cr_keyfile_clear(cr_keyfile *kf);
-
-/* Loads a PEM private key (PKCS#8 or PKCS#1) that must be RSA; no passphrase
-** prompt ever. NULL with err set naming `what` and the field. */
-CR_HIDDEN EVP_PKEY *cr_keyfile_load_rsa_pem(const char *pem, const char *what, const char *field, cr_error *err);
 
 #endif

@@ -240,8 +240,16 @@ static void md_destroy(void *data)
     }
 }
 
+/*
+** Why its tokens stay in memory (persist 0): the key is only the host, and
+** "metadata.google.internal" names a different account on every VM, so a
+** home directory shared between machines would hand one VM's token to
+** another; and the server is on the machine, caches its tokens itself and
+** signs nothing, so asking it again costs a one-shot process little.
+*/
 static const cr_credentials_source metadata_credentials_source = {
     .type = "metadata",
+    .persist = 0,
     .fetch = md_fetch,
     .destroy = md_destroy,
     .project = md_project,

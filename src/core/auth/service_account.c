@@ -1,30 +1,55 @@
 /*
-** service_account.c — the service_account credential kind: owns the parsed
-** key (until the credential's last reference goes), names the registry
-** entry, and fetches a token by signing a grant assertion (jwt.c) and
-** exchanging it (token_exchange.c) — or, in self-signed mode, by signing an
-** access JWT that is the token, until the API refuses one.
+** service_account.c — the service_account credential kind: owns the key
+** (until the credential's last reference goes; imported into OpenSSL at its
+** first signature), names the registry entry, and fetches a token by signing
+** a grant assertion (jwt.c) and exchanging it (token_exchange.c) — or, in
+** self-signed mode, by signing an access JWT that is the token, until the
+** API refuses one.
 */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "auth/credentials.h"
 #include "auth/jwt.h"
+#include "auth/rsa_pem.h"
 #include "auth/service_account.h"
 #include "auth/token_exchange.h"
 #include "machine/machine.h"
 
 typedef struct sa_source {
     cr_keyfile kf;
-    char *audience;      /* self-signed JWT's aud; NULL: exchange only */
-    atomic_int exchange; /* 1 once a self-signed JWT was refused: exchange for good */
+    char *audience;           /* self-signed JWT's aud; NULL: exchange only */
+    atomic_int exchange;      /* 1 once a self-signed JWT was refused: exchange for good */
+    pthread_mutex_t key_lock; /* over pkey and kf.private_key */
+    EVP_PKEY *pkey;           /* kf.private_key imported; NULL until the first signature */
 } sa_source;
+
+/*
+** The key to sign with: imported from the PEM at the first signature, which
+** then is wiped (the key has one owner, the EVP_PKEY). Why under a lock: the
+** libcurl drivers' store lets one fetch of a credential run at a time, but
+** the binding's fetch machine (the nginx driver's) goes around the store, and
+** credentials are shared by every Lua state and thread of the process (the
+** registry) — and a lock is cheap against a signature. Once set,
+** pkey never changes until the credential goes, and OpenSSL signs with one
+** EVP_PKEY from several threads at once. NULL with err naming the key file
+** (the shape was checked at load; what is left to fail is the numbers).
+*/
+static EVP_PKEY *sa_key(sa_source *sa, cr_error *err)
+{
+    pthread_mutex_lock(&sa->key_lock);
+    if (!sa->pkey && (sa->pkey = cr_rsa_pem_import(sa->kf.private_key, sa->kf.what, "private_key", err))) {
+        cr_secret_free(sa->kf.private_key);
+        sa->kf.private_key = NULL;
+    }
+    EVP_PKEY *pkey = sa->pkey;
+    pthread_mutex_unlock(&sa->key_lock);
+    return pkey;
+}
 
 /*
 ** A self-signed JWT needs no exchange: it is the token. Otherwise the grant
@@ -54,8 +79,13 @@ static void sa_step(cr_machine *m, cr_step *s)
     x->signed_ = 1;
     cr_error err = CR_ERROR_INIT;
     int64_t now = cr_machine_unix_time(m);
+    EVP_PKEY *pkey = sa_key(sa, &err);
+    if (!pkey) {
+        cr_machine_finish_error(m, &err);
+        return;
+    }
     if (sa->audience && !atomic_load(&sa->exchange)) {
-        char *jwt = cr_jwt_self_signed(kf->pkey, kf->private_key_id, kf->client_email, sa->audience, now, &err);
+        char *jwt = cr_jwt_self_signed(pkey, kf->private_key_id, kf->client_email, sa->audience, now, &err);
         if (jwt)
             cr_machine_finish_token(m, jwt, now + CR_JWT_LIFETIME);
         else
@@ -63,7 +93,7 @@ static void sa_step(cr_machine *m, cr_step *s)
         cr_secret_free(jwt);
         return;
     }
-    char *jwt = cr_jwt_grant_assertion(kf->pkey, kf->private_key_id, kf->client_email, CR_CLOUD_PLATFORM_SCOPE,
+    char *jwt = cr_jwt_grant_assertion(pkey, kf->private_key_id, kf->client_email, CR_CLOUD_PLATFORM_SCOPE,
                                        kf->token_uri, now, &err);
     if (!jwt) {
         cr_machine_finish_error(m, &err);
@@ -119,6 +149,8 @@ static void sa_destroy(void *data)
 {
     sa_source *sa = data;
     if (sa) {
+        EVP_PKEY_free(sa->pkey);
+        pthread_mutex_destroy(&sa->key_lock);
         cr_keyfile_clear(&sa->kf);
         free(sa->audience);
         free(sa);
@@ -137,52 +169,21 @@ static void sa_refused(void *data)
 
 static const cr_credentials_source service_account_source = {
     .type = "service_account",
+    .persist = 1,
     .fetch = sa_fetch,
     .destroy = sa_destroy,
     .refused = sa_refused,
 };
 
-/*
-** Hex SHA-256 of the public key — its modulus and exponent, each after its
-** length: identifies the key without revealing anything about the private
-** half. (Not of i2d_PUBKEY's DER: OpenSSL 3 encodes that through its encoder
-** machinery, 3.7M instructions of a one-shot trigger's 42M.)
-*/
-static int public_key_fingerprint(EVP_PKEY *pkey, char out[65])
-{
-    BIGNUM *n = NULL, *e = NULL;
-    int rc = -1;
-    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) &&
-        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
-        int nl = BN_num_bytes(n), el = BN_num_bytes(e);
-        unsigned char *buf = malloc((size_t)(nl + el) + 8);
-        if (buf) {
-            unsigned char *w = buf;
-            for (int i = 3; i >= 0; i--)
-                *w++ = (unsigned char)((unsigned)nl >> (8 * i));
-            w += BN_bn2bin(n, w);
-            for (int i = 3; i >= 0; i--)
-                *w++ = (unsigned char)((unsigned)el >> (8 * i));
-            w += BN_bn2bin(e, w);
-            rc = cr_sha256_hex(buf, (size_t)(w - buf), out);
-            free(buf);
-        }
-    }
-    BN_free(n);
-    BN_free(e);
-    ERR_clear_error();
-    return rc;
-}
-
 cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, const cr_credentials_options *opts,
                                        cr_error *err)
 {
-    char fp[65];
     char *key = NULL;
     sa_source *owned = calloc(1, sizeof *owned);
     if (owned) {
         owned->kf = *kf;
         memset(kf, 0, sizeof *kf);
+        pthread_mutex_init(&owned->key_lock, NULL);
     } else {
         cr_keyfile_clear(kf);
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
@@ -197,13 +198,15 @@ cr_credentials *cr_service_account_new(cr_keyfile *kf, const char *origin, const
             return NULL;
         }
     }
-    if (public_key_fingerprint(k->pkey, fp) < 0 ||
-        !(key = cr_asprintf("service_account\n%s\n%s\n%s\n%s\n%s\n%s%s", k->client_email,
-                            k->private_key_id ? k->private_key_id : "", k->token_uri, fp,
+    /* The key's part is its public fingerprint, read from the PEM at load
+    ** (cr_rsa_pem_check): the same as it always was, so a cache file keeps
+    ** its entries; nothing of the private half is in it. */
+    if (!(key = cr_asprintf("service_account\n%s\n%s\n%s\n%s\n%s\n%s%s", k->client_email,
+                            k->private_key_id ? k->private_key_id : "", k->token_uri, k->key_fingerprint,
                             k->quota_project_id ? k->quota_project_id : "",
                             owned->audience ? "self-signed\n" : "exchange", owned->audience ? owned->audience : ""))) {
         sa_destroy(owned);
-        cr_error_set(err, "INTERNAL", 0, "credentials %s: cannot fingerprint the key", origin ? origin : "JSON");
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "out of memory making credentials");
         return NULL;
     }
     cr_credentials_desc d = {

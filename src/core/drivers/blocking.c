@@ -208,3 +208,24 @@ cJSON *cr_client_call(cr_client *c, const char *method, const char *path, const 
     cr_request r = {.method = CR_CALL, .http_method = method, .path = path, .query = query, .body = body};
     return cr_client_perform(c, &r, call, err);
 }
+
+cJSON *cr_client_get_iam_policy(cr_client *c, const char *job, const cr_iam_options *iam, const cr_call_options *call,
+                                cr_error *err)
+{
+    cr_request r = {.method = CR_GET_IAM_POLICY, .name = job, .iam = iam};
+    return cr_client_perform(c, &r, call, err);
+}
+
+cJSON *cr_client_set_iam_policy(cr_client *c, const char *job, const cJSON *policy, const cr_iam_options *iam,
+                                const cr_call_options *call, cr_error *err)
+{
+    cr_request r = {.method = CR_SET_IAM_POLICY, .name = job, .policy = policy, .iam = iam};
+    return cr_client_perform(c, &r, call, err);
+}
+
+cJSON *cr_client_test_iam_permissions(cr_client *c, const char *job, const char *const *permissions, size_t n,
+                                      const cr_call_options *call, cr_error *err)
+{
+    cr_request r = {.method = CR_TEST_IAM_PERMISSIONS, .name = job, .permissions = permissions, .npermissions = n};
+    return cr_client_perform(c, &r, call, err);
+}

@@ -4,6 +4,13 @@
 ** with it), one fetch in flight per source however many threads and
 ** machines ask, and the public token functions built on it. Whether a
 ** token is fresh is not decided here: the token machine decides.
+**
+** Below it, for sources that allow it, the per-user file (token_file.c):
+** an entry with no token yet looks there once, every fetched token is
+** written there, and a token the API refused is removed there too. Only the
+** libcurl drivers get here — scripts, cloudrun-lua, the CLI, C programs —
+** never nginx, whose driver (cloudrun/ngx.lua) keeps tokens in Lua and
+** touches no file.
 */
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,6 +18,7 @@
 
 #include "auth/credentials.h"
 #include "drivers/curl_exchange.h"
+#include "drivers/token_file.h"
 #include "drivers/token_store.h"
 
 typedef struct store_entry {
@@ -22,15 +30,18 @@ typedef struct store_entry {
     cr_error last_error;
     char *token;
     int64_t expires_at;
-    CURL *easy; /* the fetching thread's, kept alive between fetches */
+    CURL *easy;           /* the fetching thread's, kept alive between fetches */
+    const char *file_key; /* the source's key in the per-user file (owned by
+                          ** the credential); NULL: not kept there */
+    int file_read;        /* the file was looked at for this entry */
 } store_entry;
 
 static void *entry_make(cr_credentials *creds)
 {
-    (void)creds;
     store_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
+    e->file_key = cr_token_file_enabled() ? cr_credentials_persist_key(creds) : NULL;
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->fetched, NULL);
     return e;
@@ -67,6 +78,11 @@ int cr_store_lookup(cr_credentials *creds, char **token, int64_t *expires_at, cr
     if (!e)
         return oom(err);
     pthread_mutex_lock(&e->lock);
+    if (!e->token && e->file_key && !e->file_read) {
+        /* a token an earlier process fetched: the token machine judges it */
+        e->file_read = 1;
+        cr_token_file_get(e->file_key, &e->token, &e->expires_at);
+    }
     if (e->token) {
         *token = cr_strdup(e->token);
         *expires_at = e->expires_at;
@@ -76,10 +92,13 @@ int cr_store_lookup(cr_credentials *creds, char **token, int64_t *expires_at, cr
     return failed ? oom(err) : CR_STORE_READY;
 }
 
-/* Must hold e->lock. Drops `stale` when it is still the stored token. */
+/* Must hold e->lock. Drops `stale` when it is still the stored token; a
+** refused one from the file too (every stored token was written there). */
 static void drop_stale(cr_credentials *creds, store_entry *e, const char *stale, int refused)
 {
     if (stale && e->token && strcmp(e->token, stale) == 0) {
+        if (refused && e->file_key)
+            cr_token_file_drop(e->file_key, stale);
         cr_secret_free(e->token);
         e->token = NULL;
         e->expires_at = 0;
@@ -135,6 +154,8 @@ void cr_store_end(cr_credentials *creds, char *token, int64_t expires_at, const 
     e->fetching = 0;
     e->generation++;
     if (token) {
+        if (e->file_key)
+            cr_token_file_put(e->file_key, token, expires_at);
         cr_secret_free(e->token);
         e->token = token;
         e->expires_at = expires_at;

@@ -104,6 +104,17 @@ CR_API cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origi
 ** the path. */
 CR_API cJSON *cr_yaml_file_string_map(const char *path, const char *what, cr_error *err);
 
+/* Any YAML document (JSON too: it is YAML's flow style) of maps, lists and
+** scalars as the JSON it stands for (caller frees with cJSON_Delete): plain
+** scalars typed as YAML 1.2's core schema types them (null, true and false,
+** numbers), quoted ones text. NULL with err naming `origin` and what is wrong
+** (not YAML, an alias, a second document, a key given twice or not text, a NUL,
+** deeper than 64 levels, nothing at all). */
+CR_API cJSON *cr_yaml_json(const char *text, size_t len, const char *origin, cr_error *err);
+
+/* cr_yaml_json of the file at `path`, read as cr_yaml_file_string_map reads one. */
+CR_API cJSON *cr_yaml_file_json(const char *path, const char *what, cr_error *err);
+
 /* Frees a tree after wiping every string in it (names and values): for trees
 ** that held a private key or a token. NULL is fine. */
 CR_API void cr_json_delete_secret(cJSON *root);
@@ -486,6 +497,32 @@ CR_API cJSON *cr_client_wait_operation(cr_client *client, const char *operation,
 ** else as a change. */
 CR_API cJSON *cr_client_call(cr_client *client, const char *method, const char *path, const char *query,
                              const cJSON *body, const cr_call_options *call, cr_error *err);
+
+/*
+** IAM on a job, google.iam.v1 as the REST API has it. A Policy is JSON:
+** {"version": 1 or 3, "bindings": [{"role": "roles/...", "members": ["user:...", ...],
+** "condition": {"expression", "title", "description"}}], "etag": "<base64>"}; the
+** library passes bindings and conditions through as they are.
+*/
+typedef struct cr_iam_options {
+    int32_t requested_policy_version; /* GetIamPolicy's options.requestedPolicyVersion (1 or 3); 0: 3, as gcloud
+                                         asks (a policy shows its conditions only at version 3) */
+    const char *update_mask;          /* SetIamPolicy: the Policy's fields to change, a FieldMask in its JSON form
+                                         ("bindings,etag"); NULL: none sent (the server takes bindings and etag) */
+} cr_iam_options;
+
+/* The job's policy. `iam` may be NULL. */
+CR_API cJSON *cr_client_get_iam_policy(cr_client *client, const char *job, const cr_iam_options *iam,
+                                       const cr_call_options *call, cr_error *err);
+/* Replaces the job's policy with `policy` (a JSON object, borrowed) and returns
+** the new one. With the etag of the policy it was read from, a change made
+** meanwhile makes it fail with ABORTED (read again, change, set again). */
+CR_API cJSON *cr_client_set_iam_policy(cr_client *client, const char *job, const cJSON *policy,
+                                       const cr_iam_options *iam, const cr_call_options *call, cr_error *err);
+/* Which of the n `permissions` the caller has on the job: {"permissions": [...]},
+** {} when none. A read (retried as one). */
+CR_API cJSON *cr_client_test_iam_permissions(cr_client *client, const char *job, const char *const *permissions,
+                                             size_t n, const cr_call_options *call, cr_error *err);
 
 #include "cloudrun_machine.h"
 

@@ -124,28 +124,35 @@ typedef enum cr_method {
     CR_GET_OPERATION,
     CR_LIST_OPERATIONS,
     CR_WAIT_OPERATION,
-    CR_CALL /* cr_client_call: http_method, path, query, body (and base, read) */
+    CR_CALL, /* cr_client_call: http_method, path, query, body (and base, read) */
+    CR_GET_IAM_POLICY,
+    CR_SET_IAM_POLICY,
+    CR_TEST_IAM_PERMISSIONS
 } cr_method;
 
 /* Borrowed for the duration of cr_client_start (the machine copies what it needs). */
 typedef struct cr_request {
     cr_method method;
-    const char *name;              /* the job, execution, task or operation; for LIST_EXECUTIONS the
-                                      job (NULL: every job), for LIST_TASKS the execution */
-    const cr_run_job_options *run; /* RUN_JOB; NULL: no overrides */
-    const cJSON *spec;             /* CREATE_JOB, UPDATE_JOB: the Job */
-    const cr_list_options *list;   /* LIST_*; NULL: defaults */
-    const cr_write_options *write; /* changes; NULL: defaults */
-    double wait_timeout;           /* WAIT_OPERATION: seconds the server may hold the call */
-    const char *http_method;       /* CR_CALL: "GET", "POST", "PATCH", "DELETE" */
-    const char *path;              /* CR_CALL: relative to /v2/ */
-    const char *query;             /* CR_CALL: encoded, or NULL */
-    const cJSON *body;             /* CR_CALL: or NULL */
-    const char *base;              /* CR_CALL: another Google API's endpoint (http(s)://host[:port], its
-                                      path then under base/v2/), with the client's credentials; NULL:
-                                      the client's Cloud Run endpoint */
-    int read;                      /* CR_CALL: 1 = retried as a read whatever the method (a POST that
-                                      only reads, as Cloud Logging's entries:list) */
+    const char *name;               /* the job, execution, task or operation; for LIST_EXECUTIONS the
+                                       job (NULL: every job), for LIST_TASKS the execution */
+    const cr_run_job_options *run;  /* RUN_JOB; NULL: no overrides */
+    const cJSON *spec;              /* CREATE_JOB, UPDATE_JOB: the Job */
+    const cr_list_options *list;    /* LIST_*; NULL: defaults */
+    const cr_write_options *write;  /* changes; NULL: defaults */
+    double wait_timeout;            /* WAIT_OPERATION: seconds the server may hold the call */
+    const char *http_method;        /* CR_CALL: "GET", "POST", "PATCH", "DELETE" */
+    const char *path;               /* CR_CALL: relative to /v2/ */
+    const char *query;              /* CR_CALL: encoded, or NULL */
+    const cJSON *body;              /* CR_CALL: or NULL */
+    const char *base;               /* CR_CALL: another Google API's endpoint (http(s)://host[:port], its
+                                       path then under base/v2/), with the client's credentials; NULL:
+                                       the client's Cloud Run endpoint */
+    int read;                       /* CR_CALL: 1 = retried as a read whatever the method (a POST that
+                                       only reads, as Cloud Logging's entries:list) */
+    const cr_iam_options *iam;      /* GET_IAM_POLICY, SET_IAM_POLICY; NULL: defaults */
+    const cJSON *policy;            /* SET_IAM_POLICY: the google.iam.v1.Policy */
+    const char *const *permissions; /* TEST_IAM_PERMISSIONS: the permissions asked about */
+    size_t npermissions;
 } cr_request;
 
 /*
@@ -185,12 +192,14 @@ typedef struct cr_option {
 
 /* How a method takes its arguments (after the client). */
 typedef enum cr_takes {
-    CR_TAKES_NAME = 1,  /* (name [, opts]) */
-    CR_TAKES_OPTS,      /* ([opts]) */
-    CR_TAKES_OPT_NAME,  /* (name or nothing [, opts]) */
-    CR_TAKES_NAME_SPEC, /* (name, spec [, opts]) */
-    CR_TAKES_WAIT,      /* (name, seconds [, opts]) */
-    CR_TAKES_CALL       /* (http method, path [, query [, body [, opts]]]) */
+    CR_TAKES_NAME = 1,    /* (name [, opts]) */
+    CR_TAKES_OPTS,        /* ([opts]) */
+    CR_TAKES_OPT_NAME,    /* (name or nothing [, opts]) */
+    CR_TAKES_NAME_SPEC,   /* (name, spec [, opts]) */
+    CR_TAKES_WAIT,        /* (name, seconds [, opts]) */
+    CR_TAKES_CALL,        /* (http method, path [, query [, body [, opts]]]) */
+    CR_TAKES_NAME_POLICY, /* (name, policy [, update mask] [, opts]) */
+    CR_TAKES_NAME_LIST    /* (name, list of strings [, opts]) */
 } cr_takes;
 
 /* How a method's answer is read. */
@@ -243,6 +252,7 @@ typedef struct cr_args {
     cr_write_options write;
     cr_call_options call;
     cr_retry retry;
+    cr_iam_options iam;
 } cr_args;
 
 /* Zeroes a and points r at its option structs as method d takes them. */

@@ -1,10 +1,13 @@
 /*
-** yaml.c — a YAML document that must be a map of names to scalars (gcloud's
-** --env-vars-file), read with libyaml into a JSON object of strings. Anything
-** else — a list, a nested map, an alias, a second document, a NUL in a name
-** or a value — is an error that names the file and the key. The file itself
-** is read by cr_read_file's rules (a regular file, at most CR_MAX_FILE).
+** yaml.c — YAML documents read with libyaml into JSON: a map of names to
+** scalars (gcloud's --env-vars-file) as a JSON object of strings, where
+** anything else — a list, a nested map, an alias, a second document, a NUL in
+** a name or a value — is an error that names the file and the key; and any
+** document of maps, lists and scalars (a policy file, YAML or JSON) as the
+** JSON it stands for. Files are read by cr_read_file's rules (a regular file,
+** at most CR_MAX_FILE).
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +139,173 @@ cJSON *cr_yaml_file_string_map(const char *path, const char *what, cr_error *err
     free(origin);
     free(text);
     return map;
+}
+
+/* ---- any document ------------------------------------------------------------------ */
+
+#define YAML_MAX_DEPTH 64
+
+/* A plain scalar as YAML 1.2's core schema reads it: null, a boolean, a number, or text. */
+static cJSON *plain_scalar(const char *v)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    static const char *const trues[] = {"true", "True", "TRUE"}, *const falses[] = {"false", "False", "FALSE"};
+    for (size_t i = 0; i < 5; i++)
+        if (strcmp(v, nulls[i]) == 0)
+            return cJSON_CreateNull();
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(v, trues[i]) == 0 || strcmp(v, falses[i]) == 0)
+            return cJSON_CreateBool(strcmp(v, trues[i]) == 0);
+    const char *d = v + (*v == '-' || *v == '+');
+    size_t digits = strspn(d, "0123456789");
+    int number = digits > 0 && (!d[digits] || d[digits] == '.' || d[digits] == 'e' || d[digits] == 'E');
+    if (!number && *d == '.' && d[1] >= '0' && d[1] <= '9')
+        number = 1;
+    char *end = NULL;
+    double n = number ? strtod(v, &end) : 0;
+    if (number && end && !*end && isfinite(n))
+        return cJSON_CreateNumber(n);
+    return cJSON_CreateString(v);
+}
+
+typedef struct reader {
+    yaml_parser_t p;
+    const char *origin;
+    cr_error *err;
+} reader;
+
+static int next_event(reader *r, yaml_event_t *e)
+{
+    if (yaml_parser_parse(&r->p, e))
+        return 0;
+    yaml_fail(r->err, r->origin, &r->p, "not valid YAML");
+    return -1;
+}
+
+/* The node that event e starts (e is consumed), as JSON; NULL with err set. */
+static cJSON *read_node(reader *r, yaml_event_t *e, int depth)
+{
+    cJSON *out = NULL;
+    if (depth > YAML_MAX_DEPTH) {
+        yaml_fail(r->err, r->origin, NULL, "nested deeper than 64 levels");
+        yaml_event_delete(e);
+        return NULL;
+    }
+    if (e->type == YAML_SCALAR_EVENT) {
+        const char *v = (const char *)e->data.scalar.value;
+        if (memchr(v, '\0', e->data.scalar.length))
+            yaml_fail(r->err, r->origin, NULL, "a value holds a NUL byte");
+        else if (e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !e->data.scalar.tag)
+            out = plain_scalar(v);
+        else
+            out = cJSON_CreateString(v);
+        yaml_event_delete(e);
+        return out;
+    }
+    if (e->type == YAML_ALIAS_EVENT) {
+        yaml_event_delete(e);
+        yaml_fail(r->err, r->origin, NULL, "aliases are not taken; write each value out");
+        return NULL;
+    }
+    int map = e->type == YAML_MAPPING_START_EVENT;
+    if (!map && e->type != YAML_SEQUENCE_START_EVENT) {
+        yaml_event_delete(e);
+        yaml_fail(r->err, r->origin, NULL, "not valid YAML");
+        return NULL;
+    }
+    yaml_event_delete(e);
+    out = map ? cJSON_CreateObject() : cJSON_CreateArray();
+    for (int ok = out != NULL; ok;) {
+        yaml_event_t k;
+        if (next_event(r, &k) < 0)
+            break;
+        if (k.type == (map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT)) {
+            yaml_event_delete(&k);
+            return out;
+        }
+        char *key = NULL;
+        if (map) {
+            const char *kv = k.type == YAML_SCALAR_EVENT ? (const char *)k.data.scalar.value : NULL;
+            if (!kv || memchr(kv, '\0', k.data.scalar.length)) {
+                yaml_fail(r->err, r->origin, NULL, "a key must be text (without a NUL byte)");
+            } else if (cJSON_GetObjectItemCaseSensitive(out, kv)) {
+                cr_error_set(r->err, "INVALID_ARGUMENT", 0, "%s: %.100s is given twice", r->origin, kv);
+            } else {
+                key = cr_strdup(kv);
+            }
+            yaml_event_delete(&k);
+            if (!key || next_event(r, &k) < 0) {
+                free(key);
+                break;
+            }
+        }
+        cJSON *v = read_node(r, &k, depth + 1);
+        ok = v && (map ? cJSON_AddItemToObject(out, key, v) : cJSON_AddItemToArray(out, v));
+        if (!ok)
+            cJSON_Delete(v);
+        free(key);
+    }
+    cJSON_Delete(out);
+    return NULL;
+}
+
+cJSON *cr_yaml_json(const char *text, size_t len, const char *origin, cr_error *err)
+{
+    reader r = {.origin = origin, .err = err};
+    if (!yaml_parser_initialize(&r.p)) {
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", origin);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&r.p, (const unsigned char *)text, len);
+    cJSON *doc = NULL;
+    int documents = 0, failed = 0;
+    while (!failed) {
+        yaml_event_t e;
+        if (next_event(&r, &e) < 0) {
+            failed = 1;
+            break;
+        }
+        yaml_event_type_t type = e.type;
+        if (type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&e);
+            break;
+        }
+        if (type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
+            yaml_fail(err, origin, NULL, "more than one YAML document");
+            failed = 1;
+        }
+        if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT ||
+            type == YAML_ALIAS_EVENT) {
+            failed = !(doc = read_node(&r, &e, 0));
+            continue; /* read_node consumed e */
+        }
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&r.p);
+    if (!failed && !doc)
+        yaml_fail(err, origin, NULL, "the file is empty");
+    if (failed || !doc) {
+        if (err && !err->code[0])
+            cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", origin);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+cJSON *cr_yaml_file_json(const char *path, const char *what, cr_error *err)
+{
+    size_t len = 0;
+    char *text = cr_read_file(path, &len, what, err);
+    if (!text)
+        return NULL;
+    char *origin = cr_asprintf("%s %s", what, path);
+    cJSON *doc = NULL;
+    if (!origin)
+        cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s %s: out of memory", what, path);
+    else
+        doc = cr_yaml_json(text, len, origin, err);
+    free(origin);
+    free(text);
+    return doc;
 }
