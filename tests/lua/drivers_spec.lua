@@ -297,8 +297,9 @@ describe("the drivers agree", function()
               return
             end
             assert.are.same(first.summary, s, driver.name .. " disagrees with " .. first.driver.name)
-            if one.ok and not driver.nginx and not first.driver.nginx then
-              -- the same Lua state: the same pairs order as well
+            if one.ok and not driver.nginx and not first.driver.nginx and not case.lua_made then
+              -- the same Lua state: the same pairs order as well (a table the C binding made from an
+              -- answer; one the Lua layer made, a key's, may be filled in another order)
               assert.are.equal(first.order, one.order, "pairs order: " .. driver.name .. " vs " .. first.driver.name)
             end
           end)
