@@ -91,6 +91,7 @@ build = {
     ["cloudrun.cli.spec_job"] = "lua/cloudrun/cli/spec_job.lua",
     ["cloudrun.cli.spec_volumes"] = "lua/cloudrun/cli/spec_volumes.lua",
     ["cloudrun.cli.progress"] = "lua/cloudrun/cli/progress.lua",
+    ["cloudrun.cli.execute"] = "lua/cloudrun/cli/execute.lua",
     ["cloudrun.cli.jobs"] = "lua/cloudrun/cli/jobs.lua",
     ["cloudrun.cli.executions"] = "lua/cloudrun/cli/executions.lua",
     ["cloudrun.cli.auth"] = "lua/cloudrun/cli/auth.lua",

@@ -3,15 +3,36 @@
 -- REST protocol live in the C core (cloudrun.core).
 local core = require("cloudrun.core")
 local auth = require("cloudrun.auth")
-local filter = require("cloudrun.filter")
-local idempotency = require("cloudrun.idempotency")
 local rate = require("cloudrun.rate")
-local wait = require("cloudrun.wait")
+
+--[[
+What only some calls need is loaded at its first use: a one-shot trigger
+(`cloudrun-lua -e`, a cron line) then loads none of it, and a process start
+costs less. Inside nginx everything is loaded at once, with this module
+(usually in init_by_lua, before the workers fork): a request never reads a
+module. lazy(name) is a stand-in table whose first field read loads it (the
+CLI's modules use it too, as cloudrun._lazy).
+]]
+local function lazy(name)
+  return setmetatable({}, {
+    __index = function(t, k)
+      local m = require(name)
+      setmetatable(t, { __index = m })
+      return m[k]
+    end,
+  })
+end
+local filter = lazy("cloudrun.filter")
+local idempotency = lazy("cloudrun.idempotency")
+local wait = lazy("cloudrun.wait")
+if type(rawget(_G, "ngx")) == "table" then
+  filter, idempotency, wait = require("cloudrun.filter"), require("cloudrun.idempotency"), require("cloudrun.wait")
+end
 
 local type, error, setmetatable, getmetatable, pairs, ipairs, tostring, pcall =
   type, error, setmetatable, getmetatable, pairs, ipairs, tostring, pcall
 
-local _M = { _VERSION = core._VERSION, auth = auth, core = core }
+local _M = { _VERSION = core._VERSION, auth = auth, core = core, _lazy = lazy }
 
 local Client = {}
 Client.__index = Client
@@ -21,8 +42,9 @@ _M.Client = Client
 -- in the C core: auth.lua decides, for credentials and clients alike.
 local nginx = auth._driver
 
--- The keys a process remembers (idempotency): every client of it, outside nginx.
-local process_keys = idempotency.memory(core.monotonic)
+-- The keys a process remembers (idempotency): every client of it, outside nginx
+-- (made with the first client that uses a key).
+local process_keys
 
 local function ngx_clock()
   ngx.update_time()
@@ -50,11 +72,23 @@ local function pace_and_keys(self, opts, driver)
     limiter = rate.new(opts.rate, { now = core.monotonic })
     self._core:pace(function(quota) return limiter:take(quota) end,
       function(quota, seconds) limiter:slow_down(quota, seconds) end)
-    keys_store, now, sleep = process_keys, core.time, core.sleep
+    now, sleep = core.time, core.sleep
   end
   self._limiter, self._clock = limiter, driver and ngx_clock or core.monotonic
-  self._keys = idempotency.new{ client = self, store = keys_store, now = now, sleep = sleep,
-                                scope = (self._core:endpoint()) }
+  self._keys_with = { client = self, store = keys_store, now = now, sleep = sleep, scope = (self._core:endpoint()) }
+end
+
+-- The client's keys (cloudrun.idempotency), made by its first keyed call.
+local function keys(self)
+  if not self._keys then
+    local o = self._keys_with
+    if not o.store then
+      process_keys = process_keys or idempotency.memory(core.monotonic)
+      o.store = process_keys
+    end
+    self._keys, self._keys_with = idempotency.new(o), nil
+  end
+  return self._keys
 end
 
 --- cloudrun.client{project=, region=, credentials=, endpoint=, timeout=, retry=, shared_dict=, rate=}
@@ -192,7 +226,7 @@ function Client:run_job(job, opts)
     ok, err = nginx().check_phase("client:run_job")
     if not ok then return nil, err end
   end
-  local results = self._keys:run({ { job = job, entry = o, key = key, window = window } }, function(entries)
+  local results = keys(self):run({ { job = job, entry = o, key = key, window = window } }, function(entries)
     local op, rerr = call(self, "run_job", job, entries[1])
     return { op or rerr }
   end, {})
@@ -260,7 +294,7 @@ function Client:run_jobs(list, opts)
     local ok, err = nginx().check_phase("client:run_jobs")
     if not ok then return nil, err end
   end
-  local results = self._keys:run(items, function(entries) return (batch(entries)) end, {})
+  local results = keys(self):run(items, function(entries) return (batch(entries)) end, {})
   local failed = 0
   for i = 1, #items do
     if is_error(results[i]) then failed = failed + 1 end

@@ -110,4 +110,43 @@ describe("cloudrun-lua", function()
     assert.are.equal(1, rc)
     assert.matches("bad.lua:1:", out, 1, true)
   end)
+
+  -- What a start costs is what it loads (bench part (e)): a one-shot trigger loads the
+  -- modules it uses, the rest at their first use, and the CLI only the module of the
+  -- command the line names.
+  it("loads filter, idempotency and wait at their first use, not with cloudrun", function()
+    local out, rc = run([[-e 'local c = require("cloudrun")
+local function loaded() local t = {} for _, m in ipairs({ "filter", "idempotency", "wait" }) do
+  t[#t + 1] = tostring(package.loaded["cloudrun." .. m] ~= nil) end return table.concat(t, " ") end
+print(loaded())
+local cl = assert(c.client{ project = "p", region = "r", credentials = false, endpoint = "http://127.0.0.1:9" })
+print(pcall(cl.each_jobs, cl, { filter = "name:(" }))
+print(pcall(cl.run_job, cl, "j", { idempotency_key = 7 }))
+print(pcall(cl.wait, cl, 42))
+print(loaded())']])
+    assert.are.equal(0, rc, out)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.equal("false false false", lines[1], out)
+    assert.matches("^false\t.*option 'filter'", lines[2])
+    assert.matches("^false\t.*idempotency_key", lines[3])
+    assert.matches("^false\t", lines[4])
+    assert.are.equal("true true true", lines[5], out)
+  end)
+
+  it("runs a CLI command with only its own module loaded; a group's help loads them all", function()
+    local out, rc = run([[-e 'local cli = require("cloudrun.cli")
+local function loaded(list) local t = {} for _, m in ipairs(list) do
+  t[#t + 1] = tostring(package.loaded["cloudrun.cli." .. m] ~= nil) end return table.concat(t, " ") end
+local all = { "execute", "jobs", "executions", "auth", "logs", "iam", "spec", "list", "format", "progress" }
+io.stdout:write("[", tostring(cli.main({ "jobs", "execute", "--help" })), "]\n")
+print(loaded(all))
+cli.main({ "jobs", "--help" })
+print(loaded({ "execute", "jobs", "executions", "auth", "logs", "iam" }))']])
+    assert.are.equal(0, rc, out)
+    assert.matches("usage: cloudrun jobs execute JOB", out, 1, true)
+    assert.matches("%[0%]\ntrue false false false false false false false false false\n", out)
+    assert.matches("usage: cloudrun jobs <command>", out, 1, true)
+    assert.matches("\ntrue true true true true true\n$", out)
+  end)
 end)

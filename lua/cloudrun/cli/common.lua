@@ -6,7 +6,7 @@
 -- prompt; exit statuses.
 local cloudrun = require("cloudrun")
 local core = require("cloudrun.core")
-local format = require("cloudrun.cli.format")
+local format = cloudrun._lazy("cloudrun.cli.format") -- only a line that prints a result loads it
 
 local io, os, tostring, tonumber, ipairs, pairs, type, setmetatable, getmetatable, select =
   io, os, tostring, tonumber, ipairs, pairs, type, setmetatable, getmetatable, select
@@ -17,6 +17,9 @@ local _M = {}
 
 _M.OK, _M.FAILED, _M.USAGE, _M.API = 0, 1, 2, 3
 
+--- The --format forms cli/format.lua supports, as messages and help text name them.
+_M.FORMAT_FORMS = "json, yaml, value(FIELD,...), table(FIELD[:label=NAME],...)"
+
 -- Flags every command takes, anywhere on the line. A flag is
 -- { name, VALUE-or-false (false: a switch), help, short = "-x" }; many = true: the flag
 -- may be given again, and its value is the list of every one given, in order.
@@ -25,7 +28,7 @@ _M.global_flags = {
     .. "gcloud's [core] project, the credentials, the metadata server)" },
   { "region", "REGION", "the region of the jobs (default: $CLOUDSDK_RUN_REGION, gcloud's [run] region, "
     .. "the metadata server)" },
-  { "format", "FORMAT", "print the result for scripts: " .. format.forms
+  { "format", "FORMAT", "print the result for scripts: " .. _M.FORMAT_FORMS
     .. " (field paths are the v2 REST API's names, as --format json shows them)" },
   { "quiet", false, "never ask: answer prompts with their default (deleting goes ahead)", short = "-q" },
   { "help", false, "print this help and do nothing else", short = "-h" },

@@ -27,8 +27,9 @@ local MAX_DEPTH = 100
 
 local _M = {}
 
---- The supported forms, as messages and help text name them.
-_M.forms = "json, yaml, value(FIELD,...), table(FIELD[:label=NAME],...)"
+--- The supported forms, as messages and help text name them (said once, in cli/common.lua,
+-- which prints the help without loading this module).
+_M.forms = require("cloudrun.cli.common").FORMAT_FORMS
 
 -- ---- values -------------------------------------------------------------------------
 

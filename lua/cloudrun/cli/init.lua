@@ -8,8 +8,8 @@
 -- exits; `cloudrun emulator` is handled there before Lua starts.
 local common = require("cloudrun.cli.common")
 
-local io, ipairs, type, tostring, error, xpcall, setmetatable, concat, sort =
-  io, ipairs, type, tostring, error, xpcall, setmetatable, table.concat, table.sort
+local io, ipairs, pairs, type, tostring, error, xpcall, setmetatable, concat, sort =
+  io, ipairs, pairs, type, tostring, error, xpcall, setmetatable, table.concat, table.sort
 
 local _M = {}
 
@@ -64,32 +64,86 @@ local statuses = {
   { "130", "Ctrl-C stopped the waiting (the execution goes on)" },
 }
 
--- The tree: a node per group, commands as leaves.
-local root = { words = {}, children = {}, names = {} }
+--[[
+Where each command is defined: the tree of command words, each command's
+leaf naming the module that holds its table. A line loads only the module
+of the command it names (a one-shot `jobs execute` loads none of the others,
+nor what they need); a group's help, a near-miss suggestion's list and the
+man page load them all. A module's commands are checked against this tree as
+it loads (load below), and the build's `cloudrun help --man` loads every
+one: the two cannot drift.
+]]
+local where = {
+  jobs = {
+    execute = "execute",
+    create = "jobs", update = "jobs", deploy = "jobs", describe = "jobs", delete = "jobs", list = "jobs",
+    executions = {
+      list = "executions", describe = "executions", cancel = "executions", delete = "executions",
+      wait = "executions", tasks = { list = "executions", describe = "executions" },
+      logs = "logs",
+    },
+    logs = { read = "logs", tail = "logs" },
+    ["get-iam-policy"] = "iam", ["set-iam-policy"] = "iam", ["add-iam-policy-binding"] = "iam",
+    ["remove-iam-policy-binding"] = "iam",
+  },
+  auth = { ["print-access-token"] = "auth", describe = "auth" },
+}
+local module_names = { "execute", "jobs", "executions", "auth", "logs", "iam" }
 
-local function node_for(words)
-  local node = root
-  for i, w in ipairs(words) do
-    if not node.children[w] then
-      local path = {}
-      for k = 1, i do path[k] = words[k] end
-      node.children[w] = { words = path, children = {}, names = {} }
-      node.names[#node.names + 1] = w
+-- The tree of nodes: a group { words, children, names }, a command's leaf
+-- { words, module } (and its table as .command once its module is loaded).
+-- leaf_of: "jobs execute" -> its leaf.
+local leaf_of = {}
+local function grow(words, t)
+  local node = { words = words, children = {}, names = {} }
+  for name, v in pairs(t) do
+    local path = {}
+    for i = 1, #words do path[i] = words[i] end
+    path[#path + 1] = name
+    node.names[#node.names + 1] = name
+    if type(v) == "table" then
+      node.children[name] = grow(path, v)
+    else
+      node.children[name] = { words = path, module = v }
+      leaf_of[concat(path, " ")] = node.children[name]
     end
-    node = node.children[w]
   end
   return node
 end
+local root = grow({}, where)
 
-for _, module in ipairs({ "jobs", "executions", "auth", "logs", "iam" }) do
+-- Loads a module of commands and hangs each command's table on its leaf.
+local loaded = {}
+local function load(module)
+  if loaded[module] then return end
+  loaded[module] = true
+  local seen = {}
   for _, command in ipairs(require("cloudrun.cli." .. module).commands) do
-    local parent = {}
-    for i = 1, #command.path - 1 do parent[i] = command.path[i] end
-    local node = node_for(parent)
-    local name = command.path[#command.path]
-    node.children[name] = { words = command.path, command = command }
-    node.names[#node.names + 1] = name
+    local line = concat(command.path, " ")
+    local leaf = leaf_of[line]
+    if not leaf or leaf.module ~= module then
+      error("cloudrun.cli: '" .. line .. "' (cloudrun.cli." .. module .. ") is not in cli/init.lua's where table")
+    end
+    leaf.command, seen[line] = command, true
   end
+  for line, leaf in pairs(leaf_of) do
+    if leaf.module == module and not seen[line] then
+      error("cloudrun.cli: cloudrun.cli." .. module .. " defines no '" .. line .. "'")
+    end
+  end
+end
+
+local function load_all()
+  for _, m in ipairs(module_names) do load(m) end
+  for line, leaf in pairs(leaf_of) do
+    if not leaf.command then error("cloudrun.cli: '" .. line .. "' names a module not in module_names") end
+  end
+end
+
+-- The command of a leaf (its module loaded), nil for a group.
+local function command_of(node)
+  if node.module then load(node.module) end
+  return node.command
 end
 
 local function words_of(node)
@@ -105,7 +159,7 @@ local function leaves(node, prefix, rows)
   for _, name in ipairs(names) do
     local child = node.children[name]
     local label = prefix .. name
-    if child.command then
+    if child.module then
       for _, a in ipairs(child.command.args or {}) do label = label .. " " .. a end
       rows[#rows + 1] = { label, child.command.summary }
     else
@@ -117,6 +171,7 @@ end
 
 --- The help of a group: every command under it, each with its summary.
 local function group_help(node)
+  load_all()
   local key = words_of(node)
   local out = {
     "usage: cloudrun " .. (key ~= "" and (key .. " ") or "") .. "<command> [flags]", "", groups[key] or "",
@@ -173,7 +228,7 @@ local function resolve(args)
       if not (a == "--quiet" or a == "-q" or (name and takes_value[name])) then
         descending = false -- a command's own flag: what follows are its flags and arguments
       end
-    elseif descending and not node.command and node.children[a] then
+    elseif descending and not node.module and node.children[a] then
       node = node.children[a]
     else
       descending = false
@@ -197,7 +252,7 @@ function Context:client()
 end
 
 local function run(node, rest)
-  local command = node.command
+  local command = command_of(node)
   local pos, flags = common.parse(rest, command.flags)
   -- words: the command's own words as given, for one that reads its flags in order (execute's --container)
   local ctx = setmetatable({ node = node, command = command, pos = pos, flags = flags, words = rest }, Context)
@@ -231,13 +286,13 @@ local function groups_in_order(node, out)
   sort(names)
   local commands = {}
   for _, name in ipairs(names) do
-    if node.children[name].command then commands[#commands + 1] = node.children[name].command end
+    if node.children[name].module then commands[#commands + 1] = node.children[name].command end
   end
   if #commands > 0 then
     out[#out + 1] = { words = words_of(node), summary = groups[words_of(node)], commands = commands }
   end
   for _, name in ipairs(names) do
-    if not node.children[name].command then groups_in_order(node.children[name], out) end
+    if not node.children[name].module then groups_in_order(node.children[name], out) end
   end
   return out
 end
@@ -246,6 +301,7 @@ end
 -- prints. host.emulator_usage: `cloudrun emulator --help`'s text, which the C
 -- launcher passes (the LuaRocks command has no emulator, and its page no such section).
 function _M.man(host)
+  load_all()
   return require("cloudrun.cli.man").cloudrun({
     version = require("cloudrun")._VERSION, summary = groups[""], note = note,
     groups = groups_in_order(root, {}), extra = extra, global_flags = common.global_flags,
@@ -275,14 +331,14 @@ function _M.main(args, host)
     for _, w in ipairs(rest) do
       if w:sub(1, 1) ~= "-" then stray = w break end
     end
-    if asked_help and stray and not node.command then
+    if asked_help and stray and not node.module then
       return common.usage_error("unknown command '" .. concat(node.words, " ") .. (#node.words > 0 and " " or "")
         .. stray .. "'", words_of(node) ~= "" and words_of(node) or nil)
     end
-    io.stdout:write(node.command and common.command_help(node.command) or group_help(node), "\n")
+    io.stdout:write(node.module and common.command_help(command_of(node)) or group_help(node), "\n")
     return common.OK
   end
-  if node.command then return run(node, rest) end
+  if node.module then return run(node, rest) end
   -- A group: a command must follow.
   local key = words_of(node)
   local stray
