@@ -144,6 +144,7 @@ build = {
         "src/core/machine/exchange.c",
         "src/core/machine/machine.c",
         "src/core/util/duration.c",
+        "src/core/util/dynlib.c",
         "src/core/util/error.c",
         "src/core/util/json.c",
         "src/core/util/json_walk.c",
@@ -151,11 +152,12 @@ build = {
         "src/core/util/sha256.c",
         "src/core/util/util.c",
         "src/core/util/yaml.c",
+        "src/core/util/yaml_lib.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src/core/include", "src/core", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)", "$(YAML_INCDIR)" },
       libdirs = { "$(CJSON_LIBDIR)", "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(YAML_LIBDIR)" },
-      libraries = { "cjson", "curl", "crypto", "yaml", "pthread", "m" },
+      libraries = { "cjson", "curl", "crypto", "pthread", "dl", "m" }, -- libyaml: dlopen at its first use
     },
   },
 }

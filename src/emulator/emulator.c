@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "faults.h"
 #include "jobs_file.h"
+#include "mhd_lib.h"
 #include "runner.h"
 #include "runtime.h"
 #include "server.h"
@@ -388,8 +389,14 @@ int cr_emulator_main(int argc, char **argv)
     emu_store store;
     emu_runner runner = {0};
     emu_server *server = NULL;
-    char *log_root = make_log_root(o.log_dir);
+    cr_error mhd_err = {0};
     rc = 1;
+    if (!emu_mhd_load(&mhd_err)) { /* before anything starts: emu_server_start's calls need it */
+        fprintf(stderr, "cloudrun emulator: %s\n", mhd_err.message ? mhd_err.message : "no libmicrohttpd");
+        cr_error_clear(&mhd_err);
+        goto restore;
+    }
+    char *log_root = make_log_root(o.log_dir);
     if (!log_root)
         goto restore;
     if (emu_store_init(&store, log_root) < 0) {

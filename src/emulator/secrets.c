@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "json_strict.h"
 #include "secrets.h"
 #include "utf8.h"
 #include "util/util.h"
+#include "util/yaml_lib.h"
 
 #define NAME_MAX_LEN 255    /* Secret Manager's limit on a secret's id */
 #define PROJECT_MAX_LEN 255 /* an id, a number, or a domain-scoped example.com:id */
@@ -429,15 +428,21 @@ static int yaml_event(reader *r, yaml_at *y, const yaml_event_t *e, int *documen
 
 static int from_yaml(reader *r, const char *text, size_t len)
 {
+    cr_error err = {0};
+    if (!cr_yaml_load(NULL, &err)) {
+        int rc = fail(r, "%s", err.message ? err.message : "libyaml could not be loaded");
+        cr_error_clear(&err);
+        return rc;
+    }
     yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
+    if (!CR_YAML->parser_initialize(&p))
         return fail(r, "out of memory");
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    CR_YAML->parser_set_input_string(&p, (const unsigned char *)text, len);
     yaml_at y = {0, 0, 0};
     int rc = 0, documents = 0, done = 0;
     while (rc == 0 && !done) {
         yaml_event_t e;
-        if (!yaml_parser_parse(&p, &e)) {
+        if (!CR_YAML->parser_parse(&p, &e)) {
             /* libyaml's problems are fixed texts: they quote nothing */
             if (!p.problem)
                 rc = fail(r, "out of memory");
@@ -451,7 +456,7 @@ static int from_yaml(reader *r, const char *text, size_t len)
         rc = yaml_event(r, &y, &e, &documents);
         if (e.type == YAML_SCALAR_EVENT)
             cr_wipe(e.data.scalar.value, e.data.scalar.length);
-        yaml_event_delete(&e);
+        CR_YAML->event_delete(&e);
     }
     if (rc == 0 && documents == 0) /* only comments */
         rc = fail(r, "no secrets; write {} for none");
@@ -463,7 +468,7 @@ static int from_yaml(reader *r, const char *text, size_t len)
         cr_wipe(p.raw_buffer.start, (size_t)(p.raw_buffer.end - p.raw_buffer.start));
     if (p.buffer.start)
         cr_wipe(p.buffer.start, (size_t)(p.buffer.end - p.buffer.start));
-    yaml_parser_delete(&p);
+    CR_YAML->parser_delete(&p);
     return rc;
 }
 

@@ -23,6 +23,7 @@
 #include "access.h"
 #include "api.h"
 #include "log_line.h"
+#include "mhd_lib.h"
 #include "request.h"
 #include "server.h"
 #include "wire_values.h"
@@ -93,7 +94,7 @@ typedef struct pending {
 
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
-    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+    return EMU_MHD->lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
 /* The front door's verdict (access.c) from this request's headers. */
@@ -111,29 +112,29 @@ static void add_cors(const emu_server *srv, struct MHD_Response *r, struct MHD_C
     const char *origin = header(conn, "Origin");
     if (!origin || !emu_access_origin_allowed(&srv->access, origin))
         return;
-    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
-    MHD_add_response_header(r, "Vary", "Origin");
-    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After");
+    EMU_MHD->add_response_header(r, "Access-Control-Allow-Origin", origin);
+    EMU_MHD->add_response_header(r, "Vary", "Origin");
+    EMU_MHD->add_response_header(r, "Access-Control-Expose-Headers", "Retry-After");
 }
 
 /* A CORS preflight from an allowed origin: which methods and headers may follow. */
 static enum MHD_Result answer_preflight(const emu_server *srv, struct MHD_Connection *conn)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = EMU_MHD->create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     add_cors(srv, r, conn);
-    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE");
+    EMU_MHD->add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE");
     const char *asked = header(conn, "Access-Control-Request-Headers");
     if (asked)
-        MHD_add_response_header(r, "Access-Control-Allow-Headers", asked);
+        EMU_MHD->add_response_header(r, "Access-Control-Allow-Headers", asked);
     const char *private_network = header(conn, "Access-Control-Request-Private-Network");
     if (private_network && strcmp(private_network, "true") == 0)
-        MHD_add_response_header(r, "Access-Control-Allow-Private-Network", "true");
-    MHD_add_response_header(r, "Access-Control-Max-Age", "600");
-    MHD_add_response_header(r, "Vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
-    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
-    MHD_destroy_response(r);
+        EMU_MHD->add_response_header(r, "Access-Control-Allow-Private-Network", "true");
+    EMU_MHD->add_response_header(r, "Access-Control-Max-Age", "600");
+    EMU_MHD->add_response_header(r, "Vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
+    enum MHD_Result ok = EMU_MHD->queue_response(conn, MHD_HTTP_NO_CONTENT, r);
+    EMU_MHD->destroy_response(r);
     return ok;
 }
 
@@ -159,15 +160,15 @@ static void reset_store(void *ctx)
 static enum MHD_Result respond(const emu_server *srv, struct MHD_Connection *conn, int status, char *body,
                                const char *allow, double retry_after)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = EMU_MHD->create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", "application/json; charset=UTF-8");
+    EMU_MHD->add_response_header(r, "Content-Type", "application/json; charset=UTF-8");
     add_cors(srv, r, conn);
     if (allow)
-        MHD_add_response_header(r, "Allow", allow);
+        EMU_MHD->add_response_header(r, "Allow", allow);
     if (retry_after >= 0) {
         char secs[32];
         /* delay-seconds is a whole number; a fraction is the emulator's own, for fast tests */
@@ -175,10 +176,10 @@ static enum MHD_Result respond(const emu_server *srv, struct MHD_Connection *con
             snprintf(secs, sizeof secs, "%ld", (long)retry_after);
         else
             snprintf(secs, sizeof secs, "%g", retry_after);
-        MHD_add_response_header(r, "Retry-After", secs);
+        EMU_MHD->add_response_header(r, "Retry-After", secs);
     }
-    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ok = EMU_MHD->queue_response(conn, (unsigned)status, r);
+    EMU_MHD->destroy_response(r);
     return ok;
 }
 
@@ -186,7 +187,7 @@ static enum MHD_Result respond(const emu_server *srv, struct MHD_Connection *con
 
 static guard *guard_of(struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci = EMU_MHD->get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -208,7 +209,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     emu_server *srv = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         guard *g = calloc(1, sizeof *g);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = EMU_MHD->get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!g || !ci) {
             free(g);
             return; /* unguarded: MHD's idle timeout still applies */
@@ -551,19 +552,19 @@ emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access 
         flags |= MHD_USE_IPv6;
     if (pthread_create(&srv->doorman, NULL, doorman, srv) == 0)
         srv->doorman_started = 1;
-    srv->daemon =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                         MHD_OPTION_URI_LOG_CALLBACK, on_target, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                         MHD_OPTION_CONNECTION_LIMIT, max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)CONNECTION_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    srv->daemon = EMU_MHD->start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_URI_LOG_CALLBACK, on_target, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon || !srv->doorman_started) {
         fprintf(stderr, "cloudrun emulator: cannot listen on %s:%d (is the port in use?)\n", host, port);
         emu_server_stop(srv);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    const union MHD_DaemonInfo *info = EMU_MHD->get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     srv->port = port;
@@ -591,7 +592,7 @@ void emu_server_stop(emu_server *srv)
         pthread_join(srv->doorman, NULL);
     }
     if (srv->daemon)
-        MHD_stop_daemon(srv->daemon); /* every connection closed: the guards freed */
+        EMU_MHD->stop_daemon(srv->daemon); /* every connection closed: the guards freed */
     pthread_cond_destroy(&srv->tick);
     pthread_mutex_destroy(&srv->mu);
     free(srv);

@@ -25,7 +25,8 @@ typedef struct emu_server_limits {
 ** server) holds the scripted faults and the counts; access (copied; its
 ** strings borrowed and outliving the server) the allowed origins and hosts,
 ** its bound and port filled in here; limits (copied) what it allows. NULL
-** with a message on stderr on failure. */
+** with a message on stderr on failure. libmicrohttpd must be loaded
+** (emu_mhd_load, mhd_lib.h). */
 emu_server *emu_server_start(emu_store *s, emu_faults *faults, const emu_access *access, const char *host, int port,
                              const emu_server_limits *limits);
 

@@ -13,8 +13,10 @@
 #include "cloudrun.h"
 #include "machine/exchange.h"
 #include "machine/machine.h"
+#include "util/dynlib.h"
 #include "util/sha256.h"
 #include "util/util.h"
+#include "util/yaml_lib.h"
 
 TEST(an_error_copy_has_every_field_and_its_own_details)
 {
@@ -339,6 +341,62 @@ TEST(sha256_agrees_with_openssl_at_every_length_up_to_300)
         cr_sha256_final(&ctx, ours);
         CHECK(memcmp(ours, theirs, 32) == 0);
     }
+}
+
+/* Libraries loaded at their first use (dynlib.h): once, whatever the callers; a missing
+** library or function is an error naming it, what it was for and the package to install. */
+static int readied;
+static void count_ready(void **fns)
+{
+    (void)fns;
+    readied++;
+}
+
+TEST(a_library_loaded_at_first_use_is_loaded_once_or_named_when_it_cannot_be)
+{
+    static const char *const libc_names[] = {"strlen", NULL};
+    static void *libc_fns[1];
+    static cr_dynlib libc = {.soname = "libc.so.6",
+                             .what = "counting",
+                             .names = libc_names,
+                             .fns = libc_fns,
+                             .ready = count_ready,
+                             .once = PTHREAD_ONCE_INIT};
+    cr_error err = CR_ERROR_INIT;
+    CHECK_INT(cr_dynlib_load(&libc, "libc6", &err), 1);
+    CHECK_INT(cr_dynlib_load(&libc, "libc6", &err), 1);
+    CHECK_INT(readied, 1);
+    CHECK(libc_fns[0] != NULL && err.code[0] == 0);
+
+    static const char *const none_names[] = {"f", NULL};
+    static void *none_fns[1];
+    static cr_dynlib none = {.soname = "libcloudrun-none.so.9",
+                             .what = "testing",
+                             .names = none_names,
+                             .fns = none_fns,
+                             .once = PTHREAD_ONCE_INIT};
+    CHECK_INT(cr_dynlib_load(&none, "libnone9", &err), 0);
+    CHECK_STR(err.code, "FAILED_PRECONDITION");
+    CHECK(strstr(err.message, "testing needs libcloudrun-none.so.9, which could not be loaded (") == err.message);
+    CHECK(strstr(err.message, "): install libnone9") != NULL);
+    cr_error_clear(&err);
+
+    static const char *const missing_names[] = {"strlen", "cr_no_such_function", NULL};
+    static void *missing_fns[2];
+    static cr_dynlib missing = {.soname = "libc.so.6",
+                                .what = "testing",
+                                .names = missing_names,
+                                .fns = missing_fns,
+                                .ready = count_ready,
+                                .once = PTHREAD_ONCE_INIT};
+    CHECK_INT(cr_dynlib_load(&missing, "libc6", &err), 0);
+    CHECK(strstr(err.message, "(libc.so.6 has no cr_no_such_function)") != NULL);
+    CHECK_INT(readied, 1);
+    cr_error_clear(&err);
+
+    /* libyaml, as the YAML readers load it */
+    CHECK_INT(cr_yaml_load("x.yaml", &err), 1);
+    CHECK(CR_YAML->parser_parse != NULL && CR_YAML->event_delete != NULL);
 }
 
 int main(void)

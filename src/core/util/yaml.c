@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "util.h"
+#include "yaml_lib.h"
 
 static void yaml_fail(cr_error *err, const char *origin, const yaml_parser_t *p, const char *what)
 {
@@ -27,18 +26,20 @@ static void yaml_fail(cr_error *err, const char *origin, const yaml_parser_t *p,
 
 cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_error *err)
 {
+    if (!cr_yaml_load(origin, err))
+        return NULL;
     yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) {
+    if (!CR_YAML->parser_initialize(&p)) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", origin);
         return NULL;
     }
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    CR_YAML->parser_set_input_string(&p, (const unsigned char *)text, len);
     cJSON *map = cJSON_CreateObject();
     char *key = NULL;
     int depth = 0, documents = 0, ok = map != NULL, done = 0;
     while (ok && !done) {
         yaml_event_t e;
-        if (!yaml_parser_parse(&p, &e)) {
+        if (!CR_YAML->parser_parse(&p, &e)) {
             yaml_fail(err, origin, &p, "not valid YAML");
             ok = 0;
             break;
@@ -111,9 +112,9 @@ cJSON *cr_yaml_string_map(const char *text, size_t len, const char *origin, cr_e
         default:
             break;
         }
-        yaml_event_delete(&e);
+        CR_YAML->event_delete(&e);
     }
-    yaml_parser_delete(&p);
+    CR_YAML->parser_delete(&p);
     free(key);
     if (!ok) {
         if (!err || !err->code[0])
@@ -176,7 +177,7 @@ typedef struct reader {
 
 static int next_event(reader *r, yaml_event_t *e)
 {
-    if (yaml_parser_parse(&r->p, e))
+    if (CR_YAML->parser_parse(&r->p, e))
         return 0;
     yaml_fail(r->err, r->origin, &r->p, "not valid YAML");
     return -1;
@@ -188,7 +189,7 @@ static cJSON *read_node(reader *r, yaml_event_t *e, int depth)
     cJSON *out = NULL;
     if (depth > YAML_MAX_DEPTH) {
         yaml_fail(r->err, r->origin, NULL, "nested deeper than 64 levels");
-        yaml_event_delete(e);
+        CR_YAML->event_delete(e);
         return NULL;
     }
     if (e->type == YAML_SCALAR_EVENT) {
@@ -199,28 +200,28 @@ static cJSON *read_node(reader *r, yaml_event_t *e, int depth)
             out = plain_scalar(v);
         else
             out = cJSON_CreateString(v);
-        yaml_event_delete(e);
+        CR_YAML->event_delete(e);
         return out;
     }
     if (e->type == YAML_ALIAS_EVENT) {
-        yaml_event_delete(e);
+        CR_YAML->event_delete(e);
         yaml_fail(r->err, r->origin, NULL, "aliases are not taken; write each value out");
         return NULL;
     }
     int map = e->type == YAML_MAPPING_START_EVENT;
     if (!map && e->type != YAML_SEQUENCE_START_EVENT) {
-        yaml_event_delete(e);
+        CR_YAML->event_delete(e);
         yaml_fail(r->err, r->origin, NULL, "not valid YAML");
         return NULL;
     }
-    yaml_event_delete(e);
+    CR_YAML->event_delete(e);
     out = map ? cJSON_CreateObject() : cJSON_CreateArray();
     for (int ok = out != NULL; ok;) {
         yaml_event_t k;
         if (next_event(r, &k) < 0)
             break;
         if (k.type == (map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT)) {
-            yaml_event_delete(&k);
+            CR_YAML->event_delete(&k);
             return out;
         }
         char *key = NULL;
@@ -233,7 +234,7 @@ static cJSON *read_node(reader *r, yaml_event_t *e, int depth)
             } else {
                 key = cr_strdup(kv);
             }
-            yaml_event_delete(&k);
+            CR_YAML->event_delete(&k);
             if (!key || next_event(r, &k) < 0) {
                 free(key);
                 break;
@@ -251,12 +252,14 @@ static cJSON *read_node(reader *r, yaml_event_t *e, int depth)
 
 cJSON *cr_yaml_json(const char *text, size_t len, const char *origin, cr_error *err)
 {
+    if (!cr_yaml_load(origin, err))
+        return NULL;
     reader r = {.origin = origin, .err = err};
-    if (!yaml_parser_initialize(&r.p)) {
+    if (!CR_YAML->parser_initialize(&r.p)) {
         cr_error_set(err, "RESOURCE_EXHAUSTED", 0, "%s: out of memory", origin);
         return NULL;
     }
-    yaml_parser_set_input_string(&r.p, (const unsigned char *)text, len);
+    CR_YAML->parser_set_input_string(&r.p, (const unsigned char *)text, len);
     cJSON *doc = NULL;
     int documents = 0, failed = 0;
     while (!failed) {
@@ -267,7 +270,7 @@ cJSON *cr_yaml_json(const char *text, size_t len, const char *origin, cr_error *
         }
         yaml_event_type_t type = e.type;
         if (type == YAML_STREAM_END_EVENT) {
-            yaml_event_delete(&e);
+            CR_YAML->event_delete(&e);
             break;
         }
         if (type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
@@ -279,9 +282,9 @@ cJSON *cr_yaml_json(const char *text, size_t len, const char *origin, cr_error *
             failed = !(doc = read_node(&r, &e, 0));
             continue; /* read_node consumed e */
         }
-        yaml_event_delete(&e);
+        CR_YAML->event_delete(&e);
     }
-    yaml_parser_delete(&r.p);
+    CR_YAML->parser_delete(&r.p);
     if (!failed && !doc)
         yaml_fail(err, origin, NULL, "the file is empty");
     if (failed || !doc) {
