@@ -22,12 +22,13 @@
 # prints the medians over rounds, each ratio beside its target, and writes
 # the same as JSON. See bench/README.md. After it, the older tables and the
 # requests to follow many executions: per-execution wait against wait_all
-# (bench/wait_all.lua, issue 24).
+# (bench/wait_all.lua), and the triggers per minute under run_jobs' per_minute
+# (bench/rate.lua; both issue 24).
 #
 #   bench/run.sh [BUILD_DIR] [N]        full run (make bench); N: the extras' calls (200)
 #   BENCH_QUICK=1 bench/run.sh [BUILD]  every part with tiny N, no thresholds (make bench-quick)
 # Environment: BENCH_ROUNDS (7; quick 1), BENCH_JSON (bench/results.json),
-#   BENCH_EXTRAS=0 to skip the older tables (trigger.lua, fanout.lua, auth.lua, wait_all.lua), BENCH_NODE=0 to skip (f),
+#   BENCH_EXTRAS=0 to skip the older tables (trigger.lua, fanout.lua, auth.lua, wait_all.lua, rate.lua), BENCH_NODE=0 to skip (f),
 #   BENCH_PIN=0 not to pin the warm loops (see PLACES below),
 #   CR_REQUIRE_NODE_TESTS=1 to fail instead of skipping (f) without node/npm.
 set -euo pipefail
@@ -363,6 +364,14 @@ start emulator_w "cloudrun emulator listening on http://" cloudrun emulator --po
   --max-processes 200 --quiet
 CLOUD_RUN_EMULATOR_HOST=$addr cloudrun-lua bench/wait_all.lua "$WAIT_N"
 stop "$last_pid"
+
+echo
+echo "== rate: triggers per minute under run_jobs' per_minute (the emulator on $emu sees them arrive)"
+if [ "$QUICK" = 1 ]; then
+  CLOUD_RUN_EMULATOR_HOST=$emu cloudrun-lua bench/rate.lua 20 1200 6000
+else
+  CLOUD_RUN_EMULATOR_HOST=$emu cloudrun-lua bench/rate.lua 120 600 6000
+fi
 
 # ---- the soak: does the emulator stay flat? (the full run only; CI runs its own 20 s) ----
 [ "$QUICK" = 1 ] && exit 0
