@@ -61,12 +61,6 @@ static void add_fmt(emu_argv *a, const char *fmt, const char *x, const char *y)
     free(s);
 }
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static char *env_file_path(const emu_runtime *rt, const emu_execution *e, const emu_task *t)
 {
     char index[32];
@@ -122,10 +116,10 @@ static int write_env(const char *path, const emu_execution *e, const emu_task *t
     int rc = 0;
     const cJSON *vars = cJSON_GetObjectItemCaseSensitive(c, "env");
     for (const cJSON *v = vars ? vars->child : NULL; v && rc == 0; v = v->next) {
-        const char *name = str(v, "name");
+        const char *name = emu_str(v, "name");
         if (!name || cJSON_GetObjectItemCaseSensitive(v, "valueSource"))
             continue; /* a secret's: below, resolved */
-        const char *value = str(v, "value");
+        const char *value = emu_str(v, "value");
         if ((rc = put_var(f, run, env, name, value ? value : "")) < 0)
             *bad = name;
     }
@@ -187,7 +181,7 @@ static double quantity(const char *text)
 static void add_limits(const emu_runtime *rt, const cJSON *c, emu_argv *run, char *warning, size_t size)
 {
     const cJSON *limits = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "resources"), "limits");
-    const char *cpu = str(limits, "cpu"), *memory = str(limits, "memory");
+    const char *cpu = emu_str(limits, "cpu"), *memory = emu_str(limits, "memory");
     if (!cpu && !memory)
         return;
     if (!rt->limits) {
@@ -212,23 +206,14 @@ static void add_limits(const emu_runtime *rt, const cJSON *c, emu_argv *run, cha
                  cores < 0 ? "cpu" : "memory", cores < 0 ? cpu : memory);
 }
 
-static const cJSON *find_volume(const cJSON *tt, const char *name)
-{
-    const cJSON *vols = cJSON_GetObjectItemCaseSensitive(tt, "volumes");
-    for (const cJSON *v = vols ? vols->child : NULL; v; v = v->next)
-        if (str(v, "name") && strcmp(str(v, "name"), name) == 0)
-            return v;
-    return NULL;
-}
-
 /* The container's volume mounts (RunJob has refused what cannot be honoured). 0, or -1 with why. */
 static int add_mounts(const emu_runtime *rt, const emu_execution *e, const cJSON *c, emu_argv *run, char *why,
                       size_t size)
 {
     const cJSON *mounts = cJSON_GetObjectItemCaseSensitive(c, "volumeMounts");
     for (const cJSON *m = mounts ? mounts->child : NULL; m; m = m->next) {
-        const char *name = str(m, "name"), *path = str(m, "mountPath");
-        const cJSON *v = name ? find_volume(e->template, name) : NULL;
+        const char *name = emu_str(m, "name"), *path = emu_str(m, "mountPath");
+        const cJSON *v = name ? emu_find_volume(e->template, name) : NULL;
         if (!v || !path) {
             snprintf(why, size, "The volume mount '%s' names no volume of the template.", name ? name : "");
             return -1;
@@ -237,10 +222,10 @@ static int add_mounts(const emu_runtime *rt, const emu_execution *e, const cJSON
         const cJSON *src = cJSON_GetObjectItemCaseSensitive(v, "gcs");
         if (!src)
             src = cJSON_GetObjectItemCaseSensitive(v, "nfs");
-        const char *sub = str(m, "subPath"); /* RunJob has held it to a plain relative path */
+        const char *sub = emu_str(m, "subPath"); /* RunJob has held it to a plain relative path */
         char *spec;
         if (empty) { /* a subPath of a fresh emptyDir is a fresh empty directory: the tmpfs itself */
-            const char *limit = str(empty, "sizeLimit");
+            const char *limit = emu_str(empty, "sizeLimit");
             double bytes = limit ? quantity(limit) : 0;
             spec = bytes >= 1 ? emu_strfmt("type=tmpfs,destination=%s,tmpfs-size=%.0f", path, bytes)
                               : emu_strfmt("type=tmpfs,destination=%s", path);
@@ -289,7 +274,7 @@ int emu_container_commands(const emu_runtime *rt, const emu_execution *e, const 
 {
     const cJSON *containers = cJSON_GetObjectItemCaseSensitive(e->template, "containers");
     const cJSON *c = containers ? containers->child : NULL; /* the one container: RunJob refuses more (fields.c) */
-    const char *image = str(c, "image"), *wd = str(c, "workingDir");
+    const char *image = emu_str(c, "image"), *wd = emu_str(c, "workingDir");
     const cJSON *command = cJSON_GetObjectItemCaseSensitive(c, "command");
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");
     warning[0] = '\0';

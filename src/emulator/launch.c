@@ -106,12 +106,6 @@ static const cJSON *first_container(const emu_execution *e)
     return containers ? containers->child : NULL;
 }
 
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* The secret's value, or NULL with e->fail_message naming the secret and the version. */
 static const char *secret_value(emu_store *s, emu_execution *e, const char *secret, const char *version)
 {
@@ -140,10 +134,10 @@ static int resolve_env(emu_store *s, emu_execution *e, emu_launch *l, const cJSO
     for (const cJSON *v = vars ? vars->child : NULL; v; v = v->next) {
         const cJSON *src = cJSON_GetObjectItemCaseSensitive(v, "valueSource");
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(src, "secretKeyRef");
-        const char *name = str(v, "name"), *secret = str(ref, "secret");
+        const char *name = emu_str(v, "name"), *secret = emu_str(ref, "secret");
         if (!ref || !name || !secret)
             continue;
-        const char *value = secret_value(s, e, secret, str(ref, "version"));
+        const char *value = secret_value(s, e, secret, emu_str(ref, "version"));
         if (!value)
             return -1;
         if (!(l->env[l->nenv] = emu_strfmt("%s=%s", name, value)))
@@ -181,7 +175,7 @@ static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
     const cJSON *vols = cJSON_GetObjectItemCaseSensitive(e->template, "volumes");
     for (const cJSON *v = vols ? vols->child : NULL; v; v = v->next) {
         const cJSON *sec = cJSON_GetObjectItemCaseSensitive(v, "secret");
-        const char *name = str(v, "name"), *secret = str(sec, "secret");
+        const char *name = emu_str(v, "name"), *secret = emu_str(sec, "secret");
         if (!sec || !name || !secret || !s->runtime || !s->runtime->run_dir || s->runtime->kind == EMU_RUNTIME_PROCESS)
             continue;
         if (!l->dir && (emu_runtime_private_dir(s->runtime) < 0 ||
@@ -209,7 +203,7 @@ static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
             rc = !value ? -2 : write_secret_file(vdir, short_name, value, mode);
         }
         for (const cJSON *it = items ? items->child : NULL; it && rc == 0; it = it->next) {
-            const char *path = str(it, "path");
+            const char *path = emu_str(it, "path");
             const cJSON *im = cJSON_GetObjectItemCaseSensitive(it, "mode");
             if (!path || !emu_runtime_relative_path(path)) {
                 free(e->fail_message);
@@ -220,7 +214,7 @@ static int resolve_volumes(emu_store *s, emu_execution *e, emu_launch *l)
                 rc = -2;
                 break;
             }
-            const char *value = secret_value(s, e, secret, str(it, "version"));
+            const char *value = secret_value(s, e, secret, emu_str(it, "version"));
             rc = !value ? -2 : write_secret_file(vdir, path, value, cJSON_IsNumber(im) ? im->valueint : mode);
         }
         free(vdir);
@@ -270,13 +264,7 @@ static void drain(emu_launch *l)
                 return;
             break;
         }
-        for (ssize_t i = 0; i < n; i++) {
-            if (l->outlen == OUTPUT_KEPT - 1) {
-                memmove(l->out, l->out + 1, OUTPUT_KEPT - 2);
-                l->outlen--;
-            }
-            l->out[l->outlen++] = buf[i];
-        }
+        l->outlen = emu_keep_tail(l->out, l->outlen, OUTPUT_KEPT, buf, (size_t)n);
     }
     close(l->out_fd);
     l->out_fd = -1;
@@ -286,12 +274,8 @@ static void drain(emu_launch *l)
 static const char *last_line(emu_launch *l)
 {
     l->out[l->outlen] = '\0';
-    while (l->outlen && (l->out[l->outlen - 1] == '\n' || l->out[l->outlen - 1] == '\r'))
-        l->out[--l->outlen] = '\0';
-    char *line = strrchr(l->out, '\n') ? strrchr(l->out, '\n') + 1 : l->out;
-    for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
+    const char *line = emu_last_line(l->out);
+    l->outlen = strlen(l->out);
     return *line ? line : "(it said nothing)";
 }
 
@@ -349,7 +333,7 @@ int emu_launch_step(emu_store *s, emu_spawner *z, emu_execution *e)
         l->out_fd = l->report_fd = l->control_fd = -1;
     }
     const cJSON *c = first_container(e);
-    const char *image = str(c, "image");
+    const char *image = emu_str(c, "image");
     if (l->step == RESOLVE) {
         if (resolve_env(s, e, l, c) < 0 || resolve_volumes(s, e, l) < 0) {
             if (!e->fail_message)

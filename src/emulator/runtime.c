@@ -121,6 +121,49 @@ const char *emu_runtime_name(const emu_runtime *rt)
 
 /* ---- running the runtime's CLI, at start ------------------------------------------------- */
 
+size_t emu_keep_tail(char *out, size_t len, size_t cap, const char *buf, size_t n)
+{
+    size_t room = cap - 1;
+    if (n >= room) { /* what it is given alone fills the room */
+        memcpy(out, buf + (n - room), room);
+        return room;
+    }
+    if (len + n > room) { /* once per read, not once per byte */
+        size_t drop = len + n - room;
+        memmove(out, out + drop, len - drop);
+        len -= drop;
+    }
+    memcpy(out + len, buf, n);
+    return len + n;
+}
+
+const char *emu_last_line(char *text)
+{
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    char *line = strrchr(text, '\n') ? strrchr(text, '\n') + 1 : text;
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    return line;
+}
+
+const cJSON *emu_find_volume(const cJSON *task_template, const char *name)
+{
+    const cJSON *vols = cJSON_GetObjectItemCaseSensitive(task_template, "volumes");
+    for (const cJSON *v = vols ? vols->child : NULL; v; v = v->next)
+        if (emu_str(v, "name") && strcmp(emu_str(v, "name"), name) == 0)
+            return v;
+    return NULL;
+}
+
+const char *emu_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 int emu_runtime_capture(char *const *argv, char *out, size_t size)
 {
     int p[2];
@@ -139,13 +182,7 @@ int emu_runtime_capture(char *const *argv, char *out, size_t size)
     size_t len = 0;
     char buf[4096];
     for (ssize_t n; !err && ((n = read(p[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR));) {
-        for (ssize_t i = 0; i < n; i++) { /* keep the last size - 1 bytes */
-            if (len == size - 1) {
-                memmove(out, out + 1, size - 2);
-                len--;
-            }
-            out[len++] = buf[i];
-        }
+        len = emu_keep_tail(out, len, size, buf, n > 0 ? (size_t)n : 0);
     }
     out[len] = '\0';
     close(p[0]);
@@ -179,14 +216,6 @@ static unsigned long long start_time(pid_t pid)
 }
 
 /* The last line of a command's output, for a message. */
-static const char *last_line(char *out)
-{
-    size_t n = strlen(out);
-    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-        out[--n] = '\0';
-    char *nl = strrchr(out, '\n');
-    return nl ? nl + 1 : out;
-}
 
 /*
 ** Removes the containers whose emulator has gone: a container carries the
@@ -199,7 +228,7 @@ static int sweep(const emu_runtime *rt, char *why, size_t why_size)
     static char out[65536];
     char *ps[] = {(char *)rt->program, "ps", "-a", "-q", "--no-trunc", "--filter", "label=" EMU_LABEL_PID, NULL};
     int rc = emu_runtime_capture(ps, out, sizeof out);
-    const char *said = last_line(out);
+    const char *said = emu_last_line(out);
     if (rc == 127 && !*said)
         snprintf(why, why_size,
                  "--runtime %s: '%s' was not found on $PATH: install it, or run tasks as local "
@@ -431,17 +460,6 @@ static const char *subpath_refusal(const cJSON *m, const char *n, const char *p,
     return buf;
 }
 
-static const cJSON *find_volume(const cJSON *tt, const char *name)
-{
-    const cJSON *vols = cJSON_GetObjectItemCaseSensitive(tt, "volumes");
-    for (const cJSON *v = vols ? vols->child : NULL; v; v = v->next) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, "name");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-            return v;
-    }
-    return NULL;
-}
-
 /* Whether an image reference can be handed to the runtime's CLI as one: never
 ** mistaken for an option, nothing but printable ASCII without spaces. */
 static int plausible_image(const char *image)
@@ -477,7 +495,7 @@ const char *emu_runtime_refusal(const emu_runtime *rt, const cJSON *tt, char *bu
                          n, p);
                 return buf;
             }
-            const cJSON *v = find_volume(tt, n);
+            const cJSON *v = emu_find_volume(tt, n);
             if (!v) {
                 snprintf(buf, size, "The volume mount '%s' at %s names no volume of the template.", n, p);
                 return buf;

@@ -104,4 +104,21 @@ const char *emu_runtime_refusal(const emu_runtime *rt, const cJSON *task_templat
 */
 int emu_runtime_capture(char *const *argv, char *out, size_t size);
 
+/* What the runtime code shares, each written once. */
+
+/* Appends buf[0..n) to out, which holds len bytes and has room for cap - 1 (and
+** a NUL), keeping the last cap - 1 bytes of all it was given; the new length. */
+size_t emu_keep_tail(char *out, size_t len, size_t cap, const char *buf, size_t n);
+
+/* The last line of text (NUL-terminated; its trailing line ends removed in
+** place), control and non-ASCII bytes shown as '?': a command's words for a
+** message. "" when it said nothing. */
+const char *emu_last_line(char *text);
+
+/* The volume of a task template named name, or NULL. */
+const cJSON *emu_find_volume(const cJSON *task_template, const char *name);
+
+/* o[key] when it is a string, else NULL. */
+const char *emu_str(const cJSON *o, const char *key);
+
 #endif
