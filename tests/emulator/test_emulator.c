@@ -4,7 +4,6 @@
 ** processes observed through the files they write.
 */
 #include "emukit.h"
-#include "runtime.h"
 
 #include <stdarg.h>
 
@@ -1448,39 +1447,6 @@ TEST(entries_list_refuses_what_it_cannot_answer_naming_what_it_understands)
     resp r = http("GET", "/v2/entries:list", NULL);
     CHECK_INT(r.status, 405);
     resp_free(&r);
-}
-
-/* The runtime code's shared helpers: the last bytes of what a command wrote (podman pull's
-** chatter, a ps that failed), trimmed once a read; its last line for a message. */
-TEST(the_runtime_keeps_the_last_bytes_a_command_wrote_and_shows_its_last_line)
-{
-    char out[8];
-    size_t len = 0;
-    len = emu_keep_tail(out, len, sizeof out, "abc", 3);
-    len = emu_keep_tail(out, len, sizeof out, "defg", 4);
-    CHECK_INT((int)len, 7);
-    CHECK(memcmp(out, "abcdefg", 7) == 0);
-    len = emu_keep_tail(out, len, sizeof out, "hi", 2); /* drops the two oldest */
-    CHECK(memcmp(out, "cdefghi", 7) == 0);
-    len = emu_keep_tail(out, len, sizeof out, "0123456789", 10); /* alone more than the room */
-    CHECK_INT((int)len, 7);
-    CHECK(memcmp(out, "3456789", 7) == 0);
-    len = emu_keep_tail(out, len, sizeof out, "", 0);
-    CHECK_INT((int)len, 7);
-
-    char big[1 << 16], kept[1024];
-    for (size_t i = 0; i < sizeof big; i++)
-        big[i] = (char)('a' + i % 26);
-    len = 0;
-    for (size_t at = 0; at < sizeof big; at += 4096) /* as reads of 4096 come */
-        len = emu_keep_tail(kept, len, sizeof kept, big + at, 4096);
-    CHECK_INT((int)len, 1023);
-    CHECK(memcmp(kept, big + sizeof big - 1023, 1023) == 0);
-
-    char text[] = "pulling\nError: \x1b[31mno such host\x07\r\n\n";
-    CHECK_STR(emu_last_line(text), "Error: ?[31mno such host?");
-    char none[] = "\n\r\n";
-    CHECK_STR(emu_last_line(none), "");
 }
 
 int main(void)

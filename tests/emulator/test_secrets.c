@@ -2,7 +2,8 @@
 ** test_secrets.c — the emulator's --secrets reader (src/emulator/secrets.c) on
 ** its own, no emulator process: JSON and YAML, versions and latest, which keys
 ** a reference matches, every refusal with its message (none quoting a value),
-** and the files emu_secrets_load refuses to read.
+** and the files emu_secrets_load refuses to read. Also the runtime code's
+** shared helpers (runtime.h), which the secrets' launch uses, on their own.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "runtime.h"
 #include "secrets.h"
 
 /* Every value in the inputs below that hold one: no message may show it. */
@@ -443,6 +445,39 @@ TEST(load_reads_one_mebibyte_and_refuses_a_byte_more)
     CHECK(emu_secrets_load(path, why, sizeof why) == NULL);
     CHECK_CONTAINS(why, "larger than 1048576 bytes");
     free(text);
+}
+
+/* The runtime code's shared helpers: the last bytes of what a command wrote (podman pull's
+** chatter, a ps that failed), trimmed once a read; its last line for a message. */
+TEST(the_runtime_keeps_the_last_bytes_a_command_wrote_and_shows_its_last_line)
+{
+    char out[8];
+    size_t len = 0;
+    len = emu_keep_tail(out, len, sizeof out, "abc", 3);
+    len = emu_keep_tail(out, len, sizeof out, "defg", 4);
+    CHECK_INT((int)len, 7);
+    CHECK(memcmp(out, "abcdefg", 7) == 0);
+    len = emu_keep_tail(out, len, sizeof out, "hi", 2); /* drops the two oldest */
+    CHECK(memcmp(out, "cdefghi", 7) == 0);
+    len = emu_keep_tail(out, len, sizeof out, "0123456789", 10); /* alone more than the room */
+    CHECK_INT((int)len, 7);
+    CHECK(memcmp(out, "3456789", 7) == 0);
+    len = emu_keep_tail(out, len, sizeof out, "", 0);
+    CHECK_INT((int)len, 7);
+
+    char big[1 << 16], kept[1024];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    len = 0;
+    for (size_t at = 0; at < sizeof big; at += 4096) /* as reads of 4096 come */
+        len = emu_keep_tail(kept, len, sizeof kept, big + at, 4096);
+    CHECK_INT((int)len, 1023);
+    CHECK(memcmp(kept, big + sizeof big - 1023, 1023) == 0);
+
+    char text[] = "pulling\nError: \x1b[31mno such host\x07\r\n\n";
+    CHECK_STR(emu_last_line(text), "Error: ?[31mno such host?");
+    char none[] = "\n\r\n";
+    CHECK_STR(emu_last_line(none), "");
 }
 
 int main(void)
