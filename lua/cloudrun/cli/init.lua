@@ -1,6 +1,7 @@
 --- cloudrun.cli — the `cloudrun` command, with gcloud's habits. Each command
 -- is one table (its words, arguments, flags and help, and run(ctx)) in the
--- module of its group; this file finds the command a line names, answers
+-- module of its group (`jobs execute` in one of its own); this file finds the
+-- command a line names (loading only its module: `where` below), answers
 -- --help from the same table without doing anything else, parses the flags
 -- and runs it. The exit statuses, the environment and every command's help
 -- are tables here and in the commands' modules, which both the help and the
