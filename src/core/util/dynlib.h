@@ -16,12 +16,12 @@
 #define CR_HIDDEN_DL __attribute__((visibility("hidden")))
 
 typedef struct cr_dynlib {
-    const char *soname;        /* "libyaml-0.so.2" */
-    const char *what;          /* what it is for, for the message: "YAML" */
-    const char *const *names;  /* the functions to resolve, NULL-terminated */
-    void **fns;                /* where they go, in the same order */
-    void (*ready)(void **fns); /* called once they are all there (copies them to typed pointers) */
-    pthread_once_t once;       /* PTHREAD_ONCE_INIT */
+    const char *soname;       /* "libyaml-0.so.2" */
+    const char *what;         /* what it is for, for the message: "reading YAML" */
+    const char *const *names; /* the functions to resolve, NULL-terminated (at most 16) */
+    void *api;                /* a struct of as many function pointers, in names' order: filled */
+    size_t api_size;          /* its size (checked against names) */
+    pthread_once_t once;      /* PTHREAD_ONCE_INIT */
     int loaded;
     char why[192]; /* dlerror's words, when it could not be loaded */
 } cr_dynlib;
