@@ -14,7 +14,7 @@ void emu_execution_cancel(emu_store *s, emu_execution *e)
         return;
     e->cancel_requested = 1;
     e->update_ns = emu_now_ns();
-    pthread_cond_signal(&s->wake);
+    emu_store_wake(s);
 }
 
 /* Frees a done execution: its followers frozen with its final state first, its logs removed. */

@@ -6,12 +6,15 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "launch.h"
 #include "lifecycle.h"
@@ -253,11 +256,56 @@ static int step_execution(emu_store *s, emu_spawner *z, emu_execution *e, int64_
 /* ---- the runner thread ----------------------------------------------------------- */
 
 /*
-** Wakes for new work (a condition signal) or every POLL_NS while processes run:
-** waitpid(WNOHANG) per running task is cheap, and a sleep-poll keeps timeouts,
-** kill grace periods, reaping and output in one loop without SIGCHLD
-** handlers, which would not mix with an embedding program's own.
+** What the runner waits on while processes run: each running attempt's
+** supervisor report (it says when the main process has ended) and output
+** pipe, and the store's eventfd (new work: emu_store_wake). The runner wakes
+** at once when a task ends or writes, and every POLL_NS regardless:
+** waitpid(WNOHANG)-style polling keeps timeouts, kill grace periods, reaping
+** and output in one loop without SIGCHLD handlers, which would not mix with an
+** embedding program's own. Returns how many fds are in r->fds.
 */
+static size_t gather(emu_runner *r, emu_store *s)
+{
+    size_t n = 0;
+    for (emu_execution *e = s->active_head; e; e = e->active_next)
+        for (int k = 0; k < e->next_pending; k++) {
+            const emu_task *t = &e->tasks[k];
+            if (t->state != EMU_TASK_RUNNING)
+                continue;
+            if (n + 3 > r->nfds_cap) {
+                size_t cap = r->nfds_cap ? 2 * r->nfds_cap : 64;
+                struct pollfd *more = realloc(r->fds, cap * sizeof *more);
+                if (!more)
+                    return n; /* the others wait for POLL_NS */
+                r->fds = more;
+                r->nfds_cap = cap;
+            }
+            if (t->report_fd >= 0)
+                r->fds[n++] = (struct pollfd){.fd = t->report_fd, .events = POLLIN};
+            if (t->out_fd >= 0)
+                r->fds[n++] = (struct pollfd){.fd = t->out_fd, .events = POLLIN};
+        }
+    return n;
+}
+
+/* Waits, without mu, until a running task has news, new work comes or POLL_NS pass. */
+static void wait_for_news(emu_runner *r, emu_store *s)
+{
+    size_t n = gather(r, s);
+    struct pollfd one, *fds = r->fds;
+    if (n >= r->nfds_cap) { /* no array yet: gather leaves room for the wake in one */
+        fds = &one;
+        n = 0;
+    }
+    fds[n++] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
+    pthread_mutex_unlock(&s->mu);
+    poll(fds, (nfds_t)n, (int)(POLL_NS / EMU_NS_PER_MS));
+    uint64_t count;
+    ssize_t got = read(s->wake_fd, &count, sizeof count); /* the wake, taken (EAGAIN: none came) */
+    (void)got;
+    pthread_mutex_lock(&s->mu);
+}
+
 static void *run(void *arg)
 {
     emu_runner *r = arg;
@@ -272,14 +320,7 @@ static void *run(void *arg)
             active |= step_execution(s, z, e, mono);
         }
         if (active) {
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += POLL_NS;
-            if (until.tv_nsec >= EMU_NS_PER_S) {
-                until.tv_sec++;
-                until.tv_nsec -= EMU_NS_PER_S;
-            }
-            pthread_cond_timedwait(&s->wake, &s->mu, &until);
+            wait_for_news(r, s);
         } else {
             pthread_cond_wait(&s->wake, &s->mu);
         }
@@ -320,11 +361,22 @@ static void *run(void *arg)
 int emu_runner_start(emu_runner *r, emu_store *s)
 {
     r->store = s;
+    r->fds = NULL;
+    r->nfds_cap = 0;
     /* before the server's threads, while the emulator is small: see spawner.h */
     if (emu_spawner_start(&r->spawner) < 0)
         return -1;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->wake_fd < 0) {
+        int err = errno;
+        emu_spawner_stop(&r->spawner);
+        errno = err;
+        return -1;
+    }
     int rc = pthread_create(&r->thread, NULL, run, r);
     if (rc != 0) {
+        close(s->wake_fd);
+        s->wake_fd = -1;
         emu_spawner_stop(&r->spawner);
         errno = rc;
         return -1;
@@ -339,14 +391,21 @@ void emu_runner_stop(emu_runner *r)
         return;
     pthread_mutex_lock(&r->store->mu);
     r->store->stopping = 1;
-    pthread_cond_signal(&r->store->wake);
+    emu_store_wake(r->store);
     pthread_mutex_unlock(&r->store->mu);
     pthread_join(r->thread, NULL);
     emu_spawner_stop(&r->spawner);
+    pthread_mutex_lock(&r->store->mu);
+    close(r->store->wake_fd);
+    r->store->wake_fd = -1;
+    pthread_mutex_unlock(&r->store->mu);
+    free(r->fds);
+    r->fds = NULL;
+    r->nfds_cap = 0;
     r->started = 0;
 }
 
 void emu_runner_wake(emu_store *s)
 {
-    pthread_cond_signal(&s->wake);
+    emu_store_wake(s);
 }

@@ -25,11 +25,15 @@
 ** when its main process is still there after this. */
 #define EMU_KILL_GRACE_MS 3000
 
+struct pollfd;
+
 typedef struct emu_runner {
     emu_store *store;
     emu_spawner spawner; /* forks every attempt's supervisor (spawner.h) */
     pthread_t thread;
     int started;
+    struct pollfd *fds; /* what the runner waits on while tasks run (runner.c) */
+    size_t nfds_cap;
 } emu_runner;
 
 /* Starts the runner thread. 0, or -1 (errno set). */

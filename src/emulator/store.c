@@ -67,9 +67,20 @@ char *emu_strfmt(const char *fmt, ...)
         (item)->prev = (item)->next = NULL;                                                                            \
     } while (0)
 
+void emu_store_wake(emu_store *s)
+{
+    pthread_cond_signal(&s->wake);
+    if (s->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(s->wake_fd, &one, sizeof one); /* EAGAIN: a wake is pending already */
+        (void)w;
+    }
+}
+
 int emu_store_init(emu_store *s, const char *log_root)
 {
     memset(s, 0, sizeof *s);
+    s->wake_fd = -1;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         return -1;
     pthread_condattr_t ca;

@@ -154,7 +154,8 @@ struct emu_operation {
 
 typedef struct emu_store {
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* signalled when the runner has something new to do */
+    pthread_cond_t wake; /* signalled when the runner has something new to do (emu_store_wake) */
+    int wake_fd;         /* the runner's eventfd while it runs, else -1: written with wake (emu_store_wake) */
     int stopping;        /* the runner is to wind down */
     int draining;        /* the server is closing: long waits (WaitOperation) return now */
     int quiet;
@@ -186,6 +187,10 @@ typedef struct emu_store {
 ** may cost up to EMU_JSON_MAX_VALUES nodes, and handlers run one at a time
 ** under the mutex anyway. */
 #define EMU_PARSE_SLOTS 2
+
+/* Tells the runner it has something new to do, whether it waits on the condition or on
+** its tasks' pipes. Called with mu held. */
+void emu_store_wake(emu_store *s);
 
 /* log_root NULL: no log directories and no processes (the fuzz targets). */
 int emu_store_init(emu_store *s, const char *log_root);
