@@ -347,27 +347,21 @@ local function logical(p, word)
   return true
 end
 
-local function orterm(p)
-  local node = andterm(p)
-  if node and logical(p, "AND") then
+-- A chain of terms joined by word, right to left: AND over andterms (orterm), then OR
+-- over those (adjterm), each binding looser than the one before.
+local function chain(p, word, kind, each)
+  local node = each(p)
+  if node and logical(p, word) then
     local at = p.i
-    local right = orterm(p)
-    if not right then fail(p, at, "expected a term after AND") end
-    node = { t = "and", node, right }
+    local right = chain(p, word, kind, each)
+    if not right then fail(p, at, "expected a term after " .. word) end
+    node = { t = kind, node, right }
   end
   return node
 end
 
-local function adjterm(p)
-  local node = orterm(p)
-  if node and logical(p, "OR") then
-    local at = p.i
-    local right = adjterm(p)
-    if not right then fail(p, at, "expected a term after OR") end
-    node = { t = "or", node, right }
-  end
-  return node
-end
+local function orterm(p) return chain(p, "AND", "and", andterm) end
+local function adjterm(p) return chain(p, "OR", "or", orterm) end
 
 -- expr: adjterm adjterm ... (juxtaposed: AND, binding loosest).
 function expr(p, must)

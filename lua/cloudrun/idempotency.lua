@@ -20,10 +20,11 @@
 -- machines, two nginx) can still both start one if they look within the same
 -- moment, before either execution exists.
 local core = require("cloudrun.core")
+local fields = require("cloudrun.fields")
 
 local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, getmetatable, pcall =
   type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, getmetatable, pcall
-local floor, max, min = math.floor, math.max, math.min
+local max, min = math.max, math.min
 
 local _M = {}
 
@@ -109,32 +110,11 @@ end
 
 -- ---- what Cloud Run says --------------------------------------------------------------
 
--- Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil).
-local function days(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
---- An RFC 3339 timestamp as Unix seconds, or nil.
+--- An RFC 3339 timestamp (date, time and zone, as Cloud Run writes them) as Unix seconds, or nil.
 function _M.unix(ts)
-  if type(ts) ~= "string" then return nil end
-  local y, mo, d, h, mi, s, rest = ts:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt](%d%d):(%d%d):(%d%d)(.*)$")
-  if not y then return nil end
-  local frac, zone = rest:match("^(%.%d+)(.*)$")
-  if not frac then frac, zone = "", rest end
-  local offset = 0
-  if zone ~= "Z" and zone ~= "z" then
-    local sign, zh, zm = zone:match("^([+-])(%d%d):(%d%d)$")
-    if not sign then return nil end
-    offset = (tonumber(zh) * 3600 + tonumber(zm) * 60) * (sign == "+" and 1 or -1)
-  end
-  return days(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60
-    + tonumber(s) + (frac ~= "" and tonumber("0" .. frac) or 0) - offset
+  if type(ts) ~= "string" or not ts:find("^%d%d%d%d%-%d%d%-%d%d[Tt]%d%d:%d%d:%d%d%.?%d*[Zz+-]") then return nil end
+  local secs, frac = fields.timestamp(ts) -- the one reader of times (cloudrun.fields, as --filter reads them)
+  return secs and secs + frac
 end
 
 --- Whether an Execution's template carries the key (in any container's env).
