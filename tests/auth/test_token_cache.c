@@ -138,6 +138,14 @@ static int lua_token(const char *path, char *out, size_t size)
 
 /* ---- one-shot processes -------------------------------------------------------------- */
 
+/* Every case's start: env e, up (its servers and gcloud directory), or the case fails here. */
+#define START_ENV(e, arg)                                                                                              \
+    env e;                                                                                                             \
+    if (env_start(&e, arg) < 0) {                                                                                      \
+        CHECK(0);                                                                                                      \
+        return;                                                                                                        \
+    }
+
 TEST(a_second_cloudrun_lua_process_makes_no_token_request)
 {
     kit_fake f;
@@ -260,11 +268,7 @@ static void shot(env *e, const char *want, long total)
 
 TEST(a_second_load_takes_the_token_from_a_0600_file_in_a_0700_directory)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     shot(&e, "ya29.fake-1", 1);
     shot(&e, "ya29.fake-1", 1);
     char p[256];
@@ -284,11 +288,7 @@ TEST(a_second_load_takes_the_token_from_a_0600_file_in_a_0700_directory)
 TEST(a_token_inside_the_refresh_margin_is_not_taken_from_the_file)
 {
     const char *const extra[] = {"--expires-in", "200", NULL}; /* 200 s < the 225 s margin */
-    env e;
-    if (env_start(&e, extra) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, extra);
     shot(&e, "ya29.fake-1", 1);
     shot(&e, "ya29.fake-2", 2);
     CHECK(file_holds(e.config, "ya29.fake-2"));
@@ -298,11 +298,7 @@ TEST(a_token_inside_the_refresh_margin_is_not_taken_from_the_file)
 
 TEST(cloudrun_token_cache_0_turns_the_file_off)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     setenv("CLOUDRUN_TOKEN_CACHE", "0", 1);
     shot(&e, "ya29.fake-1", 1);
     shot(&e, "ya29.fake-2", 2);
@@ -313,11 +309,7 @@ TEST(cloudrun_token_cache_0_turns_the_file_off)
 
 TEST(a_configuration_directory_that_cannot_be_made_leaves_no_cache_and_the_call_works)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     char *file = kit_write("plain-file", "x"); /* a directory cannot be made under a file */
     char config[256];
     snprintf(config, sizeof config, "%s/gcloud", file);
@@ -337,11 +329,7 @@ TEST(a_configuration_directory_that_cannot_be_made_leaves_no_cache_and_the_call_
 
 TEST(a_symlink_in_place_of_the_file_is_not_followed_and_the_call_still_works)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     shot(&e, "ya29.fake-1", 1); /* a good file, in the first directory */
     char good[256], p[256];
     cache_path(e.config, 1, good, sizeof good);
@@ -363,11 +351,7 @@ TEST(a_symlink_in_place_of_the_file_is_not_followed_and_the_call_still_works)
 
 TEST(a_symlink_in_place_of_the_directory_is_not_followed_and_the_call_still_works)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     shot(&e, "ya29.fake-1", 1);
     char good_dir[256], good[256], p[256];
     cache_path(e.config, 0, good_dir, sizeof good_dir);
@@ -385,11 +369,7 @@ TEST(a_symlink_in_place_of_the_directory_is_not_followed_and_the_call_still_work
 
 TEST(a_directory_others_may_write_is_not_trusted)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     shot(&e, "ya29.fake-1", 1);
     char p[256];
     chmod(cache_path(e.config, 0, p, sizeof p), 0770);
@@ -401,11 +381,7 @@ TEST(a_directory_others_may_write_is_not_trusted)
 
 TEST(a_file_others_may_read_is_not_trusted_and_is_replaced_by_a_0600_one)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     shot(&e, "ya29.fake-1", 1);
     char p[256];
     chmod(cache_path(e.config, 1, p, sizeof p), 0644);
@@ -426,11 +402,7 @@ TEST(a_corrupt_or_cut_file_is_ignored_and_rewritten)
         "{\"version\":2,\"tokens\":{}}",
         "{\"version\":1,\"tokens\":{\"k\":{\"access_token\":\"a b\",\"expires_at\":\"soon\"}}}",
     };
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     shot(&e, "ya29.fake-1", 1);
     char p[256];
     cache_path(e.config, 1, p, sizeof p);
@@ -448,11 +420,7 @@ TEST(a_corrupt_or_cut_file_is_ignored_and_rewritten)
 
 TEST(a_fifo_in_place_of_the_file_is_neither_waited_on_nor_replaced)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     char p[256];
     mkdir(e.config, 0700);
     mkdir(cache_path(e.config, 0, p, sizeof p), 0700);
@@ -466,11 +434,7 @@ TEST(a_fifo_in_place_of_the_file_is_neither_waited_on_nor_replaced)
 
 TEST(a_refused_token_is_dropped_from_the_file)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     cr_error err = CR_ERROR_INIT;
     cr_credentials *c = cr_credentials_from_file(e.path, &err);
     char *t = c ? kit_token(c, NULL) : NULL;
@@ -489,11 +453,7 @@ TEST(a_refused_token_is_dropped_from_the_file)
 
 TEST(the_file_keeps_at_most_32_entries_and_always_the_newest)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     for (int i = 0; i < 40; i++) {
         char name[32], email[96];
         snprintf(name, sizeof name, "bound-%d.json", i);
@@ -512,11 +472,7 @@ TEST(the_file_keeps_at_most_32_entries_and_always_the_newest)
 
 TEST(an_authorized_user_file_keeps_the_access_token_only)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     char *json = kit_user_json("test-client", "test-secret", "test-refresh", e.fake.token_uri, NULL);
     char *path = kit_write("user.json", json);
     char *t1 = one_shot(path), *t2 = one_shot(path);
@@ -539,11 +495,7 @@ TEST(an_authorized_user_file_keeps_the_access_token_only)
 
 TEST(metadata_server_tokens_stay_in_memory)
 {
-    env e;
-    if (env_start(&e, NULL) < 0) {
-        CHECK(0);
-        return;
-    }
+    START_ENV(e, NULL);
     for (int i = 0; i < 2; i++) {
         cr_error err = CR_ERROR_INIT;
         cr_credentials *c = cr_credentials_from_metadata(e.fake.host, &err);
