@@ -104,6 +104,12 @@ local function schedule(client, opts)
   return pause, left
 end
 
+-- Polls in a row without an answer (each already retried: about 5 s against an API that
+-- does not answer) after which a wait gives up with the last error, timeout or not: an
+-- unreachable API is said, not waited on for ever.
+local UNANSWERED = 5
+_M.UNANSWERED = UNANSWERED
+
 -- Each poll retries transient failures itself, but never past the wait's own deadline.
 local function poll_options(left)
   local l = left()
@@ -127,17 +133,21 @@ function _M.execution(client, target, opts)
     error("bad argument #1 to 'wait' (an Operation from run_job, an Execution or an execution name expected)", 3)
   end
   local pause, left = schedule(client, opts)
-  local on_progress, last_key = opts.on_progress, nil
+  local on_progress, last_key, unanswered = opts.on_progress, nil, 0
 
   while true do
     local e, err = client:get_execution(name, poll_options(left))
     if e then
+      unanswered = 0
       local key = progress_key(e)
       if on_progress and key ~= last_key then on_progress(e) end
       last_key = key
       if finished(e) then return e end
     elseif not err.retryable then
       return nil, err
+    else
+      unanswered = unanswered + 1
+      if unanswered >= UNANSWERED then return nil, err end
     end
     local go_on = pause()
     if not go_on then return nil, past_deadline(name, opts.timeout, err) end
@@ -274,13 +284,16 @@ function _M.all(client, list, opts)
     if finished(e) then settle(t, e) end
   end
 
+  local answered -- whether anything answered this round (UNANSWERED)
   local function get(t)
     local e, err = client:get_execution(t.name, poll_options(left))
     if e then
+      answered = true
       saw(t, e)
     elseif err.retryable then
       last_err = err
     else
+      answered = true
       settle(t, err)
     end
   end
@@ -364,12 +377,14 @@ function _M.all(client, list, opts)
         last_err = err
         return
       end
+      answered = true
       -- refused: this group is followed with GETs from now on
       no_list[parent] = true
       if region_wide then per_job[group[1].region] = true end
       for _, t in ipairs(group) do if not t.done then get(t) end end
       return
     end
+    answered = true
     cost[parent] = pages
     if region_wide then
       local jobs_cost = 0
@@ -412,13 +427,22 @@ function _M.all(client, list, opts)
     end
   end
 
+  local unanswered = 0
   while true do
+    answered = false
     round()
+    unanswered = answered and 0 or unanswered + 1
     local pending = false
     for _, t in ipairs(targets) do
       if not t.done then pending = true break end
     end
     if not pending then break end
+    if unanswered >= UNANSWERED and last_err then
+      for _, t in ipairs(targets) do
+        if not t.done then settle(t, last_err) end
+      end
+      break
+    end
     local go_on = pause()
     if go_on ~= true then
       for _, t in ipairs(targets) do

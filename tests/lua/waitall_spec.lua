@@ -212,6 +212,22 @@ describe("client:wait_all", function()
     assert.is_true(lists + gets <= 8 + 2 * (rounds - 1), ("%d + %d requests in %d rounds"):format(lists, gets, rounds))
   end)
 
+  it("gives up with the API's error when five polls in a row get no answer, timeout or not", function()
+    local cloudrun = require("cloudrun")
+    local dead = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://127.0.0.1:9",
+                                         credentials = false, retry = { attempts = 1 } })
+    local fast = { interval = 0.01, max_interval = 0.01 }
+    local t0 = os.time()
+    local e, err = dead:wait("alpha-abcde", fast)
+    assert.is_nil(e)
+    assert.are.equal("UNAVAILABLE", err.code)
+    local results, failed = dead:wait_all({ "alpha-abcde", "beta-fghij" }, fast)
+    assert.are.equal(2, failed)
+    assert.are.equal("UNAVAILABLE", results[1].code)
+    assert.are.equal("UNAVAILABLE", results[2].code)
+    assert.is_true(os.time() - t0 < 30)
+  end)
+
   it("raises on misuse, naming the argument", function()
     assert.has_error(function() client:wait_all("alpha-x") end,
       "bad argument #1 to 'wait_all' (list of Operations, Executions or execution names expected, got string)")

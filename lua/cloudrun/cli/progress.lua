@@ -57,17 +57,19 @@ _M.interval = interval
 --[[
 follow(client, name) -> execution | nil, err | nil, nil, "interrupted"
 Shows progress on stderr until the execution is done. The polls retry
-transient failures themselves; Ctrl-C ends the wait (the execution goes on).
+transient failures themselves (five polls in a row without an answer end it, as
+client:wait); Ctrl-C ends the wait (the execution goes on).
 ]]
 function _M.follow(client, name)
   local tty = core.isatty(2)
   local started = core.monotonic()
-  local last, width = nil, 0
+  local last, width, unanswered = nil, 0, 0
   core.catch_interrupt()
   while true do
     local e, err = client:get_execution(name)
     local elapsed = core.monotonic() - started
-    if not e and not err.retryable then
+    unanswered = e and 0 or unanswered + 1
+    if not e and (not err.retryable or unanswered >= wait.UNANSWERED) then -- as client:wait gives up
       if tty and width > 0 then io.stderr:write("\n") end
       return nil, err
     end
