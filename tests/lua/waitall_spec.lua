@@ -213,7 +213,6 @@ describe("client:wait_all", function()
   end)
 
   it("gives up with the API's error when five polls in a row get no answer, timeout or not", function()
-    local cloudrun = require("cloudrun")
     local dead = assert(cloudrun.client{ project = "p", region = "r", endpoint = "http://127.0.0.1:9",
                                          credentials = false, retry = { attempts = 1 } })
     local fast = { interval = 0.01, max_interval = 0.01 }
